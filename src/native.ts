@@ -1,0 +1,61 @@
+/**
+ * Loads the native half of tsdock: the addon (`tsdock.node`, for the few syscalls Node lacks)
+ * and the path of the `tsdock-monitor` executable, both built by `native/binding.gyp`.
+ */
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { TsdockError } from './errors.js';
+
+/** The addon's surface; `native/src/addon/addon.cc` implements exactly this. */
+export interface NativeAddon {
+  /** mknod(2); throws an Error with `code` (e.g. 'EEXIST') and `syscall` on failure. */
+  mknod(path: string, mode: number, major: number, minor: number): void;
+  /** lsetxattr(2) with flags 0. */
+  lsetxattr(path: string, name: string, value: Buffer): void;
+  /** lgetxattr(2); `undefined` when the attribute does not exist (ENODATA). */
+  lgetxattr(path: string, name: string): Buffer | undefined;
+  /** llistxattr(2): the attribute names of a path, not following symlinks. */
+  llistxattr(path: string): string[];
+  /** flock(2) on an open fd, run on the libuv thread pool so a wait never blocks the loop. */
+  flock(fd: number, operation: 'exclusive' | 'shared' | 'unlock'): Promise<void>;
+  /** mount(2): for the host-side mounts tests and volumes need. */
+  mount(source: string, target: string, fstype: string, flags: bigint, data: string): void;
+  /** umount2(2). */
+  umount2(target: string, flags: number): void;
+}
+
+/** The package root: two levels up from `dist/src/native.js`, one from `src/native.ts` (tests). */
+function packageRoot(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const fromSource = join(here, '..');
+  return existsSync(join(fromSource, 'native', 'binding.gyp')) ? fromSource : join(here, '..', '..');
+}
+
+const buildDirs = ['build/Release', 'build/Debug'].map((d) => join(packageRoot(), 'native', d));
+
+function locate(file: string): string {
+  const tried = buildDirs.map((d) => join(d, file));
+  const found = tried.find((p) => existsSync(p));
+  if (found === undefined) {
+    throw new TsdockError(
+      'HOST_UNSUPPORTED',
+      `native ${file} not built (tried ${tried.join(', ')}); run \`make build\``,
+    );
+  }
+  return found;
+}
+
+let addon: NativeAddon | undefined;
+
+/** The addon, loaded on first use so that commands that need none start faster. */
+export function native(): NativeAddon {
+  addon ??= createRequire(import.meta.url)(locate('tsdock.node')) as NativeAddon;
+  return addon;
+}
+
+/** Absolute path of the `tsdock-monitor` executable. */
+export function monitorPath(): string {
+  return locate('tsdock-monitor');
+}
