@@ -1,0 +1,58 @@
+# tsdock: the two commands a new user needs are `make demo` and `make test`; each installs
+# what it needs first. Everything runs as root (containers need it).
+
+NATIVE_OUT := native/build/Release
+NATIVE_SRC := $(shell find native/src native/include -type f) native/binding.gyp
+TS_SRC     := $(shell find src images -name '*.ts') tsconfig.json tsconfig.build.json
+TSDOCK     := node bin/tsdock.js
+
+.PHONY: all deps build lint format test test-native demo bench clean
+
+all: build
+
+deps:
+	@scripts/install-deps.sh
+
+$(NATIVE_OUT)/tsdock-monitor $(NATIVE_OUT)/tsdock.node &: $(NATIVE_SRC) | deps
+	npx node-gyp rebuild --directory native -j 2 --silent
+
+dist/.built: $(TS_SRC) | deps
+	npx tsc -p tsconfig.build.json
+	@touch $@
+
+build: deps $(NATIVE_OUT)/tsdock-monitor dist/.built
+
+lint: deps
+	npx tsc -p tsconfig.json --noEmit
+	npx eslint .
+	npx prettier --check .
+	$(MAKE) -C native lint
+
+format: deps
+	npx prettier --write .
+	$(MAKE) -C native format
+
+# The native decoder's unit tests, under AddressSanitizer and UBSan.
+test-native:
+	$(MAKE) -C native test
+
+test: lint build test-native
+	npx vitest run
+
+# The demo: build the bundled busybox image with tsdock's own code, load it, run it.
+out/busybox-oci.tar: build
+	node dist/images/busybox/build.js --out out/busybox-oci --archive $@
+
+demo: out/busybox-oci.tar
+	$(TSDOCK) load -i out/busybox-oci.tar
+	$(TSDOCK) images
+	$(TSDOCK) run --rm busybox sh -c 'echo "hello from $$(hostname)"; id; ps; ip link; cat /proc/self/cgroup'
+	$(TSDOCK) run --rm --memory 32m --pids-limit 20 --cpus 0.5 busybox \
+	  sh -c 'echo "memory limit: $$(cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max)"'
+
+bench: build
+	TSDOCK_BENCH=1 scripts/install-deps.sh
+	bench/run-latency
+
+clean:
+	rm -rf dist native/build out

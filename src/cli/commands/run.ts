@@ -1,0 +1,119 @@
+/** `tsdock run IMAGE [COMMAND...]`: flags -> ContainerOptions -> Runtime.start -> wait. */
+import { Runtime } from '../../index.js';
+import { TsdockError } from '../../errors.js';
+import { parseCgroupLimits } from '../../runtime/cgroups/limits.js';
+import {
+  parseBind,
+  parseEnv,
+  parseTmpfs,
+  readEnvFile,
+  type ContainerOptions,
+  type NamespaceMode,
+} from '../../runtime/options.js';
+import type { GlobalOptions } from '../main.js';
+
+export interface RunFlags {
+  interactive?: boolean;
+  env: string[];
+  envFile: string[];
+  workdir?: string;
+  user?: string;
+  hostname?: string;
+  entrypoint?: string;
+  network: string;
+  pid?: string;
+  ipc?: string;
+  uts?: string;
+  userns: string;
+  readOnly?: boolean;
+  volume: string[];
+  tmpfs: string[];
+  capAdd: string[];
+  capDrop: string[];
+  securityOpt: string[];
+  memory?: string;
+  memorySwap?: string;
+  cpus?: string;
+  cpuShares?: string;
+  cpusetCpus?: string;
+  pidsLimit?: string;
+  cgroupParent?: string;
+}
+
+/** Signals a foreground `run` passes on to the container, like `docker run`'s sig-proxy. */
+const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
+
+function oneOf<T extends string>(flag: string, value: string | undefined, allowed: readonly T[]): T | undefined {
+  if (value === undefined) return undefined;
+  if ((allowed as readonly string[]).includes(value)) return value as T;
+  throw new TsdockError('INVALID_ARGUMENT', `invalid ${flag} "${value}": expected ${allowed.join(' or ')}`);
+}
+
+function namespaceMode(flag: string, value: string | undefined): NamespaceMode | undefined {
+  return oneOf(flag, value, ['host', 'private'] as const);
+}
+
+function noNewPrivileges(securityOpts: string[]): boolean {
+  let enabled = false;
+  for (const opt of securityOpts) {
+    const [key, value = 'true'] = opt.split(/[=:]/, 2);
+    if (key !== 'no-new-privileges' || !['true', 'false'].includes(value)) {
+      throw new TsdockError(
+        'INVALID_ARGUMENT',
+        `unsupported --security-opt "${opt}": expected no-new-privileges[=true|false]`,
+      );
+    }
+    enabled = value === 'true';
+  }
+  return enabled;
+}
+
+/** Translates the command line into typed options; every value is validated here, before any work. */
+export function containerOptions(command: string[], flags: RunFlags): ContainerOptions {
+  const network = oneOf('--network', flags.network, ['none', 'host'] as const);
+  return {
+    command: command.length > 0 ? command : undefined,
+    entrypoint: flags.entrypoint === undefined ? undefined : flags.entrypoint === '' ? [] : [flags.entrypoint],
+    env: [...flags.envFile.flatMap((f) => readEnvFile(f)), ...flags.env.flatMap((e) => parseEnv(e))],
+    workdir: flags.workdir,
+    user: flags.user,
+    hostname: flags.hostname,
+    network,
+    pid: namespaceMode('--pid', flags.pid),
+    ipc: namespaceMode('--ipc', flags.ipc),
+    uts: namespaceMode('--uts', flags.uts),
+    userns: namespaceMode('--userns', flags.userns),
+    readonlyRootfs: flags.readOnly ?? false,
+    binds: flags.volume.map(parseBind),
+    tmpfs: flags.tmpfs.map(parseTmpfs),
+    capAdd: flags.capAdd,
+    capDrop: flags.capDrop,
+    noNewPrivileges: noNewPrivileges(flags.securityOpt),
+    limits: parseCgroupLimits(flags),
+    cgroupParent: flags.cgroupParent,
+  };
+}
+
+export async function run(
+  globals: GlobalOptions,
+  image: string,
+  command: string[],
+  flags: Record<string, unknown>,
+): Promise<number> {
+  const runFlags = flags as unknown as RunFlags;
+  const options = containerOptions(command, runFlags);
+  const runtime = await Runtime.open({ root: globals.root });
+  const container = await runtime.start(image, {
+    ...options,
+    stdio: { stdin: runFlags.interactive ? 'inherit' : 'ignore', output: 'inherit' },
+  });
+  const forward = (signal: NodeJS.Signals): void => {
+    container.monitor.signal(signal);
+  };
+  for (const signal of FORWARDED) process.on(signal, forward);
+  try {
+    return (await container.waitAndRemove()).exitCode;
+  } finally {
+    for (const signal of FORWARDED) process.off(signal, forward);
+  }
+}

@@ -1,0 +1,104 @@
+/**
+ * The `tsdock` command line: parse, make one library call per command, render. Each command's
+ * module is imported only when that command runs, to keep start-up lean.
+ */
+import { Command, Option } from 'commander';
+import { reportError } from './render.js';
+
+const collect = (value: string, previous: string[]): string[] => [...previous, value];
+
+/** Options shared by every command. */
+export interface GlobalOptions {
+  root?: string;
+}
+
+function program(): Command {
+  const cli = new Command('tsdock')
+    .description('A Linux container runtime')
+    .version('0.1.0')
+    .enablePositionalOptions()
+    .addOption(new Option('--root <dir>', 'root of tsdock storage').env('TSDOCK_ROOT'));
+  const globals = (): GlobalOptions => cli.opts<GlobalOptions>();
+
+  cli
+    .command('run')
+    .description('Run a command in a new container')
+    .argument('<image>', 'image name or id')
+    .argument('[command...]', 'command and arguments (default: the image CMD)')
+    .passThroughOptions()
+    .option('--rm', 'remove the container when it exits (always the case for now)')
+    .option('-i, --interactive', 'keep stdin attached')
+    .option('--name <name>', 'container name')
+    .option('-e, --env <KEY=value>', 'set an environment variable', collect, [])
+    .option('--env-file <file>', 'read environment variables from a file', collect, [])
+    .option('-w, --workdir <dir>', 'working directory inside the container')
+    .option('-u, --user <user[:group]>', 'user name or uid, optionally with group')
+    .option('-h, --hostname <name>', 'container host name')
+    .option('--entrypoint <cmd>', 'override the image ENTRYPOINT ("" clears it)')
+    .option('--network <mode>', 'network: none or host', 'none')
+    .option('--pid <mode>', 'pid namespace: host, or a private one by default')
+    .option('--ipc <mode>', 'ipc namespace: host, or a private one by default')
+    .option('--uts <mode>', 'uts namespace: host, or a private one by default')
+    .option('--userns <mode>', 'user namespace: private (root mapped to 100000) or host', 'host')
+    .option('--read-only', 'mount the container root read-only')
+    .option('-v, --volume <src:dst[:ro]>', 'bind mount a host path', collect, [])
+    .option('--tmpfs <dst[:opts]>', 'mount a tmpfs', collect, [])
+    .option('--cap-add <cap>', 'add a capability', collect, [])
+    .option('--cap-drop <cap>', 'drop a capability', collect, [])
+    .option('--security-opt <opt>', 'security option (no-new-privileges)', collect, [])
+    .option('-m, --memory <bytes>', 'memory limit (e.g. 64m)')
+    .option('--memory-swap <bytes>', 'memory + swap limit, -1 for unlimited swap')
+    .option('--cpus <n>', 'number of CPUs (e.g. 0.5)')
+    .option('-c, --cpu-shares <n>', 'relative CPU weight')
+    .option('--cpuset-cpus <list>', 'CPUs to run on (e.g. 0-1)')
+    .option('--pids-limit <n>', 'maximum number of processes')
+    .option('--cgroup-parent <path>', 'parent cgroup')
+    .action(async (image: string, command: string[], flags: Record<string, unknown>) => {
+      const { run } = await import('./commands/run.js');
+      process.exitCode = await run(globals(), image, command, flags);
+    });
+
+  cli
+    .command('load')
+    .description('Load an image from an OCI or docker-save archive')
+    .requiredOption('-i, --input <file>', 'archive to read')
+    .option('-q, --quiet', 'print nothing')
+    .action(async (flags: { input: string; quiet?: boolean }) => {
+      const { load } = await import('./commands/load.js');
+      await load(globals(), flags);
+    });
+
+  cli
+    .command('images')
+    .description('List images')
+    .option('-q, --quiet', 'only show image ids')
+    .action(async (flags: { quiet?: boolean }) => {
+      const { images } = await import('./commands/images.js');
+      await images(globals(), flags);
+    });
+
+  cli
+    .command('rmi')
+    .description('Remove images')
+    .argument('<image...>', 'image names or ids')
+    .option('-f, --force', 'remove even when tagged more than once')
+    .action(async (refs: string[], flags: { force?: boolean }) => {
+      const { rmi } = await import('./commands/rmi.js');
+      await rmi(globals(), refs, flags);
+    });
+
+  return cli;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  try {
+    await program().exitOverride().parseAsync(argv, { from: 'user' });
+  } catch (err) {
+    // commander has already printed its own usage errors.
+    if (err instanceof Error && 'exitCode' in err && typeof err.exitCode === 'number' && 'code' in err) {
+      process.exitCode = err.code === 'commander.helpDisplayed' || err.code === 'commander.version' ? 0 : 125;
+      return;
+    }
+    process.exitCode = reportError(err);
+  }
+}

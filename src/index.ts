@@ -1,0 +1,102 @@
+/**
+ * tsdock as a library.
+ *
+ * @example
+ * ```ts
+ * import { Runtime } from 'tsdock';
+ * const runtime = await Runtime.open({ root: '/var/lib/tsdock' });
+ * await runtime.loadImage('busybox-oci.tar');
+ * const { exitCode } = await runtime.run('busybox', { command: ['echo', 'hi'] });
+ * ```
+ */
+import { join } from 'node:path';
+import type { ImageStore, ImageSummary } from './image/store.js';
+import { containersRootOf, DEFAULT_ID_MAPPING, startContainer, type StartedContainer } from './runtime/container.js';
+import type { ContainerOptions } from './runtime/options.js';
+import type { ExitStatus, StdioMode } from './runtime/spawn.js';
+
+export { TsdockError, StartError, exitStatusOf, type ErrorCode } from './errors.js';
+export type { ContainerOptions, BindMount, TmpfsMount } from './runtime/options.js';
+export type { ExitStatus, StdioMode } from './runtime/spawn.js';
+export type { CgroupLimits } from './runtime/cgroups/index.js';
+export type { ImageSummary } from './image/store.js';
+
+export const DEFAULT_ROOT = '/var/lib/tsdock';
+
+export interface RuntimeOptions {
+  /** The store's root directory; default `TSDOCK_ROOT` or `/var/lib/tsdock`. */
+  root?: string;
+}
+
+export interface RunOptions extends ContainerOptions {
+  /** Default: stdin ignored, stdout/stderr inherited from this process. */
+  stdio?: StdioMode;
+}
+
+export interface RunResult extends ExitStatus {
+  id: string;
+}
+
+/** One tsdock store and the containers started from it. */
+export class Runtime {
+  readonly root: string;
+  private readonly images: ImageStore;
+
+  private constructor(root: string, images: ImageStore) {
+    this.root = root;
+    this.images = images;
+  }
+
+  static async open(options: RuntimeOptions = {}): Promise<Runtime> {
+    const root = options.root ?? process.env.TSDOCK_ROOT ?? DEFAULT_ROOT;
+    const { openImageStore } = await import('./image/store.js');
+    return new Runtime(root, await openImageStore(root));
+  }
+
+  /** Loads an OCI archive or a `docker save` archive; returns the names of the loaded images. */
+  async loadImage(file: string): Promise<string[]> {
+    const { loadArchive } = await import('./image/load.js');
+    return loadArchive(this.images, file);
+  }
+
+  listImages(): Promise<ImageSummary[]> {
+    return this.images.list();
+  }
+
+  /** Removes an image by name or id; returns what was untagged and deleted. */
+  removeImage(ref: string, options: { force?: boolean } = {}): Promise<string[]> {
+    return this.images.remove(ref, options);
+  }
+
+  /**
+   * Starts a container from `image` and resolves once its command runs. The caller waits for
+   * the exit with `waitAndRemove()`; a failed start rejects with a {@link TsdockError}.
+   */
+  async start(image: string, options: RunOptions = {}): Promise<StartedContainer> {
+    const idMapping =
+      options.userns === 'private'
+        ? {
+            uid: { hostID: DEFAULT_ID_MAPPING.hostID, size: DEFAULT_ID_MAPPING.size },
+            gid: { hostID: DEFAULT_ID_MAPPING.hostID, size: DEFAULT_ID_MAPPING.size },
+          }
+        : undefined;
+    const resolved = await this.images.resolve(image, { idMapping });
+    return startContainer({
+      containersRoot: containersRootOf(this.root),
+      image: { config: resolved.config, layerDirs: resolved.layerDirs },
+      options,
+      stdio: options.stdio ?? { stdin: 'ignore', output: 'inherit' },
+    });
+  }
+
+  /** Runs a container to completion and removes it (`docker run --rm`). */
+  async run(image: string, options: RunOptions = {}): Promise<RunResult> {
+    const container = await this.start(image, options);
+    return { id: container.id, ...(await container.waitAndRemove()) };
+  }
+
+  /** Where this runtime keeps a container's files. */
+  containerDir(id: string): string {
+    return join(containersRootOf(this.root), id);
+  }
+}

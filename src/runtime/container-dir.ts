@@ -1,0 +1,75 @@
+/**
+ * A container's directory in the store: the overlay's upper and work dirs, the empty mount point
+ * of its rootfs, the files bind-mounted over /etc/{hostname,hosts,resolv.conf}, its encoded plan
+ * and the exit record its monitor writes.
+ */
+import { chown, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { ContainerPaths } from './plan-builder.js';
+
+export interface ContainerDir extends ContainerPaths {
+  dir: string;
+  plan: string;
+}
+
+const HOSTS = [
+  '127.0.0.1\tlocalhost',
+  '::1\tlocalhost ip6-localhost ip6-loopback',
+  'fe00::0\tip6-localnet',
+  'ff00::0\tip6-mcastprefix',
+  'ff02::1\tip6-allnodes',
+  'ff02::2\tip6-allrouters',
+  '',
+].join('\n');
+
+export function containerDirPaths(containersRoot: string, id: string): ContainerDir {
+  const dir = join(containersRoot, id);
+  return {
+    dir,
+    rootfs: join(dir, 'rootfs'),
+    upper: join(dir, 'upper'),
+    work: join(dir, 'work'),
+    hostname: join(dir, 'hostname'),
+    hosts: join(dir, 'hosts'),
+    resolvConf: join(dir, 'resolv.conf'),
+    plan: join(dir, 'plan'),
+    exitFile: join(dir, 'exit.json'),
+  };
+}
+
+async function hostResolvConf(): Promise<string> {
+  try {
+    return await readFile('/etc/resolv.conf', 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * Creates the directory and its files. `rootOwner` is the host uid/gid of the container's root
+ * (a user namespace maps it away from 0): the overlay's upper and work dirs must belong to it.
+ */
+export async function createContainerDir(
+  paths: ContainerDir,
+  hostname: string,
+  hostNetwork: boolean,
+  rootOwner: { uid: number; gid: number },
+): Promise<void> {
+  // 0711: a container root mapped to an unprivileged host id must still reach its own files.
+  await mkdir(paths.dir, { recursive: true, mode: 0o711 });
+  await Promise.all([
+    mkdir(paths.rootfs, { mode: 0o755 }),
+    mkdir(paths.upper, { mode: 0o755 }),
+    mkdir(paths.work, { mode: 0o700 }),
+    writeFile(paths.hostname, `${hostname}\n`, { mode: 0o644 }),
+    writeFile(paths.hosts, hostNetwork ? await readFile('/etc/hosts', 'utf8') : HOSTS, { mode: 0o644 }),
+    writeFile(paths.resolvConf, await hostResolvConf(), { mode: 0o644 }),
+  ]);
+  if (rootOwner.uid !== 0 || rootOwner.gid !== 0) {
+    await Promise.all([paths.upper, paths.work].map((d) => chown(d, rootOwner.uid, rootOwner.gid)));
+  }
+}
+
+export async function removeContainerDir(paths: ContainerDir): Promise<void> {
+  await rm(paths.dir, { recursive: true, force: true });
+}

@@ -1,0 +1,47 @@
+/**
+ * Reads a file of an image before any container exists, straight from its unpacked layer
+ * directories, with overlayfs semantics: the topmost layer wins, a whiteout (a 0:0 character
+ * device) hides a path, an opaque directory hides everything below it in lower layers.
+ */
+import { lstat, readFile } from 'node:fs/promises';
+import { join, posix } from 'node:path';
+import { native } from '../native.js';
+
+const OPAQUE_XATTRS = ['trusted.overlay.opaque', 'user.overlay.opaque'];
+
+async function lstatOrUndefined(path: string): Promise<Awaited<ReturnType<typeof lstat>> | undefined> {
+  try {
+    return await lstat(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') {
+      return undefined;
+    }
+    throw err;
+  }
+}
+
+function isOpaque(dir: string): boolean {
+  return OPAQUE_XATTRS.some((name) => native().lgetxattr(dir, name)?.toString() === 'y');
+}
+
+/**
+ * The content of `path` (absolute, inside the image) as the merged rootfs would show it, or
+ * `undefined` when the image has no such regular file. `layerDirs` run bottom to top.
+ */
+export async function readLayeredFile(layerDirs: readonly string[], path: string): Promise<Buffer | undefined> {
+  const parts = posix.normalize(path).split('/').filter(Boolean);
+  for (const layer of [...layerDirs].reverse()) {
+    let hiddenBelow = false;
+    for (let depth = 1; depth <= parts.length; depth++) {
+      const here = join(layer, ...parts.slice(0, depth));
+      const st = await lstatOrUndefined(here);
+      if (st === undefined) break;
+      if (st.isCharacterDevice() && st.rdev === 0) return undefined;
+      if (depth === parts.length) return st.isFile() ? readFile(here) : undefined;
+      if (!st.isDirectory()) return undefined;
+      if (isOpaque(here)) hiddenBelow = true;
+    }
+    if (hiddenBelow) return undefined;
+  }
+  return undefined;
+}

@@ -1,0 +1,367 @@
+/**
+ * The pure heart of `run`: image config + options + resolved host facts -> one {@link SpawnPlan}.
+ * No I/O happens here, so every decision can be unit-tested without root.
+ */
+import { basename, dirname, posix } from 'node:path';
+import { TsdockError } from '../errors.js';
+import { capabilitySets, resolveCapabilities } from './capabilities.js';
+import type { ContainerOptions, TmpfsMount } from './options.js';
+import type { FsOp, IdMapping, NamespaceType, OomSource, SpawnPlan } from './plan.js';
+import type { ResolvedUser } from './user.js';
+
+/** MS_* mount flags (linux/mount.h). */
+export const MS = {
+  RDONLY: 1n,
+  NOSUID: 2n,
+  NODEV: 4n,
+  NOEXEC: 8n,
+  REMOUNT: 32n,
+  BIND: 4096n,
+  REC: 16384n,
+  PRIVATE: 1n << 18n,
+  SLAVE: 1n << 19n,
+  RELATIME: 1n << 21n,
+  STRICTATIME: 1n << 24n,
+} as const;
+
+const RLIMIT_NOFILE = 7;
+/** containerd's default NOFILE for containers: a low soft limit, a generous hard one. */
+const NOFILE_SOFT = 1024n;
+const NOFILE_HARD = 524288n;
+
+export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+/** Docker's masked paths: hidden because they leak host information or are dangerous. */
+export const MASKED_PATHS = [
+  '/proc/asound',
+  '/proc/acpi',
+  '/proc/interrupts',
+  '/proc/kcore',
+  '/proc/keys',
+  '/proc/latency_stats',
+  '/proc/timer_list',
+  '/proc/timer_stats',
+  '/proc/sched_debug',
+  '/proc/scsi',
+  '/sys/firmware',
+  '/sys/devices/virtual/powercap',
+];
+
+/** Docker's read-only paths. */
+export const READONLY_PATHS = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'];
+
+/** The device nodes every container gets (major, minor), as in the OCI spec's default list. */
+const DEFAULT_DEVICES: [name: string, major: number, minor: number][] = [
+  ['null', 1, 3],
+  ['zero', 1, 5],
+  ['full', 1, 7],
+  ['random', 1, 8],
+  ['urandom', 1, 9],
+  ['tty', 5, 0],
+];
+const S_IFCHR = 0o020000;
+
+/** The part of an image's config that running it needs (OCI image config `config`). */
+export interface ImageRuntimeConfig {
+  Env?: string[] | null;
+  Cmd?: string[] | null;
+  Entrypoint?: string[] | null;
+  WorkingDir?: string;
+  User?: string;
+}
+
+/** Host paths of one container's files. */
+export interface ContainerPaths {
+  /** Empty directory the overlay is mounted on. */
+  rootfs: string;
+  upper: string;
+  work: string;
+  hostname: string;
+  hosts: string;
+  resolvConf: string;
+  exitFile: string;
+}
+
+export interface PlanInput {
+  id: string;
+  config: ImageRuntimeConfig;
+  /** Unpacked layers, bottom to top; all in one parent directory. */
+  layerDirs: string[];
+  options: ContainerOptions;
+  user: ResolvedUser;
+  paths: ContainerPaths;
+  /** Whether each bind source is a directory or a file (stat'ed by the caller). */
+  bindKinds: ('dir' | 'file')[];
+  cgroup: { procsFiles: string[]; dirs: string[]; oom: OomSource | undefined };
+  /** The host's hard RLIMIT_NOFILE: a container may not ask for more (EPERM). */
+  nofileHardLimit: bigint;
+  /** Present when the container gets its own user namespace. */
+  idMappings?: { uid: IdMapping[]; gid: IdMapping[] };
+}
+
+/** Docker's rule: `--entrypoint` replaces the image's and drops its Cmd; a command replaces Cmd. */
+export function resolveArgs(config: ImageRuntimeConfig, options: ContainerOptions): string[] {
+  const entrypoint = options.entrypoint ?? config.Entrypoint ?? [];
+  const cmd = options.command ?? (options.entrypoint === undefined ? (config.Cmd ?? []) : []);
+  const args = [...entrypoint, ...cmd];
+  if (args.length === 0) {
+    throw new TsdockError('INVALID_ARGUMENT', 'no command specified: give one after the image name or set CMD');
+  }
+  return args;
+}
+
+/** Image Env, then the caller's entries (last wins), plus PATH, HOSTNAME and HOME when missing. */
+export function resolveEnv(
+  config: ImageRuntimeConfig,
+  options: ContainerOptions,
+  hostname: string,
+  home: string,
+): string[] {
+  const env = new Map<string, string>();
+  const set = (entry: string): void => {
+    const eq = entry.indexOf('=');
+    env.set(eq < 0 ? entry : entry.slice(0, eq), eq < 0 ? '' : entry.slice(eq + 1));
+  };
+  set(`PATH=${DEFAULT_PATH}`);
+  set(`HOSTNAME=${hostname}`);
+  for (const entry of [...(config.Env ?? []), ...(options.env ?? [])]) set(entry);
+  if (!env.has('HOME')) env.set('HOME', home);
+  return [...env].map(([k, v]) => `${k}=${v}`);
+}
+
+/** Splits mount options into MS_* flags and filesystem data, as mount(8) does. */
+export function mountOptions(options: readonly string[]): { flags: bigint; data: string } {
+  const flagOf: Record<string, [set: bigint, clear: bigint]> = {
+    ro: [MS.RDONLY, 0n],
+    rw: [0n, MS.RDONLY],
+    nosuid: [MS.NOSUID, 0n],
+    suid: [0n, MS.NOSUID],
+    nodev: [MS.NODEV, 0n],
+    dev: [0n, MS.NODEV],
+    noexec: [MS.NOEXEC, 0n],
+    exec: [0n, MS.NOEXEC],
+  };
+  let flags = 0n;
+  const data: string[] = [];
+  for (const option of options) {
+    const flag = flagOf[option];
+    if (flag === undefined) data.push(option);
+    else flags = (flags | flag[0]) & ~flag[1];
+  }
+  return { flags, data: data.join(',') };
+}
+
+function namespacesOf(options: ContainerOptions): NamespaceType[] {
+  const ns: NamespaceType[] = ['mount', 'cgroup'];
+  if (options.network !== 'host') ns.push('network');
+  if (options.pid !== 'host') ns.push('pid');
+  if (options.ipc !== 'host') ns.push('ipc');
+  if (options.uts !== 'host') ns.push('uts');
+  if (options.userns === 'private') ns.push('user');
+  return ns;
+}
+
+/** The overlay mount of the rootfs; lower dirs are named relative to their parent (see `chdir`). */
+function overlayOps(input: PlanInput, userns: boolean): FsOp[] {
+  const { layerDirs, paths } = input;
+  const parent = dirname(layerDirs[0] ?? paths.rootfs);
+  if (layerDirs.some((d) => dirname(d) !== parent)) {
+    throw new TsdockError('INVALID_IMAGE', 'layer directories of an image must share one parent directory');
+  }
+  // The kernel takes at most one page of mount data: relative names keep many layers within it.
+  const lower = [...layerDirs].reverse().map((d) => basename(d));
+  const data = [
+    `lowerdir=${lower.join(':')}`,
+    `upperdir=${paths.upper}`,
+    `workdir=${paths.work}`,
+    // Inside a user namespace the trusted.* xattrs are out of reach; overlay uses user.* then.
+    ...(userns ? ['userxattr'] : []),
+  ].join(',');
+  return [
+    { kind: 'chdir', target: parent },
+    { kind: 'mount', source: 'overlay', target: paths.rootfs, fstype: 'overlay', flags: 0n, data },
+  ];
+}
+
+function devOps(root: string, userns: boolean): FsOp[] {
+  const dev = posix.join(root, 'dev');
+  const ops: FsOp[] = [
+    {
+      kind: 'mount',
+      source: 'tmpfs',
+      target: dev,
+      fstype: 'tmpfs',
+      flags: MS.NOSUID | MS.STRICTATIME,
+      data: 'mode=755,size=65536k',
+      createTarget: 'dir',
+    },
+  ];
+  for (const [name, major, minor] of DEFAULT_DEVICES) {
+    const target = posix.join(dev, name);
+    // mknod is not allowed in a user namespace: bind the host's node instead (runc does the same).
+    ops.push(
+      userns
+        ? { kind: 'mount', source: `/dev/${name}`, target, fstype: '', flags: MS.BIND, data: '', createTarget: 'file' }
+        : { kind: 'mknod', target, mode: S_IFCHR | 0o666, major, minor },
+    );
+  }
+  ops.push(
+    {
+      kind: 'mount',
+      source: 'devpts',
+      target: posix.join(dev, 'pts'),
+      fstype: 'devpts',
+      flags: MS.NOSUID | MS.NOEXEC,
+      data: 'newinstance,ptmxmode=0666,mode=0620,gid=5',
+      createTarget: 'dir',
+    },
+    { kind: 'symlink', linkTarget: 'pts/ptmx', target: posix.join(dev, 'ptmx') },
+    {
+      kind: 'mount',
+      source: 'shm',
+      target: posix.join(dev, 'shm'),
+      fstype: 'tmpfs',
+      flags: MS.NOSUID | MS.NOEXEC | MS.NODEV,
+      data: 'mode=1777,size=65536k',
+      createTarget: 'dir',
+    },
+    {
+      kind: 'mount',
+      source: 'mqueue',
+      target: posix.join(dev, 'mqueue'),
+      fstype: 'mqueue',
+      flags: MS.NOSUID | MS.NOEXEC | MS.NODEV,
+      data: '',
+      createTarget: 'dir',
+    },
+    { kind: 'symlink', linkTarget: '/proc/self/fd', target: posix.join(dev, 'fd') },
+    { kind: 'symlink', linkTarget: '/proc/self/fd/0', target: posix.join(dev, 'stdin') },
+    { kind: 'symlink', linkTarget: '/proc/self/fd/1', target: posix.join(dev, 'stdout') },
+    { kind: 'symlink', linkTarget: '/proc/self/fd/2', target: posix.join(dev, 'stderr') },
+  );
+  return ops;
+}
+
+function sysOp(root: string, options: ContainerOptions, userns: boolean): FsOp {
+  const target = posix.join(root, 'sys');
+  const ro = MS.RDONLY | MS.NOSUID | MS.NOEXEC | MS.NODEV;
+  // A user namespace may mount sysfs only with a network namespace of its own.
+  if (userns && options.network === 'host') {
+    return {
+      kind: 'mount',
+      source: '/sys',
+      target,
+      fstype: '',
+      flags: MS.BIND | MS.REC,
+      data: '',
+      readonly: true,
+      createTarget: 'dir',
+    };
+  }
+  return { kind: 'mount', source: 'sysfs', target, fstype: 'sysfs', flags: ro, data: '', createTarget: 'dir' };
+}
+
+function bindOps(root: string, input: PlanInput): FsOp[] {
+  const { paths, options } = input;
+  const etc = (name: string, source: string): FsOp => ({
+    kind: 'mount',
+    source,
+    target: posix.join(root, 'etc', name),
+    fstype: '',
+    flags: MS.BIND,
+    data: '',
+    createTarget: 'file',
+  });
+  const files = [etc('hostname', paths.hostname), etc('hosts', paths.hosts), etc('resolv.conf', paths.resolvConf)];
+  const binds: FsOp[] = (options.binds ?? []).map((b, i) => ({
+    kind: 'mount',
+    source: b.source,
+    target: posix.join(root, b.target),
+    fstype: '',
+    flags: MS.BIND | MS.REC,
+    data: '',
+    readonly: b.readonly,
+    createTarget: input.bindKinds[i] ?? 'dir',
+  }));
+  const tmpfs = (options.tmpfs ?? []).map((t: TmpfsMount): FsOp => {
+    const { flags, data } = mountOptions(t.options);
+    return {
+      kind: 'mount',
+      source: 'tmpfs',
+      target: posix.join(root, t.target),
+      fstype: 'tmpfs',
+      flags,
+      data,
+      createTarget: 'dir',
+    };
+  });
+  // Parents before children, so a mount below another is not hidden by it.
+  const user = [...binds, ...tmpfs].sort((a, b) => depth(a) - depth(b));
+  return [...files, ...user];
+}
+
+function depth(op: FsOp): number {
+  return op.target.split('/').length;
+}
+
+function containerOps(cwd: string): FsOp[] {
+  return [
+    { kind: 'mkdir', target: cwd, mode: 0o755 },
+    ...MASKED_PATHS.map((target): FsOp => ({ kind: 'mask', target })),
+    ...READONLY_PATHS.map((target): FsOp => ({ kind: 'readonly', target })),
+  ];
+}
+
+export function buildSpawnPlan(input: PlanInput): SpawnPlan {
+  const { config, options, user, paths } = input;
+  const userns = options.userns === 'private';
+  if (userns && input.idMappings === undefined) {
+    throw new TsdockError('INVALID_ARGUMENT', 'a private user namespace needs uid and gid mappings');
+  }
+  const hostname = options.hostname ?? input.id.slice(0, 12);
+  const cwd = posix.normalize(options.workdir ?? (config.WorkingDir || '/'));
+  if (!posix.isAbsolute(cwd)) {
+    throw new TsdockError('INVALID_ARGUMENT', `invalid working directory "${cwd}": it must be an absolute path`);
+  }
+  const root = paths.rootfs;
+  const caps = resolveCapabilities(options.capAdd ?? [], options.capDrop ?? []);
+  const nofileHard = input.nofileHardLimit < NOFILE_HARD ? input.nofileHardLimit : NOFILE_HARD;
+  return {
+    args: resolveArgs(config, options),
+    env: resolveEnv(config, options, hostname, user.home),
+    cwd,
+    hostname: options.uts === 'host' ? undefined : hostname,
+    rootfs: root,
+    namespaces: namespacesOf(options),
+    joinNamespaces: [],
+    uidMappings: input.idMappings?.uid ?? [],
+    gidMappings: input.idMappings?.gid ?? [],
+    user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids },
+    capabilities: capabilitySets(caps),
+    noNewPrivileges: options.noNewPrivileges ?? false,
+    rlimits: [{ resource: RLIMIT_NOFILE, soft: NOFILE_SOFT < nofileHard ? NOFILE_SOFT : nofileHard, hard: nofileHard }],
+    rootfsPropagation: MS.REC | MS.SLAVE,
+    rootfsOps: [
+      ...overlayOps(input, userns),
+      {
+        kind: 'mount',
+        source: 'proc',
+        target: posix.join(root, 'proc'),
+        fstype: 'proc',
+        flags: MS.NOSUID | MS.NOEXEC | MS.NODEV,
+        data: '',
+        createTarget: 'dir',
+      },
+      ...devOps(root, userns),
+      sysOp(root, options, userns),
+      ...bindOps(root, input),
+    ],
+    containerOps: containerOps(cwd),
+    readonlyRootfs: options.readonlyRootfs ?? false,
+    loopbackUp: options.network !== 'host',
+    cgroupProcs: input.cgroup.procsFiles,
+    cgroupDirs: input.cgroup.dirs,
+    oom: input.cgroup.oom,
+    exitFile: paths.exitFile,
+  };
+}

@@ -1,0 +1,135 @@
+/**
+ * Starts `tsdock-monitor` on an encoded plan and turns its status lines (fd 3, one JSON object
+ * per line; protocol in native/src/monitor/main.c) into promises and typed errors.
+ */
+import { spawn, type StdioOptions } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
+import { StartError, TsdockError, type ErrorCode } from '../errors.js';
+import { monitorPath } from '../native.js';
+
+/** How a container's main process ended. `exitCode` follows Docker: 128+N for signal N. */
+export interface ExitStatus {
+  exitCode: number;
+  signal: number;
+  oomKilled: boolean;
+}
+
+type StatusLine =
+  | { type: 'started'; pid: number }
+  | { type: 'error'; step: string; errno: number; path: string; message: string }
+  | ({ type: 'exited' } & ExitStatus);
+
+/** Where the container's stdio goes: the caller's own fds, pipes, or nothing (stdin only). */
+export interface StdioMode {
+  stdin: 'inherit' | 'pipe' | 'ignore';
+  output: 'inherit' | 'pipe';
+}
+
+export interface MonitorHandle {
+  /** The monitor's own pid. */
+  readonly pid: number;
+  /** The container's init pid (host view), once `execve` succeeded. Rejects with a StartError. */
+  readonly started: Promise<number>;
+  /** The exit status, once the container's init exited and its cgroup was removed. */
+  readonly exited: Promise<ExitStatus>;
+  /** Sends a signal to the monitor, which forwards it to the container's init. */
+  signal(signal: NodeJS.Signals): void;
+  /** The container's stdio when the caller asked for pipes. */
+  readonly stdin: NodeJS.WritableStream | null;
+  readonly stdout: Readable | null;
+  readonly stderr: Readable | null;
+}
+
+const ENOENT = 2;
+const EACCES = 13;
+
+/** Docker's convention: a command that is missing is 127, one that cannot be executed is 126. */
+function codeOfFailure(step: string, errno: number): ErrorCode {
+  if (step !== 'exec') return 'START_FAILED';
+  return errno === ENOENT ? 'COMMAND_NOT_FOUND' : 'COMMAND_NOT_EXECUTABLE';
+}
+
+/** strerror's text, lower-cased the way Go and Docker print it ("permission denied"). */
+function reason(message: string): string {
+  return message.charAt(0).toLowerCase() + message.slice(1);
+}
+
+function startError(line: Extract<StatusLine, { type: 'error' }>): StartError {
+  const code = codeOfFailure(line.step, line.errno);
+  const detail =
+    code === 'COMMAND_NOT_FOUND'
+      ? `${line.path}: executable file not found in $PATH`
+      : reason(line.message) + (line.errno === EACCES && line.step === 'exec' ? ' (is it executable?)' : '');
+  const step = code === 'COMMAND_NOT_FOUND' ? 'exec' : line.step;
+  const path = code === 'COMMAND_NOT_FOUND' ? '' : line.path;
+  return new StartError(code, step, line.errno, path, detail);
+}
+
+interface Deferred<T> {
+  promise: Promise<T>;
+  resolve(value: T): void;
+  reject(err: Error): void;
+}
+
+/** A promise with its settle functions; a rejection nobody awaits is not reported as unhandled. */
+function deferred<T>(): Deferred<T> {
+  let resolve!: (value: T) => void;
+  let reject!: (err: Error) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  promise.catch(() => undefined);
+  return { promise, resolve, reject };
+}
+
+/**
+ * Spawns the monitor in a session of its own, so that a terminal's Ctrl-C reaches the container
+ * once, through the caller's `signal()`, and not a second time through the process group.
+ */
+export function spawnMonitor(planFile: string, stdio: StdioMode): MonitorHandle {
+  const streams: StdioOptions = [stdio.stdin, stdio.output, stdio.output, 'pipe'];
+  const child = spawn(monitorPath(), [planFile], { stdio: streams, detached: true });
+  const status = child.stdio[3] as Readable;
+
+  const started = deferred<number>();
+  const exited = deferred<ExitStatus>();
+  const fail = (err: Error): void => {
+    started.reject(err);
+    exited.reject(err);
+  };
+
+  let settled = false;
+  createInterface({ input: status }).on('line', (text) => {
+    const line = JSON.parse(text) as StatusLine;
+    if (line.type === 'started') started.resolve(line.pid);
+    else if (line.type === 'error') {
+      settled = true;
+      fail(startError(line));
+    } else {
+      settled = true;
+      exited.resolve({ exitCode: line.exitCode, signal: line.signal, oomKilled: line.oomKilled });
+    }
+  });
+  child.on('error', (err) => {
+    fail(new TsdockError('START_FAILED', `cannot start tsdock-monitor: ${err.message}`, { cause: err }));
+  });
+  child.on('close', (code, sig) => {
+    if (!settled) {
+      fail(new TsdockError('START_FAILED', `tsdock-monitor ended unexpectedly (${sig ?? `exit ${code ?? '?'}`})`));
+    }
+  });
+
+  return {
+    get pid() {
+      return child.pid ?? -1;
+    },
+    started: started.promise,
+    exited: exited.promise,
+    signal: (signal) => child.kill(signal),
+    stdin: child.stdin,
+    stdout: child.stdout,
+    stderr: child.stderr,
+  };
+}

@@ -1,0 +1,49 @@
+import { describe, expect, it } from 'vitest';
+import { parseBind, parseEnv, parseTmpfs } from '../../src/runtime/options.js';
+
+describe('parseBind', () => {
+  it.each([
+    ['/data:/data', { source: '/data', target: '/data', readonly: false }],
+    ['/data:/mnt/x/:ro', { source: '/data', target: '/mnt/x', readonly: true }],
+    ['/data:/mnt:rw', { source: '/data', target: '/mnt', readonly: false }],
+  ])('%s', (spec, expected) => {
+    expect(parseBind(spec)).toEqual(expected);
+  });
+
+  it.each([
+    ['/data', /expected -v \/host\/path:\/container\/path/],
+    ['data:/data', /host path "data" must be absolute/],
+    ['/data:data', /container path "data" must be absolute/],
+    ['/data:/', /cannot mount over the container's \//],
+    ['/data:/x:rx', /expected -v/],
+    ['/a:/b:ro:extra', /expected -v/],
+  ])('rejects %s', (spec, message) => {
+    expect(() => parseBind(spec)).toThrow(message);
+  });
+});
+
+describe('parseTmpfs', () => {
+  it.each([
+    ['/run', ['noexec', 'nosuid', 'nodev']],
+    ['/run:size=64m', ['noexec', 'nosuid', 'nodev', 'size=64m']],
+    ['/run:exec,mode=1777', ['nosuid', 'nodev', 'exec', 'mode=1777']],
+  ])('%s', (spec, options) => {
+    expect(parseTmpfs(spec).options).toEqual(options);
+  });
+
+  it('rejects a relative path', () => {
+    expect(() => parseTmpfs('run')).toThrow(/invalid --tmpfs "run"/);
+  });
+});
+
+describe('parseEnv', () => {
+  it('passes KEY=value through and takes KEY from the host', () => {
+    expect(parseEnv('A=1=2', {})).toEqual(['A=1=2']);
+    expect(parseEnv('HOME', { HOME: '/h' })).toEqual(['HOME=/h']);
+    expect(parseEnv('UNSET', {})).toEqual([]);
+  });
+
+  it('rejects an empty key', () => {
+    expect(() => parseEnv('=x', {})).toThrow(/invalid environment variable "=x"/);
+  });
+});

@@ -1,0 +1,145 @@
+import { describe, expect, it } from 'vitest';
+import {
+  buildSpawnPlan,
+  MS,
+  mountOptions,
+  resolveArgs,
+  resolveEnv,
+  type PlanInput,
+} from '../../src/runtime/plan-builder.js';
+import type { FsOp } from '../../src/runtime/plan.js';
+
+const paths = {
+  rootfs: '/s/c/rootfs',
+  upper: '/s/c/upper',
+  work: '/s/c/work',
+  hostname: '/s/c/hostname',
+  hosts: '/s/c/hosts',
+  resolvConf: '/s/c/resolv.conf',
+  exitFile: '/s/c/exit.json',
+};
+
+function input(overrides: Partial<PlanInput> = {}): PlanInput {
+  return {
+    id: 'abcdef0123456789',
+    config: { Cmd: ['sh'], Env: ['PATH=/bin', 'FOO=image'], WorkingDir: '/srv' },
+    layerDirs: ['/s/layers/aaa', '/s/layers/bbb'],
+    options: {},
+    user: { uid: 0, gid: 0, additionalGids: [], home: '/root' },
+    paths,
+    bindKinds: [],
+    cgroup: { procsFiles: ['/cg/memory/x/cgroup.procs'], dirs: ['/cg/memory/x'], oom: undefined },
+    nofileHardLimit: 20000n,
+    ...overrides,
+  };
+}
+
+const targets = (ops: FsOp[]): string[] => ops.map((op) => `${op.kind} ${op.target}`);
+
+describe('resolveArgs', () => {
+  it.each([
+    [{ Entrypoint: ['/ep'], Cmd: ['a'] }, {}, ['/ep', 'a']],
+    [{ Entrypoint: ['/ep'], Cmd: ['a'] }, { command: ['b'] }, ['/ep', 'b']],
+    [{ Entrypoint: ['/ep'], Cmd: ['a'] }, { entrypoint: ['/other'] }, ['/other']],
+    [{ Entrypoint: ['/ep'], Cmd: ['a'] }, { entrypoint: [], command: ['ls'] }, ['ls']],
+    [{ Cmd: ['sh'] }, {}, ['sh']],
+  ])('%j + %j', (config, options, expected) => {
+    expect(resolveArgs(config, options)).toEqual(expected);
+  });
+
+  it('fails clearly without any command', () => {
+    expect(() => resolveArgs({}, {})).toThrow(/no command specified/);
+  });
+});
+
+describe('resolveEnv', () => {
+  it('layers image env, user env and defaults', () => {
+    const env = resolveEnv({ Env: ['PATH=/bin', 'A=1'] }, { env: ['A=2', 'B=3'] }, 'host1', '/root');
+    expect(env).toEqual(['PATH=/bin', 'HOSTNAME=host1', 'A=2', 'B=3', 'HOME=/root']);
+  });
+});
+
+describe('mountOptions', () => {
+  it('splits flags from data', () => {
+    expect(mountOptions(['nosuid', 'size=64m', 'ro', 'exec'])).toEqual({
+      flags: MS.NOSUID | MS.RDONLY,
+      data: 'size=64m',
+    });
+  });
+});
+
+describe('buildSpawnPlan', () => {
+  it('builds the default isolation', () => {
+    const plan = buildSpawnPlan(input());
+    expect(plan.args).toEqual(['sh']);
+    expect(plan.cwd).toBe('/srv');
+    expect(plan.hostname).toBe('abcdef012345');
+    expect(plan.namespaces.sort()).toEqual(['cgroup', 'ipc', 'mount', 'network', 'pid', 'uts']);
+    expect(plan.loopbackUp).toBe(true);
+    expect(plan.rlimits).toEqual([{ resource: 7, soft: 1024n, hard: 20000n }]);
+    expect(plan.cgroupProcs).toEqual(['/cg/memory/x/cgroup.procs']);
+    const overlay = plan.rootfsOps[1];
+    expect(plan.rootfsOps[0]).toEqual({ kind: 'chdir', target: '/s/layers' });
+    expect(overlay).toMatchObject({ kind: 'mount', fstype: 'overlay', target: '/s/c/rootfs' });
+    expect(overlay?.kind === 'mount' && overlay.data).toBe('lowerdir=bbb:aaa,upperdir=/s/c/upper,workdir=/s/c/work');
+    expect(targets(plan.rootfsOps)).toEqual(
+      expect.arrayContaining([
+        'mount /s/c/rootfs/proc',
+        'mount /s/c/rootfs/dev',
+        'mknod /s/c/rootfs/dev/null',
+        'mount /s/c/rootfs/dev/pts',
+        'mount /s/c/rootfs/sys',
+        'mount /s/c/rootfs/etc/hosts',
+      ]),
+    );
+    expect(targets(plan.containerOps)).toEqual(
+      expect.arrayContaining(['mask /proc/kcore', 'readonly /proc/sysrq-trigger']),
+    );
+  });
+
+  it('shares host namespaces on request and keeps the host name then', () => {
+    const plan = buildSpawnPlan(input({ options: { network: 'host', pid: 'host', ipc: 'host', uts: 'host' } }));
+    expect(plan.namespaces.sort()).toEqual(['cgroup', 'mount']);
+    expect(plan.hostname).toBeUndefined();
+    expect(plan.loopbackUp).toBe(false);
+  });
+
+  it('binds devices instead of mknod in a user namespace and maps ids', () => {
+    const map = [{ containerID: 0, hostID: 100000, size: 65536 }];
+    const plan = buildSpawnPlan(input({ options: { userns: 'private' }, idMappings: { uid: map, gid: map } }));
+    expect(plan.namespaces).toContain('user');
+    expect(plan.uidMappings).toEqual(map);
+    expect(targets(plan.rootfsOps)).not.toContain('mknod /s/c/rootfs/dev/null');
+    expect(plan.rootfsOps).toContainEqual(
+      expect.objectContaining({ source: '/dev/null', target: '/s/c/rootfs/dev/null', flags: MS.BIND }),
+    );
+    expect(plan.rootfsOps[1]).toMatchObject({ data: expect.stringMatching(/,userxattr$/) as unknown });
+  });
+
+  it('orders volumes parents first, read-only where asked', () => {
+    const plan = buildSpawnPlan(
+      input({
+        options: {
+          binds: [
+            { source: '/h/b', target: '/a/b', readonly: true },
+            { source: '/h/a', target: '/a', readonly: false },
+          ],
+          tmpfs: [{ target: '/run', options: ['nosuid', 'size=1m'] }],
+        },
+        bindKinds: ['file', 'dir'],
+      }),
+    );
+    const user = plan.rootfsOps.slice(-3);
+    expect(user.map((op) => op.target)).toEqual(['/s/c/rootfs/a', '/s/c/rootfs/run', '/s/c/rootfs/a/b']);
+    expect(user[2]).toMatchObject({ readonly: true, createTarget: 'file', flags: MS.BIND | MS.REC });
+    expect(user[1]).toMatchObject({ fstype: 'tmpfs', flags: MS.NOSUID, data: 'size=1m' });
+  });
+
+  it('clamps NOFILE to the host hard limit', () => {
+    expect(buildSpawnPlan(input({ nofileHardLimit: 512n })).rlimits).toEqual([{ resource: 7, soft: 512n, hard: 512n }]);
+  });
+
+  it('rejects a relative working directory', () => {
+    expect(() => buildSpawnPlan(input({ options: { workdir: 'srv' } }))).toThrow(/must be an absolute path/);
+  });
+});
