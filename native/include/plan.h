@@ -21,31 +21,31 @@
 #define TSD_PLAN_MAGIC_LEN 8
 
 enum tsd_plan_tag {
-  TSD_TAG_ARG = 1,            /* string, repeated: argv in order */
-  TSD_TAG_ENV = 2,            /* string, repeated: "KEY=value" */
-  TSD_TAG_CWD = 3,            /* string */
-  TSD_TAG_HOSTNAME = 4,       /* string */
-  TSD_TAG_ROOTFS = 5,         /* string: host path pivoted to */
-  TSD_TAG_NAMESPACES = 6,     /* u32: CLONE_NEW* flags to create */
-  TSD_TAG_NS_JOIN = 7,        /* u32 CLONE_NEW* type, then string path; repeated */
-  TSD_TAG_UID = 8,            /* u32 */
-  TSD_TAG_GID = 9,            /* u32 */
+  TSD_TAG_ARG = 1,             /* string, repeated: argv in order */
+  TSD_TAG_ENV = 2,             /* string, repeated: "KEY=value" */
+  TSD_TAG_CWD = 3,             /* string */
+  TSD_TAG_HOSTNAME = 4,        /* string */
+  TSD_TAG_ROOTFS = 5,          /* string: host path pivoted to */
+  TSD_TAG_NAMESPACES = 6,      /* u32: CLONE_NEW* flags to create */
+  TSD_TAG_NS_JOIN = 7,         /* u32 CLONE_NEW* type, then string path; repeated */
+  TSD_TAG_UID = 8,             /* u32 */
+  TSD_TAG_GID = 9,             /* u32 */
   TSD_TAG_ADDITIONAL_GID = 10, /* u32, repeated */
-  TSD_TAG_UID_MAP = 11,       /* string: the exact uid_map content */
-  TSD_TAG_GID_MAP = 12,       /* string: the exact gid_map content */
-  TSD_TAG_CAPS = 13,          /* 5 x u64 masks: bounding, effective, permitted, inheritable, ambient */
-  TSD_TAG_NO_NEW_PRIVS = 14,  /* u32 0|1 */
-  TSD_TAG_RLIMIT = 15,        /* u32 resource, u64 soft, u64 hard; repeated */
-  TSD_TAG_OOM_SCORE_ADJ = 16, /* i32 */
-  TSD_TAG_CGROUP_PROCS = 17,  /* string, repeated: cgroup.procs file to write the child's pid to */
-  TSD_TAG_ROOTFS_OP = 18,     /* fs op (below), repeated: before pivot_root, host paths */
-  TSD_TAG_CONTAINER_OP = 19,  /* fs op, repeated: after pivot_root, container paths */
+  TSD_TAG_UID_MAP = 11,        /* string: the exact uid_map content */
+  TSD_TAG_GID_MAP = 12,        /* string: the exact gid_map content */
+  TSD_TAG_CAPS = 13,           /* 5 x u64: bounding, effective, permitted, inheritable, ambient */
+  TSD_TAG_NO_NEW_PRIVS = 14,   /* u32 0|1 */
+  TSD_TAG_RLIMIT = 15,         /* u32 resource, u64 soft, u64 hard; repeated */
+  TSD_TAG_OOM_SCORE_ADJ = 16,  /* i32 */
+  TSD_TAG_CGROUP_PROCS = 17,   /* string, repeated: cgroup.procs file to write the child's pid to */
+  TSD_TAG_ROOTFS_OP = 18,      /* fs op (below), repeated: before pivot_root, host paths */
+  TSD_TAG_CONTAINER_OP = 19,   /* fs op, repeated: after pivot_root, container paths */
   TSD_TAG_READONLY_ROOTFS = 20, /* u32 0|1 */
-  TSD_TAG_LOOPBACK_UP = 21,   /* u32 0|1 */
-  TSD_TAG_PROPAGATION = 22,   /* u64 MS_* flags applied to "/" first */
-  TSD_TAG_CGROUP_DIR = 23,    /* string, repeated: removed after exit, in order */
-  TSD_TAG_OOM = 24,           /* u32 driver (1 = v1 memory.oom_control, 2 = v2 memory.events), string path */
-  TSD_TAG_EXIT_FILE = 25,     /* string: where the exit status JSON is written atomically */
+  TSD_TAG_LOOPBACK_UP = 21,     /* u32 0|1 */
+  TSD_TAG_PROPAGATION = 22,     /* u64 MS_* flags applied to "/" first */
+  TSD_TAG_CGROUP_DIR = 23,      /* string, repeated: removed after exit, in order */
+  TSD_TAG_OOM = 24,             /* u32 driver (enum tsd_oom_driver), then string path */
+  TSD_TAG_EXIT_FILE = 25,       /* string: where the exit status JSON is written atomically */
 };
 
 /*
@@ -71,8 +71,8 @@ enum tsd_op_flag {
 };
 
 enum tsd_oom_driver {
-  TSD_OOM_V1 = 1,
-  TSD_OOM_V2 = 2,
+  TSD_OOM_V1 = 1, /* path is a v1 memory.oom_control */
+  TSD_OOM_V2 = 2, /* path is a v2 memory.events */
 };
 
 #endif
