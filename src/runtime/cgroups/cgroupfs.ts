@@ -1,0 +1,203 @@
+/**
+ * Reading and writing cgroupfs files, removing cgroup directories, and waiting on the kernel: the
+ * I/O both drivers share. Every failure becomes a {@link TsdockError} that names the file (and
+ * the value, for a write) with the kernel's reason, e.g.
+ * `cannot write "0-7" to /sys/fs/cgroup/cpuset/tsdock/abc/cpuset.cpus: invalid argument`.
+ */
+import { constants } from 'node:fs';
+import { open, readFile, rmdir, stat } from 'node:fs/promises';
+import { getSystemErrorMap } from 'node:util';
+import { TsdockError, type ErrorCode } from '../../errors.js';
+
+/**
+ * The code of a cgroupfs operation the kernel refused. Most happen while a container is being
+ * set up, which `START_FAILED` describes.
+ */
+const FAILED: ErrorCode = 'START_FAILED';
+
+export function errnoCode(err: unknown): string | undefined {
+  return (err as NodeJS.ErrnoException | undefined)?.code;
+}
+
+/** Whether a failure (raw, or wrapped in a TsdockError) is ENOENT: the file or cgroup is gone. */
+export function isEnoent(err: unknown): boolean {
+  return errnoCode(err) === 'ENOENT' || (err instanceof TsdockError && errnoCode(err.cause) === 'ENOENT');
+}
+
+/** The kernel's wording for an errno (`invalid argument`), as strerror(3) would print it. */
+export function reason(err: unknown): string {
+  const errno = (err as NodeJS.ErrnoException | undefined)?.errno;
+  const message = errno === undefined ? undefined : getSystemErrorMap().get(errno)?.[1];
+  return message ?? (err instanceof Error ? err.message : String(err));
+}
+
+/**
+ * Writes `value` with a single write(2) and no O_CREAT: cgroupfs applies each write as one
+ * request, and in a directory standing in for cgroupfs a missing file must fail as it would on
+ * a kernel that lacks the feature.
+ */
+export async function writeCgroupFile(file: string, value: string): Promise<void> {
+  try {
+    const handle = await open(file, constants.O_WRONLY | constants.O_TRUNC);
+    try {
+      await handle.write(value);
+    } finally {
+      await handle.close();
+    }
+  } catch (err) {
+    throw new TsdockError(FAILED, `cannot write "${value}" to ${file}: ${reason(err)}`, { cause: err });
+  }
+}
+
+/** Reads a cgroupfs file, trimmed of its trailing newline. */
+export async function readCgroupFile(file: string): Promise<string> {
+  try {
+    return (await readFile(file, 'utf8')).trim();
+  } catch (err) {
+    throw new TsdockError(FAILED, `cannot read ${file}: ${reason(err)}`, { cause: err });
+  }
+}
+
+/** Like {@link readCgroupFile}, but `undefined` when the kernel does not provide the file. */
+export async function readOptionalCgroupFile(file: string): Promise<string | undefined> {
+  try {
+    return (await readFile(file, 'utf8')).trim();
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') return undefined;
+    throw new TsdockError(FAILED, `cannot read ${file}: ${reason(err)}`, { cause: err });
+  }
+}
+
+export async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') return false;
+    throw new TsdockError(FAILED, `cannot stat ${path}: ${reason(err)}`, { cause: err });
+  }
+}
+
+export async function readNumber(file: string): Promise<number> {
+  return toNumber(file, await readCgroupFile(file));
+}
+
+export async function readLimit(file: string): Promise<number | 'max'> {
+  return toLimit(file, await readCgroupFile(file));
+}
+
+/** A "flat keyed" file (`memory.events`, `cpu.stat`): one `key value` pair per line. */
+function parseFlatKeyed(text: string): Map<string, string> {
+  const entries = new Map<string, string>();
+  for (const line of text.split('\n')) {
+    const [key, value] = line.trim().split(/\s+/, 2);
+    if (key !== undefined && key !== '' && value !== undefined) entries.set(key, value);
+  }
+  return entries;
+}
+
+function unexpected(file: string, text: string): TsdockError {
+  return new TsdockError(FAILED, `unexpected content "${text}" in ${file}`);
+}
+
+/** A counter or size from cgroupfs (`file` names it in the error). */
+export function toNumber(file: string, text: string | undefined): number {
+  if (text === undefined || !/^\d+$/.test(text)) throw unexpected(file, text ?? '');
+  return Number(text);
+}
+
+/** Nanoseconds (v1 `cpuacct.usage`, `throttled_time`) as microseconds: ns pass 2^53 after 104 days. */
+export function nsToUsec(file: string, text: string | undefined): number {
+  if (text === undefined || !/^\d+$/.test(text)) throw unexpected(file, text ?? '');
+  return Number(BigInt(text) / 1000n);
+}
+
+/**
+ * A limit from cgroupfs. v1 spells "no limit" as `-1` on write and `PAGE_COUNTER_MAX * PAGE_SIZE`
+ * (9223372036854771712) on read, v2 as `max`; everything beyond 2^53 means no limit, as no real
+ * limit reaches it.
+ */
+export function toLimit(file: string, text: string | undefined): number | 'max' {
+  if (text === 'max' || text === '-1') return 'max';
+  if (text === undefined || !/^\d+$/.test(text)) throw unexpected(file, text ?? '');
+  const value = BigInt(text);
+  return value > BigInt(Number.MAX_SAFE_INTEGER) ? 'max' : Number(value);
+}
+
+export async function readFlatKeyed(file: string): Promise<Map<string, string>> {
+  return parseFlatKeyed(await readCgroupFile(file));
+}
+
+/** The pids in a `cgroup.procs` file; none when the cgroup is gone. */
+export async function readProcs(file: string): Promise<number[]> {
+  const text = await readOptionalCgroupFile(file);
+  return (text ?? '')
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map(Number);
+}
+
+/** SIGKILLs each pid; one that has already exited (ESRCH) is fine. */
+export function killAll(pids: number[]): void {
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch (err) {
+      if (errnoCode(err) !== 'ESRCH') {
+        throw new TsdockError(FAILED, `cannot kill pid ${pid}: ${reason(err)}`, { cause: err });
+      }
+    }
+  }
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Polls `done` every 10 ms until it holds or `timeoutMs` passes; reports which. */
+export async function waitFor(done: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await done()) return true;
+    if (Date.now() >= deadline) return false;
+    await sleep(10);
+  }
+}
+
+/**
+ * Removes a container's cgroup directory. Gone already is fine. EBUSY is retried for up to a
+ * second: the last task leaves the cgroup's css_set only when it has fully exited, a moment
+ * after its SIGKILL.
+ */
+export async function removeCgroupDir(dir: string): Promise<void> {
+  let lastError: unknown;
+  const removed = await waitFor(async () => {
+    try {
+      await rmdir(dir);
+      return true;
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT') return true;
+      if (errnoCode(err) !== 'EBUSY') {
+        throw new TsdockError(FAILED, `cannot remove ${dir}: ${reason(err)}`, { cause: err });
+      }
+      lastError = err;
+      return false;
+    }
+  }, 1000);
+  if (!removed) throw new TsdockError(FAILED, `cannot remove ${dir}: ${reason(lastError)}`, { cause: lastError });
+}
+
+/**
+ * Removes a parent directory if nothing else lives in it: a cgroup that still has children (or
+ * tasks) refuses with EBUSY, a plain directory with ENOTEMPTY, and both mean "still in use".
+ */
+export async function removeIfUnused(dir: string): Promise<void> {
+  try {
+    await rmdir(dir);
+  } catch (err) {
+    const code = errnoCode(err);
+    if (code !== 'ENOENT' && code !== 'EBUSY' && code !== 'ENOTEMPTY') {
+      throw new TsdockError(FAILED, `cannot remove ${dir}: ${reason(err)}`, { cause: err });
+    }
+  }
+}
