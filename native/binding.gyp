@@ -1,0 +1,25 @@
+{
+  "targets": [
+    {
+      "target_name": "tsdock-monitor",
+      "type": "executable",
+      "include_dirs": ["include", "src/core"],
+      "sources": [
+        "src/core/plan.c",
+        "src/core/child.c",
+        "src/core/fsops.c",
+        "src/core/creds.c",
+        "src/core/exec.c",
+        "src/monitor/main.c",
+        "src/monitor/spawn.c",
+        "src/monitor/status.c",
+        "src/monitor/cgroups.c"
+      ],
+      "cflags": ["-std=gnu11", "-O2", "-Wall", "-Wextra", "-Werror"],
+      "cflags!": ["-O3", "-fPIC", "-pthread", "-Wno-unused-parameter"],
+      # gyp links executables with g++: keep libc the monitor's one dependency.
+      "ldflags": ["-static-libgcc"],
+      "ldflags!": ["-pthread", "-rdynamic"]
+    }
+  ]
+}

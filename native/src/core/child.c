@@ -1,0 +1,122 @@
+/*
+ * The container child, step by step, in the order the kernel needs them. Only syscalls and reads
+ * of the decoded plan from here on: no allocation, no stdio.
+ */
+#define _GNU_SOURCE
+#include "child.h"
+
+#include "plan.h"
+
+#include <errno.h>
+#include <net/if.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+static const char *const rlimit_names[RLIMIT_NLIMITS] = {
+    [RLIMIT_CPU] = "RLIMIT_CPU",           [RLIMIT_FSIZE] = "RLIMIT_FSIZE",
+    [RLIMIT_DATA] = "RLIMIT_DATA",         [RLIMIT_STACK] = "RLIMIT_STACK",
+    [RLIMIT_CORE] = "RLIMIT_CORE",         [RLIMIT_RSS] = "RLIMIT_RSS",
+    [RLIMIT_NPROC] = "RLIMIT_NPROC",       [RLIMIT_NOFILE] = "RLIMIT_NOFILE",
+    [RLIMIT_MEMLOCK] = "RLIMIT_MEMLOCK",   [RLIMIT_AS] = "RLIMIT_AS",
+    [RLIMIT_LOCKS] = "RLIMIT_LOCKS",       [RLIMIT_SIGPENDING] = "RLIMIT_SIGPENDING",
+    [RLIMIT_MSGQUEUE] = "RLIMIT_MSGQUEUE", [RLIMIT_NICE] = "RLIMIT_NICE",
+    [RLIMIT_RTPRIO] = "RLIMIT_RTPRIO",     [RLIMIT_RTTIME] = "RLIMIT_RTTIME",
+};
+
+_Noreturn void tsd_child_fail(const struct tsd_child *c, const char *step, const char *path) {
+  struct tsd_child_error e = {.err = errno};
+  strncpy(e.step, step, sizeof(e.step) - 1);
+  strncpy(e.path, path, sizeof(e.path) - 1);
+  /* One write of a few KiB to an empty pipe completes whole (pipe(7): capacity 64 KiB). */
+  if (write(c->err_fd, &e, sizeof(e)) < 0) {
+    /* The parent is gone; nobody is left to tell. */
+  }
+  _exit(1);
+}
+
+/* Blocks until the parent has placed us (id maps, cgroups); EOF means it gave up on us. */
+static void wait_for_go(const struct tsd_child *c) {
+  char go;
+  ssize_t n;
+  do
+    n = read(c->sync_fd, &go, 1);
+  while (n < 0 && errno == EINTR);
+  if (n != 1) _exit(1);
+  close(c->sync_fd);
+}
+
+/*
+ * In a new user namespace we run as an unmapped uid until we switch to the namespace's root
+ * (now mapped): only then are the files and mounts we create owned by it (user_namespaces(7)).
+ */
+static void become_userns_root(const struct tsd_child *c) {
+  if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0) tsd_child_fail(c, "userns", "");
+}
+
+static void run_ops(const struct tsd_child *c, const struct tsd_fs_ops *ops) {
+  for (size_t i = 0; i < ops->n; i++)
+    tsd_fs_op_run(c, &ops->v[i]);
+}
+
+/*
+ * pivot_root(".", ".") stacks the old root on top of the new one at "/"; detaching it leaves only
+ * the new root, with no directory to keep the old one in (pivot_root(2), NOTES).
+ */
+static void pivot_into(const struct tsd_child *c, const char *rootfs) {
+  if (chdir(rootfs) < 0 || syscall(SYS_pivot_root, ".", ".") < 0 || umount2(".", MNT_DETACH) < 0 ||
+      chdir("/") < 0)
+    tsd_child_fail(c, "pivot_root", rootfs);
+}
+
+static void loopback_up(const struct tsd_child *c) {
+  struct ifreq ifr = {.ifr_name = "lo"};
+  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0 || ioctl(fd, SIOCGIFFLAGS, &ifr) < 0) tsd_child_fail(c, "loopback", "lo");
+  ifr.ifr_flags |= IFF_UP;
+  if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0) tsd_child_fail(c, "loopback", "lo");
+  close(fd);
+}
+
+static void set_rlimits(const struct tsd_child *c) {
+  for (size_t i = 0; i < c->plan->n_rlimits; i++) {
+    const struct tsd_rlimit *r = &c->plan->rlimits[i];
+    struct rlimit rl = {.rlim_cur = r->soft, .rlim_max = r->hard};
+    if (setrlimit(r->resource, &rl) < 0) tsd_child_fail(c, "rlimit", rlimit_names[r->resource]);
+  }
+}
+
+_Noreturn void tsd_child_main(const struct tsd_child *c) {
+  const struct tsd_plan *p = c->plan;
+  wait_for_go(c);
+  if (p->namespaces & CLONE_NEWUSER) become_userns_root(c);
+  /* Only now: the new cgroup namespace is rooted at the cgroups the parent just put us in. */
+  if ((p->namespaces & CLONE_NEWCGROUP) && unshare(CLONE_NEWCGROUP) < 0)
+    tsd_child_fail(c, "unshare", "cgroup");
+  if (setsid() < 0) tsd_child_fail(c, "setsid", "");
+  /* Plan modes are meant literally; the process gets the inherited umask back before exec. */
+  mode_t umask_before = umask(0);
+  /* Before any mount: a shared "/" would propagate ours to the host, and pivot_root refuses it. */
+  if (p->propagation != 0 && mount(NULL, "/", NULL, p->propagation, NULL) < 0)
+    tsd_child_fail(c, "propagation", "/");
+  run_ops(c, &p->rootfs_ops);
+  pivot_into(c, p->rootfs);
+  run_ops(c, &p->container_ops);
+  if (p->readonly_rootfs && tsd_remount_readonly("/", 0) < 0) tsd_child_fail(c, "readonly", "/");
+  umask(umask_before);
+  if (p->hostname != NULL && sethostname(p->hostname, strlen(p->hostname)) < 0)
+    tsd_child_fail(c, "sethostname", p->hostname);
+  if (p->loopback_up) loopback_up(c);
+  set_rlimits(c);
+  tsd_set_credentials(c);
+  /* After setresuid: the working directory must be reachable by the container's user. */
+  if (chdir(p->cwd) < 0) tsd_child_fail(c, "cwd", p->cwd);
+  tsd_exec(c);
+}

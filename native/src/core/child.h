@@ -1,0 +1,46 @@
+/*
+ * The container child: what runs between clone and execve. It only reads the decoded plan and
+ * makes syscalls; on the first failure it writes one struct tsd_child_error to its CLOEXEC error
+ * pipe and exits, so that EOF on that pipe means execve succeeded.
+ */
+#ifndef TSDOCK_CHILD_H
+#define TSDOCK_CHILD_H
+
+#include "spawn_plan.h"
+
+#include <limits.h>
+#include <stdint.h>
+
+/* The one message the child ever sends; fixed size so the parent reads it whole or not at all. */
+struct tsd_child_error {
+  char step[32];       /* "mount", "exec", ... (NUL-terminated) */
+  int32_t err;         /* errno */
+  char path[PATH_MAX]; /* what the step acted on (NUL-terminated, may be empty) */
+};
+
+struct tsd_child {
+  const struct tsd_plan *plan;
+  int sync_fd;           /* read end: one byte from the parent means "go", EOF means "die" */
+  int err_fd;            /* write end, O_CLOEXEC */
+  unsigned cap_last_cap; /* from /proc/sys/kernel/cap_last_cap, read before clone */
+};
+
+/* Runs the plan in the freshly cloned child; never returns. */
+_Noreturn void tsd_child_main(const struct tsd_child *c);
+
+/* Reports (step, errno, path) on the error pipe and exits 1. */
+_Noreturn void tsd_child_fail(const struct tsd_child *c, const char *step, const char *path);
+
+/* fsops.c: one ROOTFS_OP or CONTAINER_OP; fails through tsd_child_fail. */
+void tsd_fs_op_run(const struct tsd_child *c, const struct tsd_fs_op *op);
+
+/* fsops.c: remounts the mount at path read-only, keeping the flags a user namespace locks. */
+int tsd_remount_readonly(const char *path, unsigned long extra_flags);
+
+/* creds.c: supplementary groups, gid, uid, capabilities, no_new_privs, in that order. */
+void tsd_set_credentials(const struct tsd_child *c);
+
+/* exec.c: resets what the monitor set up for itself and execs argv; never returns. */
+_Noreturn void tsd_exec(const struct tsd_child *c);
+
+#endif

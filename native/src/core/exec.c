@@ -1,0 +1,99 @@
+/*
+ * The last steps before execve: undo what the monitor set up for itself (blocked signals, its
+ * own descriptors), then search argv[0] in the container's PATH and exec it.
+ */
+#define _GNU_SOURCE
+#include "child.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+/*
+ * Ignored signals stay ignored across execve (signal(7)), and whoever started the monitor may
+ * have ignored some (Node ignores SIGPIPE); the mask we blocked for signalfd is inherited too.
+ */
+static void reset_signals(void) {
+  struct sigaction dfl = {.sa_handler = SIG_DFL};
+  for (int sig = 1; sig < NSIG; sig++)
+    sigaction(sig, &dfl, NULL); /* EINVAL for SIGKILL, SIGSTOP and libc's own: nothing to do */
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+/* Closes [lo, hi]; /proc may not be mounted in the container, so no walk of /proc/self/fd. */
+static void close_fds(unsigned lo, unsigned hi) {
+  if (lo > hi || syscall(SYS_close_range, lo, hi, 0) == 0) return;
+  /* close_range(2) is Linux 5.9+; before it, every number the fd limit allows. */
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) < 0) return;
+  for (unsigned long fd = lo; fd <= hi && fd < rl.rlim_max; fd++)
+    close((int)fd);
+}
+
+static const char *getenv_in(char *const *env, const char *name) {
+  size_t len = strlen(name);
+  for (; env != NULL && *env != NULL; env++)
+    if (strncmp(*env, name, len) == 0 && (*env)[len] == '=') return *env + len + 1;
+  return NULL;
+}
+
+/* The errors after which execvp(3) goes on to the next PATH entry. */
+static bool try_next(int err) {
+  return err == ENOENT || err == ENOTDIR || err == ESTALE || err == ENODEV || err == ETIMEDOUT;
+}
+
+/*
+ * execvp(3)'s search, but over the container's PATH: glibc's execvpe reads the monitor's. Like
+ * execvp, a file found but not executable (EACCES) wins over "not found" at the end.
+ */
+static void exec_in_path(const char *file, char *const *argv, char *const *envp) {
+  const char *path = getenv_in(envp, "PATH");
+  if (path == NULL) path = DEFAULT_PATH;
+  bool denied = false;
+  size_t flen = strlen(file);
+  for (const char *dir = path, *end;; dir = end + 1) {
+    end = strchrnul(dir, ':');
+    size_t dlen = end - dir;
+    /* An empty PATH entry is the working directory. */
+    const char *prefix = dlen == 0 ? "." : dir;
+    dlen = dlen == 0 ? 1 : dlen;
+    char buf[PATH_MAX];
+    if (dlen + 1 + flen < sizeof(buf)) {
+      memcpy(buf, prefix, dlen);
+      buf[dlen] = '/';
+      memcpy(buf + dlen + 1, file, flen + 1);
+      execve(buf, argv, envp);
+      if (errno == EACCES)
+        denied = true;
+      else if (!try_next(errno))
+        return;
+    }
+    if (*end == '\0') break;
+  }
+  errno = denied ? EACCES : ENOENT;
+}
+
+_Noreturn void tsd_exec(const struct tsd_child *c) {
+  static char *const no_env[] = {NULL};
+  const struct tsd_plan *p = c->plan;
+  char *const *envp = p->env.v != NULL ? p->env.v : no_env;
+  const char *file = p->args.v[0];
+  reset_signals();
+  /* Everything but stdio and the error pipe, which execve closes for us (O_CLOEXEC). */
+  close_fds(3, (unsigned)c->err_fd - 1);
+  close_fds((unsigned)c->err_fd + 1, ~0u);
+  if (file[0] == '\0')
+    errno = ENOENT;
+  else if (strchr(file, '/') != NULL)
+    execve(file, p->args.v, envp);
+  else
+    exec_in_path(file, p->args.v, envp);
+  tsd_child_fail(c, "exec", file);
+}

@@ -1,0 +1,141 @@
+/*
+ * The filesystem steps of a plan, run in the child's own mount namespace. Each op fails through
+ * tsd_child_fail with the op's target as the path, so the user reads "mount /proc: ...".
+ */
+#define _GNU_SOURCE
+#include "child.h"
+
+#include "plan.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#define PROPAGATION_FLAGS (MS_SHARED | MS_SLAVE | MS_PRIVATE | MS_UNBINDABLE)
+
+/*
+ * The per-mount flags a remount must repeat: in a user namespace, nosuid/nodev/noexec and the
+ * atime mode of a mount inherited from a more privileged namespace are locked, and a remount
+ * that leaves any of them out fails with EPERM (mount(2), "EPERM"; mount_namespaces(7)).
+ */
+static int locked_flags(const char *path, unsigned long *flags) {
+  struct statvfs sv;
+  if (statvfs(path, &sv) < 0) return -1;
+  static const struct {
+    unsigned long st, ms;
+  } map[] = {
+      {ST_NOSUID, MS_NOSUID},   {ST_NODEV, MS_NODEV},           {ST_NOEXEC, MS_NOEXEC},
+      {ST_NOATIME, MS_NOATIME}, {ST_NODIRATIME, MS_NODIRATIME}, {ST_RELATIME, MS_RELATIME},
+  };
+  *flags = 0;
+  for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+    if (sv.f_flag & map[i].st) *flags |= map[i].ms;
+  /* Neither noatime nor relatime: strictatime, which mount(2) must be told explicitly. */
+  if (!(sv.f_flag & (ST_NOATIME | ST_RELATIME))) *flags |= MS_STRICTATIME;
+  return 0;
+}
+
+int tsd_remount_readonly(const char *path, unsigned long extra_flags) {
+  unsigned long flags;
+  if (locked_flags(path, &flags) < 0) return -1;
+  return mount(NULL, path, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | flags | extra_flags, NULL);
+}
+
+/* mkdir -p of every directory above path (not path itself); existing ones are fine. */
+static int make_parents(const char *path) {
+  char buf[PATH_MAX];
+  size_t len = strlen(path);
+  if (len >= sizeof(buf)) {
+    errno = ENAMETOOLONG;
+    return -1;
+  }
+  memcpy(buf, path, len + 1);
+  for (char *slash = strchr(buf + 1, '/'); slash != NULL; slash = strchr(slash + 1, '/')) {
+    *slash = '\0';
+    if (mkdir(buf, 0755) < 0 && errno != EEXIST) return -1;
+    *slash = '/';
+  }
+  return 0;
+}
+
+static int make_dir(const char *path, mode_t mode) {
+  if (make_parents(path) < 0) return -1;
+  return mkdir(path, mode) < 0 && errno != EEXIST ? -1 : 0;
+}
+
+static int make_file(const char *path) {
+  if (make_parents(path) < 0) return -1;
+  return mknod(path, S_IFREG | 0644, 0) < 0 && errno != EEXIST ? -1 : 0;
+}
+
+/* "" in a plan string stands for the NULL that mount(2) takes for "none". */
+static const char *or_null(const char *s) {
+  return s[0] == '\0' ? NULL : s;
+}
+
+static int do_mount(const struct tsd_fs_op *op) {
+  if ((op->flags & TSD_OPF_MKDIR_TARGET) && make_dir(op->target, 0755) < 0) return -1;
+  if ((op->flags & TSD_OPF_MKFILE_TARGET) && make_file(op->target) < 0) return -1;
+  /* A propagation flag makes mount(2) change the type only, ignoring the rest: do it after. */
+  unsigned long prop = op->mount_flags & PROPAGATION_FLAGS;
+  unsigned long flags = op->mount_flags & ~PROPAGATION_FLAGS;
+  if (mount(or_null(op->source), op->target, or_null(op->fstype), flags, or_null(op->data)) < 0)
+    return -1;
+  if (prop && mount(NULL, op->target, NULL, prop | (flags & MS_REC), NULL) < 0) return -1;
+  /* A new bind mount ignores MS_RDONLY and friends; only a remount applies them (mount(2)). */
+  if (op->flags & TSD_OPF_READONLY)
+    return tsd_remount_readonly(op->target, flags & (MS_NOSUID | MS_NODEV | MS_NOEXEC));
+  return 0;
+}
+
+/* An empty read-only tmpfs over a directory, /dev/null over anything else. */
+static int mask(const char *target) {
+  struct stat st;
+  if (stat(target, &st) < 0) return errno == ENOENT ? 0 : -1;
+  if (S_ISDIR(st.st_mode))
+    return mount("tmpfs", target, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+  return mount("/dev/null", target, NULL, MS_BIND, NULL);
+}
+
+static int make_readonly(const char *target) {
+  if (mount(target, target, NULL, MS_BIND | MS_REC, NULL) < 0) return errno == ENOENT ? 0 : -1;
+  return tsd_remount_readonly(target, 0);
+}
+
+void tsd_fs_op_run(const struct tsd_child *c, const struct tsd_fs_op *op) {
+  static const char *const steps[] = {
+      [TSD_OP_MOUNT] = "mount",     [TSD_OP_MKDIR] = "mkdir", [TSD_OP_MKNOD] = "mknod",
+      [TSD_OP_SYMLINK] = "symlink", [TSD_OP_MASK] = "mask",   [TSD_OP_READONLY] = "readonly",
+      [TSD_OP_CHDIR] = "chdir",
+  };
+  int rc = 0;
+  switch (op->kind) {
+  case TSD_OP_MOUNT:
+    rc = do_mount(op);
+    break;
+  case TSD_OP_MKDIR:
+    rc = make_dir(op->target, op->mode);
+    break;
+  case TSD_OP_MKNOD:
+    rc = mknod(op->target, op->mode, makedev(op->major, op->minor)) < 0 && errno != EEXIST ? -1 : 0;
+    break;
+  case TSD_OP_SYMLINK:
+    rc = symlink(op->source, op->target) < 0 && errno != EEXIST ? -1 : 0;
+    break;
+  case TSD_OP_MASK:
+    rc = mask(op->target);
+    break;
+  case TSD_OP_READONLY:
+    rc = make_readonly(op->target);
+    break;
+  case TSD_OP_CHDIR:
+    rc = chdir(op->target);
+    break;
+  }
+  if (rc < 0) tsd_child_fail(c, steps[op->kind], op->target);
+}

@@ -1,0 +1,206 @@
+/*
+ * tsdock-monitor PLAN_FILE: starts one container from a spawn plan (include/plan.h), stays with
+ * it as its subreaper, forwards signals to it, records how it ended, and exits.
+ *
+ * Protocol. fds 0, 1 and 2 are the container's (a closed one is replaced by /dev/null first).
+ * If fd 3 is open at start, the monitor writes one JSON object per line to it (and never lets
+ * the container inherit it):
+ *
+ *   line                                                      when
+ *   {"type":"started","pid":P}                                the container exec'd; P is its
+ *                                                             pid in the monitor's namespace
+ *   {"type":"error","step":S,"errno":N,"path":F,"message":M}  set-up failed; nothing is left
+ *                                                             running and the cgroup dirs are
+ *                                                             removed; then exit 1
+ *   {"type":"exited","exitCode":C,"signal":G,"oomKilled":B}   the container exited (G is 0
+ *                                                             unless a signal killed it, then
+ *                                                             C is 128+G); after the cgroup
+ *                                                             dirs are removed and the exit
+ *                                                             file is written; then exit 0
+ *
+ *   S (the step that failed): setns clone uid_map gid_map cgroup oom_score_adj sync userns
+ *   unshare setsid propagation mount mkdir mknod symlink mask readonly chdir pivot_root
+ *   sethostname loopback rlimit setgroups setgid setuid capabilities no_new_privs cwd exec,
+ *   or monitor (its own set-up). "sync" means the child vanished during the handshake.
+ *   F is what the step acted on (a mount's target, argv[0] for exec, "RLIMIT_NOFILE"), or "".
+ *
+ *   exit status   2: usage or undecodable plan (one "tsdock-monitor: ..." line on stderr);
+ *                 1: set-up failed, or the exit file or a cgroup dir could not be written or
+ *                    removed after the container exited; 0: otherwise.
+ *
+ * SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 sent to the monitor are forwarded to the
+ * container process. Note that the init of a pid namespace receives only the signals it handles
+ * (pid_namespaces(7)); SIGKILL it always does.
+ */
+#define _GNU_SOURCE
+#include "monitor.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define MAX_PLAN_SIZE (64u << 20)
+#define CAP_LAST_CAP_PATH "/proc/sys/kernel/cap_last_cap"
+
+static const int forwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
+
+/* Without this, the pipes we open below could become the container's stdio. */
+static void keep_stdio_open(void) {
+  for (int fd = 0; fd < 3; fd++)
+    if (fcntl(fd, F_GETFD) < 0 && open("/dev/null", O_RDWR) < 0) exit(2);
+}
+
+/* The plan file's bytes, or NULL with errno set. */
+static uint8_t *read_file(const char *path, size_t *len) {
+  struct stat st;
+  uint8_t *buf = NULL;
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return NULL;
+  if (fstat(fd, &st) < 0) goto out;
+  if (st.st_size > MAX_PLAN_SIZE) {
+    errno = EFBIG;
+    goto out;
+  }
+  buf = malloc((size_t)st.st_size + 1);
+  if (buf == NULL) goto out;
+  /* One byte more than its size: a plan that changes while we read it is not trusted. */
+  ssize_t n = read(fd, buf, (size_t)st.st_size + 1);
+  if (n != st.st_size) {
+    errno = n < 0 ? errno : EIO;
+    free(buf);
+    buf = NULL;
+  }
+  *len = (size_t)st.st_size;
+out:
+  close(fd);
+  return buf;
+}
+
+static int load_plan(const char *path, struct tsd_plan *plan) {
+  size_t len = 0;
+  char err[256];
+  uint8_t *buf = read_file(path, &len);
+  if (buf == NULL) {
+    fprintf(stderr, "tsdock-monitor: %s: %s\n", path, strerror(errno));
+    return -1;
+  }
+  int rc = tsd_plan_decode(buf, len, plan, err, sizeof(err));
+  free(buf);
+  if (rc < 0) fprintf(stderr, "tsdock-monitor: %s: %s\n", path, err);
+  return rc;
+}
+
+static int read_cap_last_cap(unsigned *last) {
+  char buf[16] = "";
+  int fd = open(CAP_LAST_CAP_PATH, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  ssize_t n = read(fd, buf, sizeof(buf) - 1);
+  close(fd);
+  if (n <= 0) return -1;
+  unsigned long v = strtoul(buf, NULL, 10);
+  /* The plan's masks are 64 bits wide. */
+  *last = v < 63 ? (unsigned)v : 63;
+  return 0;
+}
+
+/* Subreaper, SIGPIPE ignored, and the forwarded signals plus SIGCHLD taken by a signalfd. */
+static int become_monitor(int *sfd) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGCHLD);
+  for (size_t i = 0; i < sizeof(forwarded) / sizeof(forwarded[0]); i++)
+    sigaddset(&set, forwarded[i]);
+  /* A status reader that went away must not kill the container's monitor. */
+  signal(SIGPIPE, SIG_IGN);
+  if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0 || sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+    return -1;
+  *sfd = signalfd(-1, &set, SFD_CLOEXEC);
+  return *sfd < 0 ? -1 : 0;
+}
+
+/* Reaps every child that is done (orphans reparent to us); true once pid is among them. */
+static bool reap(pid_t pid, int *wstatus) {
+  bool done = false;
+  int st;
+  pid_t got;
+  while ((got = waitpid(-1, &st, WNOHANG)) > 0) {
+    if (got == pid) {
+      *wstatus = st;
+      done = true;
+    }
+  }
+  return done;
+}
+
+/* Forwards signals until the container process exits; returns its wait status. */
+static int supervise(int sfd, pid_t pid) {
+  int wstatus = 0;
+  for (;;) {
+    struct signalfd_siginfo si;
+    ssize_t n = read(sfd, &si, sizeof(si));
+    if (n < 0 && errno == EINTR) continue;
+    if (n != sizeof(si)) break;
+    if (si.ssi_signo == SIGCHLD) {
+      if (reap(pid, &wstatus)) return wstatus;
+    } else {
+      kill(pid, (int)si.ssi_signo);
+    }
+  }
+  /* The signalfd broke (it should not): still wait, without forwarding. */
+  while (waitpid(pid, &wstatus, 0) < 0 && errno == EINTR) {
+  }
+  return wstatus;
+}
+
+/* Records the exit (the OOM counter first: it goes away with the cgroup) and cleans up. */
+static int finish(const struct tsd_plan *p, int wstatus) {
+  int sig = WIFSIGNALED(wstatus) ? WTERMSIG(wstatus) : 0;
+  int code = sig != 0 ? 128 + sig : WEXITSTATUS(wstatus);
+  bool oom = oom_killed(p);
+  int rc = remove_cgroup_dirs(p) < 0 ? 1 : 0;
+  if (p->exit_file != NULL && write_exit_file(p->exit_file, code, sig, oom) < 0) rc = 1;
+  status_exited(code, sig, oom);
+  return rc;
+}
+
+/* Set-up failed: nothing runs any more; remove what was made for the container and say why. */
+static int fail_setup(const struct tsd_plan *p, const struct tsd_child_error *e) {
+  remove_cgroup_dirs(p);
+  status_error(e);
+  return 1;
+}
+
+int main(int argc, char **argv) {
+  struct tsd_plan plan;
+  struct tsd_child_error e;
+  unsigned cap_last_cap;
+  int sfd;
+
+  status_init();
+  keep_stdio_open();
+  if (argc != 2) {
+    fprintf(stderr, "tsdock-monitor: usage: tsdock-monitor PLAN_FILE\n");
+    return 2;
+  }
+  if (load_plan(argv[1], &plan) < 0) return 2;
+  if (read_cap_last_cap(&cap_last_cap) < 0) {
+    set_error(&e, "monitor", CAP_LAST_CAP_PATH);
+    return fail_setup(&plan, &e);
+  }
+  if (become_monitor(&sfd) < 0) {
+    set_error(&e, "monitor", "");
+    return fail_setup(&plan, &e);
+  }
+  pid_t pid = spawn_container(&plan, cap_last_cap, &e);
+  if (pid < 0) return fail_setup(&plan, &e);
+  status_started(pid);
+  return finish(&plan, supervise(sfd, pid));
+}

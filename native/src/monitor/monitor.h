@@ -1,0 +1,32 @@
+/* The monitor's parts; the protocol they speak is described at the top of main.c. */
+#ifndef TSDOCK_MONITOR_H
+#define TSDOCK_MONITOR_H
+
+#include "child.h"
+#include "spawn_plan.h"
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+/* status.c: JSON status lines on fd 3 (if it was open at start) and the exit file. */
+void status_init(void);
+void status_started(pid_t pid);
+void status_error(const struct tsd_child_error *e);
+void status_exited(int exit_code, int signal, bool oom_killed);
+int write_exit_file(const char *path, int exit_code, int signal, bool oom_killed);
+
+/*
+ * spawn.c: joins namespaces, clones the child, places it and lets it run. Returns the child's
+ * pid once it has exec'd; on failure fills *e, leaves no child behind and returns -1.
+ */
+pid_t spawn_container(const struct tsd_plan *plan, unsigned cap_last_cap,
+                      struct tsd_child_error *e);
+
+/* Fills *e with (step, errno, path); returns -1 for the caller to return. */
+int set_error(struct tsd_child_error *e, const char *step, const char *path);
+
+/* cgroups.c: what is left to do about the container's cgroups once it is gone. */
+bool oom_killed(const struct tsd_plan *plan);
+int remove_cgroup_dirs(const struct tsd_plan *plan);
+
+#endif

@@ -1,0 +1,167 @@
+/*
+ * Starting the container process: the parent's half of the handshake with child.c.
+ *
+ *   monitor (parent)                        child
+ *   setns() into the plan's namespaces
+ *   clone(NAMESPACES minus cgroup)  ---->   blocks reading the sync pipe
+ *   uid_map, gid_map, cgroup.procs,
+ *   oom_score_adj
+ *   "go" on the sync pipe           ---->   set-up steps ... execve
+ *   reads the error pipe            <----   EOF (exec'd) or one struct tsd_child_error
+ */
+#define _GNU_SOURCE
+#include "monitor.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+int set_error(struct tsd_child_error *e, const char *step, const char *path) {
+  memset(e, 0, sizeof(*e));
+  e->err = errno;
+  snprintf(e->step, sizeof(e->step), "%s", step);
+  snprintf(e->path, sizeof(e->path), "%s", path);
+  return -1;
+}
+
+/*
+ * All paths are opened first: once we are in another mount namespace, the rest would be
+ * resolved there. The user namespace goes first, so that we hold capabilities over the
+ * namespaces it owns (setns(2)).
+ */
+static int join_namespaces(const struct tsd_plan *p, struct tsd_child_error *e) {
+  int fds[p->n_ns_joins + 1];
+  int rc = 0;
+  size_t opened;
+  for (opened = 0; opened < p->n_ns_joins; opened++) {
+    fds[opened] = open(p->ns_joins[opened].path, O_RDONLY | O_CLOEXEC);
+    if (fds[opened] < 0) {
+      rc = set_error(e, "setns", p->ns_joins[opened].path);
+      break;
+    }
+  }
+  /* Pass 0 joins the user namespace, pass 1 all the others. */
+  for (int pass = 0; pass < 2 && rc == 0; pass++) {
+    for (size_t i = 0; i < p->n_ns_joins && rc == 0; i++) {
+      const struct tsd_ns_join *j = &p->ns_joins[i];
+      bool user = j->type == CLONE_NEWUSER;
+      if (user == (pass == 0) && setns(fds[i], (int)j->type) < 0)
+        rc = set_error(e, "setns", j->path);
+    }
+  }
+  for (size_t i = 0; i < opened; i++)
+    close(fds[i]);
+  return rc;
+}
+
+/* Writes data in one write(2): uid_map and gid_map accept nothing else (user_namespaces(7)). */
+static int write_proc_file(pid_t pid, const char *name, const char *data, const char *step,
+                           struct tsd_child_error *e) {
+  char path[64];
+  snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, name);
+  int fd = open(path, O_WRONLY | O_CLOEXEC);
+  size_t len = strlen(data);
+  if (fd < 0 || write(fd, data, len) != (ssize_t)len) {
+    set_error(e, step, path);
+    if (fd >= 0) close(fd);
+    return -1;
+  }
+  return close(fd) < 0 ? set_error(e, step, path) : 0;
+}
+
+static int write_file(const char *path, const char *data) {
+  int fd = open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  size_t len = strlen(data);
+  int rc = write(fd, data, len) == (ssize_t)len ? 0 : -1;
+  int saved = errno;
+  close(fd);
+  errno = saved;
+  return rc;
+}
+
+/* What only the parent can do for the child before it may run. */
+static int place_child(const struct tsd_plan *p, pid_t pid, struct tsd_child_error *e) {
+  char num[16];
+  if (p->uid_map != NULL && write_proc_file(pid, "uid_map", p->uid_map, "uid_map", e) < 0)
+    return -1;
+  if (p->gid_map != NULL && write_proc_file(pid, "gid_map", p->gid_map, "gid_map", e) < 0)
+    return -1;
+  snprintf(num, sizeof(num), "%d", (int)pid);
+  for (size_t i = 0; i < p->cgroup_procs.n; i++)
+    if (write_file(p->cgroup_procs.v[i], num) < 0)
+      return set_error(e, "cgroup", p->cgroup_procs.v[i]);
+  if (p->has_oom_score_adj) {
+    snprintf(num, sizeof(num), "%d", (int)p->oom_score_adj);
+    if (write_proc_file(pid, "oom_score_adj", num, "oom_score_adj", e) < 0) return -1;
+  }
+  return 0;
+}
+
+static void reap(pid_t pid) {
+  while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
+  }
+}
+
+/* Reads the child's verdict: 0 on EOF (it exec'd), else -1 with *e filled. */
+static int read_verdict(int fd, struct tsd_child_error *e) {
+  size_t got = 0;
+  while (got < sizeof(*e)) {
+    ssize_t n = read(fd, (char *)e + got, sizeof(*e) - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return set_error(e, "sync", "");
+    if (n == 0) break;
+    got += (size_t)n;
+  }
+  if (got == 0) return 0;
+  if (got < sizeof(*e)) {
+    errno = EPROTO;
+    return set_error(e, "sync", "");
+  }
+  e->step[sizeof(e->step) - 1] = '\0';
+  e->path[sizeof(e->path) - 1] = '\0';
+  return -1;
+}
+
+/* Lets the placed child go and waits for its verdict. */
+static int release(pid_t pid, int sync_fd, int err_fd, const struct tsd_plan *p,
+                   struct tsd_child_error *e) {
+  if (place_child(p, pid, e) < 0) return -1;
+  if (write(sync_fd, "g", 1) != 1) return set_error(e, "sync", "");
+  return read_verdict(err_fd, e);
+}
+
+pid_t spawn_container(const struct tsd_plan *p, unsigned cap_last_cap, struct tsd_child_error *e) {
+  int sync[2], err[2];
+  if (join_namespaces(p, e) < 0) return -1;
+  if (pipe2(sync, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0) return set_error(e, "clone", "pipe");
+  /* fork-like: no new stack, SIGCHLD on exit. The cgroup namespace is the child's to create. */
+  unsigned long flags = (p->namespaces & ~CLONE_NEWCGROUP) | SIGCHLD;
+  pid_t pid = (pid_t)syscall(SYS_clone, flags, 0, 0, 0, 0);
+  if (pid < 0) return set_error(e, "clone", "");
+  if (pid == 0) {
+    close(sync[1]);
+    close(err[0]);
+    struct tsd_child c = {
+        .plan = p, .sync_fd = sync[0], .err_fd = err[1], .cap_last_cap = cap_last_cap};
+    tsd_child_main(&c);
+  }
+  close(sync[0]);
+  close(err[1]);
+  int rc = release(pid, sync[1], err[0], p, e);
+  close(sync[1]);
+  close(err[0]);
+  if (rc < 0) {
+    /* Before "go" closing the sync pipe would do; after it, only a kill stops the child. */
+    kill(pid, SIGKILL);
+    reap(pid);
+    return -1;
+  }
+  return pid;
+}
