@@ -38,9 +38,9 @@ export interface ContainerCgroup {
   /** `cgroup.procs` files the monitor writes the child's pid to before `execve`. */
   readonly procsFiles: string[];
   /**
-   * Directories to remove after the container exits, in order: the container's own, then (for
-   * the default parent only) the parent's, deepest first. Removing a parent fails with EBUSY
-   * while other containers live in it; that failure is expected and harmless.
+   * The container's own directories, deepest first: the monitor removes them after the exit.
+   * Shared parents are not among them (another container may be starting there); `destroy()`
+   * removes the default parent once it is empty.
    */
   readonly dirs: string[];
   /** Where the monitor reads the OOM-kill counter at exit; absent without a memory controller. */
@@ -111,7 +111,7 @@ class Cgroup implements ContainerCgroup {
   ) {
     this.drivers = [v1, v2].filter((d) => d !== undefined);
     this.procsFiles = this.drivers.flatMap((d) => d.procsFiles);
-    this.dirs = [...this.drivers.flatMap((d) => d.dirs), ...parentDirs];
+    this.dirs = this.drivers.flatMap((d) => d.dirs);
     this.oom = v1?.oom ?? v2?.oom;
   }
 
