@@ -1,6 +1,13 @@
 {
   "targets": [
     {
+      "target_name": "tsdock",
+      "sources": ["src/addon/addon.cc"],
+      "dependencies": ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api"],
+      "defines": ["NAPI_VERSION=8"],
+      "cflags_cc": ["-Wall", "-Wextra", "-Werror"]
+    },
+    {
       "target_name": "tsdock-monitor",
       "type": "executable",
       "include_dirs": ["include", "src/core"],

@@ -1,0 +1,232 @@
+// tsdock.node: the few syscalls Node lacks, exactly the NativeAddon interface of src/native.ts.
+// Built without C++ exceptions: failures are thrown into JavaScript and the function returns.
+// A failed syscall throws an Error shaped like Node's own fs errors:
+//   message "EEXIST: file already exists, mknod '/x'", code 'EEXIST', errno -17 (negative, as
+//   Node's), syscall 'mknod', path '/x'.
+#include <napi.h>
+#include <uv.h>
+
+#include <cerrno>
+#include <cstring>
+#include <string>
+#include <sys/file.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <vector>
+
+namespace {
+
+Napi::Error ErrnoError(Napi::Env env, int err, const char *syscall, const std::string &path) {
+  // libuv's wording is Node's; strerrorname_np(3) names errnos libuv does not know.
+  char text[128];
+  uv_strerror_r(-err, text, sizeof(text));
+  const char *name = strerrorname_np(err);
+  std::string code = name != nullptr ? name : "E" + std::to_string(err);
+  std::string message = code + ": " + text + ", " + syscall;
+  if (!path.empty()) message += " '" + path + "'";
+  Napi::Error error = Napi::Error::New(env, message);
+  error.Set("errno", Napi::Number::New(env, -err));
+  error.Set("code", code);
+  error.Set("syscall", syscall);
+  if (!path.empty()) error.Set("path", path);
+  return error;
+}
+
+Napi::Value ThrowErrno(Napi::Env env, const char *syscall, const std::string &path) {
+  ErrnoError(env, errno, syscall, path).ThrowAsJavaScriptException();
+  return env.Undefined();
+}
+
+// Argument checks: each returns false after throwing a TypeError.
+bool TypeFail(Napi::Env env, const char *name, const char *type) {
+  std::string message = std::string("The \"") + name + "\" argument must be of type " + type;
+  Napi::TypeError::New(env, message).ThrowAsJavaScriptException();
+  return false;
+}
+
+bool ArgString(const Napi::CallbackInfo &info, size_t i, const char *name, std::string *out) {
+  if (!info[i].IsString()) return TypeFail(info.Env(), name, "string");
+  *out = info[i].As<Napi::String>().Utf8Value();
+  if (out->find('\0') != std::string::npos)
+    return TypeFail(info.Env(), name, "string without null bytes");
+  return true;
+}
+
+bool ArgUint32(const Napi::CallbackInfo &info, size_t i, const char *name, uint32_t *out) {
+  if (!info[i].IsNumber()) return TypeFail(info.Env(), name, "number");
+  *out = info[i].As<Napi::Number>().Uint32Value();
+  return true;
+}
+
+// "" means "none", which mount(2) spells NULL.
+const char *OrNull(const std::string &s) {
+  return s.empty() ? nullptr : s.c_str();
+}
+
+Napi::Value Mknod(const Napi::CallbackInfo &info) {
+  std::string path;
+  uint32_t mode, major, minor;
+  if (!ArgString(info, 0, "path", &path) || !ArgUint32(info, 1, "mode", &mode) ||
+      !ArgUint32(info, 2, "major", &major) || !ArgUint32(info, 3, "minor", &minor))
+    return info.Env().Undefined();
+  if (mknod(path.c_str(), mode, makedev(major, minor)) < 0)
+    return ThrowErrno(info.Env(), "mknod", path);
+  return info.Env().Undefined();
+}
+
+Napi::Value Lsetxattr(const Napi::CallbackInfo &info) {
+  std::string path, name;
+  if (!ArgString(info, 0, "path", &path) || !ArgString(info, 1, "name", &name))
+    return info.Env().Undefined();
+  if (!info[2].IsBuffer()) {
+    TypeFail(info.Env(), "value", "Buffer");
+    return info.Env().Undefined();
+  }
+  auto value = info[2].As<Napi::Buffer<char>>();
+  if (lsetxattr(path.c_str(), name.c_str(), value.Data(), value.Length(), 0) < 0)
+    return ThrowErrno(info.Env(), "lsetxattr", path);
+  return info.Env().Undefined();
+}
+
+// Runs a size-then-fill xattr call until the value stops growing between the two (ERANGE).
+template <typename Call> ssize_t ReadSized(std::vector<char> *buf, Call call) {
+  for (;;) {
+    ssize_t size = call(nullptr, 0);
+    if (size <= 0) return size;
+    buf->resize(size);
+    ssize_t n = call(buf->data(), buf->size());
+    if (n >= 0 || errno != ERANGE) return n;
+  }
+}
+
+Napi::Value Lgetxattr(const Napi::CallbackInfo &info) {
+  std::string path, name;
+  if (!ArgString(info, 0, "path", &path) || !ArgString(info, 1, "name", &name))
+    return info.Env().Undefined();
+  std::vector<char> buf;
+  ssize_t n = ReadSized(&buf, [&](char *data, size_t size) {
+    return lgetxattr(path.c_str(), name.c_str(), data, size);
+  });
+  if (n < 0 && errno == ENODATA) return info.Env().Undefined();
+  if (n < 0) return ThrowErrno(info.Env(), "lgetxattr", path);
+  return Napi::Buffer<char>::Copy(info.Env(), buf.data(), n);
+}
+
+Napi::Value Llistxattr(const Napi::CallbackInfo &info) {
+  std::string path;
+  if (!ArgString(info, 0, "path", &path)) return info.Env().Undefined();
+  std::vector<char> buf;
+  ssize_t n = ReadSized(
+      &buf, [&](char *data, size_t size) { return llistxattr(path.c_str(), data, size); });
+  if (n < 0) return ThrowErrno(info.Env(), "llistxattr", path);
+  // The names come NUL-terminated, one after the other (listxattr(2)).
+  Napi::Array names = Napi::Array::New(info.Env());
+  for (ssize_t at = 0; at < n; at += std::strlen(buf.data() + at) + 1)
+    names.Set(names.Length(), std::string(buf.data() + at));
+  return names;
+}
+
+// flock(2) may wait for another holder, so it runs on the libuv pool, never on the loop.
+class FlockWorker : public Napi::AsyncWorker {
+public:
+  FlockWorker(Napi::Env env, int fd, int operation)
+      : Napi::AsyncWorker(env), fd_(fd), operation_(operation),
+        deferred_(Napi::Promise::Deferred::New(env)) {}
+
+  Napi::Promise Promise() {
+    return deferred_.Promise();
+  }
+
+protected:
+  void Execute() override {
+    while (flock(fd_, operation_) < 0) {
+      if (errno != EINTR) {
+        errno_ = errno;
+        return;
+      }
+    }
+  }
+
+  void OnOK() override {
+    if (errno_ != 0)
+      deferred_.Reject(ErrnoError(Env(), errno_, "flock", "").Value());
+    else
+      deferred_.Resolve(Env().Undefined());
+  }
+
+private:
+  int fd_;
+  int operation_;
+  int errno_ = 0;
+  Napi::Promise::Deferred deferred_;
+};
+
+Napi::Value Flock(const Napi::CallbackInfo &info) {
+  uint32_t fd;
+  std::string operation;
+  if (!ArgUint32(info, 0, "fd", &fd) || !ArgString(info, 1, "operation", &operation))
+    return info.Env().Undefined();
+  int op;
+  if (operation == "exclusive")
+    op = LOCK_EX;
+  else if (operation == "shared")
+    op = LOCK_SH;
+  else if (operation == "unlock")
+    op = LOCK_UN;
+  else {
+    TypeFail(info.Env(), "operation", "'exclusive', 'shared' or 'unlock'");
+    return info.Env().Undefined();
+  }
+  auto *worker = new FlockWorker(info.Env(), static_cast<int>(fd), op);
+  Napi::Promise promise = worker->Promise();
+  worker->Queue(); // the worker deletes itself when done
+  return promise;
+}
+
+Napi::Value Mount(const Napi::CallbackInfo &info) {
+  std::string source, target, fstype, data;
+  if (!ArgString(info, 0, "source", &source) || !ArgString(info, 1, "target", &target) ||
+      !ArgString(info, 2, "fstype", &fstype) || !ArgString(info, 4, "data", &data))
+    return info.Env().Undefined();
+  if (!info[3].IsBigInt()) {
+    TypeFail(info.Env(), "flags", "bigint");
+    return info.Env().Undefined();
+  }
+  bool lossless;
+  uint64_t flags = info[3].As<Napi::BigInt>().Uint64Value(&lossless);
+  if (!lossless) {
+    Napi::RangeError::New(info.Env(), "The \"flags\" argument must fit in 64 bits")
+        .ThrowAsJavaScriptException();
+    return info.Env().Undefined();
+  }
+  if (mount(OrNull(source), target.c_str(), OrNull(fstype), flags, OrNull(data)) < 0)
+    return ThrowErrno(info.Env(), "mount", target);
+  return info.Env().Undefined();
+}
+
+Napi::Value Umount2(const Napi::CallbackInfo &info) {
+  std::string target;
+  uint32_t flags;
+  if (!ArgString(info, 0, "target", &target) || !ArgUint32(info, 1, "flags", &flags))
+    return info.Env().Undefined();
+  if (umount2(target.c_str(), static_cast<int>(flags)) < 0)
+    return ThrowErrno(info.Env(), "umount2", target);
+  return info.Env().Undefined();
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("mknod", Napi::Function::New(env, Mknod, "mknod"));
+  exports.Set("lsetxattr", Napi::Function::New(env, Lsetxattr, "lsetxattr"));
+  exports.Set("lgetxattr", Napi::Function::New(env, Lgetxattr, "lgetxattr"));
+  exports.Set("llistxattr", Napi::Function::New(env, Llistxattr, "llistxattr"));
+  exports.Set("flock", Napi::Function::New(env, Flock, "flock"));
+  exports.Set("mount", Napi::Function::New(env, Mount, "mount"));
+  exports.Set("umount2", Napi::Function::New(env, Umount2, "umount2"));
+  return exports;
+}
+
+} // namespace
+
+NODE_API_MODULE(tsdock, Init)

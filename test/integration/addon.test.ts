@@ -1,0 +1,149 @@
+/**
+ * The native addon (tsdock.node) against the real kernel, as root: each call once for its
+ * effect and once for the shape of its error. Build first: `make build`.
+ */
+import {
+  closeSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { native, type NativeAddon } from '../../src/native.js';
+
+const S_IFCHR = 0o020000;
+const MS_NOSUID = 0x2n;
+const MNT_DETACH = 2;
+
+let dir = '';
+let addon: NativeAddon;
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'tsdock-addon-'));
+  addon = native();
+});
+
+afterAll(() => {
+  if (dir !== '') rmSync(dir, { recursive: true, force: true });
+});
+
+/** What a failing call threw, for its fields to be compared. */
+function thrown(call: () => unknown): Record<string, unknown> {
+  try {
+    call();
+  } catch (err) {
+    return { ...(err as Record<string, unknown>), message: (err as Error).message };
+  }
+  throw new Error('expected the call to throw');
+}
+
+describe('native addon', () => {
+  it('mknod creates a device node and reports EEXIST like Node', () => {
+    const path = join(dir, 'null');
+    addon.mknod(path, S_IFCHR | 0o666, 1, 3);
+    const st = statSync(path);
+    expect(st.isCharacterDevice()).toBe(true);
+    expect([st.rdev >> 8, st.rdev & 0xff]).toEqual([1, 3]);
+    expect(
+      thrown(() => {
+        addon.mknod(path, S_IFCHR | 0o666, 1, 3);
+      }),
+    ).toEqual({
+      message: `EEXIST: file already exists, mknod '${path}'`,
+      code: 'EEXIST',
+      errno: -17,
+      syscall: 'mknod',
+      path,
+    });
+  });
+
+  it('sets, gets and lists xattrs without following symlinks', () => {
+    const file = join(dir, 'file');
+    const link = join(dir, 'link');
+    writeFileSync(file, '');
+    symlinkSync(file, link);
+    addon.lsetxattr(file, 'user.tsdock', Buffer.from('value\0with NUL'));
+    addon.lsetxattr(link, 'trusted.tsdock.link', Buffer.alloc(0));
+
+    expect(addon.lgetxattr(file, 'user.tsdock')).toEqual(Buffer.from('value\0with NUL'));
+    expect(addon.lgetxattr(link, 'trusted.tsdock.link')).toEqual(Buffer.alloc(0));
+    expect(addon.lgetxattr(link, 'user.tsdock')).toBeUndefined();
+    expect(addon.lgetxattr(file, 'trusted.tsdock.link')).toBeUndefined();
+    expect(addon.llistxattr(file)).toContain('user.tsdock');
+    expect(addon.llistxattr(link)).toContain('trusted.tsdock.link');
+    expect(addon.llistxattr(link)).not.toContain('user.tsdock');
+
+    const missing = join(dir, 'missing');
+    expect(thrown(() => addon.lgetxattr(missing, 'user.x'))).toMatchObject({ code: 'ENOENT', syscall: 'lgetxattr' });
+    expect(thrown(() => addon.llistxattr(missing))).toMatchObject({ code: 'ENOENT', path: missing });
+  });
+
+  it('flock waits on the thread pool until the holder unlocks', async () => {
+    const path = join(dir, 'lock');
+    writeFileSync(path, '');
+    const holder = openSync(path, 'r');
+    const waiter = openSync(path, 'r');
+    try {
+      await addon.flock(holder, 'exclusive');
+      let shared = false;
+      const waiting = addon.flock(waiter, 'shared').then(() => (shared = true));
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(shared).toBe(false);
+      await addon.flock(holder, 'unlock');
+      await waiting;
+      expect(shared).toBe(true);
+    } finally {
+      closeSync(holder);
+      closeSync(waiter);
+    }
+    await expect(addon.flock(holder, 'shared')).rejects.toMatchObject({ code: 'EBADF', syscall: 'flock' });
+  });
+
+  it('mounts and unmounts in the host namespace', () => {
+    const target = join(dir, 'mnt');
+    mkdirSync(target);
+    addon.mount('tsdock-test', target, 'tmpfs', MS_NOSUID, 'size=1m');
+    try {
+      const entry = readFileSync('/proc/self/mountinfo', 'utf8')
+        .split('\n')
+        .find((l) => l.split(' ')[4] === target);
+      expect(entry).toMatch(/ rw,nosuid\S* - tmpfs tsdock-test rw,size=1024k/);
+    } finally {
+      addon.umount2(target, MNT_DETACH);
+    }
+    expect(readFileSync('/proc/self/mountinfo', 'utf8')).not.toContain(` ${target} `);
+    expect(
+      thrown(() => {
+        addon.umount2(target, 0);
+      }),
+    ).toMatchObject({ code: 'EINVAL', syscall: 'umount2', path: target });
+    const nowhere = join(dir, 'nowhere');
+    expect(
+      thrown(() => {
+        addon.mount('', nowhere, 'tmpfs', 0n, '');
+      }),
+    ).toMatchObject({
+      code: 'ENOENT',
+      syscall: 'mount',
+      path: nowhere,
+    });
+  });
+
+  it('rejects arguments of the wrong type', () => {
+    const loose = addon as unknown as Record<string, (...args: unknown[]) => unknown>;
+    expect(() => loose.mknod?.(1, 0, 0, 0)).toThrow(TypeError);
+    expect(() => loose.mount?.('', '/x', 'tmpfs', 2, '')).toThrow(/"flags" argument must be of type bigint/);
+    expect(() => loose.lsetxattr?.('/x', 'user.x', 'not a buffer')).toThrow(TypeError);
+    expect(() => loose.flock?.(0, 'sideways')).toThrow(TypeError);
+    expect(() => {
+      addon.mount('', '/x\0y', 'tmpfs', 0n, '');
+    }).toThrow(TypeError);
+  });
+});
