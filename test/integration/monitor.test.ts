@@ -472,6 +472,9 @@ describe('tsdock-monitor', () => {
     const c = newContainer();
     const memory = makeCgroup('memory');
     writeFileSync(join(memory, 'memory.limit_in_bytes'), String(16 << 20));
+    // With swap accounting, swap counts too: otherwise dd would swap instead of being killed.
+    const memsw = join(memory, 'memory.memsw.limit_in_bytes');
+    if (existsSync(memsw)) writeFileSync(memsw, String(16 << 20));
     const r = await run(
       plan(c, ['dd', 'if=/dev/zero', 'of=/dev/null', 'bs=64M', 'count=1'], {
         cgroupProcs: [join(memory, 'cgroup.procs')],
