@@ -436,6 +436,14 @@ describe('tsdock-monitor', () => {
     expect(existsSync(cgroup)).toBe(false);
   });
 
+  it('reports a path that needs JSON escaping as it is', async () => {
+    const c = newContainer();
+    const target = join(c.rootfs, 'odd "name"\\\n\té');
+    const missing: FsOp = { kind: 'mount', source: 'tmpfs', target, fstype: 'tmpfs', flags: 0n, data: '' };
+    const r = await run(plan(c, ['true'], { rootfsOps: [...overlayOps(c, lower), missing] }));
+    expectError(r, 'mount', ENOENT, target);
+  });
+
   it('places the process in its cgroups before it runs, and removes them after', async () => {
     const memory = makeCgroup('memory');
     const unified = makeCgroup('');

@@ -8,6 +8,7 @@
 #include <grp.h>
 #include <linux/capability.h>
 #include <sched.h>
+#include <stdio.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -19,16 +20,23 @@ static void drop_bounding(const struct tsd_child *c) {
       tsd_child_fail(c, "capabilities", "bounding");
 }
 
+/* Fails naming the id, so the user reads "setuid 1000: invalid argument". */
+static _Noreturn void fail_id(const struct tsd_child *c, const char *step, unsigned id) {
+  char text[16];
+  snprintf(text, sizeof(text), "%u", id);
+  tsd_child_fail(c, step, text);
+}
+
 static void set_ids(const struct tsd_child *c) {
   const struct tsd_plan *p = c->plan;
   /* Without a gid map, setgroups(2) is refused in a user namespace (user_namespaces(7)). */
   bool can_setgroups = !(p->namespaces & CLONE_NEWUSER) || p->gid_map != NULL;
   if (can_setgroups && setgroups(p->n_additional_gids, p->additional_gids) < 0)
     tsd_child_fail(c, "setgroups", "");
-  if (setresgid(p->gid, p->gid, p->gid) < 0) tsd_child_fail(c, "setgid", "");
+  if (setresgid(p->gid, p->gid, p->gid) < 0) fail_id(c, "setgid", p->gid);
   /* Leaving uid 0 would clear the permitted set that capset below narrows instead. */
   if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0) tsd_child_fail(c, "capabilities", "keepcaps");
-  if (setresuid(p->uid, p->uid, p->uid) < 0) tsd_child_fail(c, "setuid", "");
+  if (setresuid(p->uid, p->uid, p->uid) < 0) fail_id(c, "setuid", p->uid);
 }
 
 /* Effective, permitted and inheritable in one capset(2), then the ambient set bit by bit. */

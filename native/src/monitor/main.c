@@ -16,7 +16,7 @@
  *                                                             unless a signal killed it, then
  *                                                             C is 128+G); after the cgroup
  *                                                             dirs are removed and the exit
- *                                                             file is written; then exit 0
+ *                                                             file is written; then exit
  *
  *   S (the step that failed): setns clone uid_map gid_map cgroup oom_score_adj sync userns
  *   unshare setsid propagation mount mkdir mknod symlink mask readonly chdir pivot_root
@@ -62,6 +62,7 @@ static void keep_stdio_open(void) {
 static uint8_t *read_file(const char *path, size_t *len) {
   struct stat st;
   uint8_t *buf = NULL;
+  int saved;
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return NULL;
   if (fstat(fd, &st) < 0) goto out;
@@ -80,7 +81,9 @@ static uint8_t *read_file(const char *path, size_t *len) {
   }
   *len = (size_t)st.st_size;
 out:
+  saved = errno;
   close(fd);
+  errno = saved;
   return buf;
 }
 
