@@ -28,7 +28,6 @@ function program(): Command {
     .passThroughOptions()
     .option('--rm', 'remove the container when it exits (always the case for now)')
     .option('-i, --interactive', 'keep stdin attached')
-    .option('--name <name>', 'container name')
     .option('-e, --env <KEY=value>', 'set an environment variable', collect, [])
     .option('--env-file <file>', 'read environment variables from a file', collect, [])
     .option('-w, --workdir <dir>', 'working directory inside the container')

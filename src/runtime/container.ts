@@ -41,6 +41,8 @@ export interface StartedContainer {
   /** The container's init pid, host view. */
   pid: number;
   monitor: MonitorHandle;
+  /** The container's cgroup: stats, freeze, kill. */
+  cgroup: ContainerCgroup;
   /** Waits for the exit, then removes the container's directory and cgroup. */
   waitAndRemove(): Promise<ExitStatus>;
 }
@@ -120,6 +122,7 @@ export async function startContainer(req: StartRequest): Promise<StartedContaine
       id,
       pid,
       monitor,
+      cgroup,
       async waitAndRemove() {
         try {
           return await started.exited;

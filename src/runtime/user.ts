@@ -68,19 +68,20 @@ export function resolveUser(spec: string, passwdText: string, groupText: string)
 
   const numericUid = parseId(userPart);
   const entry = passwd.find((p) => (numericUid === undefined ? p.name === userPart : p.uid === numericUid));
-  if (entry === undefined && numericUid === undefined) {
+  const uid = entry?.uid ?? numericUid;
+  if (uid === undefined) {
     throw new TsdockError('INVALID_ARGUMENT', `unable to find user ${userPart}: no matching entries in passwd file`);
   }
-  const uid = entry?.uid ?? (numericUid as number);
 
   let gid = entry?.gid ?? 0;
   if (groupPart !== undefined && groupPart !== '') {
     const numericGid = parseId(groupPart);
     const group = groups.find((g) => (numericGid === undefined ? g.name === groupPart : g.gid === numericGid));
-    if (group === undefined && numericGid === undefined) {
+    const found = group?.gid ?? numericGid;
+    if (found === undefined) {
       throw new TsdockError('INVALID_ARGUMENT', `unable to find group ${groupPart}: no matching entries in group file`);
     }
-    gid = group?.gid ?? (numericGid as number);
+    gid = found;
   }
 
   const additionalGids =
