@@ -181,12 +181,27 @@ static int fail_setup(const struct tsd_plan *p, const struct tsd_child_error *e)
   return 1;
 }
 
-int main(int argc, char **argv) {
-  struct tsd_plan plan;
+/* Everything after the plan is loaded; returns the monitor's exit status. */
+static int monitor(const struct tsd_plan *plan) {
   struct tsd_child_error e;
   unsigned cap_last_cap;
   int sfd;
+  if (read_cap_last_cap(&cap_last_cap) < 0) {
+    set_error(&e, "monitor", CAP_LAST_CAP_PATH);
+    return fail_setup(plan, &e);
+  }
+  if (become_monitor(&sfd) < 0) {
+    set_error(&e, "monitor", "");
+    return fail_setup(plan, &e);
+  }
+  pid_t pid = spawn_container(plan, cap_last_cap, &e);
+  if (pid < 0) return fail_setup(plan, &e);
+  status_started(pid);
+  return finish(plan, supervise(sfd, pid));
+}
 
+int main(int argc, char **argv) {
+  struct tsd_plan plan;
   status_init();
   keep_stdio_open();
   if (argc != 2) {
@@ -194,16 +209,7 @@ int main(int argc, char **argv) {
     return 2;
   }
   if (load_plan(argv[1], &plan) < 0) return 2;
-  if (read_cap_last_cap(&cap_last_cap) < 0) {
-    set_error(&e, "monitor", CAP_LAST_CAP_PATH);
-    return fail_setup(&plan, &e);
-  }
-  if (become_monitor(&sfd) < 0) {
-    set_error(&e, "monitor", "");
-    return fail_setup(&plan, &e);
-  }
-  pid_t pid = spawn_container(&plan, cap_last_cap, &e);
-  if (pid < 0) return fail_setup(&plan, &e);
-  status_started(pid);
-  return finish(&plan, supervise(sfd, pid));
+  int rc = monitor(&plan);
+  tsd_plan_free(&plan);
+  return rc;
 }
