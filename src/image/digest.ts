@@ -56,6 +56,13 @@ export class Digester {
   }
 }
 
+/** The digest and size of everything `source` yields. */
+export async function digestStream(source: AsyncIterable<Buffer>): Promise<{ digest: Digest; size: number }> {
+  const digester = new Digester();
+  for await (const chunk of source) digester.update(chunk);
+  return { digest: digester.digest(), size: digester.size };
+}
+
 /** Passes `source` through unchanged while feeding it to `digester`. */
 export async function* digesting(source: AsyncIterable<Buffer>, digester: Digester): AsyncGenerator<Buffer> {
   for await (const chunk of source) {
