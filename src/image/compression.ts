@@ -5,6 +5,7 @@
  */
 import { Readable, pipeline } from 'node:stream';
 import { createGunzip } from 'node:zlib';
+import { Decompress as ZstdDecoder } from 'fzstd';
 import { TsdockError } from '../errors.js';
 
 export type Compression = 'none' | 'gzip' | 'zstd' | 'bzip2' | 'xz';
@@ -39,11 +40,30 @@ async function* gunzip(source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
   }
 }
 
+/** zstd through fzstd (pure JS): Node 20's zlib has no zstd. */
+async function* unzstd(source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+  const out: Buffer[] = [];
+  const decoder = new ZstdDecoder((chunk) => out.push(Buffer.from(chunk)));
+  const push = (chunk: Uint8Array, final: boolean): void => {
+    try {
+      decoder.push(chunk, final);
+    } catch (err) {
+      throw new TsdockError('INVALID_IMAGE', `malformed zstd data: ${(err as Error).message}`, { cause: err });
+    }
+  };
+  for await (const chunk of source) {
+    push(chunk, false);
+    yield* out.splice(0);
+  }
+  push(new Uint8Array(0), true);
+  yield* out.splice(0);
+}
+
 /**
  * The uncompressed bytes of `source`, whatever its (supported) compression.
  *
- * @throws TsdockError `INVALID_IMAGE` for zstd, bzip2 or xz data (not supported yet) and for
- *   corrupt gzip data.
+ * @throws TsdockError `INVALID_IMAGE` for bzip2 or xz data (not supported) and for corrupt
+ *   gzip or zstd data.
  */
 export async function decompress(source: AsyncIterable<Buffer>): Promise<AsyncIterable<Buffer>> {
   const it = source[Symbol.asyncIterator]();
@@ -69,6 +89,7 @@ export async function decompress(source: AsyncIterable<Buffer>): Promise<AsyncIt
   const compression = detectCompression(first);
   if (compression === 'none') return whole();
   if (compression === 'gzip') return gunzip(whole());
+  if (compression === 'zstd') return unzstd(whole());
   await it.return?.();
   throw new TsdockError('INVALID_IMAGE', `${compression}-compressed data is not supported yet`);
 }

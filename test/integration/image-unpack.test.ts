@@ -4,7 +4,7 @@
  * layers never reach outside their directory.
  */
 import { constants, createReadStream } from 'node:fs';
-import { chmod, chown, link, lutimes, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { chmod, chown, copyFile, link, lutimes, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { TsdockError } from '../../src/errors.js';
@@ -296,14 +296,20 @@ describe('hostile layers', () => {
 });
 
 describe('diff_id', () => {
-  it('is the digest of the uncompressed stream, whether or not it came gzipped', async () => {
+  it('is the digest of the uncompressed stream, whether it came plain, gzipped or zstd-compressed', async () => {
     const src = await tempDir();
     const root = await files(join(src, 'root'), { a: 'a' });
+    await copyFile('/bin/busybox', join(root, 'busybox')); // big enough for many chunks
     const plain = await gnuTar(root, join(src, 'layer.tar'));
     await exec('gzip', ['-k', plain]);
+    await exec('zstd', ['-q', '-k', plain]);
     const { digest } = await digestStream(createReadStream(plain));
-    expect((await unpackFile(plain, { expectedDiffId: digest })).diffId).toBe(digest);
-    expect((await unpackFile(`${plain}.gz`, { expectedDiffId: digest })).diffId).toBe(digest);
+    const want = await listTree(root);
+    for (const file of [plain, `${plain}.gz`, `${plain}.zst`]) {
+      const { dir, diffId } = await unpackFile(file, { expectedDiffId: digest });
+      expect(diffId).toBe(digest);
+      expect(await listTree(dir)).toEqual(want);
+    }
   });
 
   it('must match what the config promises', async () => {
@@ -316,7 +322,8 @@ describe('diff_id', () => {
   });
 
   it.each([
-    ['zstd', Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0, 0, 0, 0]), /zstd-compressed data is not supported/],
+    ['xz', Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00, 0, 0]), /xz-compressed data is not supported/],
+    ['broken zstd', Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 1, 2, 3, 4]), /malformed zstd/],
     ['broken gzip', Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 1, 2, 3]), /malformed gzip/],
     ['not a tar', Buffer.alloc(1024, 0x41), /checksum/],
   ])('refuses %s', async (_what, bytes, message) => {
