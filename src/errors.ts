@@ -21,7 +21,11 @@ export type ErrorCode =
   /** The command was not found in the container (Docker: 127). */
   | 'COMMAND_NOT_FOUND'
   /** The host lacks something tsdock needs (native build, kernel feature, cgroup controller). */
-  | 'HOST_UNSUPPORTED';
+  | 'HOST_UNSUPPORTED'
+  /** A registry could not be reached, or answered with an error or something malformed. */
+  | 'REGISTRY'
+  /** A registry refused the credentials, or has none for this request (HTTP 401/403). */
+  | 'UNAUTHORIZED';
 
 export class TsdockError extends Error {
   readonly code: ErrorCode;
