@@ -100,8 +100,14 @@ function decodeNumber(field: Buffer, name: string): number {
   return parseInt(text, 8);
 }
 
-function checksumOk(block: Buffer): boolean {
-  const stored = decodeNumber(block.subarray(148, 156), 'checksum');
+/** Whether a non-zero block is a tar header at all: its checksum field matches its bytes. */
+export function hasValidChecksum(block: Buffer): boolean {
+  const field = block
+    .toString('latin1', 148, 156)
+    .replace(/[\0 ].*$/s, '')
+    .trim();
+  if (!/^[0-7]+$/.test(field)) return false;
+  const stored = parseInt(field, 8);
   let unsigned = 0;
   let signed = 0;
   for (let i = 0; i < BLOCK; i++) {
@@ -116,7 +122,7 @@ function checksumOk(block: Buffer): boolean {
 /** Decodes one header block; `undefined` for an all-zero block (the end-of-archive marker). */
 export function decodeHeaderBlock(block: Buffer): RawHeader | undefined {
   if (block.every((b) => b === 0)) return undefined;
-  if (!checksumOk(block)) throw malformed('header checksum mismatch');
+  if (!hasValidChecksum(block)) throw malformed('header checksum mismatch');
   const typeflag = String.fromCharCode(block[156] ?? 0);
   const kind = TYPES[typeflag];
   if (kind === undefined) throw malformed(`unsupported entry type '${typeflag}'`);

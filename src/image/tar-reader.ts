@@ -6,7 +6,15 @@
  * before the link).
  */
 import { TsdockError } from '../errors.js';
-import { applyPax, BLOCK, decodeHeaderBlock, decodeString, parsePax, type TarHeader } from './tar-header.js';
+import {
+  applyPax,
+  BLOCK,
+  decodeHeaderBlock,
+  decodeString,
+  hasValidChecksum,
+  parsePax,
+  type TarHeader,
+} from './tar-header.js';
 
 /** An archive member: its header and, for regular files, its content. */
 export interface TarEntry extends TarHeader {
@@ -106,11 +114,17 @@ export async function* readTar(source: AsyncIterable<Buffer>): AsyncGenerator<Ta
   let longName: string | undefined;
   let longLink: string | undefined;
   let finished = false;
+  let first = true;
   try {
     for (;;) {
       const block = await reader.read(BLOCK);
       if (block.length === 0) break; // EOF on a block boundary without the zero blocks: accepted, as Go's reader does
       if (block.length < BLOCK) throw truncated();
+      // Garbage where the first header should be: the input is no tar at all, and should say so.
+      if (first && !block.every((b) => b === 0) && !hasValidChecksum(block)) {
+        throw new TsdockError('INVALID_IMAGE', 'malformed tar: not a tar archive');
+      }
+      first = false;
       const raw = decodeHeaderBlock(block);
       if (raw === undefined) break;
 
