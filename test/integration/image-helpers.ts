@@ -23,7 +23,7 @@ afterEach(async () => {
 });
 
 /** One line per entry below `root`, sorted: path, type, mode, owner, size or target. */
-export async function listTree(root: string, options: { times?: boolean } = {}): Promise<string[]> {
+export async function listTree(root: string, options: { times?: boolean; dirTimes?: boolean } = {}): Promise<string[]> {
   const lines: string[] = [];
   async function walk(rel: string): Promise<void> {
     for (const name of (await readdir(join(root, rel))).sort()) {
@@ -43,7 +43,8 @@ export async function listTree(root: string, options: { times?: boolean } = {}):
       const what =
         type === 'l' ? `-> ${await readlink(join(root, path))}` : type === 'c' ? `dev ${st.rdev}` : `size ${st.size}`;
       const mode = (st.mode & 0o7777).toString(8).padStart(4, '0');
-      const time = options.times === true ? ` mtime ${Math.floor(st.mtimeMs / 1000)}` : '';
+      const timed = options.times === true && (type !== 'd' || options.dirTimes !== false);
+      const time = timed ? ` mtime ${Math.floor(st.mtimeMs / 1000)}` : '';
       lines.push(`${path} ${type} ${mode} ${st.uid}:${st.gid} ${type === 'd' ? '' : what}${time}`.trimEnd());
       if (type === 'd') await walk(path);
     }
@@ -52,10 +53,13 @@ export async function listTree(root: string, options: { times?: boolean } = {}):
   return lines;
 }
 
-/** A digest of a whole tree: listing (with times) plus every file's content. */
+/**
+ * A digest of a whole tree: listing plus every file's content and mtime. Directory mtimes are
+ * left out: a temporary created and removed again changes them without changing the tree.
+ */
 export async function hashTree(root: string): Promise<string> {
   const hash = createHash('sha256');
-  for (const line of await listTree(root, { times: true })) {
+  for (const line of await listTree(root, { times: true, dirTimes: false })) {
     hash.update(`${line}\n`);
     const [path, type] = line.split(' ');
     if (type === 'f' && path !== undefined) hash.update(await readFile(join(root, path)));

@@ -1,0 +1,375 @@
+/**
+ * The image store: the one object the rest of tsdock uses to get images onto disk and back.
+ *
+ * On disk, under the root (default `/var/lib/tsdock`):
+ *
+ * ```
+ * blobs/sha256/<hex>        manifests, configs, compressed layers (content-addressed, verified)
+ * layers/<chain-id hex>/    unpacked layers, overlayfs form; `<hex>-<host uid>-<size>` per mapping
+ * images.json               image ID -> manifest, created, names (see image-index.ts)
+ * ingest/                   temporaries (blobs being verified, archives being loaded)
+ * lock                      flock(2)ed around every mutation (see lock.ts)
+ * ```
+ *
+ * @example
+ * const store = await openImageStore('/var/lib/tsdock');
+ * await store.load('busybox.tar');
+ * const image = await store.resolve('busybox');
+ * // image.layerDirs, bottom to top: overlay's lowerdir is them reversed, joined with ':'
+ */
+import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { join, resolve as resolvePath } from 'node:path';
+import { TsdockError } from '../errors.js';
+import { BlobStore } from './blob-store.js';
+import { chainIds, digestHex, type Digest } from './digest.js';
+import { readIfExists, statIfExists, writeFileAtomic } from './fs-util.js';
+import { mappingSuffix, type IdMapping } from './id-mapping.js';
+import {
+  addImage,
+  emptyImagesFile,
+  findImage,
+  parseImagesFile,
+  untag,
+  type FoundImage,
+  type ImagesFile,
+} from './image-index.js';
+import { importImages, type ImportedImage, type StoreParts } from './import.js';
+import { LayerStore } from './layer-store.js';
+import { readArchive } from './load.js';
+import { nameForImport, readLayout } from './oci-layout-reader.js';
+import {
+  parseImageConfigFile,
+  parseManifest,
+  type ImageConfig,
+  type ImageConfigFile,
+  type ImageManifest,
+} from './oci.js';
+import { familiarReference, familiarRepository, parseReference, repositoryName } from './reference.js';
+import { StoreLock } from './lock.js';
+
+export type { IdMapping, IdRange } from './id-mapping.js';
+export type { ImageConfig, HealthConfig } from './oci.js';
+
+/** An image, ready to run: what the runtime needs and nothing else. */
+export interface ResolvedImage {
+  /** The image ID, `sha256:…` (the config digest). */
+  id: string;
+  /** The name it was found by, short form (`busybox:latest`); its first name or ID otherwise. */
+  name: string;
+  /** The image's execution defaults (Env, Cmd, Entrypoint, WorkingDir, User, …). */
+  config: ImageConfig;
+  /** Unpacked layer directories, bottom to top (overlay's `lowerdir` lists them top first). */
+  layerDirs: string[];
+}
+
+export interface ResolveOptions {
+  /** Resolve layers unpacked for this user-namespace mapping (unpacked on first use). */
+  idMapping?: IdMapping | undefined;
+}
+
+/** One line of `tsdock images`. */
+export interface ImageSummary {
+  /** Short form (`busybox`), or `<none>`. */
+  repository: string;
+  /** `latest`, or `<none>`. */
+  tag: string;
+  /** `sha256:…` */
+  id: string;
+  /** RFC 3339. */
+  created: string;
+  /** Bytes in the store: config plus compressed layers. */
+  size: number;
+}
+
+/** An image a load or import added. */
+export interface LoadedImage {
+  /** `sha256:…` */
+  id: string;
+  /** Short forms (`busybox:latest`); empty when the source named none. */
+  names: string[];
+}
+
+export interface ImportOptions {
+  /** Name the single image of the source this (`busybox:latest`), instead of its own names. */
+  name?: string | undefined;
+}
+
+/** An image as `resolve` sees it while holding the lock. */
+interface DescribedImage {
+  found: FoundImage;
+  manifest: ImageManifest;
+  config: ImageConfigFile;
+  chains: Digest[];
+  layerDirs: string[];
+  /** Indexes of layers not yet unpacked (for the mapping asked for). */
+  missing: number[];
+}
+
+/** Opens (creating when needed) the image store at `root`. */
+export async function openImageStore(root: string): Promise<ImageStore> {
+  const store = new ImageStore(resolvePath(root));
+  await store.init();
+  return store;
+}
+
+export class ImageStore {
+  /** The store's root directory (absolute). */
+  readonly root: string;
+  private readonly blobs: BlobStore;
+  private readonly layers: LayerStore;
+  private readonly lock: StoreLock;
+  private readonly ingestDir: string;
+  private readonly imagesPath: string;
+  private readonly parts: StoreParts;
+
+  /** Use {@link openImageStore}. */
+  constructor(root: string) {
+    this.root = root;
+    this.blobs = new BlobStore(root);
+    this.layers = new LayerStore(root);
+    this.ingestDir = join(root, 'ingest');
+    this.imagesPath = join(root, 'images.json');
+    this.lock = new StoreLock(join(root, 'lock'), () => this.removeStale());
+    this.parts = {
+      blobs: this.blobs,
+      layers: this.layers,
+      readImages: () => this.readImages(),
+      writeImages: (file) => writeFileAtomic(this.imagesPath, `${JSON.stringify(file, null, 2)}\n`, this.ingestDir),
+    };
+  }
+
+  /** @internal Creates the directory tree; {@link openImageStore} calls it. */
+  async init(): Promise<void> {
+    await this.guard(async () => {
+      await mkdir(this.root, { recursive: true, mode: 0o700 });
+      await this.blobs.init();
+      await this.layers.init();
+    });
+  }
+
+  /**
+   * Finds an image by name or ID and makes sure its layers are unpacked (for `idMapping`, on
+   * first use).
+   *
+   * @throws TsdockError `IMAGE_NOT_FOUND`: `image not found: busybox:latest; load or pull it
+   *   first (tsdock load -i FILE)`.
+   * @example const { config, layerDirs } = await store.resolve('busybox', { idMapping });
+   */
+  async resolve(refOrId: string, options: ResolveOptions = {}): Promise<ResolvedImage> {
+    const mapping = options.idMapping;
+    mappingSuffix(mapping); // validates it before any work
+    return this.guard(async () => {
+      let image = await this.lock.run('shared', () => this.describe(refOrId, mapping));
+      if (image.missing.length > 0) {
+        image = await this.lock.run('exclusive', async () => {
+          const fresh = await this.describe(refOrId, mapping);
+          for (const i of fresh.missing) await this.unpackLayer(fresh, i, mapping);
+          return fresh;
+        });
+      }
+      const { found } = image;
+      const name = found.name ?? found.record.names[0];
+      return {
+        id: found.id,
+        name: name === undefined ? found.id : familiarReference(parseReference(name)),
+        config: image.config.config,
+        layerDirs: image.layerDirs,
+      };
+    });
+  }
+
+  /** Every image, one entry per name (nameless images once, as `<none>`), newest first. */
+  async list(): Promise<ImageSummary[]> {
+    return this.guard(() =>
+      this.lock.run('shared', async () => {
+        const rows: ImageSummary[] = [];
+        for (const [id, record] of Object.entries((await this.readImages()).images)) {
+          const manifest = await this.readManifest(record.manifest);
+          const size = manifest.config.size + manifest.layers.reduce((sum, layer) => sum + layer.size, 0);
+          const row = { id, created: record.created, size };
+          if (record.names.length === 0) rows.push({ repository: '<none>', tag: '<none>', ...row });
+          for (const name of record.names) {
+            const ref = parseReference(name);
+            rows.push({ repository: familiarRepository(ref), tag: ref.tag ?? '<none>', ...row });
+          }
+        }
+        return rows.sort(
+          (a, b) =>
+            b.created.localeCompare(a.created) || `${a.repository}:${a.tag}`.localeCompare(`${b.repository}:${b.tag}`),
+        );
+      }),
+    );
+  }
+
+  /**
+   * Removes a name; when it was the image's last name, or the image was named by ID, removes the
+   * image and every blob and layer directory no other image uses. An image named by ID whose
+   * names span several repositories is removed only with `force`. Returns Docker's lines:
+   * `Untagged: busybox:latest`, `Deleted: sha256:…`.
+   *
+   * @throws TsdockError `IMAGE_NOT_FOUND`; `INVALID_ARGUMENT` for the several-repositories case.
+   */
+  async remove(ref: string, options: { force?: boolean } = {}): Promise<string[]> {
+    return this.guard(() =>
+      this.lock.run('exclusive', async () => {
+        const images = await this.readImages();
+        const found = findImage(images, ref);
+        const familiar = (name: string): string => familiarReference(parseReference(name));
+        const lines: string[] = [];
+        if (found.name !== undefined) {
+          untag(images, found.name);
+          lines.push(`Untagged: ${familiar(found.name)}`);
+        } else {
+          const repositories = new Set(found.record.names.map((n) => repositoryName(parseReference(n))));
+          if (repositories.size > 1 && options.force !== true) {
+            throw new TsdockError(
+              'INVALID_ARGUMENT',
+              `image ${digestHex(found.id).slice(0, 12)} has names in ${repositories.size} repositories ` +
+                `(${found.record.names.map(familiar).join(', ')}); remove them by name, or force`,
+            );
+          }
+          lines.push(...found.record.names.map((n) => `Untagged: ${familiar(n)}`));
+          found.record.names = [];
+        }
+        if (found.record.names.length > 0) {
+          await this.parts.writeImages(images);
+          return lines;
+        }
+        // eslint-disable-next-line @typescript-eslint/no-dynamic-delete -- keyed by image ID
+        delete images.images[found.id];
+        await this.parts.writeImages(images);
+        await this.collectGarbage(images);
+        return [...lines, `Deleted: ${found.id}`];
+      }),
+    );
+  }
+
+  /** Names the image `source` (a name or ID) also `target`; `target` leaves any image that had it. */
+  async tag(source: string, target: string): Promise<void> {
+    const name = nameForImport(target);
+    await this.guard(() =>
+      this.lock.run('exclusive', async () => {
+        const images = await this.readImages();
+        const found = findImage(images, source);
+        addImage(images, found.id, found.record.manifest, found.record.created, [name]);
+        await this.parts.writeImages(images);
+      }),
+    );
+  }
+
+  /**
+   * Imports the images of an OCI image layout directory, verifying every blob; names come from
+   * the index's annotations, or `options.name`.
+   *
+   * @throws TsdockError `INVALID_IMAGE` naming the directory and the problem (the store is then
+   *   unchanged); `INVALID_ARGUMENT` when `dir` is not a directory.
+   */
+  async importLayout(dir: string, options: ImportOptions = {}): Promise<LoadedImage[]> {
+    return this.guard(async () => {
+      if ((await statIfExists(dir))?.isDirectory() !== true) {
+        throw new TsdockError('INVALID_ARGUMENT', `${dir}: not a directory`);
+      }
+      return this.lock.run('exclusive', async () => {
+        const plan = await readLayout((path) => join(dir, path), dir, { name: options.name, move: false });
+        return loaded(await importImages(this.parts, plan, dir));
+      });
+    });
+  }
+
+  /**
+   * Loads an OCI archive (a tar of an OCI image layout) or a `docker save` archive, plain or
+   * gzip-compressed (`tsdock load -i FILE`).
+   *
+   * @throws TsdockError `INVALID_IMAGE`: one line naming the file and what is wrong with it;
+   *   the store is then exactly as before. `INVALID_ARGUMENT` when there is no such file.
+   */
+  async load(file: string, options: ImportOptions = {}): Promise<LoadedImage[]> {
+    return this.guard(async () => {
+      if ((await statIfExists(file))?.isFile() !== true) {
+        throw new TsdockError('INVALID_ARGUMENT', `${file}: no such file`);
+      }
+      return this.lock.run('exclusive', async () => {
+        const scratch = await mkdtemp(join(this.ingestDir, 'load-'));
+        try {
+          const plan = await readArchive(file, scratch, options);
+          return loaded(await importImages(this.parts, plan, file));
+        } finally {
+          await rm(scratch, { recursive: true, force: true });
+        }
+      });
+    });
+  }
+
+  // ---- internals ----
+
+  private async readImages(): Promise<ImagesFile> {
+    const bytes = await readIfExists(this.imagesPath);
+    return bytes === undefined ? emptyImagesFile() : parseImagesFile(bytes, this.imagesPath);
+  }
+
+  private async readManifest(digest: Digest): Promise<ImageManifest> {
+    return parseManifest(await this.blobs.read(digest), `${this.root}: manifest ${digest}`);
+  }
+
+  private async readConfig(digest: Digest): Promise<ImageConfigFile> {
+    return parseImageConfigFile(await this.blobs.read(digest), `${this.root}: config ${digest}`);
+  }
+
+  /** Everything about an image that `resolve` needs, and which of its layers are not unpacked. */
+  private async describe(input: string, mapping: IdMapping | undefined): Promise<DescribedImage> {
+    const found = findImage(await this.readImages(), input);
+    const manifest = await this.readManifest(found.record.manifest);
+    const config = await this.readConfig(manifest.config.digest);
+    const chains = chainIds(config.rootfs.diff_ids);
+    const missing: number[] = [];
+    for (const [i, chainId] of chains.entries()) if (!(await this.layers.has(chainId, mapping))) missing.push(i);
+    return { found, manifest, config, chains, missing, layerDirs: chains.map((c) => this.layers.path(c, mapping)) };
+  }
+
+  private async unpackLayer(image: DescribedImage, i: number, mapping: IdMapping | undefined): Promise<void> {
+    const layer = image.manifest.layers[i];
+    const chainId = image.chains[i];
+    const diffId = image.config.rootfs.diff_ids[i];
+    if (layer === undefined || chainId === undefined || diffId === undefined) return;
+    const where = `${this.root}: image ${image.found.id} layer ${i + 1}`;
+    await this.layers.unpack(chainId, mapping, this.blobs.path(layer.digest), diffId, where);
+  }
+
+  /** Removes blobs and layer directories that no image refers to any more. */
+  private async collectGarbage(images: ImagesFile): Promise<void> {
+    const liveBlobs = new Set<string>();
+    const liveChains = new Set<string>();
+    for (const record of Object.values(images.images)) {
+      const manifest = await this.readManifest(record.manifest);
+      const config = await this.readConfig(manifest.config.digest);
+      for (const d of [record.manifest, manifest.config.digest, ...manifest.layers.map((l) => l.digest)])
+        liveBlobs.add(d);
+      for (const c of chainIds(config.rootfs.diff_ids)) liveChains.add(digestHex(c));
+    }
+    for (const digest of await this.blobs.list()) if (!liveBlobs.has(digest)) await this.blobs.remove(digest);
+    for (const name of await this.layers.list()) {
+      if (!liveChains.has(name.slice(0, 64))) await this.layers.remove(name);
+    }
+  }
+
+  /** Clears temporaries a killed holder of the lock left behind. */
+  private async removeStale(): Promise<void> {
+    for (const name of await readdir(this.ingestDir))
+      await rm(join(this.ingestDir, name), { recursive: true, force: true });
+    await this.layers.removeStale();
+  }
+
+  /** Lets TsdockErrors through and turns anything else (an errno) into a `STORE` error. */
+  private async guard<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      if (err instanceof TsdockError) throw err;
+      throw new TsdockError('STORE', `image store ${this.root}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+}
+
+function loaded(images: ImportedImage[]): LoadedImage[] {
+  return images.map(({ id, names }) => ({ id, names: names.map((n) => familiarReference(parseReference(n))) }));
+}
