@@ -1,0 +1,105 @@
+/**
+ * Pulling from a real registry (Debian's docker-registry on 127.0.0.1), images put there by
+ * umoci + skopeo, the result compared file by file with `umoci unpack` of the same image.
+ */
+import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chainIds } from '../../src/image/digest.js';
+import { openImageStore } from '../../src/image/store.js';
+import { pullImage } from '../../src/image/registry/pull.js';
+import { TransferStore } from '../../src/image/registry/transfer-store.js';
+import type { ProgressEvent } from '../../src/image/registry/progress.js';
+import { buildLayout, sh, skopeoCopy, startRegistry, type FileSpec, type Registry } from '../helpers/registry.js';
+import { describeTree } from '../helpers/tree.js';
+
+const layers: FileSpec[][] = [
+  [
+    { path: 'etc/hello', content: 'hello\n', mode: 0o644 },
+    { path: 'bin/tool', content: '#!/bin/sh\necho tool\n', mode: 0o755 },
+    { path: 'srv/owned', content: 'x', uid: 1234, gid: 5678, mode: 0o600 },
+    { path: 'srv/setuid', content: 's', mode: 0o4755 },
+    { path: 'srv/link', symlink: '../etc/hello' },
+    { path: 'srv/hard', hardlink: 'etc/hello' },
+    { path: 'var/empty', dir: true, mode: 0o1777 },
+  ],
+  [
+    { path: 'etc/hello', content: 'hello again\n' },
+    { path: 'usr/share/big', content: Buffer.alloc(3 * 1024 * 1024, 'abcdefgh') },
+  ],
+];
+
+/** Mounts the layers read-only as overlay (as the runtime would) and describes the merged tree. */
+async function describeLayers(root: string, chains: string[], mnt: string): Promise<string[]> {
+  const lower = chains
+    .map((c) => join(root, 'layers', c.slice('sha256:'.length)))
+    .reverse()
+    .join(':');
+  await mkdir(mnt, { recursive: true });
+  await sh('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${lower}`, mnt]);
+  try {
+    return await describeTree(mnt);
+  } finally {
+    await sh('umount', [mnt]);
+  }
+}
+
+describe('pull from an open registry', () => {
+  let registry: Registry;
+  let work: string;
+  let layout: string;
+
+  beforeAll(async () => {
+    work = await mkdtemp(join(tmpdir(), 'tsdock-pull-'));
+    registry = await startRegistry();
+    layout = await buildLayout(work, layers);
+    await skopeoCopy(`oci:${layout}:latest`, `docker://${registry.host}/test/app:oci`);
+    await skopeoCopy(`oci:${layout}:latest`, `docker://${registry.host}/test/app:v2s2`, ['--format', 'v2s2']);
+    await skopeoCopy(`oci:${layout}:latest`, `docker://${registry.host}/test/app:zstd`, [
+      '--dest-compress',
+      '--dest-compress-format',
+      'zstd',
+    ]);
+    await sh('umoci', ['unpack', '--image', `${layout}:latest`, join(work, 'umoci')]);
+  });
+
+  afterAll(async () => {
+    await registry.stop();
+    await rm(work, { recursive: true, force: true });
+  });
+
+  for (const tag of ['oci', 'v2s2', 'zstd']) {
+    it(`pulls the ${tag} image and unpacks the same tree as umoci`, async () => {
+      const root = join(work, `root-${tag}`);
+      await openImageStore(root);
+      const events: ProgressEvent[] = [];
+      const result = await pullImage(new TransferStore(root), `${registry.host}/test/app:${tag}`, {
+        onProgress: (e) => events.push(e),
+      });
+      expect(result.name).toBe(`${registry.host}/test/app:${tag}`);
+      const store = await openImageStore(root);
+      const resolved = await store.resolve(`${registry.host}/test/app:${tag}`);
+      expect(resolved.config.Cmd).toEqual(['/bin/true']);
+      const config = JSON.parse(
+        await sh('skopeo', ['inspect', '--tls-verify=false', '--config', `docker://${registry.host}/test/app:${tag}`]),
+      ) as { rootfs: { diff_ids: string[] } };
+      const chains = chainIds(config.rootfs.diff_ids as never);
+      const ours = await describeLayers(root, chains, join(work, `mnt-${tag}`));
+      const theirs = await describeTree(join(work, 'umoci', 'rootfs'));
+      expect(ours).toEqual(theirs);
+      expect(events.some((e) => e.type === 'layer' && e.status === 'complete')).toBe(true);
+      expect(events.at(-1)?.type).toBe('done');
+      // Nothing left over in the download area.
+      expect(await readdir(join(root, 'downloads'))).toEqual([]);
+    });
+  }
+
+  it('a second pull finds every layer already there', async () => {
+    const root = join(work, 'root-oci');
+    const events: ProgressEvent[] = [];
+    await pullImage(new TransferStore(root), `${registry.host}/test/app:oci`, { onProgress: (e) => events.push(e) });
+    const statuses = events.flatMap((e) => (e.type === 'layer' && e.status !== 'waiting' ? [e.status] : []));
+    expect(statuses).toEqual(['exists', 'exists']);
+  });
+});
