@@ -14,12 +14,21 @@ import type { ImageStore, ImageSummary } from './image/store.js';
 import { containersRootOf, DEFAULT_ID_MAPPING, startContainer, type StartedContainer } from './runtime/container.js';
 import type { ContainerOptions } from './runtime/options.js';
 import type { ExitStatus, StdioMode } from './runtime/spawn.js';
+import type { Credentials } from './image/registry/auth.js';
+import type { RegistryOptions } from './image/registry/client.js';
+import type { PullOptions, PullResult } from './image/registry/pull.js';
+import type { PushOptions, PushResult } from './image/registry/push.js';
 
 export { TsdockError, StartError, exitStatusOf, type ErrorCode } from './errors.js';
 export type { ContainerOptions, BindMount, TmpfsMount } from './runtime/options.js';
 export type { ExitStatus, StdioMode } from './runtime/spawn.js';
 export type { CgroupLimits } from './runtime/cgroups/index.js';
 export type { ImageSummary } from './image/store.js';
+export type { Credentials } from './image/registry/auth.js';
+export type { RegistryOptions } from './image/registry/client.js';
+export type { PullOptions, PullResult } from './image/registry/pull.js';
+export type { PushOptions, PushResult } from './image/registry/push.js';
+export type { ProgressEvent, ProgressListener, LayerStatus } from './image/registry/progress.js';
 
 export const DEFAULT_ROOT = '/var/lib/tsdock';
 
@@ -66,6 +75,57 @@ export class Runtime {
   /** Removes an image by name or id; returns what was untagged and deleted. */
   removeImage(ref: string, options: { force?: boolean } = {}): Promise<string[]> {
     return this.images.remove(ref, options);
+  }
+
+  /**
+   * Pulls an image from its registry into the store (verified, resumable, layers unpacked in
+   * parallel); `options.onProgress` receives typed progress events.
+   *
+   * @example await runtime.pullImage('127.0.0.1:5000/team/app:1.2', { platform: { os: 'linux', architecture: 'arm64' } });
+   */
+  async pullImage(ref: string, options: PullOptions = {}): Promise<PullResult> {
+    const [{ pullImage }, { TransferStore }] = await Promise.all([
+      import('./image/registry/pull.js'),
+      import('./image/registry/transfer-store.js'),
+    ]);
+    return pullImage(new TransferStore(this.images.root), ref, options);
+  }
+
+  /** Pushes a stored image to the registry its name names (`tagImage` it there first). */
+  async pushImage(ref: string, options: PushOptions = {}): Promise<PushResult> {
+    const [{ pushImage }, { TransferStore }] = await Promise.all([
+      import('./image/registry/push.js'),
+      import('./image/registry/transfer-store.js'),
+    ]);
+    return pushImage(new TransferStore(this.images.root), ref, options);
+  }
+
+  /** Names the image `source` (a name or ID) also `target` (`docker tag`). */
+  tagImage(source: string, target: string): Promise<void> {
+    return this.images.tag(source, target);
+  }
+
+  /**
+   * Checks credentials against a registry (`127.0.0.1:5000`; Docker Hub when empty) and stores
+   * them in Docker's `config.json`. Returns the registry's domain.
+   *
+   * @throws TsdockError `UNAUTHORIZED` when the registry refuses them.
+   */
+  async login(server: string | undefined, credentials: Credentials, options: RegistryOptions = {}): Promise<string> {
+    const { login, registryDomain } = await import('./image/registry/login.js');
+    const domain = registryDomain(server);
+    await login(domain, credentials, options);
+    return domain;
+  }
+
+  /** Forgets the stored credentials of a registry; returns its domain and whether there were any. */
+  async logout(
+    server: string | undefined,
+    options: { configDir?: string } = {},
+  ): Promise<{ domain: string; removed: boolean }> {
+    const { logout, registryDomain } = await import('./image/registry/login.js');
+    const domain = registryDomain(server);
+    return { domain, removed: await logout(domain, options.configDir) };
   }
 
   /**

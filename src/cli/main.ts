@@ -86,6 +86,61 @@ function program(): Command {
       await rmi(globals(), refs, flags);
     });
 
+  cli
+    .command('pull')
+    .description('Download an image from a registry')
+    .argument('<image>', 'image reference (busybox, 127.0.0.1:5000/team/app:1.2)')
+    .option('--platform <os/arch[/variant]>', 'platform to pick from a multi-platform image (default: this host)')
+    .option('--tls-verify [bool]', 'verify TLS certificates (--tls-verify=false to skip)')
+    .option('-q, --quiet', 'print only the image name')
+    .action(async (image: string, flags: { platform?: string; tlsVerify?: string | boolean; quiet?: boolean }) => {
+      const { pull } = await import('./commands/pull.js');
+      await pull(globals(), image, flags);
+    });
+
+  cli
+    .command('push')
+    .description('Upload an image to a registry')
+    .argument('<image>', 'image name, with the registry to push to (127.0.0.1:5000/me/app:v1)')
+    .option('--tls-verify [bool]', 'verify TLS certificates (--tls-verify=false to skip)')
+    .option('-q, --quiet', 'print only the image name')
+    .action(async (image: string, flags: { tlsVerify?: string | boolean; quiet?: boolean }) => {
+      const { push } = await import('./commands/push.js');
+      await push(globals(), image, flags);
+    });
+
+  cli
+    .command('tag')
+    .description('Give an image another name')
+    .argument('<source>', 'image name or id')
+    .argument('<target>', 'new name')
+    .action(async (source: string, target: string) => {
+      const { tag } = await import('./commands/tag.js');
+      await tag(globals(), source, target);
+    });
+
+  cli
+    .command('login')
+    .description('Log in to a registry')
+    .argument('[server]', 'registry (default: Docker Hub)')
+    .option('-u, --username <user>', 'user name')
+    .option('-p, --password <password>', 'password (insecure: use --password-stdin)')
+    .option('--password-stdin', 'read the password from stdin')
+    .option('--tls-verify [bool]', 'verify TLS certificates (--tls-verify=false to skip)')
+    .action(async (server: string | undefined, flags: Record<string, unknown>) => {
+      const { login } = await import('./commands/login.js');
+      await login(globals(), server, flags);
+    });
+
+  cli
+    .command('logout')
+    .description('Log out from a registry')
+    .argument('[server]', 'registry (default: Docker Hub)')
+    .action(async (server: string | undefined) => {
+      const { logout } = await import('./commands/logout.js');
+      await logout(globals(), server);
+    });
+
   return cli;
 }
 

@@ -1,0 +1,50 @@
+/** `tsdock pull [--platform os/arch[/variant]] [--tls-verify=false] [-q] REF`. */
+import { Runtime } from '../../index.js';
+import { parsePlatform } from '../../image/registry/manifest.js';
+import { familiarReference, formatReference, parseReference } from '../../image/reference.js';
+import type { GlobalOptions } from '../main.js';
+import { TransferProgress } from '../transfer-progress.js';
+import { parseTlsVerify } from './login.js';
+
+export interface PullFlags {
+  platform?: string;
+  tlsVerify?: string | boolean;
+  quiet?: boolean;
+}
+
+export async function pull(globals: GlobalOptions, reference: string, flags: PullFlags): Promise<void> {
+  const ref = parseReference(reference);
+  const platform = flags.platform === undefined ? undefined : parsePlatform(flags.platform);
+  const quiet = flags.quiet === true;
+  const runtime = await Runtime.open({ root: globals.root });
+  const progress = new TransferProgress(process.stdout, quiet);
+  const cancel = new AbortController();
+  const onSignal = (): void => {
+    cancel.abort();
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    if (!quiet) process.stdout.write(`${ref.tag ?? ref.digest ?? 'latest'}: Pulling from ${ref.path}\n`);
+    const seen = { fetched: false };
+    const result = await runtime.pullImage(reference, {
+      platform,
+      tlsVerify: parseTlsVerify(flags.tlsVerify),
+      onProgress: (event) => {
+        if (event.type === 'layer' && event.status === 'complete') seen.fetched = true;
+        progress.listener(event);
+      },
+      signal: cancel.signal,
+    });
+    progress.finish();
+    const name = familiarReference(ref);
+    if (quiet) process.stdout.write(`${formatReference(ref)}\n`);
+    else {
+      const status = seen.fetched ? `Downloaded newer image for ${name}` : `Image is up to date for ${name}`;
+      process.stdout.write(`Digest: ${result.digest}\nStatus: ${status}\n${formatReference(ref)}\n`);
+    }
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
