@@ -6,7 +6,10 @@ cd "$(dirname "$0")/.."
 
 # Test and demo tools: busybox-static is the demo image's content; skopeo and umoci check that
 # tsdock's images are standard OCI; clang-format lints the native code; g++/make/python3 build it.
-packages=(busybox-static skopeo umoci clang-format g++ make python3 iproute2 util-linux)
+# docker-registry serves the registry tests, with htpasswd (apache2-utils) and openssl for their
+# Basic-auth and TLS set-ups.
+packages=(busybox-static skopeo umoci clang-format g++ make python3 iproute2 util-linux docker-registry
+  apache2-utils openssl)
 [ "${TSDOCK_BENCH:-0}" = 1 ] && packages+=(runc crun hyperfine)
 
 missing=()
