@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { TsdockError } from '../../src/errors.js';
 import { digestHex, sha256Digest, type Digest } from '../../src/image/digest.js';
 import { writeOciLayout, type WrittenLayout } from '../../src/image/oci-layout-writer.js';
+import { StoreLock } from '../../src/image/lock.js';
 import { openImageStore, type ImageStore } from '../../src/image/store.js';
 import { exec, hashTree, listTree, tempDir } from './image-helpers.js';
 
@@ -296,6 +297,37 @@ describe('the store lock', () => {
     expect(await readdir(join(s.root, 'ingest'))).toEqual([]);
     expect(await readdir(join(s.root, 'layers'))).toHaveLength(1);
     expect((await s.list()).map((r) => r.tag).sort()).toEqual(['1', '2']);
+  });
+
+  it('lets shared holders in one process overlap, and puts an exclusive request between them', async () => {
+    const root = await tempDir();
+    const lockFile = join(root, 'lock');
+    const lock = new StoreLock(lockFile, () => Promise.resolve());
+    const events: string[] = [];
+    let open = (): void => undefined;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    const reader = (name: string): Promise<void> =>
+      lock.run('shared', async () => {
+        events.push(`${name} in`);
+        await gate;
+        events.push(`${name} out`);
+      });
+    const r1 = reader('r1');
+    const r2 = reader('r2');
+    for (let i = 0; i < 200 && events.length < 2; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(events).toEqual(['r1 in', 'r2 in']);
+    // Another process can share the lock now, but not take it exclusively.
+    await exec('flock', ['--nonblock', '--shared', lockFile, 'true']);
+    await expect(exec('flock', ['--nonblock', '--exclusive', lockFile, 'true'])).rejects.toThrow();
+
+    const w = lock.run('exclusive', () => Promise.resolve(void events.push('w')));
+    const r3 = lock.run('shared', () => Promise.resolve(void events.push('r3')));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(events).toEqual(['r1 in', 'r2 in']);
+    open();
+    await Promise.all([r1, r2, w, r3]);
+    expect(events).toEqual(['r1 in', 'r2 in', 'r1 out', 'r2 out', 'w', 'r3']);
+    await exec('flock', ['--nonblock', '--exclusive', lockFile, 'true']);
   });
 
   it('serialises concurrent mutations within one process', async () => {
