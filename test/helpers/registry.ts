@@ -7,7 +7,7 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createPrivateKey, createSign, randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { request as httpRequest } from 'node:http';
+import { createServer as createHttpServer, request as httpRequest } from 'node:http';
 import { createServer as createHttpsServer, request as httpsRequest } from 'node:https';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -330,4 +330,86 @@ export async function buildLayout(work: string, layers: FileSpec[][]): Promise<s
 /** `skopeo copy` with the given extra flags, TLS verification off (the registries are local). */
 export async function skopeoCopy(src: string, dest: string, extra: string[] = []): Promise<void> {
   await sh('skopeo', ['copy', '--quiet', '--src-tls-verify=false', '--dest-tls-verify=false', ...extra, src, dest]);
+}
+
+/** What a {@link startProxy} does to blob bodies passing through it. */
+export interface ProxyBehaviour {
+  /** Bytes per second for blob bodies (0: unthrottled). */
+  throttle?: number;
+  /** Flip one byte of blob bodies larger than this many bytes. */
+  corruptOver?: number;
+  /** Stop sending (without closing) after this many bytes of the first large blob body. */
+  stallAfter?: number;
+}
+
+export interface Proxy {
+  host: string;
+  /** The Range header of every blob GET (or '' when none). */
+  ranges: string[];
+  behaviour: ProxyBehaviour;
+  stop(): Promise<void>;
+}
+
+/**
+ * A plain-HTTP proxy in front of a registry on 127.0.0.1 that can slow, corrupt or stall blob
+ * bodies, for the tests of resuming, verification and idle timeouts.
+ */
+export async function startProxy(target: string, behaviour: ProxyBehaviour = {}): Promise<Proxy> {
+  const ranges: string[] = [];
+  let stalled = false;
+  const server = createHttpServer((req, res) => {
+    const isBlob = req.method === 'GET' && /\/blobs\/sha256:/.test(req.url ?? '');
+    if (isBlob) ranges.push(req.headers.range ?? '');
+    const upstream = httpRequest(
+      `http://${target}${req.url ?? '/'}`,
+      { method: req.method, headers: { ...req.headers, host: target } },
+      (up) => {
+        const size = Number(up.headers['content-length'] ?? 0);
+        res.writeHead(up.statusCode ?? 502, up.headers);
+        if (!isBlob || size < 64 * 1024) {
+          up.pipe(res);
+          return;
+        }
+        let sent = 0;
+        let flipped = false;
+        up.on('data', (chunk: Buffer) => {
+          let out = chunk;
+          if (behaviour.corruptOver !== undefined && size > behaviour.corruptOver && !flipped) {
+            out = Buffer.from(chunk);
+            out[0] = (out[0] ?? 0) ^ 0xff;
+            flipped = true;
+          }
+          if (behaviour.stallAfter !== undefined && !stalled && sent + out.length > behaviour.stallAfter) {
+            stalled = true;
+            res.write(out.subarray(0, behaviour.stallAfter - sent));
+            up.destroy();
+            return; // the response stays open and silent
+          }
+          sent += out.length;
+          if (!res.write(out)) up.pause();
+          if (behaviour.throttle !== undefined && behaviour.throttle > 0) {
+            up.pause();
+            setTimeout(() => up.resume(), (out.length / behaviour.throttle) * 1000);
+          }
+        });
+        res.on('drain', () => up.resume());
+        up.on('end', () => {
+          if (!res.writableEnded && !(stalled && sent < size)) res.end();
+        });
+      },
+    );
+    upstream.on('error', () => res.destroy());
+    req.pipe(upstream);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    host: `127.0.0.1:${port}`,
+    ranges,
+    behaviour,
+    stop: async () => {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    },
+  };
 }

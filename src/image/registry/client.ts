@@ -7,7 +7,14 @@
 import { TsdockError } from '../../errors.js';
 import { Authorizer, readLimited, type Credentials } from './auth.js';
 import { loadCredentials } from './credentials.js';
-import { HttpClient, describeNetworkError, type HttpOptions, type HttpRequest, type HttpResponse } from './http.js';
+import {
+  HttpClient,
+  certificateErrorCode,
+  describeNetworkError,
+  type HttpOptions,
+  type HttpRequest,
+  type HttpResponse,
+} from './http.js';
 
 export interface RegistryOptions extends HttpOptions {
   /**
@@ -41,16 +48,6 @@ export function apiHost(domain: string): string {
 export function isLoopback(domain: string): boolean {
   const host = domain.replace(/:\d+$/, '');
   return host === 'localhost' || host === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
-}
-
-function isCertificateError(err: unknown): boolean {
-  for (let e: unknown = err; e !== undefined && e !== null; e = (e as { cause?: unknown }).cause) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string' && (code.includes('CERT') || code.startsWith('ERR_TLS_CERT'))) return true;
-    if (code === 'DEPTH_ZERO_SELF_SIGNED_CERT' || code === 'SELF_SIGNED_CERT_IN_CHAIN') return true;
-    if (e === (e as { cause?: unknown }).cause) break;
-  }
-  return false;
 }
 
 /** A connection to one registry. Close it when done. */
@@ -92,7 +89,7 @@ export class RegistryClient {
           });
         } catch (err) {
           lastError = err;
-          if (isCertificateError(err)) break;
+          if (certificateErrorCode(err) !== undefined) break;
           continue;
         }
         await res.body.dump();

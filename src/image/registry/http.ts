@@ -78,12 +78,26 @@ function isTransient(err: unknown): boolean {
   return typeof code === 'string' && TRANSIENT_CODES.has(code);
 }
 
+/** OpenSSL's certificate verification failures (`UNABLE_TO_VERIFY_LEAF_SIGNATURE`, …) and Node's own. */
+const CERTIFICATE_CODE = /CERT|SIGNATURE|ISSUER|SELF_SIGNED/;
+
+/** The certificate-verification code somewhere in `err`'s cause chain, if any. */
+export function certificateErrorCode(err: unknown): string | undefined {
+  for (let e = err, depth = 0; e !== undefined && e !== null && depth < 8; depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && CERTIFICATE_CODE.test(code)) return code;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
 /** A one-line, credential-free description of a network error. */
 export function describeNetworkError(err: unknown): string {
   const e = err as { code?: unknown; message?: unknown; cause?: unknown };
   const code = typeof e.code === 'string' ? e.code : '';
-  if (code.startsWith('ERR_TLS') || code.includes('CERT') || code === 'DEPTH_ZERO_SELF_SIGNED_CERT') {
-    return `TLS certificate not trusted (${code}); trust its CA, or use --tls-verify=false`;
+  const certificate = certificateErrorCode(err);
+  if (certificate !== undefined) {
+    return `TLS certificate not trusted (${certificate}); trust its CA, or use --tls-verify=false`;
   }
   if (err instanceof undiciErrors.BodyTimeoutError || err instanceof undiciErrors.HeadersTimeoutError) {
     return 'the registry stopped sending data (timed out)';
