@@ -141,7 +141,8 @@ export class ImageStore {
   /** @internal Creates the directory tree; {@link openImageStore} calls it. */
   async init(): Promise<void> {
     await this.guard(async () => {
-      await mkdir(this.root, { recursive: true, mode: 0o700 });
+      // 0711: a container root mapped to an unprivileged host id must traverse to its layers.
+      await mkdir(this.root, { recursive: true, mode: 0o711 });
       await this.blobs.init();
       await this.layers.init();
     });

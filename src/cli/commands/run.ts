@@ -1,5 +1,6 @@
 /** `tsdock run IMAGE [COMMAND...]`: flags -> ContainerOptions -> Runtime.start -> wait. */
 import { Runtime } from '../../index.js';
+import type { StartedContainer } from '../../runtime/container.js';
 import { TsdockError } from '../../errors.js';
 import { parseCgroupLimits } from '../../runtime/cgroups/limits.js';
 import {
@@ -103,15 +104,21 @@ export async function run(
   const runFlags = flags as unknown as RunFlags;
   const options = containerOptions(command, runFlags);
   const runtime = await Runtime.open({ root: globals.root });
-  const container = await runtime.start(image, {
-    ...options,
-    stdio: { stdin: runFlags.interactive ? 'inherit' : 'ignore', output: 'inherit' },
-  });
+  // Handlers go in before the start: the container may run (and be signalled) before start()
+  // resolves, and a signal then must reach it rather than end this process.
+  let container: StartedContainer | undefined;
+  const pending: NodeJS.Signals[] = [];
   const forward = (signal: NodeJS.Signals): void => {
-    container.monitor.signal(signal);
+    if (container === undefined) pending.push(signal);
+    else container.monitor.signal(signal);
   };
   for (const signal of FORWARDED) process.on(signal, forward);
   try {
+    container = await runtime.start(image, {
+      ...options,
+      stdio: { stdin: runFlags.interactive ? 'inherit' : 'ignore', output: 'inherit' },
+    });
+    for (const signal of pending.splice(0)) container.monitor.signal(signal);
     return (await container.waitAndRemove()).exitCode;
   } finally {
     for (const signal of FORWARDED) process.off(signal, forward);
