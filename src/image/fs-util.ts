@@ -1,8 +1,10 @@
 /** Small file-system helpers for the store: durable atomic writes and tolerant lookups. */
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import type { Stats } from 'node:fs';
 import { lstat, open, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { promisify } from 'node:util';
 
 /** Writes all of `chunk` (a single write(2) may write less). */
 export async function writeAll(file: FileHandle, chunk: Buffer): Promise<void> {
@@ -17,6 +19,15 @@ export async function fsyncDir(dir: string): Promise<void> {
   } finally {
     await handle.close();
   }
+}
+
+/**
+ * syncfs(2) on the file system holding `path`: one flush for a whole unpacked layer instead of
+ * an fsync per file (thousands of journal commits). Through coreutils' `sync --file-system`
+ * until the native addon offers syncfs.
+ */
+export async function syncFileSystem(path: string): Promise<void> {
+  await promisify(execFile)('sync', ['--file-system', path]);
 }
 
 /** A fresh name for a temporary file or directory: `<prefix><pid>-<random>`. */

@@ -2,14 +2,17 @@
  * Unpacked layers: `layers/<chain-id hex>[<mapping suffix>]/`, ready to be overlay lower dirs.
  * A layer is unpacked into a temporary `layers/.tmp-*` directory and renamed into place only
  * once complete and verified, so a directory under its final name is always whole; it is never
- * written again. Removal renames it away first, for the same reason.
+ * written again. Removal renames it away first, for the same reason. Before the rename the
+ * whole file system is synced once: a layer is never verified again, so one renamed into place
+ * with its data still in the page cache would, after a power cut, stay a layer of empty files
+ * for good (containerd's `sync_fs` option exists for that failure, containerd#8895).
  */
 import { createReadStream } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TsdockError } from '../errors.js';
 import { digestHex, type Digest } from './digest.js';
-import { fsyncDir, lstatIfExists, tempName } from './fs-util.js';
+import { fsyncDir, lstatIfExists, syncFileSystem, tempName } from './fs-util.js';
 import { mappingSuffix, type IdMapping } from './id-mapping.js';
 import { unpackLayer } from './unpack.js';
 
@@ -56,6 +59,7 @@ export class LayerStore {
     try {
       await chmod(temp, 0o755);
       await unpackLayer(createReadStream(blob), temp, { idMapping: mapping, expectedDiffId: diffId });
+      await syncFileSystem(temp);
       await rename(temp, this.path(chainId, mapping));
     } catch (err) {
       await rm(temp, { recursive: true, force: true });

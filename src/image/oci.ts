@@ -60,7 +60,6 @@ export interface ImageIndex {
   schemaVersion: 2;
   mediaType?: string;
   manifests: Descriptor[];
-  annotations?: Record<string, string>;
 }
 
 export interface ImageManifest {
@@ -68,7 +67,6 @@ export interface ImageManifest {
   mediaType?: string;
   config: Descriptor;
   layers: Descriptor[];
-  annotations?: Record<string, string>;
 }
 
 /** Docker's health check (nanosecond durations), as in the image config. */

@@ -124,8 +124,3 @@ export function formatReference(ref: ImageReference): string {
 export function familiarReference(ref: ImageReference): string {
   return withSuffix(familiarRepository(ref), ref);
 }
-
-/** Whether `value` is a valid tag on its own (`latest`, `1.36.1`). */
-export function isTag(value: string): boolean {
-  return TAG.test(value);
-}
