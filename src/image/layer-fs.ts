@@ -69,13 +69,16 @@ export class LayerDir {
   }
 
   /**
-   * Prepares to fill `root`, which must be an existing empty directory.
+   * Prepares to fill `root`, which must be an existing empty directory; it becomes owned by
+   * the (mapped) root until the layer's own `./` member, if any, says otherwise.
    *
    * @throws TsdockError `STORE` when it is not empty.
    */
   static async open(root: string, mapping: IdMapping | undefined): Promise<LayerDir> {
     if ((await readdir(root)).length > 0) throw new TsdockError('STORE', `${root}: layer directory is not empty`);
-    return new LayerDir(root, mapping);
+    const dir = new LayerDir(root, mapping);
+    lchownSync(root, ...dir.rootOwner());
+    return dir;
   }
 
   private refuse(components: readonly string[], why: string): TsdockError {

@@ -131,6 +131,8 @@ describe('import and resolve', () => {
       'etc d 0755 100000:100000',
       'etc/passwd f 0644 100000:100000 size 26',
     ]);
+    expect((await stat(dir)).uid).toBe(100000);
+    expect((await stat(plain.layerDirs[0] ?? '')).uid).toBe(0);
     const inode = (await stat(dir)).ino;
     expect((await s.resolve('app:v1', { idMapping: mapping })).layerDirs).toEqual(mapped.layerDirs);
     expect((await stat(dir)).ino).toBe(inode);
