@@ -119,11 +119,10 @@ export async function* readTar(source: AsyncIterable<Buffer>): AsyncGenerator<Ta
     for (;;) {
       const block = await reader.read(BLOCK);
       if (block.length === 0) break; // EOF on a block boundary without the zero blocks: accepted, as Go's reader does
+      // Garbage (or too little) where the first header should be: the input is no tar at all.
+      const garbage = block.length < BLOCK || (!block.every((b) => b === 0) && !hasValidChecksum(block));
+      if (first && garbage) throw new TsdockError('INVALID_IMAGE', 'malformed tar: not a tar archive');
       if (block.length < BLOCK) throw truncated();
-      // Garbage where the first header should be: the input is no tar at all, and should say so.
-      if (first && !block.every((b) => b === 0) && !hasValidChecksum(block)) {
-        throw new TsdockError('INVALID_IMAGE', 'malformed tar: not a tar archive');
-      }
       first = false;
       const raw = decodeHeaderBlock(block);
       if (raw === undefined) break;

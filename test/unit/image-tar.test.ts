@@ -202,13 +202,18 @@ describe('tar reader formats', () => {
 
   it.each([
     ['garbage', () => Buffer.alloc(1024, 0x41), /^malformed tar: not a tar archive$/],
+    ['a short text', () => Buffer.from('hello\n'), /^malformed tar: not a tar archive$/],
     [
       'a bad checksum',
       () =>
         Buffer.concat([rawBlock({ name: 'a', type: '0' }), rawBlock({ name: 'b', type: '0' }).fill(0x41, 0, 1), END]),
       /^malformed tar: header checksum mismatch$/,
     ],
-    ['a truncated header', () => rawBlock({ name: 'a', type: '0' }).subarray(0, 300), /unexpected end/],
+    [
+      'a truncated header',
+      () => Buffer.concat([rawBlock({ name: 'a', type: '0' }), rawBlock({ name: 'b', type: '0' }).subarray(0, 300)]),
+      /unexpected end/,
+    ],
     ['a truncated body', () => rawBlock({ name: 'a', type: '0', size: 100 }), /unexpected end/],
     ['an unknown type', () => Buffer.concat([rawBlock({ name: 'a', type: 'V' }), END]), /unsupported entry type 'V'/],
     [
