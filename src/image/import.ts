@@ -111,7 +111,7 @@ export async function importImages(store: StoreParts, plan: ImportPlan, where: s
         id: manifest.config.digest,
         names: candidate.names,
         manifest: manifestDigest,
-        created: config.created ?? new Date().toISOString(),
+        created: (config.created === undefined ? new Date() : new Date(config.created)).toISOString(),
       });
     }
 
