@@ -3,9 +3,10 @@
  * start creates is removed again when the start fails, so a failed `run` leaves nothing behind.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TsdockError } from '../errors.js';
+import { parseMountinfo } from './cgroups/detect.js';
 import { createContainerCgroup, type ContainerCgroup } from './cgroups/index.js';
 import { containerDirPaths, createContainerDir, removeContainerDir, type ContainerDir } from './container-dir.js';
 import { hostNofileHardLimit } from './host.js';
@@ -88,6 +89,7 @@ export async function startContainer(req: StartRequest): Promise<StartedContaine
   const user = await resolveImageUser(image, options.user ?? image.config.User ?? '');
   const kinds = await bindKinds(options);
   const nofileHardLimit = await hostNofileHardLimit();
+  const cgroupMounts = parseMountinfo(await readFile('/proc/self/mountinfo', 'utf8'));
 
   const id = newContainerId();
   const paths = containerDirPaths(req.containersRoot, id);
@@ -111,6 +113,7 @@ export async function startContainer(req: StartRequest): Promise<StartedContaine
       bindKinds: kinds,
       cgroup: { procsFiles: cgroup.procsFiles, dirs: cgroup.dirs, oom: cgroup.oom },
       nofileHardLimit,
+      cgroupMounts,
       idMappings,
     });
     await writeFile(paths.plan, encodePlan(plan), { mode: 0o600 });

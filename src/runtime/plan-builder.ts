@@ -5,24 +5,12 @@
 import { basename, dirname, posix } from 'node:path';
 import { TsdockError } from '../errors.js';
 import { capabilitySets, resolveCapabilities } from './capabilities.js';
+import type { CgroupMount } from './cgroups/detect.js';
+import { cgroupFsContainerOps, cgroupFsOps } from './cgroup-mounts.js';
+import { MS } from './mount-flags.js';
 import type { ContainerOptions, TmpfsMount } from './options.js';
 import type { FsOp, IdMapping, NamespaceType, OomSource, SpawnPlan } from './plan.js';
 import type { ResolvedUser } from './user.js';
-
-/** MS_* mount flags (linux/mount.h). */
-export const MS = {
-  RDONLY: 1n,
-  NOSUID: 2n,
-  NODEV: 4n,
-  NOEXEC: 8n,
-  REMOUNT: 32n,
-  BIND: 4096n,
-  REC: 16384n,
-  PRIVATE: 1n << 18n,
-  SLAVE: 1n << 19n,
-  RELATIME: 1n << 21n,
-  STRICTATIME: 1n << 24n,
-} as const;
 
 const RLIMIT_NOFILE = 7;
 /** containerd's default NOFILE for containers: a low soft limit, a generous hard one. */
@@ -93,6 +81,8 @@ export interface PlanInput {
   /** Whether each bind source is a directory or a file (stat'ed by the caller). */
   bindKinds: ('dir' | 'file')[];
   cgroup: { procsFiles: string[]; dirs: string[]; oom: OomSource | undefined };
+  /** The host's cgroup mounts (from mountinfo), mirrored read-only at the container's /sys/fs/cgroup. */
+  cgroupMounts: CgroupMount[];
   /** The host's hard RLIMIT_NOFILE: a container may not ask for more (EPERM). */
   nofileHardLimit: bigint;
   /** Present when the container gets its own user namespace. */
@@ -354,9 +344,10 @@ export function buildSpawnPlan(input: PlanInput): SpawnPlan {
       },
       ...devOps(root, userns),
       sysOp(root, options, userns),
+      ...cgroupFsOps(input.cgroupMounts, root),
       ...bindOps(root, input),
     ],
-    containerOps: containerOps(cwd),
+    containerOps: [...containerOps(cwd), ...cgroupFsContainerOps(input.cgroupMounts)],
     readonlyRootfs: options.readonlyRootfs ?? false,
     loopbackUp: options.network !== 'host',
     cgroupProcs: input.cgroup.procsFiles,

@@ -100,6 +100,18 @@ describe('isolation, seen from inside', () => {
     for (const line of lines) expect(line).toMatch(/:\/$/);
   });
 
+  it('sees its own limits, read-only, at /sys/fs/cgroup', async () => {
+    // v1 layout first, pure v2 as the fallback.
+    const script = [
+      'cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max',
+      'cat /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids.max',
+      'mkdir /sys/fs/cgroup/x',
+    ].join('; ');
+    const r = await run(['--memory', '32m', '--pids-limit', '20', 'busybox', 'sh', '-c', script]);
+    expect(r.stdout).toBe('33554432\n20\n');
+    expect(r.stderr).toMatch(/can't create directory '\/sys\/fs\/cgroup\/x': Read-only file system/);
+  });
+
   it("has Docker's default capabilities and no_new_privs off", async () => {
     const status = await sh('grep -E "^(CapEff|CapBnd|CapInh|CapAmb|NoNewPrivs)" /proc/self/status');
     expect(status).toMatch(/CapEff:\s+00000000a80425fb/);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { MS } from '../../src/runtime/mount-flags.js';
 import {
   buildSpawnPlan,
-  MS,
   mountOptions,
   resolveArgs,
   resolveEnv,
@@ -30,6 +30,7 @@ function input(overrides: Partial<PlanInput> = {}): PlanInput {
     bindKinds: [],
     cgroup: { procsFiles: ['/cg/memory/x/cgroup.procs'], dirs: ['/cg/memory/x'], oom: undefined },
     nofileHardLimit: 20000n,
+    cgroupMounts: [],
     ...overrides,
   };
 }
