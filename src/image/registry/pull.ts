@@ -232,7 +232,6 @@ async function fetchLayer(
       return;
     }
     const sink = haveLayer ? undefined : new Channel();
-    const stop = new AbortController();
     const download = downloadBlob({
       client,
       repository: plan.ref.path,
@@ -240,7 +239,7 @@ async function fetchLayer(
       desc: layer,
       partial,
       sink,
-      signal: AbortSignal.any([options.signal, stop.signal]),
+      signal: options.signal,
       onProgress: (current, total, resumed) =>
         emit?.({ type: 'layer', digest: layer.digest, status: resumed ? 'resuming' : 'downloading', current, total }),
     });
@@ -254,9 +253,13 @@ async function fetchLayer(
           await store.publishBlob(partialPath, layer.digest);
         });
       } catch (err) {
-        // The layer is bad; stop its download, and let it finish with the partial file before we release it.
-        stop.abort(err);
-        await download.catch(() => undefined);
+        // A layer that does not unpack may be one the registry garbled: let the download finish
+        // (without the unpacker) and report a digest mismatch, the real cause, when there is one.
+        const downloadError: unknown = await download.then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        if (downloadError instanceof TsdockError && downloadError.code === 'INVALID_IMAGE') throw downloadError;
         throw err;
       }
     } else {

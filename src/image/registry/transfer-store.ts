@@ -86,7 +86,13 @@ export class TransferStore {
         // descriptor names a file no longer at `path`, and we start over with a fresh one.
         const [mine, there] = [await handle.stat(), await statIfExists(path)];
         if (there === undefined || mine.ino !== there.ino || mine.dev !== there.dev) continue;
-        return await fn(handle, path);
+        try {
+          return await fn(handle, path);
+        } finally {
+          // An empty partial is only a lock: remove it (a waiter notices, see above). One that
+          // holds bytes stays, for the next pull to resume.
+          if ((await statIfExists(path))?.size === 0) await rm(path, { force: true });
+        }
       } finally {
         await handle.close();
       }
