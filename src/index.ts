@@ -10,6 +10,7 @@
  * ```
  */
 import { join } from 'node:path';
+import { TsdockError } from './errors.js';
 import type { ImageStore, ImageSummary } from './image/store.js';
 import { containersRootOf, DEFAULT_ID_MAPPING, startContainer, type StartedContainer } from './runtime/container.js';
 import type { ContainerOptions } from './runtime/options.js';
@@ -31,6 +32,9 @@ export type { PushOptions, PushResult } from './image/registry/push.js';
 export type { ProgressEvent, ProgressListener, LayerStatus } from './image/registry/progress.js';
 
 export const DEFAULT_ROOT = '/var/lib/tsdock';
+
+/** When `run` pulls its image: Docker's `--pull missing|always|never`. */
+export type PullPolicy = 'missing' | 'always' | 'never';
 
 export interface RuntimeOptions {
   /** The store's root directory; default `TSDOCK_ROOT` or `/var/lib/tsdock`. */
@@ -89,6 +93,25 @@ export class Runtime {
       import('./image/registry/transfer-store.js'),
     ]);
     return pullImage(new TransferStore(this.images.root), ref, options);
+  }
+
+  /**
+   * Makes sure `image` is in the store before a run, by Docker's `--pull` policy: `missing`
+   * pulls it only when absent, `always` pulls it anyway (fetching only what changed), `never`
+   * leaves a missing image to fail the run. Returns whether it pulled.
+   */
+  async ensureImage(image: string, policy: PullPolicy, options: PullOptions = {}): Promise<boolean> {
+    if (policy === 'never') return false;
+    if (policy === 'missing') {
+      try {
+        await this.images.resolve(image);
+        return false;
+      } catch (err) {
+        if (!(err instanceof TsdockError) || err.code !== 'IMAGE_NOT_FOUND') throw err;
+      }
+    }
+    await this.pullImage(image, options);
+    return true;
   }
 
   /** Pushes a stored image to the registry its name names (`tagImage` it there first). */

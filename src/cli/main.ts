@@ -52,6 +52,7 @@ function program(): Command {
     .option('--cpuset-cpus <list>', 'CPUs to run on (e.g. 0-1)')
     .option('--pids-limit <n>', 'maximum number of processes')
     .option('--cgroup-parent <path>', 'parent cgroup')
+    .option('--pull <policy>', 'pull the image before running: missing, always or never', 'missing')
     .action(async (image: string, command: string[], flags: Record<string, unknown>) => {
       const { run } = await import('./commands/run.js');
       process.exitCode = await run(globals(), image, command, flags);

@@ -39,6 +39,7 @@ export interface RunFlags {
   cpusetCpus?: string;
   pidsLimit?: string;
   cgroupParent?: string;
+  pull?: string;
 }
 
 /** Signals a foreground `run` passes on to the container, like `docker run`'s sig-proxy. */
@@ -114,6 +115,7 @@ export async function run(
   };
   for (const signal of FORWARDED) process.on(signal, forward);
   try {
+    await pullForRun(runtime, image, runFlags.pull);
     container = await runtime.start(image, {
       ...options,
       stdio: { stdin: runFlags.interactive ? 'inherit' : 'ignore', output: 'inherit' },
@@ -123,4 +125,20 @@ export async function run(
   } finally {
     for (const signal of FORWARDED) process.off(signal, forward);
   }
+}
+
+/** `--pull missing|always|never`: Docker's messages and progress go to stderr, keeping stdout the container's. */
+async function pullForRun(runtime: Runtime, image: string, policy: string | undefined): Promise<void> {
+  const chosen = oneOf('--pull', policy ?? 'missing', ['missing', 'always', 'never'] as const) ?? 'missing';
+  const { TransferProgress } = await import('../transfer-progress.js');
+  const progress = new TransferProgress(process.stderr, false);
+  const pulled = await runtime.ensureImage(image, chosen, {
+    onProgress: (event) => {
+      if (event.type === 'resolved' && chosen === 'missing') {
+        process.stderr.write(`Unable to find image '${image}' locally\n`);
+      }
+      progress.listener(event);
+    },
+  });
+  if (pulled) progress.finish();
 }
