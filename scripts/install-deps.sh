@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 # Basic-auth and TLS set-ups.
 packages=(busybox-static skopeo umoci clang-format g++ make python3 iproute2 util-linux docker-registry
   apache2-utils openssl)
-[ "${TSDOCK_BENCH:-0}" = 1 ] && packages+=(runc crun hyperfine)
+[ "${TSDOCK_BENCH:-0}" = 1 ] && packages+=(runc crun hyperfine time bc)
 
 missing=()
 for p in "${packages[@]}"; do
