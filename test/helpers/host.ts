@@ -44,7 +44,7 @@ export function uniqueCgroupParent(label: string): string {
 
 /** The directories a relative cgroup parent names, one per mounted hierarchy. */
 export async function cgroupParentDirs(parent: string): Promise<string[]> {
-  const h = await detectHierarchy();
+  const h = detectHierarchy();
   const bases = [...Object.values(h.v1), ...(h.v2 ? [h.v2] : [])].map((x) => join(x.mountPoint, x.ownPath, parent));
   return [...new Set(bases)];
 }

@@ -28,7 +28,7 @@ import {
   type Held,
 } from './cgroups-helpers.js';
 
-const hierarchy = await detectHierarchy();
+const hierarchy = detectHierarchy();
 const needed: Controller[] = ['memory', 'cpu', 'cpuacct', 'cpuset', 'pids', 'freezer'];
 const hasV1 = needed.every((c) => hierarchy.v1[c] !== undefined);
 /** The same host without its cgroup2 tree: a pure v1 host, where freeze and kill are v1's. */

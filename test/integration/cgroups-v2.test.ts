@@ -23,7 +23,7 @@ import {
   type Held,
 } from './cgroups-helpers.js';
 
-const hierarchy = await detectHierarchy();
+const hierarchy = detectHierarchy();
 const v2 = hierarchy.v2;
 /** Only the cgroup2 tree, as on a pure v2 host. */
 const v2Only: CgroupHierarchy = { v1: {}, v2 };

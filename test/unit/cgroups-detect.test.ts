@@ -234,7 +234,7 @@ describe('buildHierarchy', () => {
 
 describe('detectHierarchy on this host', () => {
   it('agrees with /proc/self/cgroup for every hierarchy it reports', async () => {
-    const h = await detectHierarchy();
+    const h = detectHierarchy();
     const own = parseProcCgroup(await readFile('/proc/self/cgroup', 'utf8'));
     for (const controller of CONTROLLERS) {
       const v1 = h.v1[controller];

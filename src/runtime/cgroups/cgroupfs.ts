@@ -1,11 +1,12 @@
 /**
  * Reading and writing cgroupfs files, removing cgroup directories, and waiting on the kernel: the
- * I/O both drivers share. Every failure becomes a {@link TsdockError} that names the file (and
+ * I/O both drivers share. The calls are synchronous on purpose: cgroupfs lives in memory and
+ * answers in microseconds, while each trip through libuv's thread pool costs a few hundred, and a
+ * container start makes dozens of them. Every failure becomes a {@link TsdockError} that names the file (and
  * the value, for a write) with the kernel's reason, e.g.
  * `cannot write "0-7" to /sys/fs/cgroup/cpuset/tsdock/abc/cpuset.cpus: invalid argument`.
  */
-import { constants } from 'node:fs';
-import { open, readFile, rmdir, stat } from 'node:fs/promises';
+import { closeSync, constants, openSync, readFileSync, rmdirSync, statSync, writeSync } from 'node:fs';
 import { getSystemErrorMap } from 'node:util';
 import { TsdockError, type ErrorCode } from '../../errors.js';
 
@@ -36,13 +37,13 @@ export function reason(err: unknown): string {
  * request, and in a directory standing in for cgroupfs a missing file must fail as it would on
  * a kernel that lacks the feature.
  */
-export async function writeCgroupFile(file: string, value: string): Promise<void> {
+export function writeCgroupFile(file: string, value: string): void {
   try {
-    const handle = await open(file, constants.O_WRONLY | constants.O_TRUNC);
+    const fd = openSync(file, constants.O_WRONLY | constants.O_TRUNC);
     try {
-      await handle.write(value);
+      writeSync(fd, value);
     } finally {
-      await handle.close();
+      closeSync(fd);
     }
   } catch (err) {
     throw new TsdockError(FAILED, `cannot write "${value}" to ${file}: ${reason(err)}`, { cause: err });
@@ -50,27 +51,27 @@ export async function writeCgroupFile(file: string, value: string): Promise<void
 }
 
 /** Reads a cgroupfs file, trimmed of its trailing newline. */
-export async function readCgroupFile(file: string): Promise<string> {
+export function readCgroupFile(file: string): string {
   try {
-    return (await readFile(file, 'utf8')).trim();
+    return readFileSync(file, 'utf8').trim();
   } catch (err) {
     throw new TsdockError(FAILED, `cannot read ${file}: ${reason(err)}`, { cause: err });
   }
 }
 
 /** Like {@link readCgroupFile}, but `undefined` when the kernel does not provide the file. */
-export async function readOptionalCgroupFile(file: string): Promise<string | undefined> {
+export function readOptionalCgroupFile(file: string): string | undefined {
   try {
-    return (await readFile(file, 'utf8')).trim();
+    return readFileSync(file, 'utf8').trim();
   } catch (err) {
     if (errnoCode(err) === 'ENOENT') return undefined;
     throw new TsdockError(FAILED, `cannot read ${file}: ${reason(err)}`, { cause: err });
   }
 }
 
-export async function exists(path: string): Promise<boolean> {
+export function exists(path: string): boolean {
   try {
-    await stat(path);
+    statSync(path);
     return true;
   } catch (err) {
     if (errnoCode(err) === 'ENOENT') return false;
@@ -78,12 +79,12 @@ export async function exists(path: string): Promise<boolean> {
   }
 }
 
-export async function readNumber(file: string): Promise<number> {
-  return toNumber(file, await readCgroupFile(file));
+export function readNumber(file: string): number {
+  return toNumber(file, readCgroupFile(file));
 }
 
-export async function readLimit(file: string): Promise<number | 'max'> {
-  return toLimit(file, await readCgroupFile(file));
+export function readLimit(file: string): number | 'max' {
+  return toLimit(file, readCgroupFile(file));
 }
 
 /** A "flat keyed" file (`memory.events`, `cpu.stat`): one `key value` pair per line. */
@@ -124,13 +125,13 @@ export function toLimit(file: string, text: string | undefined): number | 'max' 
   return value > BigInt(Number.MAX_SAFE_INTEGER) ? 'max' : Number(value);
 }
 
-export async function readFlatKeyed(file: string): Promise<Map<string, string>> {
-  return parseFlatKeyed(await readCgroupFile(file));
+export function readFlatKeyed(file: string): Map<string, string> {
+  return parseFlatKeyed(readCgroupFile(file));
 }
 
 /** The pids in a `cgroup.procs` file; none when the cgroup is gone. */
-export async function readProcs(file: string): Promise<number[]> {
-  const text = await readOptionalCgroupFile(file);
+export function readProcs(file: string): number[] {
+  const text = readOptionalCgroupFile(file);
   return (text ?? '')
     .split('\n')
     .filter((line) => line.trim() !== '')
@@ -155,7 +156,7 @@ export function sleep(ms: number): Promise<void> {
 }
 
 /** Polls `done` every 10 ms until it holds or `timeoutMs` passes; reports which. */
-export async function waitFor(done: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
+export async function waitFor(done: () => boolean | Promise<boolean>, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (await done()) return true;
@@ -171,9 +172,9 @@ export async function waitFor(done: () => Promise<boolean>, timeoutMs: number): 
  */
 export async function removeCgroupDir(dir: string): Promise<void> {
   let lastError: unknown;
-  const removed = await waitFor(async () => {
+  const removed = await waitFor(() => {
     try {
-      await rmdir(dir);
+      rmdirSync(dir);
       return true;
     } catch (err) {
       if (errnoCode(err) === 'ENOENT') return true;
@@ -191,9 +192,9 @@ export async function removeCgroupDir(dir: string): Promise<void> {
  * Removes a parent directory if nothing else lives in it: a cgroup that still has children (or
  * tasks) refuses with EBUSY, a plain directory with ENOTEMPTY, and both mean "still in use".
  */
-export async function removeIfUnused(dir: string): Promise<void> {
+export function removeIfUnused(dir: string): void {
   try {
-    await rmdir(dir);
+    rmdirSync(dir);
   } catch (err) {
     const code = errnoCode(err);
     if (code !== 'ENOENT' && code !== 'EBUSY' && code !== 'ENOTEMPTY') {

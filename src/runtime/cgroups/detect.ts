@@ -4,7 +4,7 @@
  * tree that carries only the core files: freeze, kill, events). The parsing is pure so that it
  * can be tested with captured texts; {@link detectHierarchy} reads the live files.
  */
-import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TsdockError } from '../../errors.js';
 
@@ -171,15 +171,13 @@ export function v2ControllerName(controller: Controller): string | null {
  * ```
  * @throws TsdockError `HOST_UNSUPPORTED` when no cgroup hierarchy is mounted at all.
  */
-export async function detectHierarchy(): Promise<CgroupHierarchy> {
-  const [mountinfo, cgroup] = await Promise.all([
-    readFile('/proc/self/mountinfo', 'utf8'),
-    readFile('/proc/self/cgroup', 'utf8'),
-  ]);
-  const mounts = parseMountinfo(mountinfo);
+export function detectHierarchy(): CgroupHierarchy {
+  // procfs and cgroupfs answer from memory: synchronous reads skip the thread pool (see cgroupfs.ts).
+  const mounts = parseMountinfo(readFileSync('/proc/self/mountinfo', 'utf8'));
+  const cgroup = readFileSync('/proc/self/cgroup', 'utf8');
   const v2Mount = mounts.find((m) => m.fstype === 'cgroup2');
   const v2Controllers =
-    v2Mount === undefined ? '' : await readFile(join(v2Mount.mountPoint, 'cgroup.controllers'), 'utf8');
+    v2Mount === undefined ? '' : readFileSync(join(v2Mount.mountPoint, 'cgroup.controllers'), 'utf8');
   const hierarchy = buildHierarchy(mounts, parseProcCgroup(cgroup), v2Controllers);
   if (hierarchy.v2 === undefined && Object.keys(hierarchy.v1).length === 0) {
     throw new TsdockError('HOST_UNSUPPORTED', 'no cgroup hierarchy is mounted (expected /sys/fs/cgroup)');

@@ -151,7 +151,7 @@ class Cgroup implements ContainerCgroup {
   async destroy(): Promise<void> {
     await this.kill();
     for (const dir of this.drivers.flatMap((d) => d.dirs)) await removeCgroupDir(dir);
-    for (const dir of this.parentDirs) await removeIfUnused(dir);
+    for (const dir of this.parentDirs) removeIfUnused(dir);
   }
 
   async applyLimits(limits: CgroupLimits): Promise<void> {
@@ -177,7 +177,7 @@ async function resolve(opts: CgroupOptions): Promise<{ hierarchy: CgroupHierarch
   checkParent(given);
   // `/tsdock/` is the default parent too.
   const parent = given.replace(/(.)\/+$/, '$1');
-  const hierarchy = opts.hierarchy ?? (await detectHierarchy());
+  const hierarchy = opts.hierarchy ?? detectHierarchy();
   return { hierarchy, parent, layout: layoutOf(hierarchy, parent, opts.name) };
 }
 
@@ -185,7 +185,7 @@ async function resolve(opts: CgroupOptions): Promise<{ hierarchy: CgroupHierarch
 async function removeMade(made: Placement[], parent: string): Promise<void> {
   for (const placement of made) await removeCgroupDir(placement.dir);
   if (parent !== DEFAULT_PARENT) return;
-  for (const placement of made) for (const dir of [...placement.parents].reverse()) await removeIfUnused(dir);
+  for (const placement of made) for (const dir of [...placement.parents].reverse()) removeIfUnused(dir);
 }
 
 /**

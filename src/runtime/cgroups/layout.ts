@@ -9,7 +9,7 @@
  *   process whose memory cgroup is `/process_api/ab` is `/sys/fs/cgroup/memory/process_api/ab/t-123`.
  * The container's directory is `<parent>/<name>`.
  */
-import { mkdir } from 'node:fs/promises';
+import { mkdirSync } from 'node:fs';
 import { posix } from 'node:path';
 import { TsdockError } from '../../errors.js';
 import { errnoCode, isEnoent, reason, removeCgroupDir } from './cgroupfs.js';
@@ -84,7 +84,7 @@ async function createOnce(placement: Placement, hooks: CreateHooks): Promise<voi
   for (const dir of placement.parents) {
     await hooks.beforeChild?.(above);
     try {
-      await mkdir(dir);
+      mkdirSync(dir);
     } catch (err) {
       if (errnoCode(err) !== 'EEXIST') throw mkdirError(dir, err);
     }
@@ -93,7 +93,7 @@ async function createOnce(placement: Placement, hooks: CreateHooks): Promise<voi
   }
   await hooks.beforeChild?.(above);
   try {
-    await mkdir(placement.dir);
+    mkdirSync(placement.dir);
   } catch (err) {
     throw mkdirError(placement.dir, err);
   }

@@ -43,8 +43,8 @@ const SETTLE_MS = 5000;
 export const cpusetHooks: CreateHooks = {
   async created(dir, parent) {
     for (const file of ['cpuset.cpus', 'cpuset.mems']) {
-      if ((await readCgroupFile(join(dir, file))) === '') {
-        await writeCgroupFile(join(dir, file), await readCgroupFile(join(parent, file)));
+      if (readCgroupFile(join(dir, file)) === '') {
+        writeCgroupFile(join(dir, file), readCgroupFile(join(parent, file)));
       }
     }
   },
@@ -70,15 +70,15 @@ export class V1Cgroup implements CgroupDriver {
     if (memory !== undefined) await applyMemory(memory, limits);
     if (cpu !== undefined) {
       // The period first: the quota is checked against it.
-      if (limits.cpuPeriod !== undefined) await writeCgroupFile(join(cpu, 'cpu.cfs_period_us'), `${limits.cpuPeriod}`);
-      if (limits.cpuQuota !== undefined) await writeCgroupFile(join(cpu, 'cpu.cfs_quota_us'), `${limits.cpuQuota}`);
-      if (limits.cpuShares !== undefined) await writeCgroupFile(join(cpu, 'cpu.shares'), `${limits.cpuShares}`);
+      if (limits.cpuPeriod !== undefined) writeCgroupFile(join(cpu, 'cpu.cfs_period_us'), `${limits.cpuPeriod}`);
+      if (limits.cpuQuota !== undefined) writeCgroupFile(join(cpu, 'cpu.cfs_quota_us'), `${limits.cpuQuota}`);
+      if (limits.cpuShares !== undefined) writeCgroupFile(join(cpu, 'cpu.shares'), `${limits.cpuShares}`);
     }
     if (cpuset !== undefined && limits.cpusetCpus !== undefined) {
-      await writeCgroupFile(join(cpuset, 'cpuset.cpus'), limits.cpusetCpus);
+      writeCgroupFile(join(cpuset, 'cpuset.cpus'), limits.cpusetCpus);
     }
     if (pids !== undefined && limits.pidsLimit !== undefined) {
-      await writeCgroupFile(join(pids, 'pids.max'), `${limits.pidsLimit}`);
+      writeCgroupFile(join(pids, 'pids.max'), `${limits.pidsLimit}`);
     }
   }
 
@@ -86,18 +86,18 @@ export class V1Cgroup implements CgroupDriver {
     const { memory, cpu, cpuset, pids } = this.paths;
     const applied: AppliedLimits = {};
     if (memory !== undefined) {
-      applied.memory = await readLimit(join(memory, 'memory.limit_in_bytes'));
+      applied.memory = readLimit(join(memory, 'memory.limit_in_bytes'));
       const swapFile = join(memory, 'memory.memsw.limit_in_bytes');
-      const swap = await readOptionalCgroupFile(swapFile);
+      const swap = readOptionalCgroupFile(swapFile);
       if (swap !== undefined) applied.memorySwap = toLimit(swapFile, swap);
     }
     if (cpu !== undefined) {
-      applied.cpuQuota = await readLimit(join(cpu, 'cpu.cfs_quota_us'));
-      applied.cpuPeriod = await readNumber(join(cpu, 'cpu.cfs_period_us'));
-      applied.cpuWeight = cpuSharesToWeight(await readNumber(join(cpu, 'cpu.shares')));
+      applied.cpuQuota = readLimit(join(cpu, 'cpu.cfs_quota_us'));
+      applied.cpuPeriod = readNumber(join(cpu, 'cpu.cfs_period_us'));
+      applied.cpuWeight = cpuSharesToWeight(readNumber(join(cpu, 'cpu.shares')));
     }
-    if (cpuset !== undefined) applied.cpusetCpus = await readCgroupFile(join(cpuset, 'cpuset.cpus'));
-    if (pids !== undefined) applied.pidsLimit = await readLimit(join(pids, 'pids.max'));
+    if (cpuset !== undefined) applied.cpusetCpus = readCgroupFile(join(cpuset, 'cpuset.cpus'));
+    if (pids !== undefined) applied.pidsLimit = readLimit(join(pids, 'pids.max'));
     return applied;
   }
 
@@ -107,19 +107,19 @@ export class V1Cgroup implements CgroupDriver {
     if (memory !== undefined) {
       const oomFile = join(memory, 'memory.oom_control');
       stats.memory = {
-        usage: await readNumber(join(memory, 'memory.usage_in_bytes')),
-        maxUsage: await readNumber(join(memory, 'memory.max_usage_in_bytes')),
-        limit: await readLimit(join(memory, 'memory.limit_in_bytes')),
-        oomKills: toNumber(oomFile, (await readFlatKeyed(oomFile)).get('oom_kill')),
+        usage: readNumber(join(memory, 'memory.usage_in_bytes')),
+        maxUsage: readNumber(join(memory, 'memory.max_usage_in_bytes')),
+        limit: readLimit(join(memory, 'memory.limit_in_bytes')),
+        oomKills: toNumber(oomFile, readFlatKeyed(oomFile).get('oom_kill')),
       };
     }
     if (cpuacct !== undefined) {
       const file = join(cpuacct, 'cpuacct.usage');
-      stats.cpu = { usageUsec: nsToUsec(file, await readCgroupFile(file)) };
+      stats.cpu = { usageUsec: nsToUsec(file, readCgroupFile(file)) };
     }
     if (cpu !== undefined) {
       const file = join(cpu, 'cpu.stat');
-      const stat = await readFlatKeyed(file);
+      const stat = readFlatKeyed(file);
       stats.cpuThrottling = {
         periods: toNumber(file, stat.get('nr_periods')),
         throttledPeriods: toNumber(file, stat.get('nr_throttled')),
@@ -128,8 +128,8 @@ export class V1Cgroup implements CgroupDriver {
     }
     if (pids !== undefined) {
       stats.pids = {
-        current: await readNumber(join(pids, 'pids.current')),
-        limit: await readLimit(join(pids, 'pids.max')),
+        current: readNumber(join(pids, 'pids.current')),
+        limit: readLimit(join(pids, 'pids.max')),
       };
     }
     return stats;
@@ -153,9 +153,9 @@ export class V1Cgroup implements CgroupDriver {
     if (procs === undefined) return;
     const emptied = await waitFor(async () => {
       try {
-        if ((await readProcs(procs)).length === 0) return true;
+        if (readProcs(procs).length === 0) return true;
         if (this.canFreeze) await this.freeze();
-        killAll(await readProcs(procs));
+        killAll(readProcs(procs));
         if (this.canFreeze) await this.thaw();
         return false;
       } catch (err) {
@@ -178,19 +178,19 @@ export class V1Cgroup implements CgroupDriver {
     }
     const file = join(freezer, 'freezer.state');
     const settled = await waitFor(async () => {
-      await writeCgroupFile(file, state);
-      return (await readCgroupFile(file)) === state;
+      writeCgroupFile(file, state);
+      return readCgroupFile(file) === state;
     }, SETTLE_MS);
     if (!settled) throw new TsdockError('START_FAILED', `${file} did not reach ${state} within ${SETTLE_MS} ms`);
   }
 }
 
 async function applyMemory(dir: string, limits: CgroupLimits): Promise<void> {
-  if (limits.memory !== undefined) await writeCgroupFile(join(dir, 'memory.limit_in_bytes'), `${limits.memory}`);
+  if (limits.memory !== undefined) writeCgroupFile(join(dir, 'memory.limit_in_bytes'), `${limits.memory}`);
   const total = memorySwapTotal(limits);
   if (total === undefined) return;
   const file = join(dir, 'memory.memsw.limit_in_bytes');
-  if (!(await exists(file))) {
+  if (!exists(file)) {
     // Like Docker: the implicit default is dropped silently, an explicit request is refused.
     if (limits.memorySwap === undefined) return;
     throw new TsdockError(
@@ -200,5 +200,5 @@ async function applyMemory(dir: string, limits: CgroupLimits): Promise<void> {
   }
   // A fresh cgroup's memsw limit is unlimited, so memory.limit_in_bytes (written first) never
   // exceeds it; the kernel requires memsw >= memory at every step (memory.rst 2.5).
-  await writeCgroupFile(file, total === 'max' ? '-1' : `${total}`);
+  writeCgroupFile(file, total === 'max' ? '-1' : `${total}`);
 }

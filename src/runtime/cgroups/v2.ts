@@ -50,7 +50,7 @@ export function v2CreateHooks(serves: ReadonlySet<Controller>, limits: CgroupLim
   const required = v2Names(requiredControllers(limits).filter((c) => serves.has(c)));
   return {
     async beforeChild(dir) {
-      const available = (await readCgroupFile(join(dir, 'cgroup.controllers'))).split(' ');
+      const available = readCgroupFile(join(dir, 'cgroup.controllers')).split(' ');
       const missing = required.filter((c) => !available.includes(c));
       if (missing.length > 0) {
         throw new TsdockError(
@@ -58,13 +58,13 @@ export function v2CreateHooks(serves: ReadonlySet<Controller>, limits: CgroupLim
           `the ${missing.join(', ')} controller is not available in ${dir} (its parent does not delegate it)`,
         );
       }
-      const enabled = (await readCgroupFile(join(dir, 'cgroup.subtree_control'))).split(' ');
+      const enabled = readCgroupFile(join(dir, 'cgroup.subtree_control')).split(' ');
       const toEnable = wanted.filter((c) => available.includes(c) && !enabled.includes(c));
       if (toEnable.length === 0) return;
       const file = join(dir, 'cgroup.subtree_control');
       const value = toEnable.map((c) => `+${c}`).join(' ');
       try {
-        await writeCgroupFile(file, value);
+        writeCgroupFile(file, value);
       } catch (err) {
         if (!toEnable.some((c) => required.includes(c))) return;
         if (!(err instanceof TsdockError)) throw err;
@@ -98,22 +98,22 @@ export class V2Cgroup implements CgroupDriver {
   async applyLimits(limits: CgroupLimits): Promise<void> {
     const file = (name: string): string => join(this.dir, name);
     if (this.serves.has('memory')) {
-      if (limits.memory !== undefined) await writeCgroupFile(file('memory.max'), `${limits.memory}`);
+      if (limits.memory !== undefined) writeCgroupFile(file('memory.max'), `${limits.memory}`);
       await this.applySwap(limits);
     }
     if (this.serves.has('cpu')) {
       if (limits.cpuQuota !== undefined) {
-        await writeCgroupFile(file('cpu.max'), `${limits.cpuQuota} ${limits.cpuPeriod ?? ''}`.trim());
+        writeCgroupFile(file('cpu.max'), `${limits.cpuQuota} ${limits.cpuPeriod ?? ''}`.trim());
       }
       if (limits.cpuShares !== undefined) {
-        await writeCgroupFile(file('cpu.weight'), `${cpuSharesToWeight(limits.cpuShares)}`);
+        writeCgroupFile(file('cpu.weight'), `${cpuSharesToWeight(limits.cpuShares)}`);
       }
     }
     if (this.serves.has('cpuset') && limits.cpusetCpus !== undefined) {
-      await writeCgroupFile(file('cpuset.cpus'), limits.cpusetCpus);
+      writeCgroupFile(file('cpuset.cpus'), limits.cpusetCpus);
     }
     if (this.serves.has('pids') && limits.pidsLimit !== undefined) {
-      await writeCgroupFile(file('pids.max'), `${limits.pidsLimit}`);
+      writeCgroupFile(file('pids.max'), `${limits.pidsLimit}`);
     }
   }
 
@@ -122,7 +122,7 @@ export class V2Cgroup implements CgroupDriver {
     const total = memorySwapTotal(limits);
     if (total === undefined) return;
     const file = join(this.dir, 'memory.swap.max');
-    if (!(await exists(file))) {
+    if (!exists(file)) {
       // Like Docker: the implicit default is dropped silently, an explicit request is refused.
       if (limits.memorySwap === undefined) return;
       throw new TsdockError(
@@ -131,29 +131,29 @@ export class V2Cgroup implements CgroupDriver {
       );
     }
     // The parser guarantees a numeric total comes with a memory limit no larger than it.
-    await writeCgroupFile(file, total === 'max' ? 'max' : `${total - (limits.memory ?? 0)}`);
+    writeCgroupFile(file, total === 'max' ? 'max' : `${total - (limits.memory ?? 0)}`);
   }
 
   async readLimits(): Promise<AppliedLimits> {
     const file = (name: string): string => join(this.dir, name);
     const applied: AppliedLimits = {};
     if (this.serves.has('memory')) {
-      const memory = await readLimit(file('memory.max'));
+      const memory = readLimit(file('memory.max'));
       applied.memory = memory;
-      const swap = await readOptionalCgroupFile(file('memory.swap.max'));
+      const swap = readOptionalCgroupFile(file('memory.swap.max'));
       if (swap !== undefined) {
         const swapMax = toLimit(file('memory.swap.max'), swap);
         applied.memorySwap = swapMax === 'max' || memory === 'max' ? 'max' : memory + swapMax;
       }
     }
     if (this.serves.has('cpu')) {
-      const [quota, period] = (await readCgroupFile(file('cpu.max'))).split(' ');
+      const [quota, period] = readCgroupFile(file('cpu.max')).split(' ');
       applied.cpuQuota = toLimit(file('cpu.max'), quota);
       applied.cpuPeriod = toNumber(file('cpu.max'), period);
-      applied.cpuWeight = await readNumber(file('cpu.weight'));
+      applied.cpuWeight = readNumber(file('cpu.weight'));
     }
-    if (this.serves.has('cpuset')) applied.cpusetCpus = await readCgroupFile(file('cpuset.cpus'));
-    if (this.serves.has('pids')) applied.pidsLimit = await readLimit(file('pids.max'));
+    if (this.serves.has('cpuset')) applied.cpusetCpus = readCgroupFile(file('cpuset.cpus'));
+    if (this.serves.has('pids')) applied.pidsLimit = readLimit(file('pids.max'));
     return applied;
   }
 
@@ -161,18 +161,17 @@ export class V2Cgroup implements CgroupDriver {
     const file = (name: string): string => join(this.dir, name);
     const stats: CgroupStats = {};
     if (this.serves.has('memory')) {
-      const peak = await readOptionalCgroupFile(file('memory.peak'));
-      const events = await readFlatKeyed(file('memory.events'));
+      const peak = readOptionalCgroupFile(file('memory.peak'));
+      const events = readFlatKeyed(file('memory.events'));
       stats.memory = {
-        usage: await readNumber(file('memory.current')),
-        limit: await readLimit(file('memory.max')),
+        usage: readNumber(file('memory.current')),
+        limit: readLimit(file('memory.max')),
         oomKills: toNumber(file('memory.events'), events.get('oom_kill')),
       };
       if (peak !== undefined) stats.memory.maxUsage = toNumber(file('memory.peak'), peak);
     }
     // usage_usec is in every cgroup's cpu.stat; the nr_* lines only with the cpu controller.
-    const cpuStat =
-      this.serves.has('cpuacct') || this.serves.has('cpu') ? await readFlatKeyed(file('cpu.stat')) : undefined;
+    const cpuStat = this.serves.has('cpuacct') || this.serves.has('cpu') ? readFlatKeyed(file('cpu.stat')) : undefined;
     if (cpuStat !== undefined && this.serves.has('cpuacct')) {
       stats.cpu = { usageUsec: toNumber(file('cpu.stat'), cpuStat.get('usage_usec')) };
     }
@@ -184,7 +183,7 @@ export class V2Cgroup implements CgroupDriver {
       };
     }
     if (this.serves.has('pids')) {
-      stats.pids = { current: await readNumber(file('pids.current')), limit: await readLimit(file('pids.max')) };
+      stats.pids = { current: readNumber(file('pids.current')), limit: readLimit(file('pids.max')) };
     }
     return stats;
   }
@@ -200,9 +199,9 @@ export class V2Cgroup implements CgroupDriver {
   /** cgroup.freeze reports completion through the `frozen` key of cgroup.events (cgroup-v2.rst "Core Interface Files"). */
   private async setFrozen(frozen: boolean): Promise<void> {
     const value = frozen ? '1' : '0';
-    await writeCgroupFile(join(this.dir, 'cgroup.freeze'), value);
+    writeCgroupFile(join(this.dir, 'cgroup.freeze'), value);
     const events = join(this.dir, 'cgroup.events');
-    if (!(await waitFor(async () => (await readFlatKeyed(events)).get('frozen') === value, SETTLE_MS))) {
+    if (!(await waitFor(async () => readFlatKeyed(events).get('frozen') === value, SETTLE_MS))) {
       throw new TsdockError('START_FAILED', `${events} did not report frozen ${value} within ${SETTLE_MS} ms`);
     }
   }
@@ -215,12 +214,12 @@ export class V2Cgroup implements CgroupDriver {
   async kill(): Promise<void> {
     const events = join(this.dir, 'cgroup.events');
     const procs = join(this.dir, 'cgroup.procs');
-    const hasKill = await exists(join(this.dir, 'cgroup.kill'));
+    const hasKill = exists(join(this.dir, 'cgroup.kill'));
     const emptied = await waitFor(async () => {
       try {
-        if ((await readFlatKeyed(events)).get('populated') === '0') return true;
-        if (hasKill) await writeCgroupFile(join(this.dir, 'cgroup.kill'), '1');
-        else killAll(await readProcs(procs));
+        if (readFlatKeyed(events).get('populated') === '0') return true;
+        if (hasKill) writeCgroupFile(join(this.dir, 'cgroup.kill'), '1');
+        else killAll(readProcs(procs));
         return false;
       } catch (err) {
         // The cgroup was removed under us (the monitor's rmdir after the last exit): nothing is left.
