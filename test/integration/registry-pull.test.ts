@@ -6,7 +6,7 @@ import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chainIds } from '../../src/image/digest.js';
+import { chainIds, sha256Digest } from '../../src/image/digest.js';
 import { openImageStore } from '../../src/image/store.js';
 import { pullImage } from '../../src/image/registry/pull.js';
 import { TransferStore } from '../../src/image/registry/transfer-store.js';
@@ -94,6 +94,22 @@ describe('pull from an open registry', () => {
       expect(await readdir(join(root, 'downloads'))).toEqual([]);
     });
   }
+
+  it('pulls by digest, and finds the image by that digest', async () => {
+    const raw = await sh('skopeo', [
+      'inspect',
+      '--raw',
+      '--tls-verify=false',
+      `docker://${registry.host}/test/app:v2s2`,
+    ]);
+    const ref = `${registry.host}/test/app@${sha256Digest(raw)}`;
+    const root = join(work, 'root-digest');
+    await openImageStore(root);
+    const result = await pullImage(new TransferStore(root), ref);
+    expect(result.digest).toBe(sha256Digest(raw));
+    const resolved = await (await openImageStore(root)).resolve(ref);
+    expect(resolved.id).toBe(result.id);
+  });
 
   it('a second pull finds every layer already there', async () => {
     const root = join(work, 'root-oci');

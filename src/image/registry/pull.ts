@@ -84,8 +84,10 @@ export async function pullImage(
     // Two tries: the second only if a garbage collection removed something between our locks.
     for (let attempt = 1; ; attempt++) {
       await store.shared(() => fetchLayers(store, client, plan, options));
-      const name = formatReference({ ...plan.ref, digest: undefined, tag: plan.ref.tag });
-      const names = plan.ref.tag === undefined ? [] : [name];
+      // By tag: `repo:tag` (a digest beside it was only a check). By digest alone: `repo@digest`,
+      // which finds the image again by that digest when it named the manifest itself.
+      const name = formatReference(plan.ref.tag === undefined ? plan.ref : { ...plan.ref, digest: undefined });
+      const names = [name];
       const created = plan.config.created ?? new Date().toISOString();
       const needs = { blobs: plan.manifest.layers.map((l) => l.digest), chains: plan.chains };
       if (await store.commit(plan.manifestBytes, plan.configBytes, needs, names, created)) {
