@@ -105,6 +105,8 @@ export async function run(
   const runFlags = flags as unknown as RunFlags;
   const options = containerOptions(command, runFlags);
   const runtime = await Runtime.open({ root: globals.root });
+  // Before the handlers below: Ctrl-C during a pull ends it (the next pull resumes).
+  await pullForRun(runtime, image, runFlags.pull);
   // Handlers go in before the start: the container may run (and be signalled) before start()
   // resolves, and a signal then must reach it rather than end this process.
   let container: StartedContainer | undefined;
@@ -115,7 +117,6 @@ export async function run(
   };
   for (const signal of FORWARDED) process.on(signal, forward);
   try {
-    await pullForRun(runtime, image, runFlags.pull);
     container = await runtime.start(image, {
       ...options,
       stdio: { stdin: runFlags.interactive ? 'inherit' : 'ignore', output: 'inherit' },
