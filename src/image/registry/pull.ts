@@ -93,7 +93,7 @@ export async function pullImage(
       if (await store.commit(plan.manifestBytes, plan.configBytes, needs, names, created)) {
         const id = plan.manifest.config.digest;
         options.onProgress?.({ type: 'done', reference: formatReference(ref), id, digest: plan.resolved });
-        return { id, name: formatReference(ref), digest: plan.resolved };
+        return { id, name, digest: plan.resolved };
       }
       if (attempt >= 2) throw new TsdockError('STORE', `${store.root}: layers of ${name} keep disappearing`);
     }
