@@ -1,2 +1,3 @@
 #!/usr/bin/env node
-import('../dist/src/cli/main.js').then(({ main }) => main(process.argv.slice(2)));
+// The CLI bundle built by `make build` (dist/cli); see Makefile.
+import('../dist/cli/main.js').then(({ main }) => main(process.argv.slice(2)));

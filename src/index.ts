@@ -11,7 +11,8 @@
  */
 import { join } from 'node:path';
 import { TsdockError } from './errors.js';
-import type { ImageStore, ImageSummary } from './image/store.js';
+import type { IdMapping } from './image/id-mapping.js';
+import type { ImageStore, ImageSummary, ResolvedImage } from './image/store.js';
 import { containersRootOf, DEFAULT_ID_MAPPING, startContainer, type StartedContainer } from './runtime/container.js';
 import type { ContainerOptions } from './runtime/options.js';
 import type { ExitStatus, StdioMode } from './runtime/spawn.js';
@@ -54,6 +55,8 @@ export interface RunResult extends ExitStatus {
 export class Runtime {
   readonly root: string;
   private readonly images: ImageStore;
+  /** Resolved images by reference and mapping, valid while the store's generation holds. */
+  private readonly resolved = new Map<string, { generation: string; image: ResolvedImage }>();
 
   private constructor(root: string, images: ImageStore) {
     this.root = root;
@@ -163,13 +166,24 @@ export class Runtime {
             gid: { hostID: DEFAULT_ID_MAPPING.hostID, size: DEFAULT_ID_MAPPING.size },
           }
         : undefined;
-    const resolved = await this.images.resolve(image, { idMapping });
+    const resolved = await this.resolveImage(image, idMapping);
     return startContainer({
       containersRoot: containersRootOf(this.root),
       image: { config: resolved.config, layerDirs: resolved.layerDirs },
       options,
       stdio: options.stdio ?? { stdin: 'ignore', output: 'inherit' },
     });
+  }
+
+  /** `store.resolve`, remembered: a start should not re-read manifests that did not change. */
+  private async resolveImage(ref: string, idMapping: IdMapping | undefined): Promise<ResolvedImage> {
+    const key = `${ref}\0${idMapping === undefined ? '' : JSON.stringify(idMapping)}`;
+    const generation = this.images.generation();
+    const cached = this.resolved.get(key);
+    if (cached?.generation === generation) return cached.image;
+    const image = await this.images.resolve(ref, { idMapping });
+    this.resolved.set(key, { generation, image });
+    return image;
   }
 
   /** Runs a container to completion and removes it (`docker run --rm`). */

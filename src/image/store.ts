@@ -17,6 +17,7 @@
  * const image = await store.resolve('busybox');
  * // image.layerDirs, bottom to top: overlay's lowerdir is them reversed, joined with ':'
  */
+import { statSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { join, resolve as resolvePath } from 'node:path';
 import { TsdockError } from '../errors.js';
@@ -177,6 +178,19 @@ export class ImageStore {
         layerDirs: image.layerDirs,
       };
     });
+  }
+
+  /**
+   * A token that changes whenever the set of images changes: images.json is replaced by an
+   * atomic rename, so a new inode marks every rewrite. Callers use it to keep resolved images.
+   */
+  generation(): string {
+    try {
+      const st = statSync(this.imagesPath);
+      return `${st.ino}:${st.mtimeMs}`;
+    } catch {
+      return 'none';
+    }
   }
 
   /** Every image, one entry per name (nameless images once, as `<none>`), newest first. */

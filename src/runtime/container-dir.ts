@@ -3,7 +3,7 @@
  * of its rootfs, the files bind-mounted over /etc/{hostname,hosts,resolv.conf}, its encoded plan
  * and the exit record its monitor writes.
  */
-import { chown, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chownSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ContainerPaths } from './plan-builder.js';
 
@@ -37,9 +37,9 @@ export function containerDirPaths(containersRoot: string, id: string): Container
   };
 }
 
-async function hostResolvConf(): Promise<string> {
+function hostResolvConf(): string {
   try {
-    return await readFile('/etc/resolv.conf', 'utf8');
+    return readFileSync('/etc/resolv.conf', 'utf8');
   } catch {
     return '';
   }
@@ -48,28 +48,28 @@ async function hostResolvConf(): Promise<string> {
 /**
  * Creates the directory and its files. `rootOwner` is the host uid/gid of the container's root
  * (a user namespace maps it away from 0): the overlay's upper and work dirs must belong to it.
+ * Synchronous on purpose: a handful of small metadata operations on the start path, where a
+ * thread-pool round trip each would cost more than the operations themselves.
  */
-export async function createContainerDir(
+export function createContainerDir(
   paths: ContainerDir,
   hostname: string,
   hostNetwork: boolean,
   rootOwner: { uid: number; gid: number },
-): Promise<void> {
+): void {
   // 0711: a container root mapped to an unprivileged host id must still reach its own files.
-  await mkdir(paths.dir, { recursive: true, mode: 0o711 });
-  await Promise.all([
-    mkdir(paths.rootfs, { mode: 0o755 }),
-    mkdir(paths.upper, { mode: 0o755 }),
-    mkdir(paths.work, { mode: 0o700 }),
-    writeFile(paths.hostname, `${hostname}\n`, { mode: 0o644 }),
-    writeFile(paths.hosts, hostNetwork ? await readFile('/etc/hosts', 'utf8') : HOSTS, { mode: 0o644 }),
-    writeFile(paths.resolvConf, await hostResolvConf(), { mode: 0o644 }),
-  ]);
+  mkdirSync(paths.dir, { recursive: true, mode: 0o711 });
+  mkdirSync(paths.rootfs, { mode: 0o755 });
+  mkdirSync(paths.upper, { mode: 0o755 });
+  mkdirSync(paths.work, { mode: 0o700 });
+  writeFileSync(paths.hostname, `${hostname}\n`, { mode: 0o644 });
+  writeFileSync(paths.hosts, hostNetwork ? readFileSync('/etc/hosts', 'utf8') : HOSTS, { mode: 0o644 });
+  writeFileSync(paths.resolvConf, hostResolvConf(), { mode: 0o644 });
   if (rootOwner.uid !== 0 || rootOwner.gid !== 0) {
-    await Promise.all([paths.upper, paths.work].map((d) => chown(d, rootOwner.uid, rootOwner.gid)));
+    for (const dir of [paths.upper, paths.work]) chownSync(dir, rootOwner.uid, rootOwner.gid);
   }
 }
 
-export async function removeContainerDir(paths: ContainerDir): Promise<void> {
-  await rm(paths.dir, { recursive: true, force: true });
+export function removeContainerDir(paths: ContainerDir): void {
+  rmSync(paths.dir, { recursive: true, force: true });
 }

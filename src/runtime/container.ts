@@ -3,7 +3,8 @@
  * start creates is removed again when the start fails, so a failed `run` leaves nothing behind.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TsdockError } from '../errors.js';
 import { parseMountinfo } from './cgroups/detect.js';
@@ -75,7 +76,8 @@ async function bindKinds(options: ContainerOptions): Promise<('dir' | 'file')[]>
 }
 
 async function cleanup(dir: ContainerDir, cgroup: ContainerCgroup | undefined): Promise<void> {
-  await Promise.all([removeContainerDir(dir), cgroup?.destroy()]);
+  removeContainerDir(dir);
+  await cgroup?.destroy();
 }
 
 /**
@@ -88,8 +90,8 @@ export async function startContainer(req: StartRequest): Promise<StartedContaine
   resolveArgs(image.config, options);
   const user = await resolveImageUser(image, options.user ?? image.config.User ?? '');
   const kinds = await bindKinds(options);
-  const nofileHardLimit = await hostNofileHardLimit();
-  const cgroupMounts = parseMountinfo(await readFile('/proc/self/mountinfo', 'utf8'));
+  const nofileHardLimit = hostNofileHardLimit();
+  const cgroupMounts = parseMountinfo(readFileSync('/proc/self/mountinfo', 'utf8'));
 
   const id = newContainerId();
   const paths = containerDirPaths(req.containersRoot, id);
@@ -101,7 +103,7 @@ export async function startContainer(req: StartRequest): Promise<StartedContaine
   let cgroup: ContainerCgroup | undefined;
   let monitor: MonitorHandle | undefined;
   try {
-    await createContainerDir(paths, hostname, options.network === 'host', rootOwner);
+    createContainerDir(paths, hostname, options.network === 'host', rootOwner);
     cgroup = await createContainerCgroup({ name: id, parent: options.cgroupParent, limits: options.limits ?? {} });
     const plan = buildSpawnPlan({
       id,
@@ -116,7 +118,7 @@ export async function startContainer(req: StartRequest): Promise<StartedContaine
       cgroupMounts,
       idMappings,
     });
-    await writeFile(paths.plan, encodePlan(plan), { mode: 0o600 });
+    writeFileSync(paths.plan, encodePlan(plan), { mode: 0o600 });
     monitor = spawnMonitor(paths.plan, req.stdio);
     const pid = await monitor.started;
     const started = monitor;

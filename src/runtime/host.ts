@@ -1,12 +1,12 @@
 /** Facts about the host that a plan must respect. */
-import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 
 /**
  * The hard RLIMIT_NOFILE of this process (from /proc/self/limits; Node has no getrlimit). A
  * container asking for more would fail with EPERM in setrlimit, so the plan clamps to it.
  */
-export async function hostNofileHardLimit(): Promise<bigint> {
-  const limits = await readFile('/proc/self/limits', 'utf8');
+export function hostNofileHardLimit(): bigint {
+  const limits = readFileSync('/proc/self/limits', 'utf8');
   const line = limits.split('\n').find((l) => l.startsWith('Max open files'));
   const hard = line?.split(/\s{2,}/)[2]?.trim();
   return hard === undefined || hard === 'unlimited' ? 1n << 20n : BigInt(hard);

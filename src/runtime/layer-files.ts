@@ -24,11 +24,24 @@ function isOpaque(dir: string): boolean {
   return OPAQUE_XATTRS.some((name) => native().lgetxattr(dir, name)?.toString() === 'y');
 }
 
+/** Unpacked layers never change (DESIGN: read-only once complete), so reads can be remembered. */
+const cache = new Map<string, Buffer | undefined>();
+const CACHE_ENTRIES = 128;
+
 /**
  * The content of `path` (absolute, inside the image) as the merged rootfs would show it, or
  * `undefined` when the image has no such regular file. `layerDirs` run bottom to top.
  */
 export async function readLayeredFile(layerDirs: readonly string[], path: string): Promise<Buffer | undefined> {
+  const key = [...layerDirs, path].join('\0');
+  if (cache.has(key)) return cache.get(key);
+  const content = await readThroughLayers(layerDirs, path);
+  if (cache.size >= CACHE_ENTRIES) cache.delete(cache.keys().next().value as string);
+  cache.set(key, content);
+  return content;
+}
+
+async function readThroughLayers(layerDirs: readonly string[], path: string): Promise<Buffer | undefined> {
   const parts = posix.normalize(path).split('/').filter(Boolean);
   for (const layer of [...layerDirs].reverse()) {
     let hiddenBelow = false;
