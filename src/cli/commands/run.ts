@@ -2,7 +2,7 @@
 import { Runtime } from '../../index.js';
 import type { StartedContainer } from '../../runtime/container.js';
 import { TsdockError } from '../../errors.js';
-import { parseCgroupLimits } from '../../runtime/cgroups/limits.js';
+import { parseCgroupLimits, type LimitFlags } from '../../runtime/cgroups/limits.js';
 import {
   parseBind,
   parseEnv,
@@ -13,7 +13,8 @@ import {
 } from '../../runtime/options.js';
 import type { GlobalOptions } from '../main.js';
 
-export interface RunFlags {
+/** The parsed `run` flags; the resource flags are the cgroup driver's own `LimitFlags`. */
+export interface RunFlags extends LimitFlags {
   interactive?: boolean;
   env: string[];
   envFile: string[];
@@ -32,12 +33,6 @@ export interface RunFlags {
   capAdd: string[];
   capDrop: string[];
   securityOpt: string[];
-  memory?: string;
-  memorySwap?: string;
-  cpus?: string;
-  cpuShares?: string;
-  cpusetCpus?: string;
-  pidsLimit?: string;
   cgroupParent?: string;
   pull?: string;
 }
