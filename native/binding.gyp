@@ -17,6 +17,7 @@
         "src/core/fsops.c",
         "src/core/creds.c",
         "src/core/exec.c",
+        "src/core/seccomp.c",
         "src/monitor/main.c",
         "src/monitor/spawn.c",
         "src/monitor/status.c",

@@ -46,6 +46,8 @@ enum tsd_plan_tag {
   TSD_TAG_CGROUP_DIR = 23,      /* string, repeated: removed after exit, in order */
   TSD_TAG_OOM = 24,             /* u32 driver (enum tsd_oom_driver), then string path */
   TSD_TAG_EXIT_FILE = 25,       /* string: where the exit status JSON is written atomically */
+  TSD_TAG_SECCOMP = 26,         /* struct sock_filter[] as-is (8 bytes each, u16 code, u8 jt,
+                                   u8 jf, u32 k): a classic BPF program, loaded last before exec */
 };
 
 /*

@@ -101,6 +101,9 @@ static void dump(const struct tsd_plan *p) {
     putchar('\n');
   }
   line("exit_file", p->exit_file);
+  for (size_t i = 0; i < p->n_seccomp; i++)
+    printf("seccomp code=0x%x jt=%u jf=%u k=0x%" PRIx32 "\n", p->seccomp[i].code, p->seccomp[i].jt,
+           p->seccomp[i].jf, p->seccomp[i].k);
 }
 
 int main(int argc, char **argv) {

@@ -134,6 +134,10 @@ static void rich(struct buf *b) {
   put(&p, "/x/memory.events", 16);
   rec_buf(b, TSD_TAG_OOM, &p);
   rec_str(b, TSD_TAG_EXIT_FILE, "/run/x/exit.json");
+  p.n = 0;
+  put(&p, "\x20\x00\x00\x00\x04\x00\x00\x00", 8); /* ld [4] */
+  put(&p, "\x06\x00\x01\x02\x00\x00\xff\x7f", 8); /* ret ALLOW (jt/jf kept as they are) */
+  rec_buf(b, TSD_TAG_SECCOMP, &p);
 }
 
 static int failures;
@@ -151,6 +155,7 @@ static void check_minimal(const struct tsd_plan *p) {
   CHECK(p->env.n == 0 && p->env.v == NULL);
   CHECK(strcmp(p->cwd, "/") == 0 && strcmp(p->rootfs, "/rootfs") == 0);
   CHECK(p->hostname == NULL && p->uid_map == NULL && p->exit_file == NULL);
+  CHECK(p->seccomp == NULL && p->n_seccomp == 0);
   CHECK(!p->has_caps && !p->has_oom_score_adj && p->oom_driver == 0);
   CHECK(p->namespaces == 0 && p->propagation == 0 && p->rootfs_ops.n == 0);
 }
@@ -193,6 +198,9 @@ static void check_rich(const struct tsd_plan *p) {
   CHECK(p->cgroup_dirs.n == 2 && strcmp(p->cgroup_dirs.v[1], "/sys/fs/cgroup/pids/x") == 0);
   CHECK(p->oom_driver == TSD_OOM_V2 && strcmp(p->oom_path, "/x/memory.events") == 0);
   CHECK(strcmp(p->exit_file, "/run/x/exit.json") == 0);
+  CHECK(p->n_seccomp == 2 && p->seccomp[0].code == 0x20 && p->seccomp[0].k == 4);
+  CHECK(p->seccomp[1].code == 6 && p->seccomp[1].jt == 1 && p->seccomp[1].jf == 2);
+  CHECK(p->seccomp[1].k == 0x7fff0000);
 }
 
 /* Builders of malformed buffers, each appending to a plan that is otherwise fine. */
@@ -229,7 +237,7 @@ static void tag_zero(struct buf *b) {
 }
 static void tag_past_end(struct buf *b) {
   minimal(b);
-  rec_u32(b, TSD_TAG_EXIT_FILE + 1, 0);
+  rec_u32(b, TSD_TAG_SECCOMP + 1, 0);
 }
 static void tag_huge(struct buf *b) {
   minimal(b);
@@ -353,6 +361,19 @@ static void oom_unknown_driver(struct buf *b) {
   put(&p, "/x", 2);
   rec_buf(b, TSD_TAG_OOM, &p);
 }
+static void seccomp_partial(struct buf *b) {
+  minimal(b);
+  rec(b, TSD_TAG_SECCOMP, "\x06\x00\x00\x00\x00\x00\xff\x7f\x06", 9);
+}
+static void seccomp_empty(struct buf *b) {
+  minimal(b);
+  rec(b, TSD_TAG_SECCOMP, "", 0);
+}
+static void seccomp_twice(struct buf *b) {
+  minimal(b);
+  rec(b, TSD_TAG_SECCOMP, "\x06\x00\x00\x00\x00\x00\xff\x7f", 8);
+  rec(b, TSD_TAG_SECCOMP, "\x06\x00\x00\x00\x00\x00\xff\x7f", 8);
+}
 static void no_argv(struct buf *b) {
   magic(b);
   rec_str(b, TSD_TAG_CWD, "/");
@@ -408,6 +429,9 @@ static const struct test_case cases[] = {
     {"namespace join of two types", ns_join_two_types, "not one CLONE_NEW", NULL},
     {"unknown rlimit", rlimit_unknown, "unknown rlimit resource", NULL},
     {"unknown OOM driver", oom_unknown_driver, "unknown OOM driver 3", NULL},
+    {"seccomp filter of 9 bytes", seccomp_partial, "not whole instructions", NULL},
+    {"empty seccomp filter", seccomp_empty, "has 0 instructions", NULL},
+    {"duplicate seccomp filter", seccomp_twice, "duplicate record", NULL},
     {"no argv", no_argv, "no argv", NULL},
     {"no cwd", no_cwd, "no cwd", NULL},
     {"no rootfs", no_rootfs, "no rootfs", NULL},

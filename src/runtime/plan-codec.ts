@@ -3,7 +3,7 @@
  * encoding lives here: the native side decodes, and its decoder is unit-tested in C against
  * buffers this encoder produced.
  */
-import type { FsOp, NamespaceType, SpawnPlan } from './plan.js';
+import type { FsOp, NamespaceType, SockFilter, SpawnPlan } from './plan.js';
 
 const MAGIC = 'TSDPLAN1';
 
@@ -34,6 +34,7 @@ export const Tag = {
   cgroupDir: 23,
   oom: 24,
   exitFile: 25,
+  seccomp: 26,
 } as const;
 
 const OpKind = { mount: 1, mkdir: 2, mknod: 3, symlink: 4, mask: 5, readonly: 6, chdir: 7 } as const;
@@ -150,6 +151,18 @@ function encodeOp(op: FsOp): Buffer {
   ]);
 }
 
+/** `struct sock_filter[]` in the host's (little-endian) layout: u16 code, u8 jt, u8 jf, u32 k. */
+export function encodeFilter(filter: readonly SockFilter[]): Buffer {
+  const b = Buffer.alloc(filter.length * 8);
+  filter.forEach((insn, i) => {
+    b.writeUInt16LE(insn.code, i * 8);
+    b.writeUInt8(insn.jt, i * 8 + 2);
+    b.writeUInt8(insn.jf, i * 8 + 3);
+    b.writeUInt32LE(insn.k >>> 0, i * 8 + 4);
+  });
+  return b;
+}
+
 /** Serialises a plan for `tsdock-monitor`. Throws RangeError on a string containing NUL. */
 export function encodePlan(plan: SpawnPlan): Buffer {
   const w = new RecordWriter();
@@ -191,5 +204,6 @@ export function encodePlan(plan: SpawnPlan): Buffer {
   for (const dir of plan.cgroupDirs) w.string(Tag.cgroupDir, dir);
   if (plan.oom) w.record(Tag.oom, Buffer.concat([u32(OomDriver[plan.oom.driver]), encodeString(plan.oom.path)]));
   if (plan.exitFile !== undefined) w.string(Tag.exitFile, plan.exitFile);
+  if (plan.seccomp !== undefined) w.record(Tag.seccomp, encodeFilter(plan.seccomp));
   return w.finish();
 }

@@ -65,6 +65,14 @@ export type FsOp =
   /** chdir, so that later mount data can name directories relatively (overlay's page-size limit). */
   | { kind: 'chdir'; target: string };
 
+/** One classic BPF instruction (`struct sock_filter`, linux/filter.h). */
+export interface SockFilter {
+  code: number;
+  jt: number;
+  jf: number;
+  k: number;
+}
+
 /** How the monitor learns that the container was OOM-killed. */
 export interface OomSource {
   /** v1: `memory.oom_control` (`oom_kill N`); v2: `memory.events` (`oom_kill N`). */
@@ -107,4 +115,6 @@ export interface SpawnPlan {
   oom?: OomSource;
   /** Where the monitor records the exit status (JSON, written atomically). */
   exitFile?: string;
+  /** A seccomp filter (compiled by `seccomp/compile.ts`), loaded last before `execve`. */
+  seccomp?: SockFilter[];
 }

@@ -125,6 +125,11 @@ const richPlan: SpawnPlan = {
   cgroupDirs: ['/sys/fs/cgroup/memory/t/abc', '/sys/fs/cgroup/pids/t/abc'],
   oom: { driver: 'v1', path: '/sys/fs/cgroup/memory/t/abc/memory.oom_control' },
   exitFile: '/run/tsdock/abc/exit.json',
+  seccomp: [
+    { code: 0x20, jt: 0, jf: 0, k: 4 },
+    { code: 0x15, jt: 1, jf: 255, k: 0xc000003e },
+    { code: 0x06, jt: 0, jf: 0, k: 0x7fff0000 },
+  ],
 };
 
 describe('plan wire format', () => {
@@ -170,6 +175,9 @@ describe('plan wire format', () => {
       'cgroup_dir "/sys/fs/cgroup/pids/t/abc"',
       'oom v1 "/sys/fs/cgroup/memory/t/abc/memory.oom_control"',
       'exit_file "/run/tsdock/abc/exit.json"',
+      'seccomp code=0x20 jt=0 jf=0 k=0x4',
+      'seccomp code=0x15 jt=1 jf=255 k=0xc000003e',
+      'seccomp code=0x6 jt=0 jf=0 k=0x7fff0000',
     ];
     expect(dump(encodePlan(richPlan)).split('\n')).toEqual([...expected, '']);
   });

@@ -40,6 +40,9 @@ int tsd_remount_readonly(const char *path, unsigned long extra_flags);
 /* creds.c: supplementary groups, gid, uid, capabilities, no_new_privs, in that order. */
 void tsd_set_credentials(const struct tsd_child *c);
 
+/* seccomp.c: loads the plan's seccomp filter (the plan has one); fails through tsd_child_fail. */
+void tsd_load_seccomp(const struct tsd_child *c);
+
 /* exec.c: resets what the monitor set up for itself and execs argv; never returns. */
 _Noreturn void tsd_exec(const struct tsd_child *c);
 

@@ -58,6 +58,12 @@ static void set_caps(const struct tsd_child *c) {
 }
 
 void tsd_set_credentials(const struct tsd_child *c) {
+  /*
+   * Without no_new_privs, loading a filter needs CAP_SYS_ADMIN (seccomp(2)), which the capability
+   * sets below may drop: load it now, so the id and capability changes run under it (the
+   * default profile allows them). With no_new_privs it waits until just before execve.
+   */
+  if (c->plan->seccomp != NULL && !c->plan->no_new_privs) tsd_load_seccomp(c);
   if (c->plan->has_caps) drop_bounding(c);
   set_ids(c);
   if (c->plan->has_caps) set_caps(c);

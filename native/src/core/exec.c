@@ -89,6 +89,8 @@ _Noreturn void tsd_exec(const struct tsd_child *c) {
   /* Everything but stdio and the error pipe, which execve closes for us (O_CLOEXEC). */
   close_fds(3, (unsigned)c->err_fd - 1);
   close_fds((unsigned)c->err_fd + 1, ~0u);
+  /* Last: from here on only execve runs, and every profile worth running allows it. */
+  if (p->seccomp != NULL && p->no_new_privs) tsd_load_seccomp(c);
   if (file[0] == '\0')
     errno = ENOENT;
   else if (strchr(file, '/') != NULL)

@@ -191,6 +191,33 @@ static int decode_oom(struct decoder *d, struct cursor *c) {
   return take_string(d, c, &p->oom_path);
 }
 
+/*
+ * A classic BPF program for seccomp(2): whole instructions, no more than the kernel takes
+ * (BPF_MAXINSNS). The kernel verifies the instructions themselves when the child loads them.
+ */
+static int decode_seccomp(struct decoder *d, struct cursor *c) {
+  struct tsd_plan *p = d->plan;
+  size_t n = c->left / sizeof(struct sock_filter);
+  if (c->left % sizeof(struct sock_filter) != 0)
+    return fail(d, "seccomp filter of %zu bytes is not whole instructions", c->left);
+  if (n == 0 || n > BPF_MAXINSNS)
+    return fail(d, "seccomp filter has %zu instructions, not 1 to %d", n, BPF_MAXINSNS);
+  p->seccomp = calloc(n, sizeof(*p->seccomp));
+  if (p->seccomp == NULL) return fail(d, "out of memory");
+  for (size_t i = 0; i < n; i++) {
+    const uint8_t *b = c->p + i * sizeof(struct sock_filter);
+    p->seccomp[i].code = (uint16_t)(b[0] | b[1] << 8);
+    p->seccomp[i].jt = b[2];
+    p->seccomp[i].jf = b[3];
+    p->seccomp[i].k =
+        (uint32_t)b[4] | (uint32_t)b[5] << 8 | (uint32_t)b[6] << 16 | (uint32_t)b[7] << 24;
+  }
+  p->n_seccomp = n;
+  c->p += c->left;
+  c->left = 0;
+  return 0;
+}
+
 static int decode_record(struct decoder *d, struct cursor *c) {
   struct tsd_plan *p = d->plan;
   switch (d->tag) {
@@ -248,6 +275,8 @@ static int decode_record(struct decoder *d, struct cursor *c) {
     return decode_oom(d, c);
   case TSD_TAG_EXIT_FILE:
     return take_string(d, c, &p->exit_file);
+  case TSD_TAG_SECCOMP:
+    return decode_seccomp(d, c);
   }
   return fail(d, "unknown tag");
 }
@@ -264,7 +293,7 @@ static int decode_next(struct decoder *d, const uint8_t *buf, size_t len, size_t
   d->offset = *offset;
   if (n > head.left)
     return fail(d, "length %u overflows the buffer (%zu bytes left)", n, head.left);
-  if (tag < TSD_TAG_ARG || tag > TSD_TAG_EXIT_FILE) return fail(d, "unknown tag");
+  if (tag < TSD_TAG_ARG || tag > TSD_TAG_SECCOMP) return fail(d, "unknown tag");
   if ((d->seen & BIT(tag)) && !(REPEATED_TAGS & BIT(tag))) return fail(d, "duplicate record");
   d->seen |= BIT(tag);
 
@@ -340,5 +369,6 @@ void tsd_plan_free(struct tsd_plan *p) {
   free(p->gid_map);
   free(p->oom_path);
   free(p->exit_file);
+  free(p->seccomp);
   memset(p, 0, sizeof(*p));
 }

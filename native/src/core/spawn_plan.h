@@ -6,6 +6,7 @@
 #ifndef TSDOCK_SPAWN_PLAN_H
 #define TSDOCK_SPAWN_PLAN_H
 
+#include <linux/filter.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -70,7 +71,9 @@ struct tsd_plan {
   struct tsd_strv cgroup_dirs;
   uint32_t oom_driver; /* 0 (none) or enum tsd_oom_driver */
   char *oom_path;
-  char *exit_file; /* NULL: no exit file */
+  char *exit_file;             /* NULL: no exit file */
+  struct sock_filter *seccomp; /* NULL: no seccomp filter */
+  size_t n_seccomp;
 };
 
 /*
