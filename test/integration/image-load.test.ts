@@ -5,12 +5,11 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { TsdockError } from '../../src/errors.js';
 import { digestHex, type Digest } from '../../src/image/digest.js';
 import { loadArchive } from '../../src/image/load.js';
 import { writeOciArchive, writeOciLayout, type WrittenLayout } from '../../src/image/oci-layout-writer.js';
-import { openImageStore, type ImageStore } from '../../src/image/store.js';
-import { exec, hashTree, listTree, tempDir } from './image-helpers.js';
+import type { ImageStore } from '../../src/image/store.js';
+import { exec, hashTree, listTree, rejection, store, tempDir } from './image-helpers.js';
 
 interface Fixture extends WrittenLayout {
   work: string;
@@ -38,19 +37,6 @@ async function fixture(name = 'busybox:latest'): Promise<Fixture> {
   const archive = join(work, 'image-oci.tar');
   await writeOciArchive(layout, archive);
   return { work, layout, archive, ...written };
-}
-
-async function store(): Promise<ImageStore> {
-  return openImageStore(await tempDir('tsdock-store-'));
-}
-
-async function rejection(promise: Promise<unknown>): Promise<TsdockError> {
-  const err: unknown = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(TsdockError);
-  return err as TsdockError;
 }
 
 /** Re-tars a directory as an archive (GNU tar keeps the symlinks skopeo wrote). */

@@ -7,12 +7,11 @@ import { spawn } from 'node:child_process';
 import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { TsdockError } from '../../src/errors.js';
 import { digestHex, sha256Digest, type Digest } from '../../src/image/digest.js';
 import { writeOciLayout, type WrittenLayout } from '../../src/image/oci-layout-writer.js';
 import { StoreLock } from '../../src/image/lock.js';
-import { openImageStore, type ImageStore } from '../../src/image/store.js';
-import { exec, hashTree, listTree, tempDir } from './image-helpers.js';
+import type { ImageStore } from '../../src/image/store.js';
+import { exec, hashTree, listTree, rejection, store, tempDir } from './image-helpers.js';
 
 /** Writes an OCI layout whose layers hold the given files. */
 async function layout(
@@ -36,19 +35,6 @@ async function layout(
     dir,
     ...(await writeOciLayout(dir, { name, config: { Cmd: cmd, Env: ['A=1'] }, layers: dirs, mtime: 1_700_000_000 })),
   };
-}
-
-async function store(): Promise<ImageStore> {
-  return openImageStore(await tempDir('tsdock-store-'));
-}
-
-async function rejection(promise: Promise<unknown>): Promise<TsdockError> {
-  const err: unknown = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(TsdockError);
-  return err as TsdockError;
 }
 
 const BASE = { 'bin/sh': 'shell', 'etc/passwd': 'root:x:0:0::/root:/bin/sh\n' };

@@ -7,13 +7,12 @@ import { constants, createReadStream } from 'node:fs';
 import { chmod, chown, copyFile, link, lutimes, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { TsdockError } from '../../src/errors.js';
 import { digestStream, type Digest } from '../../src/image/digest.js';
 import type { TarHeader } from '../../src/image/tar-header.js';
 import { writeTar, type TarWriterEntry } from '../../src/image/tar-writer.js';
 import { unpackLayer, type UnpackOptions } from '../../src/image/unpack.js';
 import { native } from '../../src/native.js';
-import { exec, gnuTar, listTree, overlayView, tempDir } from './image-helpers.js';
+import { exec, gnuTar, listTree, overlayView, rejection, tempDir } from './image-helpers.js';
 
 async function files(root: string, tree: Record<string, string>): Promise<string> {
   for (const [path, content] of Object.entries(tree)) {
@@ -58,15 +57,6 @@ async function crafted(list: TarWriterEntry[]): Promise<AsyncIterable<Buffer>> {
   const chunks: Buffer[] = [];
   for await (const chunk of writeTar(items(list))) chunks.push(chunk);
   return items([Buffer.concat(chunks)]);
-}
-
-async function rejection(promise: Promise<unknown>): Promise<TsdockError> {
-  const err: unknown = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(TsdockError);
-  return err as TsdockError;
 }
 
 describe('whiteouts and opaque directories', () => {
