@@ -266,7 +266,7 @@ describe('exit status, Docker convention', () => {
   it.each([
     [['--memory', '12q', 'busybox', 'true'], /^tsdock: invalid --memory "12q": expected a number/],
     [['-v', 'relative:/x', 'busybox', 'true'], /^tsdock: invalid volume "relative:\/x"/],
-    [['no-such-image', 'true'], /^tsdock: image not found: no-such-image:latest/],
+    [['--pull', 'never', 'no-such-image', 'true'], /^tsdock: image not found: no-such-image:latest/],
     [['--network', 'bridge', 'busybox', 'true'], /^tsdock: invalid --network "bridge"/],
     [['-u', 'ghost', 'busybox', 'true'], /^tsdock: unable to find user ghost/],
   ])('125 and one line for bad input %j, leaving nothing behind', async (args, message) => {

@@ -14,14 +14,24 @@
 
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
+/* The kernel's struct sigaction for rt_sigaction(2) on x86_64 and most 64-bit ABIs. */
+struct kernel_sigaction {
+  void (*handler)(int);
+  unsigned long flags;
+  void (*restorer)(void);
+  unsigned long mask;
+};
+
 /*
  * Ignored signals stay ignored across execve (signal(7)), and whoever started the monitor may
  * have ignored some (Node ignores SIGPIPE); the mask we blocked for signalfd is inherited too.
+ * The raw syscall, because glibc's sigaction() refuses the two real-time signals it keeps for
+ * itself (32 and 33), which a parent can still have ignored.
  */
 static void reset_signals(void) {
-  struct sigaction dfl = {.sa_handler = SIG_DFL};
-  for (int sig = 1; sig < NSIG; sig++)
-    sigaction(sig, &dfl, NULL); /* EINVAL for SIGKILL, SIGSTOP and libc's own: nothing to do */
+  struct kernel_sigaction dfl = {.handler = SIG_DFL};
+  for (int sig = 1; sig < NSIG; sig++) /* EINVAL for SIGKILL and SIGSTOP: nothing to do */
+    syscall(SYS_rt_sigaction, sig, &dfl, NULL, sizeof dfl.mask);
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, NULL);
