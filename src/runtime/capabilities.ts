@@ -94,6 +94,11 @@ export function resolveCapabilities(add: readonly string[], drop: readonly strin
   return [...set].sort((a, b) => a - b);
 }
 
+/** The names of capability numbers, as `CAP_…`. */
+export function capabilityNames(caps: readonly number[]): string[] {
+  return caps.map((n) => `CAP_${CAPABILITY_NAMES[n] ?? String(n)}`);
+}
+
 /**
  * The capability sets of the container process. Like Docker, the same set bounds, is permitted
  * and effective; a non-root user loses the effective set at `execve` by the kernel's own rules

@@ -11,3 +11,18 @@ export function hostNofileHardLimit(): bigint {
   const hard = line?.split(/\s{2,}/)[2]?.trim();
   return hard === undefined || hard === 'unlimited' ? 1n << 20n : BigInt(hard);
 }
+
+let bounding: Set<number> | undefined;
+
+/**
+ * The capabilities this process's bounding set still holds (`CapBnd` in /proc/self/status).
+ * `--privileged` means all of these: asking capset(2) for more fails with EPERM.
+ */
+export function hostBoundingSet(): ReadonlySet<number> {
+  if (bounding === undefined) {
+    const status = readFileSync('/proc/self/status', 'utf8');
+    const mask = BigInt(`0x${/^CapBnd:\s*([0-9a-f]+)$/m.exec(status)?.[1] ?? '0'}`);
+    bounding = new Set([...Array(64).keys()].filter((n) => (mask >> BigInt(n)) & 1n));
+  }
+  return bounding;
+}

@@ -3,7 +3,7 @@
  * user builds it directly), plus the parsers for the flag forms that need one: `-v`, `--tmpfs`,
  * `-e` and `--env-file`.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { isAbsolute, posix } from 'node:path';
 import { TsdockError } from '../errors.js';
 import type { CgroupLimits } from './cgroups/index.js';
@@ -22,6 +22,20 @@ export interface TmpfsMount {
 }
 
 export type NamespaceMode = 'private' | 'host';
+
+/** A host device node made available in the container (`--device /dev/x[:/dev/y][:rwm]`). */
+export interface DeviceMapping {
+  hostPath: string;
+  /** Under `/dev`. */
+  containerPath: string;
+  /** What the cgroup allows: a non-empty subset of `rwm`. */
+  permissions: string;
+  type: 'c' | 'b';
+  major: number;
+  minor: number;
+  /** The host node's permission bits, given to the container's node. */
+  mode: number;
+}
 
 export interface ContainerOptions {
   /** Replaces the image's Cmd; with `entrypoint` given, the image's Cmd is dropped. */
@@ -45,6 +59,14 @@ export interface ContainerOptions {
   capAdd?: string[];
   capDrop?: string[];
   noNewPrivileges?: boolean;
+  /**
+   * `--security-opt seccomp=…`: `unconfined`, or the JSON text of a profile in Docker's format;
+   * absent: tsdock's default profile. Text rather than the parsed profile, so options stay JSON.
+   */
+  seccomp?: string;
+  /** `--privileged`: every capability and device, no seccomp, no masked or read-only paths. */
+  privileged?: boolean;
+  devices?: DeviceMapping[];
   limits?: CgroupLimits;
   /** cgroup parent: absolute from each hierarchy's root, relative from tsdock's own cgroup. */
   cgroupParent?: string;
@@ -73,6 +95,51 @@ export function parseBind(spec: string): BindMount {
   if (cleanPath(target) === '/') throw invalid(`invalid volume "${spec}": cannot mount over the container's /`);
   if (mode !== undefined && mode !== 'ro' && mode !== 'rw') throw invalid(`invalid volume "${spec}": ${hint}`);
   return { source, target: cleanPath(target), readonly: mode === 'ro' };
+}
+
+/** Linux's dev_t encoding (sysmacros.h: gnu_dev_major/gnu_dev_minor). */
+function majorMinor(rdev: bigint): { major: number; minor: number } {
+  return {
+    major: Number(((rdev >> 8n) & 0xfffn) | ((rdev >> 32n) & ~0xfffn)),
+    minor: Number((rdev & 0xffn) | ((rdev >> 12n) & ~0xffn)),
+  };
+}
+
+/** Parses `--device /dev/x[:/dev/y][:rwm]` and reads the host node's type and numbers. */
+export function parseDevice(spec: string): DeviceMapping {
+  const parts = spec.split(':');
+  const [hostPath = ''] = parts;
+  let containerPath = hostPath;
+  let permissions = 'rwm';
+  const hint = 'expected --device /dev/HOST[:/dev/CONTAINER][:rwm]';
+  if (parts.length === 3) [, containerPath = '', permissions = ''] = parts;
+  else if (parts.length === 2 && parts[1]?.startsWith('/')) containerPath = parts[1];
+  else if (parts.length === 2) permissions = parts[1] ?? '';
+  else if (parts.length > 3) throw invalid(`invalid --device "${spec}": ${hint}`);
+  const known = /^[rwm]+$/.test(permissions) && new Set(permissions.split('')).size === permissions.length;
+  if (permissions === '' || !known) throw invalid(`invalid --device "${spec}": permissions must be a subset of rwm`);
+  if (!isAbsolute(hostPath)) throw invalid(`invalid --device "${spec}": ${hint}`);
+  containerPath = cleanPath(containerPath);
+  if (!containerPath.startsWith('/dev/')) {
+    throw invalid(`invalid --device "${spec}": the container path must be under /dev`);
+  }
+  let st;
+  try {
+    st = statSync(hostPath, { bigint: true });
+  } catch (err) {
+    throw invalid(`invalid --device "${spec}": ${(err as Error).message}`);
+  }
+  if (!st.isCharacterDevice() && !st.isBlockDevice()) {
+    throw invalid(`invalid --device "${spec}": ${hostPath} is not a device node`);
+  }
+  return {
+    hostPath,
+    containerPath,
+    permissions,
+    type: st.isBlockDevice() ? 'b' : 'c',
+    ...majorMinor(st.rdev),
+    mode: Number(st.mode & 0o7777n),
+  };
 }
 
 /** Docker's defaults for `--tmpfs`: noexec, nosuid, nodev unless the options say otherwise. */

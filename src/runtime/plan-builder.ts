@@ -4,12 +4,14 @@
  */
 import { basename, dirname, posix } from 'node:path';
 import { TsdockError } from '../errors.js';
-import { capabilitySets, resolveCapabilities } from './capabilities.js';
+import { capabilityNames, capabilitySets, resolveCapabilities } from './capabilities.js';
 import type { CgroupMount } from './cgroups/detect.js';
 import { cgroupFsContainerOps, cgroupFsOps } from './cgroup-mounts.js';
 import { MS } from './mount-flags.js';
-import type { ContainerOptions, TmpfsMount } from './options.js';
-import type { FsOp, IdMapping, NamespaceType, OomSource, SpawnPlan } from './plan.js';
+import type { ContainerOptions, DeviceMapping, TmpfsMount } from './options.js';
+import type { FsOp, IdMapping, NamespaceType, OomSource, SockFilter, SpawnPlan } from './plan.js';
+import { parseSeccompProfile, seccompFilter, type SeccompProfile } from './seccomp/index.js';
+import { hostBoundingSet } from './host.js';
 import type { ResolvedUser } from './user.js';
 
 const RLIMIT_NOFILE = 7;
@@ -48,6 +50,7 @@ const DEFAULT_DEVICES: [name: string, major: number, minor: number][] = [
   ['tty', 5, 0],
 ];
 const S_IFCHR = 0o020000;
+const S_IFBLK = 0o060000;
 
 /** The part of an image's config that running it needs (OCI image config `config`). */
 export interface ImageRuntimeConfig {
@@ -232,9 +235,35 @@ function devOps(root: string, userns: boolean): FsOp[] {
   return ops;
 }
 
+/** `--device` nodes: created like the default ones (bound from the host in a user namespace). */
+function deviceOps(root: string, devices: readonly DeviceMapping[], userns: boolean): FsOp[] {
+  return devices.map((d): FsOp => {
+    const target = posix.join(root, d.containerPath);
+    return userns
+      ? { kind: 'mount', source: d.hostPath, target, fstype: '', flags: MS.BIND, data: '', createTarget: 'file' }
+      : { kind: 'mknod', target, mode: (d.type === 'b' ? S_IFBLK : S_IFCHR) | d.mode, major: d.major, minor: d.minor };
+  });
+}
+
+/** Parsed Docker JSON profiles by their text: a container restarts with the same one. */
+const parsedProfiles = new Map<string, SeccompProfile>();
+
+/** The container's seccomp program; none when unconfined or privileged (Docker's rule). */
+function seccompOf(options: ContainerOptions, caps: number[]): SockFilter[] | undefined {
+  const text = options.seccomp;
+  if (options.privileged === true || text === 'unconfined') return undefined;
+  let profile: SeccompProfile | undefined;
+  if (text !== undefined) {
+    profile = parsedProfiles.get(text) ?? parseSeccompProfile(text);
+    parsedProfiles.set(text, profile);
+  }
+  return seccompFilter(profile, { caps: capabilityNames(caps) });
+}
+
 function sysOp(root: string, options: ContainerOptions, userns: boolean): FsOp {
   const target = posix.join(root, 'sys');
-  const ro = MS.RDONLY | MS.NOSUID | MS.NOEXEC | MS.NODEV;
+  // --privileged: a writable sysfs, as Docker gives it.
+  const ro = (options.privileged === true ? 0n : MS.RDONLY) | MS.NOSUID | MS.NOEXEC | MS.NODEV;
   // A user namespace may mount sysfs only with a network namespace of its own.
   if (userns && options.network === 'host') {
     return {
@@ -294,11 +323,11 @@ function depth(op: FsOp): number {
   return op.target.split('/').length;
 }
 
-function containerOps(cwd: string): FsOp[] {
+function containerOps(cwd: string, privileged: boolean): FsOp[] {
   return [
     { kind: 'mkdir', target: cwd, mode: 0o755 },
-    ...MASKED_PATHS.map((target): FsOp => ({ kind: 'mask', target })),
-    ...READONLY_PATHS.map((target): FsOp => ({ kind: 'readonly', target })),
+    ...(privileged ? [] : MASKED_PATHS.map((target): FsOp => ({ kind: 'mask', target }))),
+    ...(privileged ? [] : READONLY_PATHS.map((target): FsOp => ({ kind: 'readonly', target }))),
   ];
 }
 
@@ -314,7 +343,11 @@ export function buildSpawnPlan(input: PlanInput): SpawnPlan {
     throw new TsdockError('INVALID_ARGUMENT', `invalid working directory "${cwd}": it must be an absolute path`);
   }
   const root = paths.rootfs;
-  const caps = resolveCapabilities(options.capAdd ?? [], options.capDrop ?? []);
+  const privileged = options.privileged === true;
+  // --privileged: every capability this host still has in its bounding set.
+  const caps = privileged
+    ? resolveCapabilities(['ALL'], []).filter((c) => hostBoundingSet().has(c))
+    : resolveCapabilities(options.capAdd ?? [], options.capDrop ?? []);
   const nofileHard = input.nofileHardLimit < NOFILE_HARD ? input.nofileHardLimit : NOFILE_HARD;
   return {
     args: resolveArgs(config, options),
@@ -343,16 +376,18 @@ export function buildSpawnPlan(input: PlanInput): SpawnPlan {
         createTarget: 'dir',
       },
       ...devOps(root, userns),
+      ...deviceOps(root, options.devices ?? [], userns),
       sysOp(root, options, userns),
       ...cgroupFsOps(input.cgroupMounts, root),
       ...bindOps(root, input),
     ],
-    containerOps: [...containerOps(cwd), ...cgroupFsContainerOps(input.cgroupMounts)],
+    containerOps: [...containerOps(cwd, privileged), ...cgroupFsContainerOps(input.cgroupMounts)],
     readonlyRootfs: options.readonlyRootfs ?? false,
     loopbackUp: options.network !== 'host',
     cgroupProcs: input.cgroup.procsFiles,
     cgroupDirs: input.cgroup.dirs,
     oom: input.cgroup.oom,
     exitFile: paths.exitFile,
+    seccomp: seccompOf(options, caps),
   };
 }

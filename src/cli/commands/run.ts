@@ -2,16 +2,19 @@
 import { Runtime } from '../../index.js';
 import type { StartedContainer } from '../../runtime/container.js';
 import { TsdockError } from '../../errors.js';
+import { deviceRulesFor } from '../../runtime/cgroups/devices.js';
 import { parseCgroupLimits, type LimitFlags } from '../../runtime/cgroups/limits.js';
 import {
   parseBind,
   parseEnv,
+  parseDevice,
   parseTmpfs,
   readEnvFile,
   type ContainerOptions,
   type NamespaceMode,
 } from '../../runtime/options.js';
 import type { GlobalOptions } from '../main.js';
+import { parseSecurityOpts } from '../security-opt.js';
 
 /** The parsed `run` flags; the resource flags are the cgroup driver's own `LimitFlags`. */
 export interface RunFlags extends LimitFlags {
@@ -33,6 +36,8 @@ export interface RunFlags extends LimitFlags {
   capAdd: string[];
   capDrop: string[];
   securityOpt: string[];
+  privileged?: boolean;
+  device: string[];
   cgroupParent?: string;
   pull?: string;
 }
@@ -50,23 +55,11 @@ function namespaceMode(flag: string, value: string | undefined): NamespaceMode |
   return oneOf(flag, value, ['host', 'private'] as const);
 }
 
-function noNewPrivileges(securityOpts: string[]): boolean {
-  let enabled = false;
-  for (const opt of securityOpts) {
-    const [key, value = 'true'] = opt.split(/[=:]/, 2);
-    if (key !== 'no-new-privileges' || !['true', 'false'].includes(value)) {
-      throw new TsdockError(
-        'INVALID_ARGUMENT',
-        `unsupported --security-opt "${opt}": expected no-new-privileges[=true|false]`,
-      );
-    }
-    enabled = value === 'true';
-  }
-  return enabled;
-}
-
 /** Translates the command line into typed options; every value is validated here, before any work. */
 export function containerOptions(command: string[], flags: RunFlags): ContainerOptions {
+  const security = parseSecurityOpts(flags.securityOpt);
+  const privileged = flags.privileged ?? false;
+  const devices = flags.device.map(parseDevice);
   const network = oneOf('--network', flags.network, ['none', 'host'] as const);
   return {
     command: command.length > 0 ? command : undefined,
@@ -85,8 +78,11 @@ export function containerOptions(command: string[], flags: RunFlags): ContainerO
     tmpfs: flags.tmpfs.map(parseTmpfs),
     capAdd: flags.capAdd,
     capDrop: flags.capDrop,
-    noNewPrivileges: noNewPrivileges(flags.securityOpt),
-    limits: parseCgroupLimits(flags),
+    noNewPrivileges: security.noNewPrivileges,
+    seccomp: security.seccomp,
+    privileged,
+    devices,
+    limits: { ...parseCgroupLimits(flags), devices: deviceRulesFor(devices, privileged) },
     cgroupParent: flags.cgroupParent,
   };
 }

@@ -7,6 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { TsdockError } from '../../errors.js';
+import type { DeviceRule } from './devices.js';
 
 /**
  * What a container's cgroup enforces. An absent field leaves the kernel's default (no limit).
@@ -37,6 +38,8 @@ export interface CgroupLimits {
   cpusetCpus?: string;
   /** `--pids-limit`: the most tasks the cgroup may hold, or `'max'` for none. */
   pidsLimit?: number | 'max';
+  /** The device allow-list, in order; absent: Docker's defaults (`DEFAULT_DEVICE_RULES`). */
+  devices?: DeviceRule[];
 }
 
 /** The flags as typed on the command line; each absent flag leaves its limit unset. */

@@ -26,6 +26,7 @@ import {
 import type { Controller } from './detect.js';
 import type { AppliedLimits, CgroupDriver, CgroupStats } from './driver.js';
 import type { CreateHooks } from './layout.js';
+import { DEFAULT_DEVICE_RULES, v1DeviceLine } from './devices.js';
 import { cpuSharesToWeight, memorySwapTotal, type CgroupLimits } from './limits.js';
 
 /** The container's directory in each controller's hierarchy (comounted ones share a path). */
@@ -66,7 +67,8 @@ export class V1Cgroup implements CgroupDriver {
   }
 
   async applyLimits(limits: CgroupLimits): Promise<void> {
-    const { memory, cpu, cpuset, pids } = this.paths;
+    const { memory, cpu, cpuset, pids, devices } = this.paths;
+    if (devices !== undefined) applyDevices(devices, limits);
     if (memory !== undefined) await applyMemory(memory, limits);
     if (cpu !== undefined) {
       // The period first: the quota is checked against it.
@@ -182,6 +184,16 @@ export class V1Cgroup implements CgroupDriver {
       return readCgroupFile(file) === state;
     }, SETTLE_MS);
     if (!settled) throw new TsdockError('START_FAILED', `${file} did not reach ${state} within ${SETTLE_MS} ms`);
+  }
+}
+
+/**
+ * Always written, limits or not: a new v1 devices cgroup inherits its parent's list, which is
+ * usually "a *:* rwm". Deny everything first, then allow the list (cgroup-v1/devices.rst).
+ */
+function applyDevices(dir: string, limits: CgroupLimits): void {
+  for (const rule of limits.devices ?? DEFAULT_DEVICE_RULES) {
+    writeCgroupFile(join(dir, rule.allow ? 'devices.allow' : 'devices.deny'), v1DeviceLine(rule));
   }
 }
 
