@@ -275,9 +275,19 @@ function sysOp(root: string, options: ContainerOptions, userns: boolean): FsOp {
       data: '',
       readonly: true,
       createTarget: 'dir',
+      noSymlinks: true,
     };
   }
-  return { kind: 'mount', source: 'sysfs', target, fstype: 'sysfs', flags: ro, data: '', createTarget: 'dir' };
+  return {
+    kind: 'mount',
+    source: 'sysfs',
+    target,
+    fstype: 'sysfs',
+    flags: ro,
+    data: '',
+    createTarget: 'dir',
+    noSymlinks: true,
+  };
 }
 
 function bindOps(root: string, input: PlanInput): FsOp[] {
@@ -374,6 +384,7 @@ export function buildSpawnPlan(input: PlanInput): SpawnPlan {
         flags: MS.NOSUID | MS.NOEXEC | MS.NODEV,
         data: '',
         createTarget: 'dir',
+        noSymlinks: true,
       },
       ...devOps(root, userns),
       ...deviceOps(root, options.devices ?? [], userns),

@@ -38,7 +38,7 @@ export const Tag = {
 } as const;
 
 const OpKind = { mount: 1, mkdir: 2, mknod: 3, symlink: 4, mask: 5, readonly: 6, chdir: 7 } as const;
-const OpFlag = { mkdirTarget: 1, mkfileTarget: 2, readonly: 4 } as const;
+const OpFlag = { mkdirTarget: 1, mkfileTarget: 2, readonly: 4, noSymlinks: 8 } as const;
 const OomDriver = { v1: 1, v2: 2 } as const;
 
 /** CLONE_NEW* flag of each namespace type (linux/sched.h). */
@@ -122,6 +122,7 @@ function encodeOp(op: FsOp): Buffer {
       if (op.createTarget === 'dir') flags |= OpFlag.mkdirTarget;
       if (op.createTarget === 'file') flags |= OpFlag.mkfileTarget;
       if (op.readonly) flags |= OpFlag.readonly;
+      if (op.noSymlinks) flags |= OpFlag.noSymlinks;
       break;
     case 'mkdir':
       mode = op.mode;

@@ -54,6 +54,12 @@ export type FsOp =
       createTarget?: 'dir' | 'file';
       /** After a bind mount, remount it read-only (a bind mount ignores MS_RDONLY at first). */
       readonly?: boolean;
+      /**
+       * Refuse a target reached through any symlink in the image (`/proc`, `/sys`: the masks and
+       * read-only paths that follow must land on the real thing). Every target below the rootfs
+       * is resolved inside it anyway: a symlink never leads out.
+       */
+      noSymlinks?: boolean;
     }
   | { kind: 'mkdir'; target: string; mode: number }
   | { kind: 'mknod'; target: string; mode: number; major: number; minor: number }

@@ -372,6 +372,11 @@ export async function startProxy(target: string, behaviour: ProxyBehaviour = {})
         }
         let sent = 0;
         let flipped = false;
+        let throttling = false;
+        // Resume only when both the client has drained and the throttle's pause is over.
+        const resume = (): void => {
+          if (!throttling && !res.writableNeedDrain) up.resume();
+        };
         up.on('data', (chunk: Buffer) => {
           let out = chunk;
           if (behaviour.corruptOver !== undefined && size > behaviour.corruptOver && !flipped) {
@@ -386,13 +391,22 @@ export async function startProxy(target: string, behaviour: ProxyBehaviour = {})
             return; // the response stays open and silent
           }
           sent += out.length;
-          if (!res.write(out)) up.pause();
-          if (behaviour.throttle !== undefined && behaviour.throttle > 0) {
-            up.pause();
-            setTimeout(() => up.resume(), (out.length / behaviour.throttle) * 1000);
+          const drained = res.write(out);
+          const throttle = behaviour.throttle ?? 0;
+          if (drained && throttle <= 0) return;
+          up.pause();
+          if (throttle > 0) {
+            throttling = true;
+            setTimeout(
+              () => {
+                throttling = false;
+                resume();
+              },
+              (out.length / throttle) * 1000,
+            );
           }
         });
-        res.on('drain', () => up.resume());
+        res.on('drain', resume);
         up.on('end', () => {
           if (!res.writableEnded && !(stalled && sent < size)) res.end();
         });

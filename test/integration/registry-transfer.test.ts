@@ -78,6 +78,7 @@ describe('registry transfers', () => {
         stdio: 'ignore',
       },
     );
+    const exited = new Promise((r) => child.once('exit', r));
     try {
       await waitFor(
         async () => {
@@ -98,8 +99,9 @@ describe('registry transfers', () => {
       );
     } finally {
       child.kill('SIGKILL');
-      await new Promise((r) => child.once('exit', r));
+      await exited;
     }
+    expect(child.signalCode).toBe('SIGKILL'); // killed mid-pull, not finished before
     const store = await openImageStore(root);
     expect(await store.list()).toEqual([]);
     // The small layer may have completed (verified: it stays, for the next pull); the big one not.
