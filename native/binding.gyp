@@ -15,6 +15,7 @@
         "src/core/plan.c",
         "src/core/child.c",
         "src/core/fsops.c",
+        "src/core/inroot.c",
         "src/core/creds.c",
         "src/core/exec.c",
         "src/core/seccomp.c",

@@ -70,6 +70,7 @@ enum tsd_op_flag {
   TSD_OPF_MKDIR_TARGET = 1u << 0,  /* create the target directory (and parents) first */
   TSD_OPF_MKFILE_TARGET = 1u << 1, /* create the target as an empty file (and parent dirs) */
   TSD_OPF_READONLY = 1u << 2,      /* remount read-only after a bind mount */
+  TSD_OPF_NO_SYMLINKS = 1u << 3,   /* the target may not be reached through any symlink */
 };
 
 enum tsd_oom_driver {

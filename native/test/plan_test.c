@@ -117,7 +117,8 @@ static void rich(struct buf *b) {
   rec_u32(b, TSD_TAG_OOM_SCORE_ADJ, (uint32_t)-500);
   rec_str(b, TSD_TAG_CGROUP_PROCS, "/sys/fs/cgroup/memory/x/cgroup.procs");
   p.n = 0;
-  op(&p, TSD_OP_MOUNT, TSD_OPF_MKDIR_TARGET | TSD_OPF_READONLY, "proc", "/rootfs/proc");
+  op(&p, TSD_OP_MOUNT, TSD_OPF_MKDIR_TARGET | TSD_OPF_READONLY | TSD_OPF_NO_SYMLINKS, "proc",
+     "/rootfs/proc");
   rec_buf(b, TSD_TAG_ROOTFS_OP, &p);
   p.n = 0;
   op(&p, TSD_OP_SYMLINK, 0, "/proc/self/fd", "/dev/fd");
@@ -191,8 +192,8 @@ static void check_rich(const struct tsd_plan *p) {
   CHECK(p->has_oom_score_adj && p->oom_score_adj == -500);
   CHECK(p->cgroup_procs.n == 1 && p->cgroup_procs.v[1] == NULL);
   CHECK(p->rootfs_ops.n == 1 && p->container_ops.n == 1);
-  check_op(&p->rootfs_ops.v[0], TSD_OP_MOUNT, TSD_OPF_MKDIR_TARGET | TSD_OPF_READONLY, "proc",
-           "/rootfs/proc");
+  check_op(&p->rootfs_ops.v[0], TSD_OP_MOUNT,
+           TSD_OPF_MKDIR_TARGET | TSD_OPF_READONLY | TSD_OPF_NO_SYMLINKS, "proc", "/rootfs/proc");
   check_op(&p->container_ops.v[0], TSD_OP_SYMLINK, 0, "/proc/self/fd", "/dev/fd");
   CHECK(p->propagation == (MS_REC | MS_SLAVE));
   CHECK(p->cgroup_dirs.n == 2 && strcmp(p->cgroup_dirs.v[1], "/sys/fs/cgroup/pids/x") == 0);
@@ -287,7 +288,7 @@ static void op_kind_past_end(struct buf *b) {
 static void op_unknown_flag(struct buf *b) {
   struct buf p = {.n = 0};
   minimal(b);
-  op(&p, TSD_OP_MOUNT, 1u << 3, "", "/x");
+  op(&p, TSD_OP_MOUNT, 1u << 4, "", "/x");
   rec_buf(b, TSD_TAG_ROOTFS_OP, &p);
 }
 static void op_string_overflow(struct buf *b) {
@@ -416,7 +417,7 @@ static const struct test_case cases[] = {
     {"duplicate propagation", duplicate_propagation, "duplicate record", NULL},
     {"op kind 0", op_kind_zero, "unknown kind 0", NULL},
     {"op kind after the last", op_kind_past_end, "unknown kind 8", NULL},
-    {"op with an unknown flag", op_unknown_flag, "unknown flags 0x8", NULL},
+    {"op with an unknown flag", op_unknown_flag, "unknown flags 0x10", NULL},
     {"op string past the record", op_string_overflow, "overflows the record", NULL},
     {"op cut in its fixed part", op_truncated_head, "truncated record", NULL},
     {"op with trailing bytes", op_trailing, "1 unexpected trailing bytes", NULL},

@@ -61,9 +61,10 @@ static void become_userns_root(const struct tsd_child *c) {
   if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0) tsd_child_fail(c, "userns", "");
 }
 
-static void run_ops(const struct tsd_child *c, const struct tsd_fs_ops *ops) {
+/* root: resolve targets below this host path inside it (before pivot_root), or NULL. */
+static void run_ops(const struct tsd_child *c, const struct tsd_fs_ops *ops, const char *root) {
   for (size_t i = 0; i < ops->n; i++)
-    tsd_fs_op_run(c, &ops->v[i]);
+    tsd_fs_op_run(c, &ops->v[i], root);
 }
 
 /*
@@ -106,9 +107,10 @@ _Noreturn void tsd_child_main(const struct tsd_child *c) {
   /* Before any mount: a shared "/" would propagate ours to the host, and pivot_root refuses it. */
   if (p->propagation != 0 && mount(NULL, "/", NULL, p->propagation, NULL) < 0)
     tsd_child_fail(c, "propagation", "/");
-  run_ops(c, &p->rootfs_ops);
+  run_ops(c, &p->rootfs_ops, p->rootfs);
   pivot_into(c, p->rootfs);
-  run_ops(c, &p->container_ops);
+  /* After pivot_root, "/" is the container's root: ".." and absolute links stop there. */
+  run_ops(c, &p->container_ops, NULL);
   if (p->readonly_rootfs && tsd_remount_readonly("/", 0) < 0) tsd_child_fail(c, "readonly", "/");
   umask(umask_before);
   if (p->hostname != NULL && sethostname(p->hostname, strlen(p->hostname)) < 0)

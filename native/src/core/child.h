@@ -31,8 +31,24 @@ _Noreturn void tsd_child_main(const struct tsd_child *c);
 /* Reports (step, errno, path) on the error pipe and exits 1. */
 _Noreturn void tsd_child_fail(const struct tsd_child *c, const char *step, const char *path);
 
-/* fsops.c: one ROOTFS_OP or CONTAINER_OP; fails through tsd_child_fail. */
-void tsd_fs_op_run(const struct tsd_child *c, const struct tsd_fs_op *op);
+/*
+ * fsops.c: one ROOTFS_OP or CONTAINER_OP; fails through tsd_child_fail. With root (the host
+ * path of the container's root, for ROOTFS_OPs), targets below it are resolved inside it.
+ */
+void tsd_fs_op_run(const struct tsd_child *c, const struct tsd_fs_op *op, const char *root);
+
+/* inroot.c: the part of target below root ("" for root itself), or NULL when not below it. */
+const char *tsd_in_root(const char *root, const char *target);
+
+/*
+ * inroot.c: the O_PATH fd of the directory above rel (inside root), creating missing ones; the
+ * last component's name is left in *name (pointing into buf). resolve adds RESOLVE_* flags.
+ */
+int tsd_in_root_parent(const char *root, const char *rel, char *buf, size_t buflen,
+                       const char **name, uint64_t resolve);
+
+/* inroot.c: an O_PATH fd of rel resolved inside root (flags: e.g. O_DIRECTORY). */
+int tsd_in_root_open(const char *root, const char *rel, uint64_t flags, uint64_t resolve);
 
 /* fsops.c: remounts the mount at path read-only, keeping the flags a user namespace locks. */
 int tsd_remount_readonly(const char *path, unsigned long extra_flags);

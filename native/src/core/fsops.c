@@ -9,6 +9,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -78,19 +80,86 @@ static const char *or_null(const char *s) {
   return s[0] == '\0' ? NULL : s;
 }
 
+static int mount_at(const struct tsd_fs_op *op, const char *target) {
+  /* A propagation flag makes mount(2) change the type only, ignoring the rest: do it after. */
+  unsigned long flags = op->mount_flags & ~PROPAGATION_FLAGS;
+  return mount(or_null(op->source), target, or_null(op->fstype), flags, or_null(op->data));
+}
+
+/* What follows the mount itself, on the path that now names the new mount. */
+static int after_mount(const struct tsd_fs_op *op, const char *target) {
+  unsigned long prop = op->mount_flags & PROPAGATION_FLAGS;
+  unsigned long flags = op->mount_flags & ~PROPAGATION_FLAGS;
+  if (prop && mount(NULL, target, NULL, prop | (flags & MS_REC), NULL) < 0) return -1;
+  /* A new bind mount ignores MS_RDONLY and friends; only a remount applies them (mount(2)). */
+  if (op->flags & TSD_OPF_READONLY)
+    return tsd_remount_readonly(target, flags & (MS_NOSUID | MS_NODEV | MS_NOEXEC));
+  return 0;
+}
+
 static int do_mount(const struct tsd_fs_op *op) {
   if ((op->flags & TSD_OPF_MKDIR_TARGET) && make_dir(op->target, 0755) < 0) return -1;
   if ((op->flags & TSD_OPF_MKFILE_TARGET) && make_file(op->target) < 0) return -1;
-  /* A propagation flag makes mount(2) change the type only, ignoring the rest: do it after. */
-  unsigned long prop = op->mount_flags & PROPAGATION_FLAGS;
-  unsigned long flags = op->mount_flags & ~PROPAGATION_FLAGS;
-  if (mount(or_null(op->source), op->target, or_null(op->fstype), flags, or_null(op->data)) < 0)
-    return -1;
-  if (prop && mount(NULL, op->target, NULL, prop | (flags & MS_REC), NULL) < 0) return -1;
-  /* A new bind mount ignores MS_RDONLY and friends; only a remount applies them (mount(2)). */
-  if (op->flags & TSD_OPF_READONLY)
-    return tsd_remount_readonly(op->target, flags & (MS_NOSUID | MS_NODEV | MS_NOEXEC));
-  return 0;
+  if (mount_at(op, op->target) < 0) return -1;
+  return after_mount(op, op->target);
+}
+
+/* The /proc/self/fd path of fd: mount(2) on it acts on what fd resolved to, not on a name. */
+static void fd_path(char *buf, size_t len, int fd) {
+  snprintf(buf, len, "/proc/self/fd/%d", fd);
+}
+
+static int close_keep_errno(int fd, int rc) {
+  int saved = errno;
+  close(fd);
+  errno = saved;
+  return rc;
+}
+
+/* Creates the last component of rel in the root (parents too): a directory, a node or a link. */
+static int create_in_root(const char *root, const char *rel, const struct tsd_fs_op *op,
+                          uint64_t resolve) {
+  char buf[PATH_MAX];
+  const char *name;
+  int parent = tsd_in_root_parent(root, rel, buf, sizeof(buf), &name, resolve);
+  if (parent < 0) return -1;
+  int rc;
+  if (op->kind == TSD_OP_MOUNT && (op->flags & TSD_OPF_MKFILE_TARGET))
+    rc = mknodat(parent, name, S_IFREG | 0644, 0);
+  else if (op->kind == TSD_OP_MOUNT)
+    rc = mkdirat(parent, name, 0755);
+  else if (op->kind == TSD_OP_MKDIR)
+    rc = mkdirat(parent, name, op->mode);
+  else if (op->kind == TSD_OP_MKNOD)
+    rc = mknodat(parent, name, op->mode, makedev(op->major, op->minor));
+  else
+    rc = symlinkat(op->source, parent, name);
+  return close_keep_errno(parent, rc < 0 && errno != EEXIST ? -1 : 0);
+}
+
+/*
+ * An op on a path inside the container's root (before pivot_root): everything resolved there
+ * (inroot.c), the mount made on the fd of what was resolved, never on a name a symlink could
+ * redirect between the check and the use.
+ */
+static int run_in_root(const char *root, const char *rel, const struct tsd_fs_op *op) {
+  uint64_t resolve = (op->flags & TSD_OPF_NO_SYMLINKS) ? RESOLVE_NO_SYMLINKS : 0;
+  bool creates =
+      op->kind != TSD_OP_MOUNT || (op->flags & (TSD_OPF_MKDIR_TARGET | TSD_OPF_MKFILE_TARGET)) != 0;
+  if (creates && create_in_root(root, rel, op, resolve) < 0) return -1;
+  if (op->kind != TSD_OP_MOUNT) return 0;
+  char path[64];
+  uint64_t dir = (op->flags & TSD_OPF_MKDIR_TARGET) ? O_DIRECTORY : 0;
+  int fd = tsd_in_root_open(root, rel, dir, resolve);
+  if (fd < 0) return -1;
+  fd_path(path, sizeof(path), fd);
+  if (close_keep_errno(fd, mount_at(op, path)) < 0) return -1;
+  /* The old fd names what the mount now covers: resolve again to reach the mount itself. */
+  if ((op->mount_flags & PROPAGATION_FLAGS) == 0 && !(op->flags & TSD_OPF_READONLY)) return 0;
+  fd = tsd_in_root_open(root, rel, 0, resolve);
+  if (fd < 0) return -1;
+  fd_path(path, sizeof(path), fd);
+  return close_keep_errno(fd, after_mount(op, path));
 }
 
 /* An empty read-only tmpfs over a directory, /dev/null over anything else. */
@@ -107,13 +176,21 @@ static int make_readonly(const char *target) {
   return tsd_remount_readonly(target, 0);
 }
 
-void tsd_fs_op_run(const struct tsd_child *c, const struct tsd_fs_op *op) {
+void tsd_fs_op_run(const struct tsd_child *c, const struct tsd_fs_op *op, const char *root) {
   static const char *const steps[] = {
       [TSD_OP_MOUNT] = "mount",     [TSD_OP_MKDIR] = "mkdir", [TSD_OP_MKNOD] = "mknod",
       [TSD_OP_SYMLINK] = "symlink", [TSD_OP_MASK] = "mask",   [TSD_OP_READONLY] = "readonly",
       [TSD_OP_CHDIR] = "chdir",
   };
   int rc = 0;
+  const char *rel = root == NULL ? NULL : tsd_in_root(root, op->target);
+  bool in_root = rel != NULL && rel[0] != '\0' &&
+                 (op->kind == TSD_OP_MOUNT || op->kind == TSD_OP_MKDIR ||
+                  op->kind == TSD_OP_MKNOD || op->kind == TSD_OP_SYMLINK);
+  if (in_root) {
+    if (run_in_root(root, rel, op) < 0) tsd_child_fail(c, steps[op->kind], op->target);
+    return;
+  }
   switch (op->kind) {
   case TSD_OP_MOUNT:
     rc = do_mount(op);

@@ -18,7 +18,8 @@
 #define NS_FLAGS                                                                                   \
   (CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET |       \
    CLONE_NEWCGROUP)
-#define OP_FLAGS (TSD_OPF_MKDIR_TARGET | TSD_OPF_MKFILE_TARGET | TSD_OPF_READONLY)
+#define OP_FLAGS                                                                                   \
+  (TSD_OPF_MKDIR_TARGET | TSD_OPF_MKFILE_TARGET | TSD_OPF_READONLY | TSD_OPF_NO_SYMLINKS)
 #define BIT(tag) (1ull << (tag))
 #define REPEATED_TAGS                                                                              \
   (BIT(TSD_TAG_ARG) | BIT(TSD_TAG_ENV) | BIT(TSD_TAG_NS_JOIN) | BIT(TSD_TAG_ADDITIONAL_GID) |      \
