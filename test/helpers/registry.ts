@@ -294,6 +294,8 @@ export interface FileSpec {
   symlink?: string;
   hardlink?: string;
   dir?: boolean;
+  /** Delete the path (the next layer then carries a whiteout). */
+  remove?: boolean;
 }
 
 /**
@@ -313,6 +315,10 @@ export async function buildLayout(work: string, layers: FileSpec[][]): Promise<s
     for (const f of files) {
       const target = join(rootfs, f.path);
       await mkdir(join(target, '..'), { recursive: true });
+      if (f.remove === true) {
+        await rm(target, { recursive: true });
+        continue;
+      }
       if (f.dir === true) await mkdir(target, { recursive: true });
       else if (f.symlink !== undefined) await sh('ln', ['-sfn', f.symlink, target]);
       else if (f.hardlink !== undefined) await sh('ln', ['-f', join(rootfs, f.hardlink), target]);

@@ -2,7 +2,7 @@
  * Pulling from a real registry (Debian's docker-registry on 127.0.0.1), images put there by
  * umoci + skopeo, the result compared file by file with `umoci unpack` of the same image.
  */
-import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -27,6 +27,8 @@ const layers: FileSpec[][] = [
   [
     { path: 'etc/hello', content: 'hello again\n' },
     { path: 'usr/share/big', content: Buffer.alloc(3 * 1024 * 1024, 'abcdefgh') },
+    { path: 'srv/setuid', remove: true },
+    { path: 'var/empty', remove: true },
   ],
 ];
 
@@ -88,6 +90,9 @@ describe('pull from an open registry', () => {
       const ours = await describeLayers(root, chains, join(work, `mnt-${tag}`));
       const theirs = await describeTree(join(work, 'umoci', 'rootfs'));
       expect(ours).toEqual(theirs);
+      // The deletion travelled as a whiteout: overlay's 0:0 character device in the top layer.
+      const top = join(root, 'layers', (chains[1] ?? '').slice('sha256:'.length));
+      expect((await lstat(join(top, 'srv/setuid'))).isCharacterDevice()).toBe(true);
       expect(events.some((e) => e.type === 'layer' && e.status === 'complete')).toBe(true);
       expect(events.at(-1)?.type).toBe('done');
       // Nothing left over in the download area.

@@ -9,9 +9,18 @@ import type { FileHandle } from 'node:fs/promises';
 import { TsdockError } from '../../errors.js';
 import { Digester } from '../digest.js';
 import type { Descriptor } from '../oci.js';
-import type { Channel } from './channel.js';
 import type { RegistryClient } from './client.js';
 import { describeNetworkError } from './http.js';
+
+/** Where the blob's bytes go besides the partial file: the layer unpacker. */
+export interface BlobSink {
+  /** Takes a chunk; resolves when the sink is ready for more. */
+  push(chunk: Buffer): Promise<void>;
+  /** Every byte was pushed and the blob verified. */
+  end(): void;
+  /** The download failed; the sink must not use what it got. */
+  fail(error: unknown): void;
+}
 
 export interface BlobDownload {
   client: RegistryClient;
@@ -21,7 +30,7 @@ export interface BlobDownload {
   /** The partial file, locked by the caller. */
   partial: FileHandle;
   /** Receives every byte of the blob in order; ended only once the blob is verified. */
-  sink?: Channel | undefined;
+  sink?: BlobSink | undefined;
   /** Called as bytes arrive: (bytes so far, total, whether this call started from a partial file). */
   onProgress?: ((current: number, total: number, resumed: boolean) => void) | undefined;
   signal?: AbortSignal | undefined;

@@ -22,12 +22,14 @@ import {
 } from '../oci.js';
 import { formatReference, parseReference, repositoryName, type ImageReference } from '../reference.js';
 import { readLimited, repositoryScope } from './auth.js';
-import { downloadBlob } from './blob-download.js';
+import { downloadBlob, type BlobSink } from './blob-download.js';
 import { Channel } from './channel.js';
 import { RegistryClient, type RegistryOptions } from './client.js';
 import { fetchManifest, formatPlatform, selectPlatform } from './manifest.js';
 import type { ProgressListener } from './progress.js';
 import type { TransferStore } from './transfer-store.js';
+import { WorkerUnpacker } from './worker-unpacker.js';
+import { unpackLayer } from '../unpack.js';
 
 /** Configs larger than this are refused rather than read into memory. */
 const MAX_CONFIG = 16 * 1024 * 1024;
@@ -229,45 +231,78 @@ async function fetchLayer(
         return;
       }
       status('extracting');
-      await store.unpackLayer(chain, store.readBlob(layer.digest), diffId, where, () => Promise.resolve());
+      const unpack = (dir: string): Promise<void> =>
+        unpackFed(dir, diffId, (sink) => void pump(store.readBlob(layer.digest), sink));
+      await store.unpackLayer(chain, unpack, where, () => Promise.resolve());
       status('complete');
       return;
     }
-    const sink = haveLayer ? undefined : new Channel();
-    const download = downloadBlob({
-      client,
-      repository: plan.ref.path,
-      scopes: [repositoryScope(plan.ref.path)],
-      desc: layer,
-      partial,
-      sink,
-      signal: options.signal,
-      onProgress: (current, total, resumed) =>
-        emit?.({ type: 'layer', digest: layer.digest, status: resumed ? 'resuming' : 'downloading', current, total }),
-    });
-    // Settle the download's own promise whatever happens, so its rejection is never unhandled.
-    download.catch(() => undefined);
-    if (sink !== undefined) {
-      try {
-        await store.unpackLayer(chain, sink, diffId, where, async () => {
-          await download;
-          status('verifying');
-          await store.publishBlob(partialPath, layer.digest);
-        });
-      } catch (err) {
-        // A layer that does not unpack may be one the registry garbled: let the download finish
-        // (without the unpacker) and report a digest mismatch, the real cause, when there is one.
-        const downloadError: unknown = await download.then(
-          () => undefined,
-          (e: unknown) => e,
-        );
-        if (downloadError instanceof TsdockError && downloadError.code === 'INVALID_IMAGE') throw downloadError;
-        throw err;
-      }
-    } else {
-      await download;
+    let download: Promise<void> | undefined;
+    const startDownload = (sink: BlobSink | undefined): Promise<void> => {
+      download = downloadBlob({
+        client,
+        repository: plan.ref.path,
+        scopes: [repositoryScope(plan.ref.path)],
+        desc: layer,
+        partial,
+        sink,
+        signal: options.signal,
+        onProgress: (current, total, resumed) =>
+          emit?.({ type: 'layer', digest: layer.digest, status: resumed ? 'resuming' : 'downloading', current, total }),
+      });
+      // Settle the download's own promise whatever happens, so its rejection is never unhandled.
+      download.catch(() => undefined);
+      return download;
+    };
+    if (haveLayer) {
+      await startDownload(undefined);
       await store.publishBlob(partialPath, layer.digest);
+      status('complete');
+      return;
+    }
+    try {
+      const unpack = (dir: string): Promise<void> => unpackFed(dir, diffId, (sink) => void startDownload(sink));
+      await store.unpackLayer(chain, unpack, where, async () => {
+        await download;
+        status('verifying');
+        await store.publishBlob(partialPath, layer.digest);
+      });
+    } catch (err) {
+      // A failed download makes the unpack fail too, and is the cause to report. A layer that
+      // does not unpack may be one the registry garbled: let its download finish (without the
+      // unpacker) and report the digest mismatch when there is one.
+      const downloadError: unknown = await download?.then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      throw (downloadError ?? err) as Error;
     }
     status('complete');
   });
+}
+
+/**
+ * Unpacks into `dir` the bytes that `feed` sends to the sink it is handed: on a worker thread
+ * when the worker script is built (so that layers unpack on several cores), else on this one.
+ */
+async function unpackFed(dir: string, diffId: Digest, feed: (sink: BlobSink) => void): Promise<void> {
+  const worker = WorkerUnpacker.create(dir, diffId);
+  if (worker !== undefined) {
+    feed(worker);
+    await worker.done;
+    return;
+  }
+  const channel = new Channel();
+  feed(channel);
+  await unpackLayer(channel, dir, { expectedDiffId: diffId });
+}
+
+/** Sends a stored blob to a sink. */
+async function pump(source: AsyncIterable<Buffer>, sink: BlobSink): Promise<void> {
+  try {
+    for await (const chunk of source) await sink.push(chunk);
+    sink.end();
+  } catch (err) {
+    sink.fail(err);
+  }
 }

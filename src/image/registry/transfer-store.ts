@@ -21,7 +21,6 @@ import { fsyncDir, readIfExists, statIfExists, writeFileAtomic } from '../fs-uti
 import { addImage, emptyImagesFile, findImage, parseImagesFile, type ImagesFile } from '../image-index.js';
 import { LayerStore, TEMP_PREFIX } from '../layer-store.js';
 import { StoreLock } from '../lock.js';
-import { unpackLayer } from '../unpack.js';
 
 /** An image as push reads it from the store. */
 export interface StoredImage {
@@ -111,20 +110,19 @@ export class TransferStore {
   }
 
   /**
-   * Unpacks a layer from `source` into a temporary directory, checks its diff_id, waits for
+   * Has `unpack` fill a fresh temporary directory with a layer (checking its diff_id), waits for
    * `verified` (the compressed blob's digest check), and only then renames it into place.
    */
   async unpackLayer(
     chainId: Digest,
-    source: AsyncIterable<Buffer>,
-    diffId: Digest,
+    unpack: (dir: string) => Promise<void>,
     where: string,
     verified: () => Promise<void>,
   ): Promise<void> {
     const temp = await mkdtemp(join(this.layers.dir, TEMP_PREFIX));
     try {
       await chmod(temp, 0o755);
-      await unpackLayer(source, temp, { expectedDiffId: diffId });
+      await unpack(temp);
       await verified();
       try {
         await rename(temp, this.layers.path(chainId, undefined));
