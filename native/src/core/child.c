@@ -118,7 +118,5 @@ _Noreturn void tsd_child_main(const struct tsd_child *c) {
   if (p->loopback_up) loopback_up(c);
   set_rlimits(c);
   tsd_set_credentials(c);
-  /* After setresuid: the working directory must be reachable by the container's user. */
-  if (chdir(p->cwd) < 0) tsd_child_fail(c, "cwd", p->cwd);
   tsd_exec(c);
 }

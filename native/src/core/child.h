@@ -59,7 +59,8 @@ void tsd_set_credentials(const struct tsd_child *c);
 /* seccomp.c: loads the plan's seccomp filter (the plan has one); fails through tsd_child_fail. */
 void tsd_load_seccomp(const struct tsd_child *c);
 
-/* exec.c: resets what the monitor set up for itself and execs argv; never returns. */
+/* exec.c: resets what the monitor set up for itself, enters the working directory and execs argv.
+ */
 _Noreturn void tsd_exec(const struct tsd_child *c);
 
 #endif

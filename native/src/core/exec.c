@@ -99,6 +99,12 @@ _Noreturn void tsd_exec(const struct tsd_child *c) {
   /* Everything but stdio and the error pipe, which execve closes for us (O_CLOEXEC). */
   close_fds(3, (unsigned)c->err_fd - 1);
   close_fds((unsigned)c->err_fd + 1, ~0u);
+  /*
+   * After setresuid, so the container's user must reach it; after closing every inherited fd, so
+   * a working directory of /proc/self/fd/N can only name stdio or the error pipe, never a
+   * directory of the host (CVE-2024-21626 in runc).
+   */
+  if (chdir(p->cwd) < 0) tsd_child_fail(c, "cwd", p->cwd);
   /* Last: from here on only execve runs, and every profile worth running allows it. */
   if (p->seccomp != NULL && p->no_new_privs) tsd_load_seccomp(c);
   if (file[0] == '\0')
