@@ -109,8 +109,8 @@ _Noreturn void tsd_child_main(const struct tsd_child *c) {
     tsd_child_fail(c, "propagation", "/");
   run_ops(c, &p->rootfs_ops, p->rootfs);
   pivot_into(c, p->rootfs);
-  /* After pivot_root, "/" is the container's root: ".." and absolute links stop there. */
-  run_ops(c, &p->container_ops, NULL);
+  /* After pivot_root, "/" is the container's root; still no magic links (/proc/self/fd/N). */
+  run_ops(c, &p->container_ops, "/");
   if (p->readonly_rootfs && tsd_remount_readonly("/", 0) < 0) tsd_child_fail(c, "readonly", "/");
   umask(umask_before);
   if (p->hostname != NULL && sethostname(p->hostname, strlen(p->hostname)) < 0)

@@ -37,7 +37,10 @@ _Noreturn void tsd_child_fail(const struct tsd_child *c, const char *step, const
  */
 void tsd_fs_op_run(const struct tsd_child *c, const struct tsd_fs_op *op, const char *root);
 
-/* inroot.c: the part of target below root ("" for root itself), or NULL when not below it. */
+/*
+ * inroot.c: the part of target below root ("" for root itself), or NULL when not below it. A
+ * root of "/" (after pivot_root) holds every absolute path.
+ */
 const char *tsd_in_root(const char *root, const char *target);
 
 /*
@@ -46,6 +49,12 @@ const char *tsd_in_root(const char *root, const char *target);
  */
 int tsd_in_root_parent(const char *root, const char *rel, char *buf, size_t buflen,
                        const char **name, uint64_t resolve);
+
+/* inroot.c: mkdir -p of rel inside root; an O_PATH fd of the directory. */
+int tsd_in_root_mkdirs(const char *root, const char *rel, uint64_t resolve);
+
+/* inroot.c: creates rel inside root as an empty file unless something is there; 0 or -1. */
+int tsd_in_root_mkfile(const char *root, const char *rel, uint64_t resolve);
 
 /* inroot.c: an O_PATH fd of rel resolved inside root (flags: e.g. O_DIRECTORY). */
 int tsd_in_root_open(const char *root, const char *rel, uint64_t flags, uint64_t resolve);

@@ -116,24 +116,32 @@ static int close_keep_errno(int fd, int rc) {
   return rc;
 }
 
-/* Creates the last component of rel in the root (parents too): a directory, a node or a link. */
+/* Creates the target of op at rel in the root (parents too): a directory, file, node or link. */
 static int create_in_root(const char *root, const char *rel, const struct tsd_fs_op *op,
                           uint64_t resolve) {
+  if (op->kind == TSD_OP_MOUNT && (op->flags & TSD_OPF_MKFILE_TARGET))
+    return tsd_in_root_mkfile(root, rel, resolve);
+  if (op->kind == TSD_OP_MOUNT) {
+    int fd = tsd_in_root_mkdirs(root, rel, resolve);
+    return fd < 0 ? -1 : close_keep_errno(fd, 0);
+  }
   char buf[PATH_MAX];
   const char *name;
   int parent = tsd_in_root_parent(root, rel, buf, sizeof(buf), &name, resolve);
   if (parent < 0) return -1;
   int rc;
-  if (op->kind == TSD_OP_MOUNT && (op->flags & TSD_OPF_MKFILE_TARGET))
-    rc = mknodat(parent, name, S_IFREG | 0644, 0);
-  else if (op->kind == TSD_OP_MOUNT)
-    rc = mkdirat(parent, name, 0755);
-  else if (op->kind == TSD_OP_MKDIR)
+  if (op->kind == TSD_OP_MKDIR) {
     rc = mkdirat(parent, name, op->mode);
-  else if (op->kind == TSD_OP_MKNOD)
+    if (rc < 0 && errno == EEXIST) {
+      /* A directory, or a symlink to one (made now if need be, inside the root). */
+      int fd = tsd_in_root_mkdirs(root, rel, resolve);
+      rc = fd < 0 ? -1 : close_keep_errno(fd, 0);
+    }
+  } else if (op->kind == TSD_OP_MKNOD) {
     rc = mknodat(parent, name, op->mode, makedev(op->major, op->minor));
-  else
+  } else {
     rc = symlinkat(op->source, parent, name);
+  }
   return close_keep_errno(parent, rc < 0 && errno != EEXIST ? -1 : 0);
 }
 
