@@ -27,7 +27,7 @@ import { Channel } from './channel.js';
 import { RegistryClient, type RegistryOptions } from './client.js';
 import { fetchManifest, formatPlatform, selectPlatform } from './manifest.js';
 import type { ProgressListener } from './progress.js';
-import type { TransferStore } from './transfer-store.js';
+import { guardStore, type TransferStore } from './transfer-store.js';
 import { WorkerUnpacker } from './worker-unpacker.js';
 import { unpackLayer } from '../unpack.js';
 
@@ -81,26 +81,36 @@ export async function pullImage(
   const platform = options.platform ?? hostPlatform();
   const client = await RegistryClient.connect(ref.domain, options);
   try {
-    await store.init();
-    const plan = await resolve(client, ref, platform, options);
-    // Two tries: the second only if a garbage collection removed something between our locks.
-    for (let attempt = 1; ; attempt++) {
-      await store.shared(() => fetchLayers(store, client, plan, options));
-      // By tag: `repo:tag` (a digest beside it was only a check). By digest alone: `repo@digest`,
-      // which finds the image again by that digest when it named the manifest itself.
-      const name = formatReference(plan.ref.tag === undefined ? plan.ref : { ...plan.ref, digest: undefined });
-      const names = [name];
-      const created = plan.config.created ?? new Date().toISOString();
-      const needs = { blobs: plan.manifest.layers.map((l) => l.digest), chains: plan.chains };
-      if (await store.commit(plan.manifestBytes, plan.configBytes, needs, names, created)) {
-        const id = plan.manifest.config.digest;
-        options.onProgress?.({ type: 'done', reference: formatReference(ref), id, digest: plan.resolved });
-        return { id, name, digest: plan.resolved };
-      }
-      if (attempt >= 2) throw new TsdockError('STORE', `${store.root}: layers of ${name} keep disappearing`);
-    }
+    return await guardStore(store.root, () => pullWith(store, client, ref, platform, options));
   } finally {
     await client.close();
+  }
+}
+
+async function pullWith(
+  store: TransferStore,
+  client: RegistryClient,
+  ref: ImageReference,
+  platform: Platform,
+  options: PullOptions,
+): Promise<PullResult> {
+  await store.init();
+  const plan = await resolve(client, ref, platform, options);
+  // Two tries: the second only if a garbage collection removed something between our locks.
+  for (let attempt = 1; ; attempt++) {
+    await store.shared(() => fetchLayers(store, client, plan, options));
+    // By tag: `repo:tag` (a digest beside it was only a check). By digest alone: `repo@digest`,
+    // which finds the image again by that digest when it named the manifest itself.
+    const name = formatReference(plan.ref.tag === undefined ? plan.ref : { ...plan.ref, digest: undefined });
+    const names = [name];
+    const created = plan.config.created ?? new Date().toISOString();
+    const needs = { blobs: plan.manifest.layers.map((l) => l.digest), chains: plan.chains };
+    if (await store.commit(plan.manifestBytes, plan.configBytes, needs, names, created)) {
+      const id = plan.manifest.config.digest;
+      options.onProgress?.({ type: 'done', reference: formatReference(ref), id, digest: plan.resolved });
+      return { id, name, digest: plan.resolved };
+    }
+    if (attempt >= 2) throw new TsdockError('STORE', `${store.root}: layers of ${name} keep disappearing`);
   }
 }
 

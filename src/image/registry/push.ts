@@ -14,7 +14,7 @@ import { parseReference, formatReference, type ImageReference } from '../referen
 import { repositoryScope } from './auth.js';
 import { RegistryClient, type RegistryOptions } from './client.js';
 import type { ProgressListener } from './progress.js';
-import type { TransferStore } from './transfer-store.js';
+import { guardStore, type TransferStore } from './transfer-store.js';
 
 export interface PushOptions extends RegistryOptions {
   /** Upload blobs larger than this in `PATCH` chunks of this size; default: one `PUT` each. */
@@ -55,6 +55,16 @@ export async function pushImage(
 ): Promise<PushResult> {
   const ref = parseReference(reference);
   if (ref.digest !== undefined) throw new TsdockError('INVALID_ARGUMENT', `cannot push to a digest: ${reference}`);
+  // Under the shared lock: no garbage collection may remove a blob while it is being sent.
+  return guardStore(store.root, () => store.shared(() => pushStored(store, ref, reference, options)));
+}
+
+async function pushStored(
+  store: TransferStore,
+  ref: ImageReference,
+  reference: string,
+  options: PushOptions,
+): Promise<PushResult> {
   const image = await store.readImage(reference);
   const manifest = parseManifest(image.manifest, `${store.root}: manifest ${image.manifestDigest}`);
   const mountFrom = [

@@ -172,24 +172,35 @@ export class TransferStore {
   }
 
   /**
-   * The image `ref` names, for pushing.
+   * The image `ref` names, for pushing; call it under {@link shared}.
    *
    * @throws TsdockError `IMAGE_NOT_FOUND`.
    */
   async readImage(ref: string): Promise<StoredImage> {
-    return this.shared(async () => {
-      const found = findImage(await this.readImages(), ref);
-      return {
-        id: found.id,
-        manifestDigest: found.record.manifest,
-        manifest: await readFile(this.blobs.path(found.record.manifest)),
-        names: found.record.names,
-      };
-    });
+    const found = findImage(await this.readImages(), ref);
+    return {
+      id: found.id,
+      manifestDigest: found.record.manifest,
+      manifest: await readFile(this.blobs.path(found.record.manifest)),
+      names: found.record.names,
+    };
   }
 
   private async readImages(): Promise<ImagesFile> {
     const bytes = await readIfExists(this.imagesPath);
     return bytes === undefined ? emptyImagesFile() : parseImagesFile(bytes, this.imagesPath);
+  }
+}
+
+/**
+ * Runs a transfer, letting TsdockErrors through and turning anything else (an errno from the
+ * store's files) into a `STORE` error naming the store.
+ */
+export async function guardStore<T>(root: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof TsdockError) throw err;
+    throw new TsdockError('STORE', `image store ${root}: ${(err as Error).message}`, { cause: err });
   }
 }
