@@ -12,6 +12,8 @@ export type ErrorCode =
   | 'INVALID_IMAGE'
   /** A container name or id names nothing. */
   | 'CONTAINER_NOT_FOUND'
+  /** The request conflicts with the container's state or another container (name in use, running). */
+  | 'CONFLICT'
   /** The store on disk cannot be read or written. */
   | 'STORE'
   /** Setting up the container failed before `execve` (mount, pivot_root, cgroups…). */

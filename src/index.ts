@@ -11,10 +11,22 @@
  */
 import { join } from 'node:path';
 import { TsdockError } from './errors.js';
+import { findContainer, type StoredContainer } from './runtime/container-store.js';
 import type { IdMapping } from './image/id-mapping.js';
 import type { ImageStore, ImageSummary, ResolvedImage } from './image/store.js';
-import { containersRootOf, DEFAULT_ID_MAPPING, startContainer, type StartedContainer } from './runtime/container.js';
+import {
+  containersRootOf,
+  createContainer,
+  DEFAULT_ID_MAPPING,
+  startContainer,
+  type RuntimeImage,
+  type StartedContainer,
+} from './runtime/container.js';
+import type { ObservedContainer } from './runtime/container-ops.js';
+import type { ContainerInspect } from './runtime/container-inspect.js';
 import type { ContainerOptions } from './runtime/options.js';
+import type { CreateNetworkOptions, Networks, NetworkSummary } from './network/networks.js';
+import type { EndpointRecord, NetworkRecord } from './network/store.js';
 import type { ExitStatus, StdioMode } from './runtime/spawn.js';
 import type { Credentials } from './image/registry/auth.js';
 import type { RegistryOptions } from './image/registry/client.js';
@@ -24,8 +36,15 @@ import type { PushOptions, PushResult } from './image/registry/push.js';
 export { TsdockError, StartError, exitStatusOf, type ErrorCode } from './errors.js';
 export type { ContainerOptions, BindMount, TmpfsMount } from './runtime/options.js';
 export type { ExitStatus, StdioMode } from './runtime/spawn.js';
+export type { ContainerInspect } from './runtime/container-inspect.js';
+export type { ObservedContainer } from './runtime/container-ops.js';
+export type { ContainerRecord, ContainerStatus, ExitReason } from './runtime/container-record.js';
+export type { ObservedState } from './runtime/container-state.js';
 export type { CgroupLimits } from './runtime/cgroups/index.js';
 export type { ImageSummary } from './image/store.js';
+export type { NetworkRecord, EndpointRecord } from './network/store.js';
+export type { NetworkSummary, CreateNetworkOptions } from './network/networks.js';
+export type { PortSpec, PortBinding } from './network/ports.js';
 export type { Credentials } from './image/registry/auth.js';
 export type { RegistryOptions } from './image/registry/client.js';
 export type { PullOptions, PullResult } from './image/registry/pull.js';
@@ -49,6 +68,14 @@ export interface RunOptions extends ContainerOptions {
 
 export interface RunResult extends ExitStatus {
   id: string;
+}
+
+/** What `create` records besides the container's options. */
+export interface CreateOptions extends ContainerOptions {
+  /** Unique among this root's containers; default a random `adjective_scientist`. */
+  name?: string;
+  /** `--rm`: removed once it exits. */
+  autoRemove?: boolean;
 }
 
 /** One tsdock store and the containers started from it. */
@@ -155,10 +182,240 @@ export class Runtime {
   }
 
   /**
-   * Starts a container from `image` and resolves once its command runs. The caller waits for
-   * the exit with `waitAndRemove()`; a failed start rejects with a {@link TsdockError}.
+   * Creates a container from `image` and starts it attached to `options.stdio`; resolves once its
+   * command runs. The caller waits with `wait()` (the container stays) or `waitAndRemove()`; a
+   * failed start removes the container and rejects with a {@link TsdockError}.
    */
-  async start(image: string, options: RunOptions = {}): Promise<StartedContainer> {
+  async start(image: string, options: RunOptions & CreateOptions = {}): Promise<StartedContainer> {
+    return startContainer({
+      containersRoot: this.containersRoot(),
+      image: await this.runtimeImage(image, options),
+      options,
+      name: options.name,
+      autoRemove: options.autoRemove,
+      stdio: options.stdio ?? { stdin: 'ignore', output: 'inherit' },
+    });
+  }
+
+  /**
+   * Creates a container without starting it (`docker create`); returns its id.
+   *
+   * @example const id = await runtime.create('busybox', { name: 'web', command: ['httpd', '-f'] });
+   * @throws TsdockError `CONFLICT` when the name is taken.
+   */
+  async create(image: string, options: CreateOptions = {}): Promise<string> {
+    const record = await createContainer({
+      containersRoot: this.containersRoot(),
+      image: await this.runtimeImage(image, options),
+      options,
+      name: options.name,
+      autoRemove: options.autoRemove,
+    });
+    return record.id;
+  }
+
+  /**
+   * Starts a created or exited container detached (`docker start`): its output goes to its log
+   * file and its monitor outlives this process. Starting a running container does nothing.
+   *
+   * @example await runtime.startContainer('web');
+   */
+  async startContainer(ref: string): Promise<void> {
+    const [{ startCreated }, ops] = await Promise.all([import('./runtime/container.js'), this.ops()]);
+    const container = ops.observe(this.find(ref));
+    if (ops.isActive(container.observed)) return;
+    const started = await startCreated(this.containersRoot(), container.record);
+    started.monitor.detach();
+  }
+
+  /** `docker run -d`: creates and starts a container detached; returns its id. */
+  async runDetached(image: string, options: CreateOptions = {}): Promise<string> {
+    const id = await this.create(image, options);
+    try {
+      await this.startContainer(id);
+    } catch (err) {
+      await this.remove(id, { force: true });
+      throw err;
+    }
+    return id;
+  }
+
+  /**
+   * Stops a container: its STOPSIGNAL (default SIGTERM), then SIGKILL after `timeout` seconds
+   * (default 10). Resolves once it has exited.
+   */
+  async stop(ref: string, options: { timeout?: number } = {}): Promise<ObservedContainer> {
+    const ops = await this.ops();
+    const stopped = await ops.stopContainer(ops.observe(this.find(ref)), options.timeout ?? 10);
+    await ops.persistObserved(this.containersRoot(), stopped);
+    return stopped;
+  }
+
+  /** Stops (if running) and starts a container again. */
+  async restart(ref: string, options: { timeout?: number } = {}): Promise<void> {
+    await this.stop(ref, options);
+    await this.startContainer(ref);
+  }
+
+  /** Sends a signal (`'KILL'`, `'SIGUSR1'`, `'9'`) to a running container's init. */
+  async kill(ref: string, signal = 'KILL'): Promise<void> {
+    const ops = await this.ops();
+    ops.killContainer(ops.observe(this.find(ref)), ops.parseSignal(signal));
+  }
+
+  /** Freezes (`pause`) or thaws (`unpause`) every process of a container. */
+  async pause(ref: string, paused = true): Promise<void> {
+    const ops = await this.ops();
+    await ops.setPaused(ops.observe(this.find(ref)), paused);
+  }
+
+  /**
+   * Removes a container (directory, cgroup, record). A running one only with `force`, which
+   * kills it first.
+   *
+   * @throws TsdockError `CONFLICT` when it runs and `force` is not set.
+   */
+  async remove(ref: string, options: { force?: boolean } = {}): Promise<void> {
+    const ops = await this.ops();
+    await ops.removeContainer(this.containersRoot(), ops.observe(this.find(ref)), options.force ?? false);
+  }
+
+  /** Waits until a container is no longer running; returns its exit code. */
+  async wait(ref: string): Promise<number> {
+    const ops = await this.ops();
+    const done = await ops.waitInactive(this.find(ref));
+    await ops.persistObserved(this.containersRoot(), done);
+    return done.observed.exitCode;
+  }
+
+  /** One container and its reconciled state, as `docker inspect` shows it. */
+  async inspect(ref: string): Promise<ContainerInspect> {
+    const [ops, { inspectContainer }] = await Promise.all([this.ops(), import('./runtime/container-inspect.js')]);
+    return inspectContainer(ops.observe(this.find(ref)));
+  }
+
+  /**
+   * The containers of this root with their reconciled state, newest first; only active ones
+   * unless `all`. Exited `--rm` containers are removed on the way.
+   */
+  async list(options: { all?: boolean } = {}): Promise<ObservedContainer[]> {
+    const [ops, { listContainers }] = await Promise.all([this.ops(), import('./runtime/container-store.js')]);
+    await ops.reapAutoRemoved(this.containersRoot());
+    return listContainers(this.containersRoot())
+      .map((c) => ops.observe(c))
+      .filter((c) => options.all === true || ops.isActive(c.observed))
+      .sort((a, b) => b.record.created.localeCompare(a.record.created));
+  }
+
+  /** Removes every container that is not running (`docker container prune`); returns their ids. */
+  async prune(): Promise<string[]> {
+    const ops = await this.ops();
+    const removed: string[] = [];
+    for (const c of await this.list({ all: true })) {
+      if (ops.isActive(c.observed)) continue;
+      await ops.removeContainer(this.containersRoot(), c, false);
+      removed.push(c.record.id);
+    }
+    return removed;
+  }
+
+  /**
+   * Creates a bridge network (`docker network create`); its bridge is up at once.
+   *
+   * @example await runtime.createNetwork('appnet', { subnet: '10.91.0.0/24' });
+   * @throws TsdockError `CONFLICT` when the name exists or the subnet overlaps a host route.
+   */
+  async createNetwork(name: string, options: CreateNetworkOptions = {}): Promise<NetworkRecord> {
+    return (await this.networks()).create(name, options);
+  }
+
+  async listNetworks(): Promise<NetworkSummary[]> {
+    return (await this.networks()).list();
+  }
+
+  async inspectNetwork(ref: string): Promise<NetworkSummary> {
+    return (await this.networks()).inspect(ref);
+  }
+
+  /** Removes a network with no container attached; returns its name. */
+  async removeNetwork(ref: string): Promise<string> {
+    return (await this.networks()).remove(ref);
+  }
+
+  /** Attaches a running container to one more network (its next interface, `eth1`…). */
+  async connectNetwork(
+    network: string,
+    container: string,
+    options: { aliases?: string[]; ip?: string } = {},
+  ): Promise<void> {
+    const { record } = this.find(container);
+    const { containerDirPaths } = await import('./runtime/container-dir.js');
+    const paths = containerDirPaths(this.containersRoot(), record.id);
+    const { readFileSync } = await import('node:fs');
+    await (
+      await this.networks()
+    ).connect(
+      {
+        containerId: record.id,
+        names: [record.name, readFileSync(paths.hostname, 'utf8').trim(), ...(options.aliases ?? [])],
+        hostsFile: paths.hosts,
+        extraHosts: (record.options.addHosts ?? []).map((h) => ({ ip: h.ip, names: [h.name] })),
+        ip: options.ip,
+      },
+      network,
+    );
+  }
+
+  async disconnectNetwork(network: string, container: string): Promise<void> {
+    await (await this.networks()).disconnect(this.find(container).record.id, network);
+  }
+
+  /**
+   * Removes what stopped or crashed containers left on the host (pinned namespaces, their
+   * veths, ports) and every network no container uses. Returns the removed networks' names.
+   */
+  async pruneNetworks(): Promise<string[]> {
+    const ops = await this.ops();
+    const { listContainers } = await import('./runtime/container-store.js');
+    const active = listContainers(this.containersRoot())
+      .map((c) => ops.observe(c))
+      .filter((c) => ops.isActive(c.observed))
+      .map((c) => c.record.id);
+    return (await this.networks()).prune(new Set(active));
+  }
+
+  /**
+   * A container's address on its first network, or undefined (not running on one).
+   *
+   * @example const ip = await runtime.containerAddress('web'); // '172.17.0.2'
+   */
+  async containerAddress(ref: string): Promise<string | undefined> {
+    return (await this.networks()).addressOf(this.find(ref).record.id);
+  }
+
+  /** A container's interfaces on every network it is attached to. */
+  async containerEndpoints(ref: string): Promise<(EndpointRecord & { networkName: string })[]> {
+    return (await this.networks()).endpointsOf(this.find(ref).record.id);
+  }
+
+  private async networks(): Promise<Networks> {
+    const { Networks } = await import('./network/networks.js');
+    return new Networks(this.root);
+  }
+
+  private ops(): Promise<typeof import('./runtime/container-ops.js')> {
+    return import('./runtime/container-ops.js');
+  }
+
+  private find(ref: string): StoredContainer {
+    return findContainer(this.containersRoot(), ref);
+  }
+
+  private containersRoot(): string {
+    return containersRootOf(this.root);
+  }
+
+  private async runtimeImage(image: string, options: ContainerOptions): Promise<RuntimeImage> {
     const idMapping =
       options.userns === 'private'
         ? {
@@ -167,12 +424,7 @@ export class Runtime {
           }
         : undefined;
     const resolved = await this.resolveImage(image, idMapping);
-    return startContainer({
-      containersRoot: containersRootOf(this.root),
-      image: { config: resolved.config, layerDirs: resolved.layerDirs },
-      options,
-      stdio: options.stdio ?? { stdin: 'ignore', output: 'inherit' },
-    });
+    return { config: resolved.config, layerDirs: resolved.layerDirs, name: image, id: resolved.id };
   }
 
   /** `store.resolve`, remembered: a start should not re-read manifests that did not change. */

@@ -26,7 +26,9 @@ function program(): Command {
     .argument('<image>', 'image name or id')
     .argument('[command...]', 'command and arguments (default: the image CMD)')
     .passThroughOptions()
-    .option('--rm', 'remove the container when it exits (always the case for now)')
+    .option('-d, --detach', 'run in the background and print the container id')
+    .option('--name <name>', 'name the container (unique)')
+    .option('--rm', 'remove the container when it exits')
     .option('-i, --interactive', 'keep stdin attached')
     .option('-e, --env <KEY=value>', 'set an environment variable', collect, [])
     .option('--env-file <file>', 'read environment variables from a file', collect, [])
@@ -58,6 +60,85 @@ function program(): Command {
     .action(async (image: string, command: string[], flags: Record<string, unknown>) => {
       const { run } = await import('./commands/run.js');
       process.exitCode = await run(globals(), image, command, flags);
+    });
+
+  const containers = (name: string, description: string): Command =>
+    cli.command(name).description(description).argument('<container...>', 'container names or ids');
+
+  cli
+    .command('ps')
+    .description('List containers')
+    .option('-a, --all', 'show all containers (default: only running ones)')
+    .option('-q, --quiet', 'only show container ids')
+    .option('--format <format>', 'json: one JSON object per line')
+    .action(async (flags: { all?: boolean; quiet?: boolean; format?: string }) => {
+      const { ps } = await import('./commands/ps.js');
+      await ps(globals(), flags);
+    });
+
+  containers('rm', 'Remove containers')
+    .option('-f, --force', 'kill and remove running containers')
+    .action(async (refs: string[], flags: { force?: boolean }) => {
+      const { rm } = await import('./commands/rm.js');
+      process.exitCode = await rm(globals(), refs, flags);
+    });
+
+  containers('stop', 'Stop containers: STOPSIGNAL (or SIGTERM), then SIGKILL after a timeout')
+    .option('-t, --time <seconds>', 'seconds to wait before SIGKILL', '10')
+    .action(async (refs: string[], flags: { time?: string }) => {
+      const { stop } = await import('./commands/stop.js');
+      process.exitCode = await stop(globals(), refs, flags);
+    });
+
+  containers('restart', 'Stop and start containers')
+    .option('-t, --time <seconds>', 'seconds to wait before SIGKILL', '10')
+    .action(async (refs: string[], flags: { time?: string }) => {
+      const { restart } = await import('./commands/restart.js');
+      process.exitCode = await restart(globals(), refs, flags);
+    });
+
+  containers('start', 'Start created or stopped containers (detached)').action(async (refs: string[]) => {
+    const { start } = await import('./commands/start.js');
+    process.exitCode = await start(globals(), refs);
+  });
+
+  containers('kill', 'Send a signal to containers')
+    .option('-s, --signal <signal>', 'signal name or number', 'KILL')
+    .action(async (refs: string[], flags: { signal: string }) => {
+      const { kill } = await import('./commands/kill.js');
+      process.exitCode = await kill(globals(), refs, flags);
+    });
+
+  containers('wait', 'Wait for containers to stop, then print their exit codes').action(async (refs: string[]) => {
+    const { wait } = await import('./commands/wait.js');
+    process.exitCode = await wait(globals(), refs);
+  });
+
+  containers('inspect', 'Show containers as JSON').action(async (refs: string[]) => {
+    const { inspect } = await import('./commands/inspect.js');
+    process.exitCode = await inspect(globals(), refs);
+  });
+
+  for (const [verb, paused] of [
+    ['pause', true],
+    ['unpause', false],
+  ] as const) {
+    containers(verb, paused ? 'Freeze every process of containers' : 'Thaw paused containers').action(
+      async (refs: string[]) => {
+        const { pause } = await import('./commands/pause.js');
+        process.exitCode = await pause(globals(), refs, paused);
+      },
+    );
+  }
+
+  cli
+    .command('container')
+    .description('Manage containers')
+    .command('prune')
+    .description('Remove all stopped containers')
+    .action(async () => {
+      const { prune } = await import('./commands/prune.js');
+      await prune(globals());
     });
 
   cli

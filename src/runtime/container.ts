@@ -1,21 +1,36 @@
 /**
- * Starting one container: its directory, its cgroup, its spawn plan, its monitor. Everything a
- * start creates is removed again when the start fails, so a failed `run` leaves nothing behind.
+ * Creating and starting containers. `createContainer` makes the directory, the spawn plan and
+ * the record (state `created`); `startCreated` makes the cgroup and spawns the monitor from the
+ * saved plan — for the first start and for every `start` after an exit (the monitor removes the
+ * cgroup when the container exits, as Docker keeps nothing of it either). A failed create leaves
+ * nothing behind; a failed start leaves the container as it was, with the error recorded.
  */
 import { randomBytes } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdir, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { TsdockError } from '../errors.js';
 import { parseMountinfo } from './cgroups/detect.js';
-import { createContainerCgroup, type ContainerCgroup } from './cgroups/index.js';
+import { createContainerCgroup, openContainerCgroup, type ContainerCgroup } from './cgroups/index.js';
 import { containerDirPaths, createContainerDir, removeContainerDir, type ContainerDir } from './container-dir.js';
+import { checkName, defaultName } from './container-name.js';
+import {
+  attachNetwork,
+  checkNetworkOptions,
+  networkNamespaceFor,
+  releaseNetwork,
+  withExposedPorts,
+  writeNetworkFiles,
+} from './container-network.js';
+import { readRecord, removeExitRecord, writeRecord, type ContainerRecord } from './container-record.js';
+import { listContainers, withContainersLock } from './container-store.js';
 import { hostNofileHardLimit } from './host.js';
 import { readLayeredFile } from './layer-files.js';
 import type { ContainerOptions } from './options.js';
 import type { IdMapping } from './plan.js';
 import { buildSpawnPlan, resolveArgs, type ImageRuntimeConfig } from './plan-builder.js';
 import { encodePlan } from './plan-codec.js';
+import { identify } from './proc-stat.js';
 import { spawnMonitor, type ExitStatus, type MonitorHandle, type StdioMode } from './spawn.js';
 import { resolveUser } from './user.js';
 
@@ -24,27 +39,40 @@ export interface RuntimeImage {
   config: ImageRuntimeConfig;
   /** Bottom to top, all in one parent directory. */
   layerDirs: string[];
+  /** The name the user gave, and the image's id; recorded for `ps` and `inspect`. */
+  name?: string;
+  id?: string;
 }
 
 /** Host ids a private user namespace maps container ids 0..65535 to. */
 export const DEFAULT_ID_MAPPING: IdMapping = { containerID: 0, hostID: 100000, size: 65536 };
 
-export interface StartRequest {
+export interface CreateRequest {
   /** Directory that holds one directory per container. */
   containersRoot: string;
   image: RuntimeImage;
   options: ContainerOptions;
+  /** Unique among the root's containers; a random `adjective_scientist` when absent. */
+  name?: string;
+  /** `--rm`. */
+  autoRemove?: boolean;
+}
+
+export interface StartRequest extends CreateRequest {
   stdio: StdioMode;
 }
 
 /** A container whose process is running under its monitor. */
 export interface StartedContainer {
   id: string;
+  name: string;
   /** The container's init pid, host view. */
   pid: number;
   monitor: MonitorHandle;
   /** The container's cgroup: stats, freeze, kill. */
   cgroup: ContainerCgroup;
+  /** Waits for the exit and records it; the container stays (`docker run` without `--rm`). */
+  wait(): Promise<ExitStatus>;
   /** Waits for the exit, then removes the container's directory and cgroup. */
   waitAndRemove(): Promise<ExitStatus>;
 }
@@ -75,19 +103,24 @@ async function bindKinds(options: ContainerOptions): Promise<('dir' | 'file')[]>
   );
 }
 
-async function cleanup(dir: ContainerDir, cgroup: ContainerCgroup | undefined): Promise<void> {
-  removeContainerDir(dir);
-  await cgroup?.destroy();
+function asTsdockError(err: unknown, what: string): TsdockError {
+  if (err instanceof TsdockError) return err;
+  return new TsdockError('START_FAILED', `${what}: ${(err as Error).message}`, { cause: err });
 }
 
 /**
- * Starts a container and resolves once its command runs (or rejects with the reason it could
- * not, a {@link TsdockError}, after removing everything the attempt created).
+ * Creates a container: its directory, its spawn plan and its record, in state `created`.
+ *
+ * @throws TsdockError `CONFLICT` when the name is taken, `INVALID_ARGUMENT` for a bad name or
+ *   options; nothing is left behind then.
  */
-export async function startContainer(req: StartRequest): Promise<StartedContainer> {
-  const { image, options } = req;
+export async function createContainer(req: CreateRequest): Promise<ContainerRecord> {
+  const { image } = req;
+  const options = withExposedPorts(req.options, image.config);
   // Everything that can be checked without touching the host is checked first.
-  resolveArgs(image.config, options);
+  const args = resolveArgs(image.config, options);
+  checkNetworkOptions(options);
+  const wanted = req.name === undefined ? undefined : checkName(req.name);
   const user = await resolveImageUser(image, options.user ?? image.config.User ?? '');
   const kinds = await bindKinds(options);
   const nofileHardLimit = hostNofileHardLimit();
@@ -99,49 +132,159 @@ export async function startContainer(req: StartRequest): Promise<StartedContaine
   const idMappings = userns ? { uid: [DEFAULT_ID_MAPPING], gid: [DEFAULT_ID_MAPPING] } : undefined;
   const rootOwner = userns ? { uid: DEFAULT_ID_MAPPING.hostID, gid: DEFAULT_ID_MAPPING.hostID } : { uid: 0, gid: 0 };
   const hostname = options.hostname ?? id.slice(0, 12);
+  // The plan names the cgroup's paths; the directories are made by each start.
+  const cgroup = await openContainerCgroup({ name: id, parent: options.cgroupParent });
 
+  return withContainersLock(req.containersRoot, () => {
+    const taken = new Set(listContainers(req.containersRoot).map((c) => c.record.name));
+    if (wanted !== undefined && taken.has(wanted)) {
+      throw new TsdockError('CONFLICT', `the container name "/${wanted}" is already in use`);
+    }
+    try {
+      createContainerDir(paths, hostname, options.network === 'host', rootOwner);
+      writeNetworkFiles(paths, options);
+      const plan = buildSpawnPlan({
+        id,
+        config: image.config,
+        layerDirs: image.layerDirs,
+        options,
+        user,
+        paths,
+        bindKinds: kinds,
+        cgroup: { procsFiles: cgroup.procsFiles, dirs: cgroup.dirs, oom: cgroup.oom },
+        nofileHardLimit,
+        cgroupMounts,
+        idMappings,
+        networkNamespace: networkNamespaceFor(req.containersRoot, id, options),
+      });
+      writeFileSync(paths.plan, encodePlan(plan), { mode: 0o600 });
+      const record: ContainerRecord = {
+        id,
+        name: wanted ?? defaultName(taken),
+        image: image.name ?? '',
+        imageId: image.id ?? '',
+        created: new Date().toISOString(),
+        args,
+        options,
+        autoRemove: req.autoRemove ?? false,
+        stopSignal: image.config.StopSignal,
+        state: { status: 'created' },
+      };
+      writeRecord(paths.dir, record);
+      return record;
+    } catch (err) {
+      removeContainerDir(paths);
+      throw asTsdockError(err, 'cannot create container');
+    }
+  });
+}
+
+/** Where a container's stdio goes when nobody is attached: its log file. */
+export function logFileOf(dir: string): string {
+  return join(dir, 'container.log');
+}
+
+/**
+ * Starts a created or exited container from its saved plan and resolves once its command runs.
+ * With `stdio` absent the container is detached: its output goes to its log file, and the
+ * monitor outlives this process.
+ */
+export async function startCreated(
+  containersRoot: string,
+  record: ContainerRecord,
+  stdio?: StdioMode,
+): Promise<StartedContainer> {
+  const paths = containerDirPaths(containersRoot, record.id);
+  const spec = { name: record.id, parent: record.options.cgroupParent };
+  removeExitRecord(paths.dir);
+  // A container whose monitor was killed may have left its cgroup: it must not be reused.
+  await (await openContainerCgroup(spec)).destroy();
   let cgroup: ContainerCgroup | undefined;
   let monitor: MonitorHandle | undefined;
+  let log: number | undefined;
   try {
-    createContainerDir(paths, hostname, options.network === 'host', rootOwner);
-    cgroup = await createContainerCgroup({ name: id, parent: options.cgroupParent, limits: options.limits ?? {} });
-    const plan = buildSpawnPlan({
-      id,
-      config: image.config,
-      layerDirs: image.layerDirs,
-      options,
-      user,
-      paths,
-      bindKinds: kinds,
-      cgroup: { procsFiles: cgroup.procsFiles, dirs: cgroup.dirs, oom: cgroup.oom },
-      nofileHardLimit,
-      cgroupMounts,
-      idMappings,
-    });
-    writeFileSync(paths.plan, encodePlan(plan), { mode: 0o600 });
-    monitor = spawnMonitor(paths.plan, req.stdio);
+    cgroup = await createContainerCgroup({ ...spec, limits: record.options.limits ?? {} });
+    if (stdio === undefined) log = openSync(logFileOf(paths.dir), 'a', 0o640);
+    await attachNetwork(containersRoot, record, paths);
+    monitor = spawnMonitor(paths.plan, stdio ?? { stdin: 'ignore', output: log ?? 'inherit' });
+    const monitorIdentity = identify(monitor.pid);
     const pid = await monitor.started;
-    const started = monitor;
-    const owned = cgroup;
-    return {
-      id,
-      pid,
-      monitor,
-      cgroup,
-      async waitAndRemove() {
-        try {
-          return await started.exited;
-        } finally {
-          await cleanup(paths, owned);
-        }
-      },
+    record.state = {
+      status: 'running',
+      monitor: monitorIdentity,
+      init: identify(pid),
+      startedAt: new Date().toISOString(),
     };
+    writeRecord(paths.dir, record);
+    if (stdio === undefined) monitor.detach();
+    return started(paths, record, pid, monitor, cgroup);
   } catch (err) {
     // The monitor removes the cgroup on a failed start; wait for it so nothing races the cleanup.
     await monitor?.exited.catch(() => undefined);
-    await cleanup(paths, cgroup);
-    if (err instanceof TsdockError) throw err;
-    throw new TsdockError('START_FAILED', `cannot start container: ${(err as Error).message}`, { cause: err });
+    await cgroup?.destroy();
+    await releaseNetwork(containersRoot, record.id);
+    const error = asTsdockError(err, 'cannot start container');
+    record.state = { ...record.state, error: error.message };
+    writeRecord(paths.dir, record);
+    throw error;
+  } finally {
+    if (log !== undefined) closeSync(log);
+  }
+}
+
+function started(
+  paths: ContainerDir,
+  record: ContainerRecord,
+  pid: number,
+  monitor: MonitorHandle,
+  cgroup: ContainerCgroup,
+): StartedContainer {
+  const wait = async (): Promise<ExitStatus> => {
+    const exit = await monitor.exited;
+    // Like Docker, an exited container keeps no address, ports or namespace.
+    await releaseNetwork(dirname(paths.dir), record.id);
+    // Re-read: `stop` may have noted a timeout meanwhile, or `rm -f` removed the container.
+    const current = readRecord(paths.dir);
+    if (current === undefined) return exit;
+    current.state = {
+      ...current.state,
+      status: 'exited',
+      exitCode: exit.exitCode,
+      oomKilled: exit.oomKilled,
+      reason: exit.oomKilled ? 'oom' : exit.signal !== 0 ? 'signal' : 'exited',
+      finishedAt: new Date().toISOString(),
+    };
+    if (current.state.stopTimedOut === true && exit.signal === 9) current.state.reason = 'stop-timeout';
+    writeRecord(paths.dir, current);
+    return exit;
+  };
+  return {
+    id: record.id,
+    name: record.name,
+    pid,
+    monitor,
+    cgroup,
+    wait,
+    async waitAndRemove() {
+      try {
+        return await monitor.exited;
+      } finally {
+        removeContainerDir(paths);
+        await cgroup.destroy();
+        await releaseNetwork(dirname(paths.dir), record.id);
+      }
+    },
+  };
+}
+
+/** Creates a container and starts it attached to `stdio` (`run`); a failed start removes it. */
+export async function startContainer(req: StartRequest): Promise<StartedContainer> {
+  const record = await createContainer(req);
+  try {
+    return await startCreated(req.containersRoot, record, req.stdio);
+  } catch (err) {
+    removeContainerDir(containerDirPaths(req.containersRoot, record.id));
+    throw err;
   }
 }
 

@@ -59,6 +59,8 @@ export interface ImageRuntimeConfig {
   Entrypoint?: string[] | null;
   WorkingDir?: string;
   User?: string;
+  /** The signal `stop` sends first (`SIGTERM` when absent). */
+  StopSignal?: string;
 }
 
 /** Host paths of one container's files. */

@@ -20,10 +20,13 @@ type StatusLine =
   | { type: 'error'; step: string; errno: number; path: string; message: string }
   | ({ type: 'exited' } & ExitStatus);
 
-/** Where the container's stdio goes: the caller's own fds, pipes, or nothing (stdin only). */
+/**
+ * Where the container's stdio goes: the caller's own fds, pipes, nothing (stdin only), or an
+ * open file descriptor (a detached container's log file) that both output streams share.
+ */
 export interface StdioMode {
   stdin: 'inherit' | 'pipe' | 'ignore';
-  output: 'inherit' | 'pipe';
+  output: 'inherit' | 'pipe' | number;
 }
 
 export interface MonitorHandle {
@@ -35,6 +38,11 @@ export interface MonitorHandle {
   readonly exited: Promise<ExitStatus>;
   /** Sends a signal to the monitor, which forwards it to the container's init. */
   signal(signal: NodeJS.Signals): void;
+  /**
+   * Lets the monitor run on without this process: closes the status pipe (the monitor ignores a
+   * reader that went away) and lets Node exit while the monitor lives. `exited` never settles.
+   */
+  detach(): void;
   /** The container's stdio when the caller asked for pipes. */
   readonly stdin: NodeJS.WritableStream | null;
   readonly stdout: Readable | null;
@@ -101,6 +109,7 @@ export function spawnMonitor(planFile: string, stdio: StdioMode): MonitorHandle 
   };
 
   let settled = false;
+  let detached = false;
   createInterface({ input: status }).on('line', (text) => {
     const line = JSON.parse(text) as StatusLine;
     if (line.type === 'started') started.resolve(line.pid);
@@ -116,7 +125,7 @@ export function spawnMonitor(planFile: string, stdio: StdioMode): MonitorHandle 
     fail(new TsdockError('START_FAILED', `cannot start tsdock-monitor: ${err.message}`, { cause: err }));
   });
   child.on('close', (code, sig) => {
-    if (!settled) {
+    if (!settled && !detached) {
       fail(new TsdockError('START_FAILED', `tsdock-monitor ended unexpectedly (${sig ?? `exit ${code ?? '?'}`})`));
     }
   });
@@ -128,6 +137,11 @@ export function spawnMonitor(planFile: string, stdio: StdioMode): MonitorHandle 
     started: started.promise,
     exited: exited.promise,
     signal: (signal) => child.kill(signal),
+    detach: () => {
+      detached = true;
+      status.destroy();
+      child.unref();
+    },
     stdin: child.stdin,
     stdout: child.stdout,
     stderr: child.stderr,

@@ -228,6 +228,40 @@ describe('HTTP behaviour', () => {
     }
   });
 
+  it('caches a Bearer token per scope until it expires, and answers a fresh challenge', async () => {
+    const issued: string[] = [];
+    let accepted = 'none';
+    const auth = await serve((req, res) => {
+      const url = new URL(req.url ?? '/', 'http://x');
+      const token = `t${issued.length}`;
+      issued.push(`${url.searchParams.getAll('scope').join(' ')} ${req.headers.authorization ?? 'anonymous'}`);
+      accepted = token;
+      ok(res, JSON.stringify({ access_token: token, expires_in: 300 }));
+    });
+    const host = await serve((req, res) => {
+      if (req.headers.authorization !== `Bearer ${accepted}`) {
+        const scope = req.url === '/v2/' ? '' : ',scope="repository:x:pull"';
+        res.writeHead(401, { 'www-authenticate': `Bearer realm="http://${auth}/token",service="svc"${scope}` }).end();
+        return;
+      }
+      ok(res, 'ok');
+    });
+    const client = await RegistryClient.connect(host, { credentials: { username: 'u', password: 'p' } });
+    try {
+      const get = async (): Promise<string> =>
+        (await client.request({ method: 'GET', path: '/v2/x/blobs/y', scopes: ['repository:x:pull'] })).body.text();
+      expect(await get()).toBe('ok');
+      expect(await get()).toBe('ok');
+      expect(issued).toEqual([`repository:x:pull Basic ${Buffer.from('u:p').toString('base64')}`]);
+      // The registry stops accepting the token (revoked): one fresh challenge, one new token.
+      accepted = 'revoked';
+      expect(await get()).toBe('ok');
+      expect(issued).toHaveLength(2);
+    } finally {
+      await client.close();
+    }
+  });
+
   describe('manifests', () => {
     const manifest = JSON.stringify({
       schemaVersion: 2,

@@ -18,6 +18,9 @@ import { parseSecurityOpts } from '../security-opt.js';
 
 /** The parsed `run` flags; the resource flags are the cgroup driver's own `LimitFlags`. */
 export interface RunFlags extends LimitFlags {
+  detach?: boolean;
+  name?: string;
+  rm?: boolean;
   interactive?: boolean;
   env: string[];
   envFile: string[];
@@ -98,6 +101,11 @@ export async function run(
   const runtime = await Runtime.open({ root: globals.root });
   // Before the handlers below: Ctrl-C during a pull ends it (the next pull resumes).
   await pullForRun(runtime, image, runFlags.pull);
+  const naming = { name: runFlags.name, autoRemove: runFlags.rm ?? false };
+  if (runFlags.detach === true) {
+    process.stdout.write(`${await runtime.runDetached(image, { ...options, ...naming })}\n`);
+    return 0;
+  }
   // Handlers go in before the start: the container may run (and be signalled) before start()
   // resolves, and a signal then must reach it rather than end this process.
   let container: StartedContainer | undefined;
@@ -110,10 +118,11 @@ export async function run(
   try {
     container = await runtime.start(image, {
       ...options,
+      ...naming,
       stdio: { stdin: runFlags.interactive ? 'inherit' : 'ignore', output: 'inherit' },
     });
     for (const signal of pending.splice(0)) container.monitor.signal(signal);
-    return (await container.waitAndRemove()).exitCode;
+    return (await (naming.autoRemove ? container.waitAndRemove() : container.wait())).exitCode;
   } finally {
     for (const signal of FORWARDED) process.off(signal, forward);
   }

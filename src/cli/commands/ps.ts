@@ -1,0 +1,57 @@
+/** `tsdock ps [-a] [-q] [--format json]`. */
+import { Runtime } from '../../index.js';
+import { statusText } from '../../runtime/container-inspect.js';
+import type { GlobalOptions } from '../main.js';
+import { since, table } from '../render.js';
+
+export interface PsFlags {
+  all?: boolean;
+  quiet?: boolean;
+  format?: string;
+}
+
+/** `3 minutes` (no "ago"), for "Up 3 minutes". */
+function duration(iso: string): string {
+  const text = since(iso);
+  return text === 'Less than a minute ago' ? 'Less than a minute' : text.replace(/ ago$/, '');
+}
+
+function command(args: string[]): string {
+  const text = args.join(' ');
+  return JSON.stringify(text.length > 20 ? `${text.slice(0, 19)}…` : text);
+}
+
+export async function ps(globals: GlobalOptions, flags: PsFlags): Promise<void> {
+  const runtime = await Runtime.open({ root: globals.root });
+  const containers = await runtime.list({ all: flags.all });
+  if (flags.quiet === true) {
+    process.stdout.write(containers.map((c) => `${c.record.id.slice(0, 12)}\n`).join(''));
+    return;
+  }
+  if (flags.format === 'json') {
+    for (const c of containers) {
+      const line = {
+        ID: c.record.id.slice(0, 12),
+        Image: c.record.image,
+        Command: c.record.args.join(' '),
+        CreatedAt: c.record.created,
+        State: c.observed.status,
+        Status: statusText(c, since, duration),
+        Names: c.record.name,
+        Pid: c.observed.pid,
+        ExitCode: c.observed.exitCode,
+      };
+      process.stdout.write(JSON.stringify(line) + '\n');
+    }
+    return;
+  }
+  const rows = containers.map((c) => [
+    c.record.id.slice(0, 12),
+    c.record.image,
+    command(c.record.args),
+    since(c.record.created),
+    statusText(c, since, duration),
+    c.record.name,
+  ]);
+  process.stdout.write(table(['CONTAINER ID', 'IMAGE', 'COMMAND', 'CREATED', 'STATUS', 'NAMES'], rows));
+}

@@ -1,0 +1,9 @@
+/** `tsdock rm [-f] CONTAINER...`. */
+import { Runtime } from '../../index.js';
+import type { GlobalOptions } from '../main.js';
+import { forEachContainer } from './each.js';
+
+export async function rm(globals: GlobalOptions, refs: string[], flags: { force?: boolean }): Promise<number> {
+  const runtime = await Runtime.open({ root: globals.root });
+  return forEachContainer(refs, (ref) => runtime.remove(ref, { force: flags.force }));
+}

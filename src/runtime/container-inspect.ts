@@ -1,0 +1,120 @@
+/** `docker inspect`'s essentials for a container, and `docker ps`'s STATUS column. Pure. */
+import type { ObservedContainer } from './container-ops.js';
+
+export interface ContainerInspect {
+  Id: string;
+  Name: string;
+  Created: string;
+  Path: string;
+  Args: string[];
+  Image: string;
+  State: {
+    Status: string;
+    Running: boolean;
+    Paused: boolean;
+    Restarting: boolean;
+    OOMKilled: boolean;
+    Dead: boolean;
+    Pid: number;
+    ExitCode: number;
+    Error: string;
+    StartedAt: string;
+    FinishedAt: string;
+    /** tsdock's own: why the last run ended (exited, signal, oom, stop-timeout, monitor-lost). */
+    ExitReason: string;
+  };
+  Config: {
+    Hostname: string;
+    User: string;
+    Env: string[];
+    Cmd: string[] | null;
+    Entrypoint: string[] | null;
+    WorkingDir: string;
+    Image: string;
+    StopSignal: string;
+  };
+  HostConfig: {
+    AutoRemove: boolean;
+    NetworkMode: string;
+    ReadonlyRootfs: boolean;
+    CgroupParent: string;
+    Memory: number;
+    PidsLimit: number;
+    CapAdd: string[];
+    CapDrop: string[];
+  };
+}
+
+/** Docker prints the zero time for "never". */
+const ZERO_TIME = '0001-01-01T00:00:00Z';
+
+export function inspectContainer(c: ObservedContainer): ContainerInspect {
+  const { record: r, observed: o } = c;
+  const opts = r.options;
+  const [path = '', ...args] = r.args;
+  return {
+    Id: r.id,
+    Name: `/${r.name}`,
+    Created: r.created,
+    Path: path,
+    Args: args,
+    Image: r.imageId,
+    State: {
+      Status: o.status,
+      Running: o.status === 'running' || o.status === 'paused',
+      Paused: o.status === 'paused',
+      Restarting: o.status === 'restarting',
+      OOMKilled: o.oomKilled,
+      Dead: o.status === 'dead',
+      Pid: o.pid,
+      ExitCode: o.exitCode,
+      Error: o.error ?? '',
+      StartedAt: o.startedAt ?? ZERO_TIME,
+      FinishedAt: o.finishedAt ?? ZERO_TIME,
+      ExitReason: o.reason ?? '',
+    },
+    Config: {
+      Hostname: opts.hostname ?? r.id.slice(0, 12),
+      User: opts.user ?? '',
+      Env: opts.env ?? [],
+      Cmd: opts.command ?? null,
+      Entrypoint: opts.entrypoint ?? null,
+      WorkingDir: opts.workdir ?? '',
+      Image: r.image,
+      StopSignal: r.stopSignal ?? 'SIGTERM',
+    },
+    HostConfig: {
+      AutoRemove: r.autoRemove,
+      NetworkMode: opts.network ?? 'none',
+      ReadonlyRootfs: opts.readonlyRootfs ?? false,
+      CgroupParent: opts.cgroupParent ?? '',
+      Memory: opts.limits?.memory ?? 0,
+      PidsLimit: typeof opts.limits?.pidsLimit === 'number' ? opts.limits.pidsLimit : 0,
+      CapAdd: opts.capAdd ?? [],
+      CapDrop: opts.capDrop ?? [],
+    },
+  };
+}
+
+/** `Up 3 minutes`, `Exited (137) 5 seconds ago`, `Created`: the ps STATUS column. */
+export function statusText(
+  c: ObservedContainer,
+  ago: (iso: string) => string,
+  duration: (iso: string) => string,
+): string {
+  const o = c.observed;
+  switch (o.status) {
+    case 'created':
+      return 'Created';
+    case 'running':
+      return `Up ${duration(o.startedAt ?? c.record.created)}`;
+    case 'paused':
+      return `Up ${duration(o.startedAt ?? c.record.created)} (Paused)`;
+    case 'restarting':
+      return `Restarting (${o.exitCode}) ${ago(o.finishedAt ?? c.record.created)}`;
+    case 'exited':
+      return `Exited (${o.exitCode}) ${ago(o.finishedAt ?? c.record.created)}`;
+    case 'dead':
+      return 'Dead';
+  }
+}

@@ -1,0 +1,296 @@
+/**
+ * Container lifecycle through the CLI, as root on the real kernel: detached containers that
+ * outlive tsdock, reconciliation after kill -9 of the CLI or the monitor, exit codes and their
+ * reasons, stop/start/restart/pause, and a run/rm loop after which the host is as it was.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ContainerRecord } from '../../src/runtime/container-record.js';
+import { isAlive, type ProcessIdentity } from '../../src/runtime/proc-stat.js';
+import { busyboxRoot, type BusyboxRoot } from '../helpers/busybox.js';
+import { cgroupsUnder, hostMounts, removeCgroupParent, repoRoot, tsdock, uniqueCgroupParent } from '../helpers/host.js';
+
+let box: BusyboxRoot;
+const parent = uniqueCgroupParent('life');
+let counter = 0;
+
+beforeAll(async () => {
+  box = await busyboxRoot('life');
+});
+
+/** Every process this file's containers started, killed by pid and start time; then the rest. */
+afterAll(async () => {
+  for (const r of records()) {
+    for (const who of [r.state.init, r.state.monitor]) {
+      if (who !== undefined && isAlive(who)) process.kill(who.pid, 'SIGKILL');
+    }
+  }
+  const left = records().map((r) => r.id);
+  if (left.length > 0) await cli(['rm', '-f', ...left]);
+  await removeCgroupParent(parent);
+  await box.remove();
+});
+
+function cli(args: string[]): ReturnType<typeof tsdock> {
+  return tsdock(['--root', box.root, ...args]);
+}
+
+function unique(label: string): string {
+  counter++;
+  return `life-${label}-${process.pid}-${counter}`;
+}
+
+function records(): ContainerRecord[] {
+  const dir = join(box.root, 'containers');
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((d) => /^[0-9a-f]{64}$/.test(d))
+    .flatMap((d) => {
+      const file = join(dir, d, 'config.json');
+      return existsSync(file) ? [JSON.parse(readFileSync(file, 'utf8')) as ContainerRecord] : [];
+    });
+}
+
+function recordOf(name: string): ContainerRecord {
+  const r = records().find((c) => c.name === name);
+  if (r === undefined) throw new Error(`no record for ${name}`);
+  return r;
+}
+
+/** `run -d --name NAME … busybox ARGS`; returns the id it printed. */
+async function runDetached(name: string, args: string[], flags: string[] = []): Promise<string> {
+  const r = await cli(['run', '-d', '--name', name, '--cgroup-parent', parent, ...flags, 'busybox', ...args]);
+  expect(r.stderr).toBe('');
+  expect(r.code).toBe(0);
+  expect(r.stdout).toMatch(/^[0-9a-f]{64}\n$/);
+  return r.stdout.trim();
+}
+
+interface PsLine {
+  ID: string;
+  State: string;
+  Status: string;
+  Names: string;
+  Pid: number;
+  ExitCode: number;
+}
+
+async function psAll(): Promise<PsLine[]> {
+  const r = await cli(['ps', '-a', '--format', 'json']);
+  expect(r.code).toBe(0);
+  return r.stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as PsLine);
+}
+
+async function state(name: string): Promise<Record<string, unknown>> {
+  const r = await cli(['inspect', name]);
+  expect(r.code).toBe(0);
+  const [info] = JSON.parse(r.stdout) as { State: Record<string, unknown> }[];
+  return info?.State ?? {};
+}
+
+async function until(what: string, check: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+function gone(who: ProcessIdentity | undefined): boolean {
+  return !isAlive(who);
+}
+
+describe('detached containers', () => {
+  it('outlive the CLI that started them, and ps shows them running', async () => {
+    const name = unique('up');
+    const id = await runDetached(name, ['sleep', '100']);
+    const r = recordOf(name);
+    expect(r.id).toBe(id);
+    expect(isAlive(r.state.monitor)).toBe(true);
+    expect(isAlive(r.state.init)).toBe(true);
+    const line = (await psAll()).find((l) => l.Names === name);
+    expect(line).toMatchObject({ ID: id.slice(0, 12), State: 'running', Pid: r.state.init?.pid });
+    const quiet = await cli(['ps', '-q']);
+    expect(quiet.stdout.split('\n')).toContain(id.slice(0, 12));
+    expect((await cli(['rm', '-f', name])).code).toBe(0);
+    await until('the monitor to end', () => gone(r.state.monitor));
+    expect(existsSync(join(box.root, 'containers', id))).toBe(false);
+  });
+
+  it('survives kill -9 of a foreground run', async () => {
+    const name = unique('fg');
+    const args = ['--root', box.root, 'run', '--name', name, '--cgroup-parent', parent, 'busybox', 'sleep', '100'];
+    const child = spawn(process.execPath, [join(repoRoot, 'bin', 'tsdock.js'), ...args], { stdio: 'ignore' });
+    await until('the container to run', () => records().some((r) => r.name === name && r.state.init !== undefined));
+    child.kill('SIGKILL');
+    await new Promise((resolve) => child.once('close', resolve));
+    const r = recordOf(name);
+    expect(isAlive(r.state.init)).toBe(true);
+    expect((await psAll()).find((l) => l.Names === name)?.State).toBe('running');
+    expect((await cli(['stop', '-t', '0', name])).code).toBe(0);
+    expect(await state(name)).toMatchObject({ Status: 'exited', ExitCode: 137 });
+    expect((await cli(['rm', name])).code).toBe(0);
+  });
+
+  it('reconciles after kill -9 of the monitor: running while the init runs, then dead', async () => {
+    const name = unique('mon');
+    await runDetached(name, ['sleep', '100']);
+    const r = recordOf(name);
+    const monitor = r.state.monitor;
+    const init = r.state.init;
+    if (monitor === undefined || init === undefined) throw new Error('no monitor or init recorded');
+    process.kill(monitor.pid, 'SIGKILL');
+    await until('the monitor to die', () => gone(monitor));
+    expect((await psAll()).find((l) => l.Names === name)?.State).toBe('running');
+    process.kill(init.pid, 'SIGKILL');
+    await until('the init to die', () => gone(init));
+    expect(await state(name)).toMatchObject({ Status: 'dead', Dead: true, ExitReason: 'monitor-lost' });
+    // Nobody removed the cgroup: rm does.
+    expect((await cli(['rm', name])).code).toBe(0);
+    expect(await cgroupsUnder(parent)).toEqual([]);
+  });
+
+  it('keeps names unique', async () => {
+    const name = unique('dup');
+    await runDetached(name, ['sleep', '100']);
+    const again = await cli(['run', '-d', '--name', name, '--cgroup-parent', parent, 'busybox', 'true']);
+    expect(again.code).toBe(125);
+    expect(again.stderr).toContain(`"/${name}" is already in use`);
+    expect(records().filter((r) => r.name === name)).toHaveLength(1);
+    const refused = await cli(['rm', name]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/running \(stop it first, or use -f\)/);
+    expect((await cli(['rm', '-f', name])).code).toBe(0);
+  });
+});
+
+describe('exit codes and reasons', () => {
+  it.each([
+    ['a normal exit', ['sh', '-c', 'exit 3'], [], 3, 'exited', false],
+    ['a signal from tsdock kill', ['sleep', '100'], [], 137, 'signal', false],
+    [
+      'the OOM killer',
+      ['dd', 'if=/dev/zero', 'of=/dev/null', 'bs=64M', 'count=1'],
+      ['--memory', '16m', '--memory-swap', '16m'],
+      137,
+      'oom',
+      true,
+    ],
+  ])('%s', async (_label, args, flags, code, reason, oom) => {
+    const name = unique('exit');
+    await runDetached(name, args, flags);
+    if (reason === 'signal') expect((await cli(['kill', name])).code).toBe(0);
+    const waited = await cli(['wait', name]);
+    expect(waited.stdout).toBe(`${code}\n`);
+    expect(await state(name)).toMatchObject({ Status: 'exited', ExitCode: code, ExitReason: reason, OOMKilled: oom });
+    expect((await psAll()).find((l) => l.Names === name)?.Status).toMatch(new RegExp(`^Exited \\(${code}\\) `));
+    expect((await cli(['rm', name])).code).toBe(0);
+  });
+
+  it('stop: the signal first, SIGKILL after the timeout (reason stop-timeout)', async () => {
+    const trapping = unique('trap');
+    await runDetached(trapping, ['sh', '-c', 'trap "exit 7" TERM; while :; do sleep 0.05; done']);
+    const ignoring = unique('deaf');
+    // pid 1 of a namespace ignores SIGTERM without a handler.
+    await runDetached(ignoring, ['sleep', '100']);
+    let t = Date.now();
+    expect((await cli(['stop', '-t', '5', trapping])).code).toBe(0);
+    expect(Date.now() - t).toBeLessThan(4000);
+    expect(await state(trapping)).toMatchObject({ ExitCode: 7, ExitReason: 'exited' });
+    t = Date.now();
+    expect((await cli(['stop', '-t', '1', ignoring])).code).toBe(0);
+    expect(Date.now() - t).toBeGreaterThanOrEqual(1000);
+    expect(await state(ignoring)).toMatchObject({ ExitCode: 137, ExitReason: 'stop-timeout' });
+    expect((await cli(['container', 'prune'])).stdout).toMatch(/Total reclaimed containers: [1-9]/);
+    expect(records().map((r) => r.name)).not.toContain(trapping);
+  });
+});
+
+describe('start, restart, pause, kill', () => {
+  it('starts an exited container again from its plan, with its files kept', async () => {
+    const name = unique('again');
+    const id = await runDetached(name, ['sh', '-c', 'echo x >> /runs; wc -l < /runs']);
+    expect((await cli(['wait', name])).stdout).toBe('0\n');
+    const monitor = recordOf(name).state.monitor;
+    expect((await cli(['start', name])).code).toBe(0);
+    expect(recordOf(name).state.monitor).not.toEqual(monitor);
+    expect((await cli(['wait', name])).stdout).toBe('0\n');
+    const log = readFileSync(join(box.root, 'containers', id, 'container.log'), 'utf8');
+    expect(log).toBe('1\n2\n');
+    // The monitor removed the cgroup at each exit.
+    expect(await cgroupsUnder(parent)).toEqual([]);
+    expect((await cli(['rm', name])).code).toBe(0);
+  });
+
+  it('pauses with the freezer, kills with -s, restarts', async () => {
+    const name = unique('pause');
+    await runDetached(name, ['sh', '-c', 'trap "exit 5" USR1; while :; do sleep 0.05; done']);
+    expect((await cli(['pause', name])).code).toBe(0);
+    expect(await state(name)).toMatchObject({ Status: 'paused', Paused: true, Running: true });
+    // The v2 core freezer when the unified tree is mounted, else the v1 freezer.
+    const dirs = await cgroupsUnder(parent);
+    const unified = dirs.find((d) => d.includes('/unified/'));
+    const frozen =
+      unified !== undefined
+        ? readFileSync(join(unified, 'cgroup.events'), 'utf8').includes('frozen 1')
+        : readFileSync(join(dirs.find((d) => d.includes('/freezer/')) ?? '', 'freezer.state'), 'utf8') === 'FROZEN\n';
+    expect(frozen).toBe(true);
+    expect((await cli(['pause', name])).code).toBe(1);
+    expect((await cli(['unpause', name])).code).toBe(0);
+    expect((await state(name)).Status).toBe('running');
+    const before = recordOf(name).state.init;
+    expect((await cli(['restart', '-t', '1', name])).code).toBe(0);
+    const after = recordOf(name).state.init;
+    expect(after).not.toEqual(before);
+    expect(gone(before)).toBe(true);
+    expect((await cli(['kill', '-s', 'USR1', name])).code).toBe(0);
+    expect((await cli(['wait', name])).stdout).toBe('5\n');
+    expect((await cli(['kill', name])).code).toBe(1);
+    expect((await cli(['rm', name])).code).toBe(0);
+  });
+
+  it('keeps a foreground container without --rm, removes it with --rm', async () => {
+    const kept = unique('kept');
+    const r = await cli(['run', '--name', kept, '--cgroup-parent', parent, 'busybox', 'sh', '-c', 'exit 4']);
+    expect(r.code).toBe(4);
+    expect(await state(kept)).toMatchObject({ Status: 'exited', ExitCode: 4 });
+    const removed = unique('gone');
+    await cli(['run', '--rm', '--name', removed, '--cgroup-parent', parent, 'busybox', 'true']);
+    expect(records().map((c) => c.name)).not.toContain(removed);
+    expect((await cli(['rm', kept])).code).toBe(0);
+  });
+});
+
+describe('no leftovers', () => {
+  it('is back at baseline after 50 run -d / rm -f cycles', async () => {
+    const mounts = await hostMounts();
+    const cgroups = await cgroupsUnder(parent);
+    const before = records().length;
+    for (let i = 0; i < 50; i++) {
+      const name = unique('loop');
+      await runDetached(name, ['sleep', '100']);
+      expect((await cli(['rm', '-f', name])).code).toBe(0);
+    }
+    expect(records()).toHaveLength(before);
+    expect(readdirSync(join(box.root, 'containers'))).toHaveLength(before);
+    expect(await hostMounts()).toEqual(mounts);
+    expect(await cgroupsUnder(parent)).toEqual(cgroups);
+    // No monitor of this root is left: each one's plan lies under the root.
+    const monitors = readdirSync('/proc')
+      .filter((p) => /^\d+$/.test(p))
+      .filter((p) => {
+        try {
+          return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(box.root);
+        } catch {
+          return false;
+        }
+      });
+    expect(monitors).toEqual([]);
+  }, 120_000);
+});
