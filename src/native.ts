@@ -24,6 +24,11 @@ export interface NativeAddon {
   mount(source: string, target: string, fstype: string, flags: bigint, data: string): void;
   /** umount2(2). */
   umount2(target: string, flags: number): void;
+  /**
+   * bpf(2): loads `program` (`struct bpf_insn[]`) as a BPF_PROG_TYPE_CGROUP_DEVICE program and
+   * attaches it to the cgroup v2 directory `cgroupDir` (BPF_F_ALLOW_MULTI).
+   */
+  attachDeviceProgram(cgroupDir: string, program: Buffer): void;
 }
 
 /** The package root: two levels up from `dist/src/native.js`, one from `src/native.ts` (tests). */

@@ -8,12 +8,16 @@
 
 #include <cerrno>
 #include <cstring>
+#include <fcntl.h>
+#include <linux/bpf.h>
 #include <string>
 #include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
+#include <unistd.h>
 #include <vector>
 
 namespace {
@@ -206,6 +210,54 @@ Napi::Value Mount(const Napi::CallbackInfo &info) {
   return info.Env().Undefined();
 }
 
+// Loads a BPF_PROG_TYPE_CGROUP_DEVICE program (bpf(2), BPF_PROG_LOAD) and attaches it to a
+// cgroup v2 directory (BPF_PROG_ATTACH, BPF_F_ALLOW_MULTI: it runs with its ancestors' programs
+// and can only narrow what they allow). The attachment keeps the program alive after our fds
+// are closed, until the cgroup is removed.
+Napi::Value AttachDeviceProgram(const Napi::CallbackInfo &info) {
+  std::string dir;
+  if (!ArgString(info, 0, "cgroupDir", &dir)) return info.Env().Undefined();
+  if (!info[1].IsBuffer()) {
+    TypeFail(info.Env(), "program", "Buffer");
+    return info.Env().Undefined();
+  }
+  Napi::Buffer<uint8_t> program = info[1].As<Napi::Buffer<uint8_t>>();
+  if (program.Length() == 0 || program.Length() % sizeof(struct bpf_insn) != 0) {
+    Napi::RangeError::New(info.Env(), "The \"program\" argument must be whole bpf_insn records")
+        .ThrowAsJavaScriptException();
+    return info.Env().Undefined();
+  }
+  static const char license[] = "Apache-2.0";
+  union bpf_attr load;
+  memset(&load, 0, sizeof(load));
+  load.prog_type = BPF_PROG_TYPE_CGROUP_DEVICE;
+  load.insns = reinterpret_cast<uint64_t>(program.Data());
+  load.insn_cnt = program.Length() / sizeof(struct bpf_insn);
+  load.license = reinterpret_cast<uint64_t>(license);
+  int prog = static_cast<int>(syscall(SYS_bpf, BPF_PROG_LOAD, &load, sizeof(load)));
+  if (prog < 0) return ThrowErrno(info.Env(), "bpf", dir);
+  int cgroup = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (cgroup < 0) {
+    int err = errno;
+    close(prog);
+    errno = err;
+    return ThrowErrno(info.Env(), "open", dir);
+  }
+  union bpf_attr attach;
+  memset(&attach, 0, sizeof(attach));
+  attach.target_fd = static_cast<uint32_t>(cgroup);
+  attach.attach_bpf_fd = static_cast<uint32_t>(prog);
+  attach.attach_type = BPF_CGROUP_DEVICE;
+  attach.attach_flags = BPF_F_ALLOW_MULTI;
+  long rc = syscall(SYS_bpf, BPF_PROG_ATTACH, &attach, sizeof(attach));
+  int err = errno;
+  close(cgroup);
+  close(prog);
+  errno = err;
+  if (rc < 0) return ThrowErrno(info.Env(), "bpf", dir);
+  return info.Env().Undefined();
+}
+
 Napi::Value Umount2(const Napi::CallbackInfo &info) {
   std::string target;
   uint32_t flags;
@@ -224,6 +276,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("flock", Napi::Function::New(env, Flock, "flock"));
   exports.Set("mount", Napi::Function::New(env, Mount, "mount"));
   exports.Set("umount2", Napi::Function::New(env, Umount2, "umount2"));
+  exports.Set("attachDeviceProgram",
+              Napi::Function::New(env, AttachDeviceProgram, "attachDeviceProgram"));
   return exports;
 }
 

@@ -10,6 +10,7 @@
  * and uses the rest for `pause`, `kill`, `stats` and `rm`.
  */
 import { TsdockError } from '../../errors.js';
+import { native } from '../../native.js';
 import type { OomSource } from '../plan.js';
 import { removeCgroupDir, removeIfUnused } from './cgroupfs.js';
 import {
@@ -163,7 +164,12 @@ function build(layout: Layout, parent: string): Cgroup {
   const dirs: V1Dirs = {};
   for (const { placement, controllers } of layout.v1) for (const c of controllers) dirs[c] = placement.dir;
   const v1 = layout.v1.length > 0 ? new V1Cgroup(dirs) : undefined;
-  const v2 = layout.v2 === undefined ? undefined : new V2Cgroup(layout.v2.placement.dir, layout.v2.serves);
+  const v2 =
+    layout.v2 === undefined
+      ? undefined
+      : new V2Cgroup(layout.v2.placement.dir, layout.v2.serves, (dir, program) => {
+          native().attachDeviceProgram(dir, program);
+        });
   // Only the default parent is tsdock's to remove: a parent the caller named (a pod's cgroup, a
   // test's directory) belongs to the caller.
   const placements = [...layout.v1.map((l) => l.placement), ...(layout.v2 ? [layout.v2.placement] : [])];

@@ -24,8 +24,13 @@ import {
 } from './cgroupfs.js';
 import { v2ControllerName, type Controller } from './detect.js';
 import { requiredControllers, type AppliedLimits, type CgroupDriver, type CgroupStats } from './driver.js';
+import { compileDeviceProgram, encodeEbpf } from './device-program.js';
+import { DEFAULT_DEVICE_RULES } from './devices.js';
 import type { CreateHooks } from './layout.js';
 import { cpuSharesToWeight, memorySwapTotal, type CgroupLimits } from './limits.js';
+
+/** Attaches a cgroup device program (`struct bpf_insn[]`) to a v2 cgroup directory. */
+export type AttachDeviceProgram = (dir: string, program: Buffer) => void;
 
 /** How long freeze, thaw and kill may take before we report the kernel as stuck. */
 const SETTLE_MS = 5000;
@@ -85,10 +90,15 @@ export class V2Cgroup implements CgroupDriver {
   readonly oom: OomSource | undefined;
   readonly canFreeze = true;
 
-  /** `serves`: the controllers this tree enforces for the container (see `servingHierarchy`). */
+  /**
+   * `serves`: the controllers this tree enforces for the container (see `servingHierarchy`).
+   * `attachDevices` enforces the device list when `devices` is served here (the real one is
+   * bpf(2) through the addon; a stand-in directory has none).
+   */
   constructor(
     private readonly dir: string,
     private readonly serves: ReadonlySet<Controller>,
+    private readonly attachDevices?: AttachDeviceProgram,
   ) {
     this.dirs = [dir];
     this.procsFiles = [join(dir, 'cgroup.procs')];
@@ -114,6 +124,10 @@ export class V2Cgroup implements CgroupDriver {
     }
     if (this.serves.has('pids') && limits.pidsLimit !== undefined) {
       writeCgroupFile(file('pids.max'), `${limits.pidsLimit}`);
+    }
+    // Always, limits or not: v2 has no device list to inherit, only programs to add.
+    if (this.serves.has('devices') && this.attachDevices !== undefined) {
+      this.attachDevices(this.dir, encodeEbpf(compileDeviceProgram(limits.devices ?? DEFAULT_DEVICE_RULES)));
     }
   }
 
