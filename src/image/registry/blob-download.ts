@@ -125,13 +125,10 @@ export async function downloadBlob(d: BlobDownload): Promise<void> {
               `${what}: blob is larger than the ${desc.size} bytes its descriptor says`,
             );
           }
-          let written = 0;
-          while (written < chunk.length) {
-            written += (await partial.write(chunk, written, chunk.length - written, offset + written)).bytesWritten;
-          }
-          offset += chunk.length;
+          // The disk write (thread pool) and the hand-off to the unpacker overlap.
           digester.update(chunk);
-          await sink?.push(chunk);
+          await Promise.all([writeAt(partial, chunk, offset), sink?.push(chunk)]);
+          offset += chunk.length;
           report();
         }
       } catch (err) {
@@ -163,4 +160,11 @@ export async function downloadBlob(d: BlobDownload): Promise<void> {
 function wrapBodyError(err: unknown, what: string): unknown {
   if (err instanceof TsdockError) return err;
   return new TsdockError('REGISTRY', `${what}: ${describeNetworkError(err)}`, { cause: err });
+}
+
+/** Writes all of `chunk` at `position` (a single pwrite(2) may write less). */
+async function writeAt(file: FileHandle, chunk: Buffer, position: number): Promise<void> {
+  for (let done = 0; done < chunk.length;) {
+    done += (await file.write(chunk, done, chunk.length - done, position + done)).bytesWritten;
+  }
 }
