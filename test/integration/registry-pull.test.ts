@@ -2,7 +2,7 @@
  * Pulling from a real registry (Debian's docker-registry on 127.0.0.1), images put there by
  * umoci + skopeo, the result compared file by file with `umoci unpack` of the same image.
  */
-import { lstat, mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, readdir, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,6 +11,7 @@ import { openImageStore } from '../../src/image/store.js';
 import { pullImage } from '../../src/image/registry/pull.js';
 import { TransferStore } from '../../src/image/registry/transfer-store.js';
 import type { ProgressEvent } from '../../src/image/registry/progress.js';
+import { tsdock } from '../helpers/host.js';
 import { buildLayout, sh, skopeoCopy, startRegistry, type FileSpec, type Registry } from '../helpers/registry.js';
 import { describeTree } from '../helpers/tree.js';
 
@@ -114,6 +115,29 @@ describe('pull from an open registry', () => {
     expect(result.digest).toBe(sha256Digest(raw));
     const resolved = await (await openImageStore(root)).resolve(ref);
     expect(resolved.id).toBe(result.id);
+  });
+
+  it('tags and pushes through the CLI, and drops week-old partial downloads', async () => {
+    const root = join(work, 'root-oci');
+    const stale = join(root, 'downloads', 'f'.repeat(64));
+    await writeFile(stale, 'old');
+    await utimes(stale, new Date('2020-01-01'), new Date('2020-01-01'));
+    const tag = await tsdock(['--root', root, 'tag', `${registry.host}/test/app:oci`, `${registry.host}/cli/pushed:1`]);
+    expect([tag.code, tag.stderr]).toEqual([0, '']);
+    const push = await tsdock(['--root', root, 'push', `${registry.host}/cli/pushed:1`]);
+    expect([push.code, push.stderr]).toEqual([0, '']);
+    expect(push.stdout).toMatch(/Mounted from another repository/);
+    expect(push.stdout).toMatch(/^1: digest: sha256:[0-9a-f]{64} size: \d+$/m);
+    const raw = await sh('skopeo', [
+      'inspect',
+      '--raw',
+      '--tls-verify=false',
+      `docker://${registry.host}/cli/pushed:1`,
+    ]);
+    expect(push.stdout).toContain(sha256Digest(raw));
+    const pull = await tsdock(['--root', root, 'pull', `${registry.host}/cli/pushed:1`]);
+    expect([pull.code, pull.stderr]).toEqual([0, '']);
+    expect(await readdir(join(root, 'downloads'))).toEqual([]);
   });
 
   it('a second pull finds every layer already there', async () => {

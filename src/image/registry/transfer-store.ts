@@ -10,7 +10,7 @@
  * re-hashes the partial file and asks the registry only for the rest (HTTP Range).
  */
 import { createReadStream } from 'node:fs';
-import { chmod, mkdir, mkdtemp, open, readFile, rename, rm, type FileHandle } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, open, readdir, readFile, rename, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { constants } from 'node:fs';
 import { TsdockError } from '../../errors.js';
@@ -21,6 +21,9 @@ import { fsyncDir, readIfExists, statIfExists, writeFileAtomic } from '../fs-uti
 import { addImage, emptyImagesFile, findImage, parseImagesFile, type ImagesFile } from '../image-index.js';
 import { LayerStore, TEMP_PREFIX } from '../layer-store.js';
 import { StoreLock } from '../lock.js';
+
+/** Partial downloads untouched this long are abandoned, not resumed. */
+const STALE_DOWNLOAD_MS = 7 * 24 * 60 * 60 * 1000;
 
 /** An image as push reads it from the store. */
 export interface StoredImage {
@@ -50,8 +53,16 @@ export class TransferStore {
     this.ingestDir = join(root, 'ingest');
   }
 
+  /** Creates `downloads/` and drops partial downloads nobody has resumed for a week. */
   async init(): Promise<void> {
     await mkdir(this.downloads, { recursive: true });
+    // Safe without the blob's lock: a holder writes (fresh mtime); a waiter re-checks the
+    // inode once it has the lock and starts over with a new file.
+    const cutoff = Date.now() - STALE_DOWNLOAD_MS;
+    for (const name of await readdir(this.downloads)) {
+      const st = await statIfExists(join(this.downloads, name));
+      if (st !== undefined && st.mtimeMs < cutoff) await rm(join(this.downloads, name), { force: true });
+    }
   }
 
   /** Runs `fn` under the store's shared lock (no garbage collection meanwhile). */
