@@ -246,6 +246,18 @@ describe('registry transfers', () => {
         platform: { os: 'linux', architecture: 's390x' },
       }),
     ).rejects.toThrow(/no image for linux\/s390x \(the index has linux\/amd64, linux\/arm64\)/);
+    const cli = await tsdock([
+      '--root',
+      root,
+      'pull',
+      '-q',
+      '--platform',
+      'linux/arm64',
+      `${registry.host}/test/multi:latest`,
+    ]);
+    expect([cli.code, cli.stderr]).toEqual([0, '']);
+    const wrong = await tsdock(['--root', root, 'pull', '--platform', 'linux', `${registry.host}/test/multi:latest`]);
+    expect([wrong.code, wrong.stderr]).toEqual([125, 'tsdock: invalid platform "linux": expected os/arch[/variant]\n']);
   });
 
   for (const chunkSize of [undefined, 1024 * 1024]) {
@@ -268,6 +280,7 @@ describe('registry transfers', () => {
       expect(events.sort()).toEqual(['pushed', 'pushed', 'pushed']);
       const out = join(work, `readback-${mode}`);
       await skopeoCopy(`docker://${registry.host}/pushed/${mode}:v1`, `oci:${out}:v1`, ['--preserve-digests']);
+      await sh('oci-image-tool', ['validate', '--type', 'image', '--ref', 'name=v1', out]);
       const index = JSON.parse(await readFile(join(out, 'index.json'), 'utf8')) as { manifests: { digest: string }[] };
       expect(index.manifests[0]?.digest).toBe(pushed.digest);
       for (const blob of await readdir(join(out, 'blobs', 'sha256'))) {
