@@ -22,6 +22,7 @@
         "src/monitor/main.c",
         "src/monitor/spawn.c",
         "src/monitor/status.c",
+        "src/monitor/log.c",
         "src/monitor/cgroups.c"
       ],
       "cflags": ["-std=gnu11", "-O2", "-Wall", "-Wextra", "-Werror"],

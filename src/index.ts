@@ -24,6 +24,8 @@ import {
 } from './runtime/container.js';
 import type { ObservedContainer } from './runtime/container-ops.js';
 import type { ContainerInspect } from './runtime/container-inspect.js';
+import type { LogEntry } from './runtime/container-logs.js';
+import type { LogConfig } from './runtime/container-record.js';
 import type { ContainerOptions } from './runtime/options.js';
 import type { CreateNetworkOptions, Networks, NetworkSummary } from './network/networks.js';
 import type { EndpointRecord, NetworkRecord } from './network/store.js';
@@ -38,7 +40,8 @@ export type { ContainerOptions, BindMount, TmpfsMount } from './runtime/options.
 export type { ExitStatus, StdioMode } from './runtime/spawn.js';
 export type { ContainerInspect } from './runtime/container-inspect.js';
 export type { ObservedContainer } from './runtime/container-ops.js';
-export type { ContainerRecord, ContainerStatus, ExitReason } from './runtime/container-record.js';
+export type { ContainerRecord, ContainerStatus, ExitReason, LogConfig } from './runtime/container-record.js';
+export type { LogEntry } from './runtime/container-logs.js';
 export type { ObservedState } from './runtime/container-state.js';
 export type { CgroupLimits } from './runtime/cgroups/index.js';
 export type { ImageSummary } from './image/store.js';
@@ -76,6 +79,8 @@ export interface CreateOptions extends ContainerOptions {
   name?: string;
   /** `--rm`: removed once it exits. */
   autoRemove?: boolean;
+  /** Rotation of the json-file log a detached run writes (default: one file, unbounded). */
+  log?: LogConfig;
 }
 
 /** One tsdock store and the containers started from it. */
@@ -193,6 +198,7 @@ export class Runtime {
       options,
       name: options.name,
       autoRemove: options.autoRemove,
+      log: options.log,
       stdio: options.stdio ?? { stdin: 'ignore', output: 'inherit' },
     });
   }
@@ -210,6 +216,7 @@ export class Runtime {
       options,
       name: options.name,
       autoRemove: options.autoRemove,
+      log: options.log,
     });
     return record.id;
   }
@@ -305,6 +312,26 @@ export class Runtime {
       .map((c) => ops.observe(c))
       .filter((c) => options.all === true || ops.isActive(c.observed))
       .sort((a, b) => b.record.created.localeCompare(a.record.created));
+  }
+
+  /**
+   * The json-file log of a container's detached runs, oldest first; with `follow`, new entries
+   * as they are written, across rotations, until the container stops (or `signal` aborts).
+   *
+   * @example for await (const e of runtime.logs('web', { tail: 20 })) process.stdout.write(e.log);
+   */
+  async *logs(
+    ref: string,
+    options: { follow?: boolean; tail?: number; since?: number; signal?: AbortSignal } = {},
+  ): AsyncGenerator<LogEntry> {
+    const [ops, { readLogs }, { logFileOf }] = await Promise.all([
+      this.ops(),
+      import('./runtime/container-logs.js'),
+      import('./runtime/container.js'),
+    ]);
+    const stored = this.find(ref);
+    const running = (): boolean => ops.isActive(ops.observe(stored).observed);
+    yield* readLogs(logFileOf(stored.dir, stored.record.id), stored.record.log.maxFile ?? 1, { ...options, running });
   }
 
   /** Removes every container that is not running (`docker container prune`); returns their ids. */

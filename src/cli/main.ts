@@ -29,6 +29,7 @@ function program(): Command {
     .option('-d, --detach', 'run in the background and print the container id')
     .option('--name <name>', 'name the container (unique)')
     .option('--rm', 'remove the container when it exits')
+    .option('--log-opt <key=value>', 'json-file log rotation: max-size=10m, max-file=3', collect, [])
     .option('-i, --interactive', 'keep stdin attached')
     .option('-e, --env <KEY=value>', 'set an environment variable', collect, [])
     .option('--env-file <file>', 'read environment variables from a file', collect, [])
@@ -113,6 +114,19 @@ function program(): Command {
     const { wait } = await import('./commands/wait.js');
     process.exitCode = await wait(globals(), refs);
   });
+
+  cli
+    .command('logs')
+    .description("Show a container's output (json-file log of detached runs)")
+    .argument('<container>', 'container name or id')
+    .option('-f, --follow', 'follow new output until the container stops')
+    .option('-n, --tail <n>', 'only the last n lines (or all)', 'all')
+    .option('-t, --timestamps', 'prefix each line with its time')
+    .option('--since <time>', 'only lines since a time, Unix seconds, or a duration like 10m')
+    .action(async (ref: string, flags: { follow?: boolean; tail?: string; timestamps?: boolean; since?: string }) => {
+      const { logs } = await import('./commands/logs.js');
+      await logs(globals(), ref, flags);
+    });
 
   containers('inspect', 'Show containers as JSON').action(async (refs: string[]) => {
     const { inspect } = await import('./commands/inspect.js');

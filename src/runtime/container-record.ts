@@ -33,6 +33,14 @@ export interface RecordedState {
   error?: string;
 }
 
+/** `--log-opt`: rotation of the json-file log (Docker's default: one file, unbounded). */
+export interface LogConfig {
+  /** Bytes; rotate before the file would grow past it. */
+  maxSize?: number;
+  /** Files kept in all, the current one included. */
+  maxFile?: number;
+}
+
 export interface ContainerRecord {
   id: string;
   name: string;
@@ -46,6 +54,7 @@ export interface ContainerRecord {
   options: ContainerOptions;
   /** `--rm`: removed once it exits. */
   autoRemove: boolean;
+  log: LogConfig;
   /** The image's STOPSIGNAL, when it has one. */
   stopSignal?: string;
   state: RecordedState;

@@ -6,7 +6,7 @@
  * nothing behind; a failed start leaves the container as it was, with the error recorded.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { mkdir, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { TsdockError } from '../errors.js';
@@ -22,7 +22,7 @@ import {
   withExposedPorts,
   writeNetworkFiles,
 } from './container-network.js';
-import { readRecord, removeExitRecord, writeRecord, type ContainerRecord } from './container-record.js';
+import { readRecord, removeExitRecord, writeRecord, type ContainerRecord, type LogConfig } from './container-record.js';
 import { listContainers, withContainersLock } from './container-store.js';
 import { hostNofileHardLimit } from './host.js';
 import { readLayeredFile } from './layer-files.js';
@@ -56,6 +56,8 @@ export interface CreateRequest {
   name?: string;
   /** `--rm`. */
   autoRemove?: boolean;
+  /** `--log-opt max-size=… max-file=…` for the json-file log of detached runs. */
+  log?: LogConfig;
 }
 
 export interface StartRequest extends CreateRequest {
@@ -167,6 +169,7 @@ export async function createContainer(req: CreateRequest): Promise<ContainerReco
         args,
         options,
         autoRemove: req.autoRemove ?? false,
+        log: req.log ?? {},
         stopSignal: image.config.StopSignal,
         state: { status: 'created' },
       };
@@ -179,9 +182,9 @@ export async function createContainer(req: CreateRequest): Promise<ContainerReco
   });
 }
 
-/** Where a container's stdio goes when nobody is attached: its log file. */
-export function logFileOf(dir: string): string {
-  return join(dir, 'container.log');
+/** Where a container's stdio goes when nobody is attached: its json-file log (Docker's name). */
+export function logFileOf(dir: string, id: string): string {
+  return join(dir, `${id}-json.log`);
 }
 
 /**
@@ -201,12 +204,17 @@ export async function startCreated(
   await (await openContainerCgroup(spec)).destroy();
   let cgroup: ContainerCgroup | undefined;
   let monitor: MonitorHandle | undefined;
-  let log: number | undefined;
   try {
     cgroup = await createContainerCgroup({ ...spec, limits: record.options.limits ?? {} });
-    if (stdio === undefined) log = openSync(logFileOf(paths.dir), 'a', 0o640);
     await attachNetwork(containersRoot, record, paths);
-    monitor = spawnMonitor(paths.plan, stdio ?? { stdin: 'ignore', output: log ?? 'inherit' });
+    monitor =
+      stdio === undefined
+        ? spawnMonitor(
+            paths.plan,
+            { stdin: 'ignore', output: 'ignore' },
+            { path: logFileOf(paths.dir, record.id), ...record.log },
+          )
+        : spawnMonitor(paths.plan, stdio);
     const monitorIdentity = identify(monitor.pid);
     const pid = await monitor.started;
     record.state = {
@@ -227,8 +235,6 @@ export async function startCreated(
     record.state = { ...record.state, error: error.message };
     writeRecord(paths.dir, record);
     throw error;
-  } finally {
-    if (log !== undefined) closeSync(log);
   }
 }
 

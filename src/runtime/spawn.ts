@@ -20,13 +20,27 @@ type StatusLine =
   | { type: 'error'; step: string; errno: number; path: string; message: string }
   | ({ type: 'exited' } & ExitStatus);
 
-/**
- * Where the container's stdio goes: the caller's own fds, pipes, nothing (stdin only), or an
- * open file descriptor (a detached container's log file) that both output streams share.
- */
+/** Where the container's stdio goes: the caller's own fds, pipes, or nothing. */
 export interface StdioMode {
   stdin: 'inherit' | 'pipe' | 'ignore';
-  output: 'inherit' | 'pipe' | number;
+  output: 'inherit' | 'pipe' | 'ignore';
+}
+
+/** A json-file log the monitor writes the container's stdout and stderr to, instead of `output`. */
+export interface MonitorLog {
+  path: string;
+  /** Rotate before the file would pass this many bytes; unbounded when absent. */
+  maxSize?: number;
+  /** Files kept in all, the current one included (default 1). */
+  maxFile?: number;
+}
+
+function logArgs(log: MonitorLog | undefined): string[] {
+  if (log === undefined) return [];
+  const args = ['--log', log.path];
+  if (log.maxSize !== undefined) args.push('--log-max-size', String(log.maxSize));
+  if (log.maxFile !== undefined) args.push('--log-max-file', String(log.maxFile));
+  return args;
 }
 
 export interface MonitorHandle {
@@ -96,9 +110,9 @@ function deferred<T>(): Deferred<T> {
  * Spawns the monitor in a session of its own, so that a terminal's Ctrl-C reaches the container
  * once, through the caller's `signal()`, and not a second time through the process group.
  */
-export function spawnMonitor(planFile: string, stdio: StdioMode): MonitorHandle {
+export function spawnMonitor(planFile: string, stdio: StdioMode, log?: MonitorLog): MonitorHandle {
   const streams: StdioOptions = [stdio.stdin, stdio.output, stdio.output, 'pipe'];
-  const child = spawn(monitorPath(), [planFile], { stdio: streams, detached: true });
+  const child = spawn(monitorPath(), [...logArgs(log), planFile], { stdio: streams, detached: true });
   const status = child.stdio[3] as Readable;
 
   const started = deferred<number>();

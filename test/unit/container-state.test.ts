@@ -16,6 +16,7 @@ function record(state: RecordedState): ContainerRecord {
     args: ['sleep', '100'],
     options: {},
     autoRemove: false,
+    log: {},
     state,
   };
 }

@@ -1,6 +1,11 @@
 /*
- * tsdock-monitor PLAN_FILE: starts one container from a spawn plan (include/plan.h), stays with
- * it as its subreaper, forwards signals to it, records how it ended, and exits.
+ * tsdock-monitor [--log FILE [--log-max-size BYTES] [--log-max-file N]] PLAN_FILE: starts one
+ * container from a spawn plan (include/plan.h), stays with it as its subreaper, forwards signals
+ * to it, records how it ended, and exits.
+ *
+ * With --log, the container's stdout and stderr are pipes the monitor drains into FILE as
+ * Docker json-file lines, rotated at BYTES (default: never) keeping N files (default 1); see
+ * log.c. Without it, the container's stdout and stderr are the monitor's.
  *
  * Protocol. fds 0, 1 and 2 are the container's (a closed one is replaced by /dev/null first).
  * If fd 3 is open at start, the monitor writes one JSON object per line to it (and never lets
@@ -37,6 +42,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -143,10 +149,23 @@ static bool reap(pid_t pid, int *wstatus) {
   return done;
 }
 
-/* Forwards signals until the container process exits; returns its wait status. */
-static int supervise(int sfd, pid_t pid) {
+/*
+ * Forwards signals and drains the log pipes (when there is a log) until the container process
+ * exits; returns its wait status.
+ */
+static int supervise(int sfd, pid_t pid, struct tsd_log *log) {
   int wstatus = 0;
   for (;;) {
+    struct pollfd fds[3] = {{.fd = sfd, .events = POLLIN}, {.fd = -1}, {.fd = -1}};
+    for (int s = 0; log != NULL && s < 2; s++)
+      fds[s + 1] = (struct pollfd){.fd = log->pipes[s], .events = POLLIN};
+    if (poll(fds, 3, -1) < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    for (int s = 0; s < 2; s++)
+      if (fds[s + 1].revents != 0) log_drain(log, s);
+    if (fds[0].revents == 0) continue;
     struct signalfd_siginfo si;
     ssize_t n = read(sfd, &si, sizeof(si));
     if (n < 0 && errno == EINTR) continue;
@@ -181,11 +200,26 @@ static int fail_setup(const struct tsd_plan *p, const struct tsd_child_error *e)
   return 1;
 }
 
+struct log_args {
+  const char *path; /* NULL: no log */
+  uint64_t max_size;
+  unsigned max_files;
+};
+
 /* Everything after the plan is loaded; returns the monitor's exit status. */
-static int monitor(const struct tsd_plan *plan) {
+static int monitor(const struct tsd_plan *plan, const struct log_args *la) {
   struct tsd_child_error e;
   unsigned cap_last_cap;
   int sfd;
+  static struct tsd_log log;
+  struct tsd_log *lp = NULL;
+  if (la->path != NULL) {
+    if (log_open(&log, la->path, la->max_size, la->max_files) < 0 || log_give_stdio(&log) < 0) {
+      set_error(&e, "monitor", la->path);
+      return fail_setup(plan, &e);
+    }
+    lp = &log;
+  }
   if (read_cap_last_cap(&cap_last_cap) < 0) {
     set_error(&e, "monitor", CAP_LAST_CAP_PATH);
     return fail_setup(plan, &e);
@@ -195,21 +229,49 @@ static int monitor(const struct tsd_plan *plan) {
     return fail_setup(plan, &e);
   }
   pid_t pid = spawn_container(plan, cap_last_cap, &e);
+  if (lp != NULL) log_drop_stdio(lp);
   if (pid < 0) return fail_setup(plan, &e);
   status_started(pid);
-  return finish(plan, supervise(sfd, pid));
+  int wstatus = supervise(sfd, pid, lp);
+  /* What the container wrote before it ended is in the pipes still (its other processes died with
+   * it). */
+  if (lp != NULL) log_close(lp);
+  return finish(plan, wstatus);
+}
+
+/* --log FILE, --log-max-size BYTES, --log-max-file N, then PLAN_FILE; -1 on a usage error. */
+static int parse_args(int argc, char **argv, struct log_args *la, const char **plan) {
+  int i = 1;
+  for (; i + 1 < argc && strncmp(argv[i], "--log", 5) == 0; i += 2) {
+    char *end;
+    unsigned long long v = strtoull(argv[i + 1], &end, 10);
+    if (strcmp(argv[i], "--log") == 0)
+      la->path = argv[i + 1];
+    else if (strcmp(argv[i], "--log-max-size") == 0 && *end == '\0')
+      la->max_size = v;
+    else if (strcmp(argv[i], "--log-max-file") == 0 && *end == '\0' && v >= 1 && v <= 1000)
+      la->max_files = (unsigned)v;
+    else
+      return -1;
+  }
+  if (i != argc - 1) return -1;
+  *plan = argv[i];
+  return 0;
 }
 
 int main(int argc, char **argv) {
   struct tsd_plan plan;
   status_init();
   keep_stdio_open();
-  if (argc != 2) {
-    fprintf(stderr, "tsdock-monitor: usage: tsdock-monitor PLAN_FILE\n");
+  struct log_args la = {.path = NULL, .max_size = 0, .max_files = 1};
+  const char *plan_file = NULL;
+  if (parse_args(argc, argv, &la, &plan_file) < 0) {
+    fprintf(stderr, "tsdock-monitor: usage: tsdock-monitor [--log FILE [--log-max-size BYTES] "
+                    "[--log-max-file N]] PLAN_FILE\n");
     return 2;
   }
-  if (load_plan(argv[1], &plan) < 0) return 2;
-  int rc = monitor(&plan);
+  if (load_plan(plan_file, &plan) < 0) return 2;
+  int rc = monitor(&plan, &la);
   tsd_plan_free(&plan);
   return rc;
 }

@@ -6,6 +6,7 @@
 #include "spawn_plan.h"
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 /* status.c: JSON status lines on fd 3 (if it was open at start) and the exit file. */
@@ -24,6 +25,29 @@ pid_t spawn_container(const struct tsd_plan *plan, unsigned cap_last_cap,
 
 /* Fills *e with (step, errno, path); returns -1 for the caller to return. */
 int set_error(struct tsd_child_error *e, const char *step, const char *path);
+
+/* log.c: the container's stdout and stderr, through pipes, to a json-file log (see log.c). */
+#define LOG_CHUNK 16384
+struct tsd_log_buf {
+  char data[LOG_CHUNK];
+  size_t len;
+};
+struct tsd_log {
+  const char *path;
+  uint64_t max_size; /* 0: unbounded */
+  unsigned max_files;
+  int fd;
+  uint64_t size;
+  int pipes[2];   /* read ends, stdout and stderr; -1 once at EOF */
+  int writers[2]; /* write ends, until the container has them */
+  struct tsd_log_buf bufs[2];
+};
+int log_open(struct tsd_log *l, const char *path, uint64_t max_size, unsigned max_files);
+int log_give_stdio(struct tsd_log *l);
+void log_drop_stdio(struct tsd_log *l);
+/* Reads what stream s (0 stdout, 1 stderr) has; false once it reached EOF. */
+bool log_drain(struct tsd_log *l, int s);
+void log_close(struct tsd_log *l);
 
 /* cgroups.c: what is left to do about the container's cgroups once it is gone. */
 bool oom_killed(const struct tsd_plan *plan);

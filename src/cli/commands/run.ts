@@ -14,6 +14,7 @@ import {
   type NamespaceMode,
 } from '../../runtime/options.js';
 import type { GlobalOptions } from '../main.js';
+import { parseLogOpts } from './log-opts.js';
 import { parseSecurityOpts } from '../security-opt.js';
 
 /** The parsed `run` flags; the resource flags are the cgroup driver's own `LimitFlags`. */
@@ -21,6 +22,7 @@ export interface RunFlags extends LimitFlags {
   detach?: boolean;
   name?: string;
   rm?: boolean;
+  logOpt: string[];
   interactive?: boolean;
   env: string[];
   envFile: string[];
@@ -101,7 +103,7 @@ export async function run(
   const runtime = await Runtime.open({ root: globals.root });
   // Before the handlers below: Ctrl-C during a pull ends it (the next pull resumes).
   await pullForRun(runtime, image, runFlags.pull);
-  const naming = { name: runFlags.name, autoRemove: runFlags.rm ?? false };
+  const naming = { name: runFlags.name, autoRemove: runFlags.rm ?? false, log: parseLogOpts(runFlags.logOpt) };
   if (runFlags.detach === true) {
     process.stdout.write(`${await runtime.runDetached(image, { ...options, ...naming })}\n`);
     return 0;

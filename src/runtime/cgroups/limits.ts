@@ -74,7 +74,7 @@ function invalid(flag: string, value: string, expected: string): TsdockError {
 const UNIT: Record<string, number> = { '': 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
 
 /** Parses Docker's byte sizes: `1024`, `1024b`, `512k`, `32m`, `1.5g`, also `32mb` / `32MiB`. */
-function parseBytes(flag: string, value: string): number {
+export function parseBytes(flag: string, value: string): number {
   const expected = 'expected a number with an optional unit b, k, m or g (e.g. 64m)';
   const match = /^(\d+(?:\.\d+)?)(?:([kmg])(?:i?b)?|b)?$/i.exec(value);
   if (match === null) throw invalid(flag, value, expected);
