@@ -119,8 +119,10 @@ export class RegistryClient {
    */
   async request(req: RegistryRequest): Promise<HttpResponse> {
     const url = /^https?:\/\//.test(req.path) ? req.path : `${this.origin}${req.path}`;
+    // An upload Location may send us elsewhere (object storage): our credentials stay home.
+    const ours = new URL(url).origin === this.origin;
     for (let attempt = 0; ; attempt++) {
-      const authorization = await this.auth.header(req.scopes, req.signal);
+      const authorization = ours ? await this.auth.header(req.scopes, req.signal) : undefined;
       const headers = { ...req.headers, ...(authorization === undefined ? {} : { authorization }) };
       const res = await this.http.send({
         method: req.method,
@@ -130,7 +132,7 @@ export class RegistryClient {
         signal: req.signal,
         retry: req.retry,
       });
-      if (res.status !== 401 || attempt > 0) return res;
+      if (res.status !== 401 || attempt > 0 || !ours) return res;
       const header = res.headers['www-authenticate'];
       if (!this.auth.setChallenge(header)) return res;
       await res.body.dump();
