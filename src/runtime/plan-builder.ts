@@ -259,7 +259,7 @@ function seccompOf(options: ContainerOptions, caps: number[]): SockFilter[] | un
     profile = parsedProfiles.get(text) ?? parseSeccompProfile(text);
     parsedProfiles.set(text, profile);
   }
-  return seccompFilter(profile, { caps: capabilityNames(caps) });
+  return seccompFilter(profile, { caps: capabilityNames(caps), noNewPrivileges: options.noNewPrivileges ?? false });
 }
 
 function sysOp(root: string, options: ContainerOptions, userns: boolean): FsOp {
