@@ -25,6 +25,7 @@ import {
 import type { ObservedContainer } from './runtime/container-ops.js';
 import type { ContainerInspect } from './runtime/container-inspect.js';
 import type { LogEntry } from './runtime/container-logs.js';
+import type { ExecOptions, StartedExec } from './runtime/exec.js';
 import type { LogConfig } from './runtime/container-record.js';
 import type { ContainerOptions } from './runtime/options.js';
 import type { CreateNetworkOptions, Networks, NetworkSummary } from './network/networks.js';
@@ -42,6 +43,7 @@ export type { ContainerInspect } from './runtime/container-inspect.js';
 export type { ObservedContainer } from './runtime/container-ops.js';
 export type { ContainerRecord, ContainerStatus, ExitReason, LogConfig } from './runtime/container-record.js';
 export type { LogEntry } from './runtime/container-logs.js';
+export type { ExecOptions, StartedExec } from './runtime/exec.js';
 export type { ObservedState } from './runtime/container-state.js';
 export type { CgroupLimits } from './runtime/cgroups/index.js';
 export type { ImageSummary } from './image/store.js';
@@ -332,6 +334,19 @@ export class Runtime {
     const stored = this.find(ref);
     const running = (): boolean => ops.isActive(ops.observe(stored).observed);
     yield* readLogs(logFileOf(stored.dir, stored.record.id), stored.record.log.maxFile ?? 1, { ...options, running });
+  }
+
+  /**
+   * Runs a command in a running container (`docker exec`): the container's namespaces, cgroup,
+   * environment, working directory, user and security settings, unless `options` override them.
+   * Resolves once the command runs; `exited` gives its exit status.
+   *
+   * @example const { exited } = await runtime.exec('web', { command: ['cat', '/etc/hostname'] });
+   * @throws TsdockError `CONFLICT` when the container is not running.
+   */
+  async exec(ref: string, options: ExecOptions): Promise<StartedExec> {
+    const [ops, { execInContainer }] = await Promise.all([this.ops(), import('./runtime/exec.js')]);
+    return execInContainer(ops.observe(this.find(ref)), options);
   }
 
   /** Removes every container that is not running (`docker container prune`); returns their ids. */

@@ -391,6 +391,21 @@ static void no_rootfs(struct buf *b) {
   rec_str(b, TSD_TAG_CWD, "/");
 }
 
+/* exec into a running container: no rootfs, the container's mount namespace joined. */
+static void exec_plan(struct buf *b) {
+  struct buf p = {.n = 0};
+  magic(b);
+  rec_str(b, TSD_TAG_ARG, "sh");
+  rec_str(b, TSD_TAG_CWD, "/");
+  put_u32(&p, CLONE_NEWNS);
+  put(&p, "/proc/42/ns/mnt", 15);
+  rec_buf(b, TSD_TAG_NS_JOIN, &p);
+}
+static void check_exec_plan(const struct tsd_plan *p) {
+  CHECK(p->rootfs == NULL);
+  CHECK(p->n_ns_joins == 1 && p->ns_joins[0].type == CLONE_NEWNS);
+}
+
 struct test_case {
   const char *name;
   void (*build)(struct buf *);
@@ -436,6 +451,7 @@ static const struct test_case cases[] = {
     {"no argv", no_argv, "no argv", NULL},
     {"no cwd", no_cwd, "no cwd", NULL},
     {"no rootfs", no_rootfs, "no rootfs", NULL},
+    {"exec plan: no rootfs, joins a mount namespace", exec_plan, NULL, check_exec_plan},
 };
 
 /* Decodes the first len bytes from an allocation of exactly that size. */

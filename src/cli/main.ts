@@ -128,6 +128,28 @@ function program(): Command {
       await logs(globals(), ref, flags);
     });
 
+  cli
+    .command('exec')
+    .description('Run a command in a running container')
+    .argument('<container>', 'container name or id')
+    .argument('<command...>', 'command and arguments')
+    .passThroughOptions()
+    .option('-d, --detach', 'run the command in the background')
+    .option('-i, --interactive', 'keep stdin attached')
+    .option('-t, --tty', 'allocate a terminal (not supported yet)')
+    .option('-e, --env <KEY=value>', 'set an environment variable', collect, [])
+    .option('-u, --user <user[:group]>', "user name or uid, from the container's /etc/passwd")
+    .option('-w, --workdir <dir>', 'working directory inside the container')
+    .action(async (ref: string, command: string[], flags: Record<string, unknown>) => {
+      const { exec } = await import('./commands/exec.js');
+      process.exitCode = await exec(
+        globals(),
+        ref,
+        command,
+        flags as unknown as import('./commands/exec.js').ExecFlags,
+      );
+    });
+
   containers('inspect', 'Show containers as JSON').action(async (refs: string[]) => {
     const { inspect } = await import('./commands/inspect.js');
     process.exitCode = await inspect(globals(), refs);

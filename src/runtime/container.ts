@@ -29,6 +29,7 @@ import { readLayeredFile } from './layer-files.js';
 import type { ContainerOptions } from './options.js';
 import type { IdMapping } from './plan.js';
 import { buildSpawnPlan, resolveArgs, type ImageRuntimeConfig } from './plan-builder.js';
+import { execBaseOf } from './exec-plan.js';
 import { encodePlan } from './plan-codec.js';
 import { identify } from './proc-stat.js';
 import { spawnMonitor, type ExitStatus, type MonitorHandle, type StdioMode } from './spawn.js';
@@ -160,6 +161,7 @@ export async function createContainer(req: CreateRequest): Promise<ContainerReco
         networkNamespace: networkNamespaceFor(req.containersRoot, id, options),
       });
       writeFileSync(paths.plan, encodePlan(plan), { mode: 0o600 });
+      writeFileSync(execBaseFileOf(paths.dir), JSON.stringify(execBaseOf(plan)), { mode: 0o600 });
       const record: ContainerRecord = {
         id,
         name: wanted ?? defaultName(taken),
@@ -180,6 +182,11 @@ export async function createContainer(req: CreateRequest): Promise<ContainerReco
       throw asTsdockError(err, 'cannot create container');
     }
   });
+}
+
+/** What an exec takes over from the container's plan (see exec-plan.ts). */
+export function execBaseFileOf(dir: string): string {
+  return join(dir, 'exec.json');
 }
 
 /** Where a container's stdio goes when nobody is attached: its json-file log (Docker's name). */

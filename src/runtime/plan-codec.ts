@@ -171,7 +171,7 @@ export function encodePlan(plan: SpawnPlan): Buffer {
   for (const env of plan.env) w.string(Tag.env, env);
   w.string(Tag.cwd, plan.cwd);
   if (plan.hostname !== undefined) w.string(Tag.hostname, plan.hostname);
-  w.string(Tag.rootfs, plan.rootfs);
+  if (plan.rootfs !== undefined) w.string(Tag.rootfs, plan.rootfs);
   w.u32(
     Tag.namespaces,
     plan.namespaces.reduce((flags, ns) => flags | CLONE_FLAG[ns], 0),

@@ -94,8 +94,11 @@ export interface SpawnPlan {
   /** Working directory inside the container. */
   cwd: string;
   hostname?: string;
-  /** Host path where the container's root is mounted (by a `rootfsOps` step) and pivoted to. */
-  rootfs: string;
+  /**
+   * Host path where the container's root is mounted (by a `rootfsOps` step) and pivoted to.
+   * Absent for an exec, which joins the running container's mount namespace instead.
+   */
+  rootfs?: string;
   /** Namespaces created with `clone`. */
   namespaces: NamespaceType[];
   /** Namespaces joined before `clone`. */

@@ -178,7 +178,7 @@ async function run(
     wrapper,
   }: { stdio?: 'pipe'[]; wrapper?: [string, ...string[]] } = {},
 ): Promise<Result> {
-  const planFile = join(dirname(p.rootfs), 'plan.bin');
+  const planFile = join(dirname(p.rootfs ?? ''), 'plan.bin');
   writeFileSync(planFile, encodePlan(p));
   const monitor = wrapper
     ? spawn(wrapper[0], [...wrapper.slice(1), monitorPath(), planFile], { stdio })

@@ -107,8 +107,11 @@ _Noreturn void tsd_child_main(const struct tsd_child *c) {
   /* Before any mount: a shared "/" would propagate ours to the host, and pivot_root refuses it. */
   if (p->propagation != 0 && mount(NULL, "/", NULL, p->propagation, NULL) < 0)
     tsd_child_fail(c, "propagation", "/");
-  run_ops(c, &p->rootfs_ops, p->rootfs);
-  pivot_into(c, p->rootfs);
+  /* No rootfs: the mount namespace joined (exec) is the container's, already pivoted. */
+  if (p->rootfs != NULL) {
+    run_ops(c, &p->rootfs_ops, p->rootfs);
+    pivot_into(c, p->rootfs);
+  }
   /* After pivot_root, "/" is the container's root; still no magic links (/proc/self/fd/N). */
   run_ops(c, &p->container_ops, "/");
   if (p->readonly_rootfs && tsd_remount_readonly("/", 0) < 0) tsd_child_fail(c, "readonly", "/");

@@ -309,7 +309,11 @@ static int decode_next(struct decoder *d, const uint8_t *buf, size_t len, size_t
 static int check_required(struct decoder *d) {
   if (d->plan->args.n == 0) return fail(d, "plan has no argv");
   if (d->plan->cwd == NULL) return fail(d, "plan has no cwd");
-  if (d->plan->rootfs == NULL) return fail(d, "plan has no rootfs");
+  /* Without a rootfs the process runs in a mount namespace it joins (exec into a container). */
+  bool joins_mnt = false;
+  for (size_t i = 0; i < d->plan->n_ns_joins; i++)
+    joins_mnt = joins_mnt || d->plan->ns_joins[i].type == CLONE_NEWNS;
+  if (d->plan->rootfs == NULL && !joins_mnt) return fail(d, "plan has no rootfs");
   return 0;
 }
 

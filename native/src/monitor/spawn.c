@@ -75,28 +75,19 @@ static int write_proc_file(pid_t pid, const char *name, const char *data, const 
   return close(fd) < 0 ? set_error(e, step, path) : 0;
 }
 
-static int write_file(const char *path, const char *data) {
-  int fd = open(path, O_WRONLY | O_CLOEXEC);
-  if (fd < 0) return -1;
-  size_t len = strlen(data);
-  int rc = write(fd, data, len) == (ssize_t)len ? 0 : -1;
-  int saved = errno;
-  close(fd);
-  errno = saved;
-  return rc;
-}
-
 /* What only the parent can do for the child before it may run. */
-static int place_child(const struct tsd_plan *p, pid_t pid, struct tsd_child_error *e) {
+static int place_child(const struct tsd_plan *p, const int *procs_fds, pid_t pid,
+                       struct tsd_child_error *e) {
   char num[16];
   if (p->uid_map != NULL && write_proc_file(pid, "uid_map", p->uid_map, "uid_map", e) < 0)
     return -1;
   if (p->gid_map != NULL && write_proc_file(pid, "gid_map", p->gid_map, "gid_map", e) < 0)
     return -1;
   snprintf(num, sizeof(num), "%d", (int)pid);
-  for (size_t i = 0; i < p->cgroup_procs.n; i++)
-    if (write_file(p->cgroup_procs.v[i], num) < 0)
-      return set_error(e, "cgroup", p->cgroup_procs.v[i]);
+  for (size_t i = 0; i < p->cgroup_procs.n; i++) {
+    ssize_t n = write(procs_fds[i], num, strlen(num));
+    if (n != (ssize_t)strlen(num)) return set_error(e, "cgroup", p->cgroup_procs.v[i]);
+  }
   if (p->has_oom_score_adj) {
     snprintf(num, sizeof(num), "%d", (int)p->oom_score_adj);
     if (write_proc_file(pid, "oom_score_adj", num, "oom_score_adj", e) < 0) return -1;
@@ -131,20 +122,55 @@ static int read_verdict(int fd, struct tsd_child_error *e) {
 
 /* Lets the placed child go and waits for its verdict. */
 static int release(pid_t pid, int sync_fd, int err_fd, const struct tsd_plan *p,
-                   struct tsd_child_error *e) {
-  if (place_child(p, pid, e) < 0) return -1;
+                   const int *procs_fds, struct tsd_child_error *e) {
+  if (place_child(p, procs_fds, pid, e) < 0) return -1;
   if (write(sync_fd, "g", 1) != 1) return set_error(e, "sync", "");
   return read_verdict(err_fd, e);
 }
 
+/*
+ * cgroup.procs files are opened before the namespaces are joined: in a container's mount
+ * namespace (exec) these host paths name nothing, or the container's read-only view.
+ */
+static int open_procs_files(const struct tsd_plan *p, int *fds, struct tsd_child_error *e) {
+  for (size_t i = 0; i < p->cgroup_procs.n; i++) {
+    fds[i] = open(p->cgroup_procs.v[i], O_WRONLY | O_CLOEXEC);
+    if (fds[i] < 0) {
+      set_error(e, "cgroup", p->cgroup_procs.v[i]);
+      while (i-- > 0)
+        close(fds[i]);
+      return -1;
+    }
+  }
+  return 0;
+}
+
+static void close_all(const int *fds, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    close(fds[i]);
+}
+
 pid_t spawn_container(const struct tsd_plan *p, unsigned cap_last_cap, struct tsd_child_error *e) {
   int sync[2], err[2];
-  if (join_namespaces(p, e) < 0) return -1;
-  if (pipe2(sync, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0) return set_error(e, "clone", "pipe");
+  int procs_fds[p->cgroup_procs.n + 1];
+  if (open_procs_files(p, procs_fds, e) < 0) return -1;
+  if (join_namespaces(p, e) < 0) {
+    close_all(procs_fds, p->cgroup_procs.n);
+    return -1;
+  }
+  if (pipe2(sync, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0) {
+    set_error(e, "clone", "pipe");
+    close_all(procs_fds, p->cgroup_procs.n);
+    return -1;
+  }
   /* fork-like: no new stack, SIGCHLD on exit. The cgroup namespace is the child's to create. */
   unsigned long flags = (p->namespaces & ~CLONE_NEWCGROUP) | SIGCHLD;
   pid_t pid = (pid_t)syscall(SYS_clone, flags, 0, 0, 0, 0);
-  if (pid < 0) return set_error(e, "clone", "");
+  if (pid < 0) {
+    set_error(e, "clone", "");
+    close_all(procs_fds, p->cgroup_procs.n);
+    return -1;
+  }
   if (pid == 0) {
     close(sync[1]);
     close(err[0]);
@@ -154,7 +180,8 @@ pid_t spawn_container(const struct tsd_plan *p, unsigned cap_last_cap, struct ts
   }
   close(sync[0]);
   close(err[1]);
-  int rc = release(pid, sync[1], err[0], p, e);
+  int rc = release(pid, sync[1], err[0], p, procs_fds, e);
+  close_all(procs_fds, p->cgroup_procs.n);
   close(sync[1]);
   close(err[0]);
   if (rc < 0) {
