@@ -259,6 +259,33 @@ export class ImageStore {
     );
   }
 
+  /**
+   * Records an image whose layer blobs and unpacked layers a registry pull has already stored
+   * (see `registry/transfer-store.ts`): stores its config and manifest and gives it `names`,
+   * under the exclusive lock. Returns `false`, changing nothing, when a blob or layer it needs is
+   * gone (a garbage collection ran between the pull's shared hold and this one).
+   */
+  async addPulled(
+    manifest: Buffer,
+    config: Buffer,
+    needs: { blobs: Digest[]; chains: Digest[] },
+    names: string[],
+    created: string,
+  ): Promise<boolean> {
+    return this.guard(() =>
+      this.lock.run('exclusive', async () => {
+        for (const digest of needs.blobs) if (!(await this.blobs.has(digest))) return false;
+        for (const chain of needs.chains) if (!(await this.layers.has(chain, undefined))) return false;
+        const { digest: id } = await this.blobs.ingestBytes(config);
+        const { digest: manifestDigest } = await this.blobs.ingestBytes(manifest);
+        const images = await this.readImages();
+        addImage(images, id, manifestDigest, created, names);
+        await this.parts.writeImages(images);
+        return true;
+      }),
+    );
+  }
+
   /** Names the image `source` (a name or ID) also `target`; `target` leaves any image that had it. */
   async tag(source: string, target: string): Promise<void> {
     const name = nameForImport(target);

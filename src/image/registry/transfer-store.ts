@@ -17,10 +17,11 @@ import { TsdockError } from '../../errors.js';
 import { native } from '../../native.js';
 import { BlobStore } from '../blob-store.js';
 import { digestHex, type Digest } from '../digest.js';
-import { fsyncDir, readIfExists, statIfExists, writeFileAtomic } from '../fs-util.js';
-import { addImage, emptyImagesFile, findImage, parseImagesFile, type ImagesFile } from '../image-index.js';
+import { fsyncDir, readIfExists, statIfExists } from '../fs-util.js';
+import { emptyImagesFile, findImage, parseImagesFile, type ImagesFile } from '../image-index.js';
 import { LayerStore, TEMP_PREFIX } from '../layer-store.js';
 import { StoreLock } from '../lock.js';
+import { openImageStore } from '../store.js';
 
 /** Partial downloads untouched this long are abandoned, not resumed. */
 const STALE_DOWNLOAD_MS = 7 * 24 * 60 * 60 * 1000;
@@ -40,7 +41,6 @@ export class TransferStore {
   private readonly lock: StoreLock;
   private readonly downloads: string;
   private readonly imagesPath: string;
-  private readonly ingestDir: string;
 
   /** `root` is an initialised image store (see `openImageStore`). */
   constructor(readonly root: string) {
@@ -50,7 +50,6 @@ export class TransferStore {
     this.lock = new StoreLock(join(root, 'lock'), () => Promise.resolve());
     this.downloads = join(root, 'downloads');
     this.imagesPath = join(root, 'images.json');
-    this.ingestDir = join(root, 'ingest');
   }
 
   /** Creates `downloads/` and drops partial downloads nobody has resumed for a week. */
@@ -159,9 +158,9 @@ export class TransferStore {
   }
 
   /**
-   * Names an image whose blobs and layers a pull has stored: stores its config and manifest and
-   * records it under `names`, under the exclusive lock. Returns `false`, changing nothing, when
-   * a blob or layer it needs has gone (a garbage collection ran between the two locks).
+   * Names an image whose blobs and layers a pull has stored, through the image store (its
+   * exclusive lock, its images.json). Returns `false`, changing nothing, when a blob or layer it
+   * needs has gone (a garbage collection ran between the two locks).
    */
   async commit(
     manifest: Buffer,
@@ -170,16 +169,7 @@ export class TransferStore {
     names: string[],
     created: string,
   ): Promise<boolean> {
-    return this.lock.run('exclusive', async () => {
-      for (const digest of needs.blobs) if (!(await this.blobs.has(digest))) return false;
-      for (const chain of needs.chains) if (!(await this.layers.has(chain, undefined))) return false;
-      const { digest: configDigest } = await this.blobs.ingestBytes(config);
-      const { digest: manifestDigest } = await this.blobs.ingestBytes(manifest);
-      const images = await this.readImages();
-      addImage(images, configDigest, manifestDigest, created, names);
-      await writeFileAtomic(this.imagesPath, `${JSON.stringify(images, null, 2)}\n`, this.ingestDir);
-      return true;
-    });
+    return (await openImageStore(this.root)).addPulled(manifest, config, needs, names, created);
   }
 
   /**
