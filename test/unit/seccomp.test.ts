@@ -214,7 +214,7 @@ describe('Docker JSON profiles', () => {
     defaultErrnoRet: 1,
     architectures: ['SCMP_ARCH_X86_64'],
     syscalls: [
-      { names: ['read', 'write', 'not_a_syscall', 'constructor', '__proto__'], action: 'SCMP_ACT_ALLOW' },
+      { names: ['read', 'write', 'execve', 'not_a_syscall', 'constructor', '__proto__'], action: 'SCMP_ACT_ALLOW' },
       { name: 'getpid', action: 'SCMP_ACT_ERRNO', errnoRet: 99 },
       { names: ['mount'], action: 'SCMP_ACT_ALLOW', includes: { caps: ['CAP_SYS_ADMIN'] } },
       { names: ['arch_prctl'], action: 'SCMP_ACT_ALLOW', includes: { arches: ['amd64'] } },
@@ -223,7 +223,11 @@ describe('Docker JSON profiles', () => {
     ],
   });
   it('parses and compiles one', () => {
-    const program = seccompFilter(parseSeccompProfile(good), { caps: ['CHOWN'], kernel: '6.1.0' });
+    const program = seccompFilter(parseSeccompProfile(good), {
+      caps: ['CHOWN'],
+      kernel: '6.1.0',
+      noNewPrivileges: true,
+    });
     expect(run(program, { nr: nr('read') })).toBe(ALLOW);
     expect(run(program, { nr: nr('getpid') })).toBe(SECCOMP_RET.ERRNO | 99);
     expect(run(program, { nr: nr('mount') })).toBe(EPERM);
@@ -324,5 +328,37 @@ describe('Docker JSON profiles', () => {
     expect(() =>
       compileSeccomp(resolveProfile({ defaultAction: 'SCMP_ACT_ERRNO', syscalls }, { caps: [], kernel: '6.1' })),
     ).toThrow(/more than the kernel's 4096/);
+  });
+});
+
+describe('profiles no container could start under', () => {
+  const profile = (denied: string[]): SeccompProfile => ({
+    defaultAction: 'SCMP_ACT_ALLOW',
+    syscalls: [{ names: denied, action: 'SCMP_ACT_ERRNO' }],
+  });
+  it.each([
+    [['execve'], false, /refuses execve/],
+    [['execve'], true, /refuses execve/],
+    [['capset'], false, /refuses capset, which the container needs to start \(with no-new-privileges/],
+  ])('refuses %j (no-new-privileges: %s)', (denied, nnp, message) => {
+    expect(() => seccompFilter(profile(denied), { caps: [], kernel: '6.1', noNewPrivileges: nnp })).toThrow(message);
+  });
+  it('accepts what only matters before the filter is loaded', () => {
+    expect(() =>
+      seccompFilter(profile(['capset', 'setresuid']), { caps: [], kernel: '6.1', noNewPrivileges: true }),
+    ).not.toThrow();
+  });
+  it('accepts a call allowed only for some arguments', () => {
+    const conditional: SeccompProfile = {
+      defaultAction: 'SCMP_ACT_ERRNO',
+      syscalls: [
+        {
+          names: ['execve'],
+          action: 'SCMP_ACT_ALLOW',
+          args: [{ index: 0, value: 1n, valueTwo: 0n, op: 'SCMP_CMP_GE' }],
+        },
+      ],
+    };
+    expect(() => seccompFilter(conditional, { caps: [], kernel: '6.1', noNewPrivileges: true })).not.toThrow();
   });
 });

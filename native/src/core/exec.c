@@ -40,9 +40,12 @@ static void reset_signals(void) {
 /* Closes [lo, hi]; /proc may not be mounted in the container, so no walk of /proc/self/fd. */
 static void close_fds(unsigned lo, unsigned hi) {
   if (lo > hi || syscall(SYS_close_range, lo, hi, 0) == 0) return;
-  /* close_range(2) is Linux 5.9+; before it, every number the fd limit allows. */
-  struct rlimit rl;
-  if (getrlimit(RLIMIT_NOFILE, &rl) < 0) return;
+  /*
+   * close_range(2) is Linux 5.9+ (and a seccomp profile may refuse it); then every number the
+   * fd limit allows, or, when getrlimit is refused too, a bound well above the plan's limits.
+   */
+  struct rlimit rl = {.rlim_max = 1 << 20};
+  getrlimit(RLIMIT_NOFILE, &rl);
   for (unsigned long fd = lo; fd <= hi && fd < rl.rlim_max; fd++)
     close((int)fd);
 }
