@@ -4,11 +4,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Test and demo tools: busybox-static is the demo image's content; skopeo and umoci check that
+# Test and demo tools: iproute2, nftables and util-linux (unshare, nsenter) set up container
+# networks; busybox-static is the demo image's content; skopeo and umoci check that
 # tsdock's images are standard OCI; clang-format lints the native code; g++/make/python3 build it.
 # docker-registry serves the registry tests, with htpasswd (apache2-utils) and openssl for their
 # Basic-auth and TLS set-ups; oci-image-tool validates what tsdock pushes.
-packages=(busybox-static skopeo umoci clang-format g++ make python3 iproute2 util-linux docker-registry
+packages=(busybox-static skopeo umoci clang-format g++ make python3 iproute2 util-linux nftables docker-registry
   apache2-utils openssl oci-image-tool)
 [ "${TSDOCK_BENCH:-0}" = 1 ] && packages+=(runc crun hyperfine time bc)
 

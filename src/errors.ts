@@ -24,6 +24,10 @@ export type ErrorCode =
   | 'COMMAND_NOT_FOUND'
   /** The host lacks something tsdock needs (native build, kernel feature, cgroup controller). */
   | 'HOST_UNSUPPORTED'
+  /** A network name or id names nothing. */
+  | 'NETWORK_NOT_FOUND'
+  /** Setting up a network, link, address or nftables rule failed (the tool's message says why). */
+  | 'NETWORK'
   /** A registry could not be reached, or answered with an error or something malformed. */
   | 'REGISTRY'
   /** A registry refused the credentials, or has none for this request (HTTP 401/403). */

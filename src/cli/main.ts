@@ -37,7 +37,19 @@ function program(): Command {
     .option('-u, --user <user[:group]>', 'user name or uid, optionally with group')
     .option('-h, --hostname <name>', 'container host name')
     .option('--entrypoint <cmd>', 'override the image ENTRYPOINT ("" clears it)')
-    .option('--network <mode>', 'network: none or host', 'none')
+    .option(
+      '--network <mode>',
+      'network: none, host, bridge, container:<name|id>, a network name or a netns path',
+      'none',
+    )
+    .option('-p, --publish <[ip:]host:ctr[/proto]>', 'publish a container port on the host', collect, [])
+    .option('-P, --publish-all', 'publish every EXPOSEd port on a random host port')
+    .option('--ip <address>', 'IPv4 address on a user network')
+    .option('--mac-address <mac>', 'MAC address of the container interface')
+    .option('--network-alias <name>', 'another name on user networks', collect, [])
+    .option('--add-host <name:ip>', 'add an /etc/hosts entry', collect, [])
+    .option('--dns <ip>', 'nameserver for /etc/resolv.conf', collect, [])
+    .option('--dns-search <domain>', 'search domain for /etc/resolv.conf', collect, [])
     .option('--pid <mode>', 'pid namespace: host, or a private one by default')
     .option('--ipc <mode>', 'ipc namespace: host, or a private one by default')
     .option('--uts <mode>', 'uts namespace: host, or a private one by default')
@@ -175,6 +187,69 @@ function program(): Command {
     .action(async () => {
       const { prune } = await import('./commands/prune.js');
       await prune(globals());
+    });
+
+  const network = cli.command('network').description('Manage networks');
+  network
+    .command('create')
+    .description('Create a bridge network')
+    .argument('<name>')
+    .option('--subnet <cidr>', 'IPv4 subnet (default: a free one)')
+    .option('--gateway <ip>', 'the bridge address (default: the first of the subnet)')
+    .action(async (name: string, flags: { subnet?: string; gateway?: string }) => {
+      const { networkCreate } = await import('./commands/network.js');
+      await networkCreate(globals(), name, flags);
+    });
+  network
+    .command('ls')
+    .description('List networks')
+    .option('-q, --quiet', 'only show network ids')
+    .action(async (flags: { quiet?: boolean }) => {
+      const { networkLs } = await import('./commands/network.js');
+      await networkLs(globals(), flags);
+    });
+  network
+    .command('inspect')
+    .description('Show networks as JSON')
+    .argument('<network...>')
+    .action(async (refs: string[]) => {
+      const { networkInspect } = await import('./commands/network.js');
+      await networkInspect(globals(), refs);
+    });
+  network
+    .command('rm')
+    .description('Remove networks')
+    .argument('<network...>')
+    .action(async (refs: string[]) => {
+      const { networkRm } = await import('./commands/network.js');
+      await networkRm(globals(), refs);
+    });
+  network
+    .command('connect')
+    .description('Connect a running container to a network')
+    .argument('<network>')
+    .argument('<container>')
+    .option('--alias <name>', 'another name on this network', collect, [])
+    .option('--ip <address>', 'IPv4 address on this network')
+    .action(async (net: string, container: string, flags: { alias: string[]; ip?: string }) => {
+      const { networkConnect } = await import('./commands/network.js');
+      await networkConnect(globals(), net, container, flags);
+    });
+  network
+    .command('disconnect')
+    .description('Disconnect a container from a network')
+    .argument('<network>')
+    .argument('<container>')
+    .action(async (net: string, container: string) => {
+      const { networkDisconnect } = await import('./commands/network.js');
+      await networkDisconnect(globals(), net, container);
+    });
+  network
+    .command('prune')
+    .description('Remove unused networks and what stopped or crashed containers left')
+    .action(async () => {
+      const { networkPrune } = await import('./commands/network.js');
+      await networkPrune(globals());
     });
 
   cli

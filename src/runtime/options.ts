@@ -6,6 +6,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { isAbsolute, posix } from 'node:path';
 import { TsdockError } from '../errors.js';
+import type { PortSpec } from '../network/ports.js';
 import type { CgroupLimits } from './cgroups/index.js';
 
 /** A bind mount from the host (`-v /host:/ctr[:ro]`). */
@@ -48,7 +49,26 @@ export interface ContainerOptions {
   /** `-u user[:group]`. */
   user?: string;
   hostname?: string;
-  network?: 'none' | 'host';
+  /**
+   * `none`, `host`, `bridge` (the default network), a user network's name, `container:<name|id>`
+   * (share that container's namespace) or the path of a network namespace to join (pods).
+   */
+  network?: string;
+  /** `-p`: ports published on the host (bridge and user networks). */
+  publish?: PortSpec[];
+  /** `-P`: every port of the image's EXPOSE on a random host port. */
+  publishAll?: boolean;
+  /** `--ip`: the address on the first network. */
+  ip?: string;
+  /** `--mac-address`: the MAC of the first network's interface. */
+  macAddress?: string;
+  /** `--network-alias`: more names peers on user networks resolve to this container. */
+  networkAliases?: string[];
+  /** `--add-host name:ip` entries for /etc/hosts. */
+  addHosts?: { name: string; ip: string }[];
+  /** `--dns`, `--dns-search`: replace the host's nameservers and search domains. */
+  dns?: string[];
+  dnsSearch?: string[];
   pid?: NamespaceMode;
   ipc?: NamespaceMode;
   uts?: NamespaceMode;

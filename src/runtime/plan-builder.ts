@@ -61,6 +61,8 @@ export interface ImageRuntimeConfig {
   User?: string;
   /** The signal `stop` sends first (`SIGTERM` when absent). */
   StopSignal?: string;
+  /** `80/tcp` -> {}: what `-P` publishes. */
+  ExposedPorts?: Record<string, object>;
 }
 
 /** Host paths of one container's files. */
@@ -92,6 +94,8 @@ export interface PlanInput {
   nofileHardLimit: bigint;
   /** Present when the container gets its own user namespace. */
   idMappings?: { uid: IdMapping[]; gid: IdMapping[] };
+  /** A network namespace to join (pinned by network/, another container's, a pod's). */
+  networkNamespace?: string;
 }
 
 /** Docker's rule: `--entrypoint` replaces the image's and drops its Cmd; a command replaces Cmd. */
@@ -146,9 +150,9 @@ export function mountOptions(options: readonly string[]): { flags: bigint; data:
   return { flags, data: data.join(',') };
 }
 
-function namespacesOf(options: ContainerOptions): NamespaceType[] {
+function namespacesOf(options: ContainerOptions, joinsNetwork: boolean): NamespaceType[] {
   const ns: NamespaceType[] = ['mount', 'cgroup'];
-  if (options.network !== 'host') ns.push('network');
+  if (options.network !== 'host' && !joinsNetwork) ns.push('network');
   if (options.pid !== 'host') ns.push('pid');
   if (options.ipc !== 'host') ns.push('ipc');
   if (options.uts !== 'host') ns.push('uts');
@@ -367,8 +371,8 @@ export function buildSpawnPlan(input: PlanInput): SpawnPlan {
     cwd,
     hostname: options.uts === 'host' ? undefined : hostname,
     rootfs: root,
-    namespaces: namespacesOf(options),
-    joinNamespaces: [],
+    namespaces: namespacesOf(options, input.networkNamespace !== undefined),
+    joinNamespaces: input.networkNamespace === undefined ? [] : [{ type: 'network', path: input.networkNamespace }],
     uidMappings: input.idMappings?.uid ?? [],
     gidMappings: input.idMappings?.gid ?? [],
     user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids },
@@ -396,7 +400,8 @@ export function buildSpawnPlan(input: PlanInput): SpawnPlan {
     ],
     containerOps: [...containerOps(cwd, privileged), ...cgroupFsContainerOps(input.cgroupMounts)],
     readonlyRootfs: options.readonlyRootfs ?? false,
-    loopbackUp: options.network !== 'host',
+    // A joined namespace is set up by whoever made it (network/ brings up its `lo`).
+    loopbackUp: options.network !== 'host' && input.networkNamespace === undefined,
     cgroupProcs: input.cgroup.procsFiles,
     cgroupDirs: input.cgroup.dirs,
     oom: input.cgroup.oom,

@@ -13,6 +13,8 @@ import {
   type ContainerOptions,
   type NamespaceMode,
 } from '../../runtime/options.js';
+import { parseAddHost } from '../../network/hosts.js';
+import { parsePublish } from '../../network/ports.js';
 import type { GlobalOptions } from '../main.js';
 import { parseLogOpts } from './log-opts.js';
 import { parseSecurityOpts } from '../security-opt.js';
@@ -45,6 +47,14 @@ export interface RunFlags extends LimitFlags {
   device: string[];
   cgroupParent?: string;
   pull?: string;
+  publish: string[];
+  publishAll?: boolean;
+  ip?: string;
+  macAddress?: string;
+  networkAlias: string[];
+  addHost: string[];
+  dns: string[];
+  dnsSearch: string[];
 }
 
 /** Signals a foreground `run` passes on to the container, like `docker run`'s sig-proxy. */
@@ -60,12 +70,43 @@ function namespaceMode(flag: string, value: string | undefined): NamespaceMode |
   return oneOf(flag, value, ['host', 'private'] as const);
 }
 
+/** `--network`: none, host, bridge, container:<name|id>, /path/to/netns or a user network's name. */
+function parseNetworkMode(value: string): string {
+  if (value === '' || (value.startsWith('container:') && value.length === 'container:'.length)) {
+    throw new TsdockError('INVALID_ARGUMENT', `invalid --network "${value}"`);
+  }
+  return value;
+}
+
+function checkMac(value: string): string {
+  if (!/^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$/.test(value)) {
+    throw new TsdockError(
+      'INVALID_ARGUMENT',
+      `invalid --mac-address "${value}": expected six hex bytes, 02:42:ac:11:00:02`,
+    );
+  }
+  // A multicast MAC (low bit of the first byte) is refused by the kernel for an interface.
+  if ((parseInt(value.slice(0, 2), 16) & 1) === 1) {
+    throw new TsdockError('INVALID_ARGUMENT', `invalid --mac-address "${value}": a multicast address`);
+  }
+  return value.toLowerCase();
+}
+
+function parseAddHostFlag(spec: string): { name: string; ip: string } {
+  const entry = parseAddHost(spec);
+  const name = entry?.names[0];
+  if (entry === undefined || name === undefined) {
+    throw new TsdockError('INVALID_ARGUMENT', `invalid --add-host "${spec}": expected name:ip`);
+  }
+  return { name, ip: entry.ip };
+}
+
 /** Translates the command line into typed options; every value is validated here, before any work. */
 export function containerOptions(command: string[], flags: RunFlags): ContainerOptions {
   const security = parseSecurityOpts(flags.securityOpt);
   const privileged = flags.privileged ?? false;
   const devices = flags.device.map(parseDevice);
-  const network = oneOf('--network', flags.network, ['none', 'host'] as const);
+  const network = parseNetworkMode(flags.network);
   return {
     command: command.length > 0 ? command : undefined,
     entrypoint: flags.entrypoint === undefined ? undefined : flags.entrypoint === '' ? [] : [flags.entrypoint],
@@ -74,6 +115,14 @@ export function containerOptions(command: string[], flags: RunFlags): ContainerO
     user: flags.user,
     hostname: flags.hostname,
     network,
+    publish: flags.publish.map(parsePublish),
+    publishAll: flags.publishAll ?? false,
+    ip: flags.ip,
+    macAddress: flags.macAddress === undefined ? undefined : checkMac(flags.macAddress),
+    networkAliases: flags.networkAlias,
+    addHosts: flags.addHost.map(parseAddHostFlag),
+    dns: flags.dns,
+    dnsSearch: flags.dnsSearch,
     pid: namespaceMode('--pid', flags.pid),
     ipc: namespaceMode('--ipc', flags.ipc),
     uts: namespaceMode('--uts', flags.uts),

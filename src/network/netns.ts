@@ -1,0 +1,50 @@
+/**
+ * Pinned network namespaces. A container's netns is made before its monitor starts, so its
+ * links and addresses are in place when the command runs, and it is kept alive by a bind mount
+ * of its nsfs file (`/run/tsdock/netns/<id>`) rather than by a process. Node cannot unshare
+ * safely (it is multithreaded), so util-linux's `unshare --net=FILE` — a single-threaded process
+ * that does exactly unshare + bind mount — makes it; a native mode of the monitor would be the
+ * same syscalls for the same ~2 ms of process start.
+ */
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { native } from '../native.js';
+import { runTool } from './tool.js';
+
+const MNT_DETACH = 2;
+
+export function pinPath(netnsDir: string, id: string): string {
+  return join(netnsDir, id);
+}
+
+/** Creates a new network namespace pinned at `path` (a stale pin there is removed first). */
+export async function createPinnedNetns(path: string, netnsDir: string): Promise<void> {
+  mkdirSync(netnsDir, { recursive: true, mode: 0o755 });
+  removePinnedNetns(path);
+  writeFileSync(path, '', { mode: 0o444 });
+  await runTool('unshare', [`--net=${path}`, 'true']);
+}
+
+/**
+ * Unmounts and removes a pin. The namespace (and the container end of every veth in it, which
+ * takes the host end with it) goes once no process is left inside.
+ */
+export function removePinnedNetns(path: string): void {
+  try {
+    native().umount2(path, MNT_DETACH);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    // EINVAL: not a mount point (a pin whose unshare never ran); ENOENT: already gone.
+    if (code !== 'EINVAL' && code !== 'ENOENT') throw err;
+  }
+  rmSync(path, { force: true });
+}
+
+/** Runs `ip -batch -` inside a pinned namespace (`ip -n` only knows /run/netns names). */
+export async function ipInNetns(path: string, commands: string[]): Promise<void> {
+  await runTool('nsenter', [`--net=${path}`, 'ip', '-batch', '-'], commands.join('\n') + '\n');
+}
+
+export async function ipOnHost(commands: string[]): Promise<void> {
+  await runTool('ip', ['-batch', '-'], commands.join('\n') + '\n');
+}

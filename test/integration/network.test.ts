@@ -1,0 +1,393 @@
+/**
+ * Networking through the CLI on the real kernel: published ports reached on 127.0.0.1 (TCP and
+ * UDP), user networks with name resolution and isolation, `container:` sharing, and the host
+ * left clean (no veth, bridge, nftables table or pinned namespace) after rm, a failed start,
+ * kill -9 + prune and network rm. Traffic goes only to 127.0.0.1 and to this file's containers.
+ */
+import { execFile, execFileSync } from 'node:child_process';
+import { createSocket } from 'node:dgram';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ContainerRecord } from '../../src/runtime/container-record.js';
+import { isAlive } from '../../src/runtime/proc-stat.js';
+import { networkHostOf, type NetworkHost } from '../../src/network/store.js';
+import { busyboxRoot, type BusyboxRoot } from '../helpers/busybox.js';
+import { repoRoot, tsdock } from '../helpers/host.js';
+
+const exec = promisify(execFile);
+let box: BusyboxRoot;
+let host: NetworkHost;
+let www: string;
+let probes: string;
+let counter = 0;
+
+function unique(label: string): string {
+  counter++;
+  return `net-${label}-${String(process.pid)}-${String(counter)}`;
+}
+
+function cli(args: string[]): ReturnType<typeof tsdock> {
+  return tsdock(['--root', box.root, ...args]);
+}
+
+/** A shell command in a throw-away container on `network`; bounded waits use nc's -w. */
+function inNet(network: string, script: string): ReturnType<typeof tsdock> {
+  return cli(['run', '--rm', '--network', network, 'busybox', 'sh', '-c', script]);
+}
+
+async function ok(args: string[]): Promise<string> {
+  const r = await cli(args);
+  if (r.code !== 0) throw new Error(`tsdock ${args.join(' ')} failed (${String(r.code)}): ${r.stderr}`);
+  return r.stdout.trim();
+}
+
+function records(): ContainerRecord[] {
+  const dir = join(box.root, 'containers');
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((d) => /^[0-9a-f]{64}$/.test(d) && existsSync(join(dir, d, 'config.json')))
+    .map((d) => JSON.parse(readFileSync(join(dir, d, 'config.json'), 'utf8')) as ContainerRecord);
+}
+
+/** Host links that belong to this root: its default bridge, its user networks' bridges, their veths. */
+function ourLinks(): string[] {
+  const state = existsSync(host.stateFile)
+    ? (JSON.parse(readFileSync(host.stateFile, 'utf8')) as { networks: { bridge: string }[] })
+    : { networks: [] };
+  const names = new Set([host.defaultBridge, ...state.networks.map((n) => n.bridge)]);
+  return readdirSync('/sys/class/net').filter((l) => names.has(l) || vethsSeen.has(l));
+}
+
+/** Every host-side veth this file's containers got, so a leftover one is noticed. */
+const vethsSeen = new Set<string>();
+function noteVeths(): void {
+  if (!existsSync(host.stateFile)) return;
+  const state = JSON.parse(readFileSync(host.stateFile, 'utf8')) as { endpoints: { hostVeth: string }[] };
+  for (const e of state.endpoints) vethsSeen.add(e.hostVeth);
+}
+
+function tableExists(): boolean {
+  return execFileSync('nft', ['list', 'tables'], { encoding: 'utf8' }).includes(`table ip ${host.table}\n`);
+}
+
+function pins(): string[] {
+  return existsSync(host.netnsDir) ? readdirSync(host.netnsDir) : [];
+}
+
+/** busybox's own -T crashes (SIGSEGV) in Debian's static build: the timeout is the caller's. */
+async function wget(url: string, timeout = 2): Promise<string> {
+  const { stdout } = await exec('/bin/busybox', ['wget', '-q', '-O-', url], { timeout: timeout * 1000 });
+  return stdout;
+}
+
+/** Retries while the server in the container comes up. */
+async function eventually<T>(fn: () => Promise<T>, tries = 50): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (i >= tries) throw err;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as { port: number };
+  await new Promise((r) => server.close(r));
+  return port;
+}
+
+async function httpd(name: string, args: string[]): Promise<string> {
+  noteVeths();
+  const id = await ok([
+    'run',
+    '-d',
+    '--name',
+    name,
+    '-v',
+    `${www}:/www:ro`,
+    ...args,
+    'busybox',
+    'httpd',
+    '-f',
+    '-p',
+    '80',
+    '-h',
+    '/www',
+  ]);
+  noteVeths();
+  return id;
+}
+
+function addressOf(name: string): string {
+  const state = JSON.parse(readFileSync(host.stateFile, 'utf8')) as {
+    endpoints: { containerId: string; ip: string }[];
+  };
+  const id = records().find((r) => r.name === name)?.id;
+  const ip = state.endpoints.find((e) => e.containerId === id)?.ip;
+  if (ip === undefined) throw new Error(`${name} has no address`);
+  return ip;
+}
+
+beforeAll(async () => {
+  box = await busyboxRoot('net');
+  host = networkHostOf(box.root);
+  www = join(box.root, '..', 'www');
+  mkdirSync(www);
+  writeFileSync(join(www, 'index.html'), 'hello from the container\n');
+  probes = join(box.root, '..', 'probes');
+  mkdirSync(probes);
+  execFileSync('gcc', ['-static', '-O2', '-o', join(probes, 'udp-echo'), join(repoRoot, 'test/helpers/udp-echo.c')]);
+}, 60_000);
+
+/** Whatever a failed test left: this file's processes, containers, networks, table and pins. */
+afterAll(async () => {
+  for (const r of records()) {
+    for (const who of [r.state.init, r.state.monitor])
+      if (who !== undefined && isAlive(who)) process.kill(who.pid, 'SIGKILL');
+  }
+  const ids = records().map((r) => r.id);
+  if (ids.length > 0) await cli(['rm', '-f', ...ids]);
+  await cli(['network', 'prune']);
+  for (const link of ourLinks()) execFileSync('ip', ['link', 'delete', link]);
+  if (tableExists()) execFileSync('nft', ['delete', 'table', 'ip', host.table]);
+  for (const pin of pins()) execFileSync('umount', ['-l', join(host.netnsDir, pin)]);
+  await box.remove();
+}, 60_000);
+
+describe('published ports', () => {
+  it('serves busybox httpd on 127.0.0.1 through -p, and on the container address', async () => {
+    const port = await freePort();
+    const name = unique('web');
+    await httpd(name, ['--network', 'bridge', '-p', `${String(port)}:80`]);
+    expect(await eventually(() => wget(`http://127.0.0.1:${String(port)}/`))).toBe('hello from the container\n');
+    expect(await wget(`http://${addressOf(name)}/`)).toBe('hello from the container\n');
+    expect(tableExists()).toBe(true);
+    await ok(['rm', '-f', name]);
+    await expect(wget(`http://127.0.0.1:${String(port)}/`, 1)).rejects.toThrow();
+    expect(tableExists()).toBe(false);
+    expect(pins()).toEqual([]);
+    await ok(['network', 'prune']);
+    expect(ourLinks()).toEqual([]);
+  });
+
+  it('-p CTR and 127.0.0.1::CTR pick a free host port, shown by inspect', async () => {
+    const name = unique('rand');
+    await httpd(name, ['--network', 'bridge', '-p', '127.0.0.1::80']);
+    const [summary] = JSON.parse(await ok(['network', 'inspect', 'bridge'])) as { containers: { id: string }[] }[];
+    expect(summary?.containers).toHaveLength(1);
+    const state = JSON.parse(readFileSync(host.stateFile, 'utf8')) as {
+      endpoints: { ports: { hostPort: number; hostIp: string }[] }[];
+    };
+    const binding = state.endpoints[0]?.ports[0];
+    expect(binding?.hostIp).toBe('127.0.0.1');
+    expect(binding?.hostPort).toBeGreaterThan(0);
+    expect(await eventually(() => wget(`http://127.0.0.1:${String(binding?.hostPort)}/`))).toContain('hello');
+    await ok(['rm', '-f', name]);
+  });
+
+  it('publishes UDP', async () => {
+    const port = await freePort();
+    const name = unique('udp');
+    await ok([
+      'run',
+      '-d',
+      '--name',
+      name,
+      '--network',
+      'bridge',
+      '-p',
+      `127.0.0.1:${String(port)}:5353/udp`,
+      '-v',
+      `${probes}:/probes:ro`,
+      'busybox',
+      '/probes/udp-echo',
+      '5353',
+    ]);
+    const reply = await eventually(
+      () =>
+        new Promise<string>((resolve, reject) => {
+          const socket = createSocket('udp4');
+          const timer = setTimeout(() => {
+            socket.close();
+            reject(new Error('no UDP reply'));
+          }, 300);
+          socket.on('message', (msg) => {
+            clearTimeout(timer);
+            socket.close();
+            resolve(msg.toString());
+          });
+          socket.send('ping over udp', port, '127.0.0.1');
+        }),
+    );
+    expect(reply).toBe('ping over udp');
+    await ok(['rm', '-f', name]);
+  });
+
+  it('refuses a host port that is in use, with a clear error', async () => {
+    const server: Server = createServer();
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const { port } = server.address() as { port: number };
+    try {
+      const r = await cli([
+        'run',
+        '--rm',
+        '--network',
+        'bridge',
+        '-p',
+        `127.0.0.1:${String(port)}:80`,
+        'busybox',
+        'true',
+      ]);
+      expect(r.code).toBe(125);
+      expect(r.stderr).toContain(`host port 127.0.0.1:${String(port)}/tcp is already in use`);
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
+    expect(pins()).toEqual([]);
+    expect(tableExists()).toBe(false);
+  });
+
+  it('a failed start leaves no namespace, veth or rule', async () => {
+    const r = await cli([
+      'run',
+      '--rm',
+      '--network',
+      'bridge',
+      '-p',
+      `${String(await freePort())}:80`,
+      'busybox',
+      '/no/such/command',
+    ]);
+    expect(r.code).toBe(127);
+    expect(pins()).toEqual([]);
+    expect(tableExists()).toBe(false);
+    await ok(['network', 'prune']);
+    expect(ourLinks()).toEqual([]);
+  });
+});
+
+describe('user networks', () => {
+  it('resolve names and aliases within a network and isolate networks from each other', async () => {
+    const [a, b] = [unique('a'), unique('b')];
+    await ok(['network', 'create', a, '--subnet', '10.231.0.0/24']);
+    await ok(['network', 'create', b]);
+    const web = unique('web');
+    await httpd(web, ['--network', a, '--network-alias', 'site', '--ip', '10.231.0.50']);
+    expect(addressOf(web)).toBe('10.231.0.50');
+    const fromA = await cli([
+      'run',
+      '--rm',
+      '--network',
+      a,
+      'busybox',
+      'sh',
+      '-c',
+      `wget -q -O- http://${web}/ && wget -q -O- http://site/`,
+    ]);
+    expect(fromA.stderr).toBe('');
+    expect(fromA.stdout).toBe('hello from the container\n'.repeat(2));
+    const byName = await inNet(b, `wget -q -O- http://${web}/`);
+    expect(byName.code).not.toBe(0);
+    expect(byName.stderr).toContain('bad address');
+    const byIp = await inNet(b, 'nc -w 2 10.231.0.50 80 </dev/null');
+    expect(byIp.code).not.toBe(0);
+    expect(byIp.stderr).toContain('timed out');
+    const rmBusy = await cli(['network', 'rm', a]);
+    expect(rmBusy.code).not.toBe(0);
+    expect(rmBusy.stderr).toContain('active endpoints');
+    await ok(['rm', '-f', web]);
+    await ok(['network', 'rm', a, b]);
+    expect(ourLinks()).toEqual([]);
+    expect(tableExists()).toBe(false);
+    expect(pins()).toEqual([]);
+  });
+
+  it('refuses a subnet that overlaps a host route, with a clear error', async () => {
+    const name = unique('lo');
+    const r = await cli(['network', 'create', name, '--subnet', '127.0.0.0/24']);
+    expect(r.code).toBe(125);
+    expect(r.stderr).toContain('overlaps the host route 127.0.0.0/8 dev lo');
+    expect(await ok(['network', 'ls'])).not.toContain(name);
+  });
+
+  it('connect and disconnect add and remove an interface of a running container', async () => {
+    const [a, b] = [unique('ca'), unique('cb')];
+    await ok(['network', 'create', a]);
+    await ok(['network', 'create', b]);
+    const web = unique('multi');
+    await httpd(web, ['--network', a]);
+    await ok(['network', 'connect', b, web]);
+    noteVeths();
+    const fromB = await inNet(b, `wget -q -O- http://${web}/`);
+    expect(fromB.stdout).toBe('hello from the container\n');
+    await ok(['network', 'disconnect', b, web]);
+    const after = await inNet(b, `wget -q -O- http://${web}/`);
+    expect(after.code).not.toBe(0);
+    await ok(['rm', '-f', web]);
+    await ok(['network', 'rm', a, b]);
+    expect(ourLinks()).toEqual([]);
+  });
+});
+
+describe('namespaces', () => {
+  it('container:<name> shares the interfaces of that container', async () => {
+    const web = unique('shared');
+    await httpd(web, ['--network', 'bridge', '--mac-address', '02:00:00:12:34:56']);
+    const listing = 'cat /sys/class/net/eth0/address; ip -o -4 addr show eth0 | awk "{print \\$4}"';
+    const joined = await ok(['run', '--rm', '--network', `container:${web}`, 'busybox', 'sh', '-c', listing]);
+    expect(joined).toBe(`02:00:00:12:34:56\n${addressOf(web)}/16`);
+    expect(
+      await ok(['run', '--rm', '--network', `container:${web}`, 'busybox', 'wget', '-q', '-O-', 'http://127.0.0.1/']),
+    ).toBe('hello from the container');
+    await ok(['rm', '-f', web]);
+  });
+
+  it('joins a network namespace given by path', async () => {
+    const path = join(box.root, '..', 'pod-netns');
+    writeFileSync(path, '');
+    execFileSync('unshare', [`--net=${path}`, 'true']);
+    try {
+      execFileSync('nsenter', [
+        `--net=${path}`,
+        'ip',
+        'link',
+        'add',
+        'podtest0',
+        'type',
+        'veth',
+        'peer',
+        'name',
+        'podtest1',
+      ]);
+      const out = await ok(['run', '--rm', '--network', path, 'busybox', 'ls', '/sys/class/net']);
+      expect(out.split('\n')).toContain('podtest0');
+    } finally {
+      execFileSync('umount', [path]);
+    }
+  });
+
+  it('after kill -9 of monitor and container, network prune removes every trace', async () => {
+    const [net, web] = [unique('crash'), unique('crash')];
+    await ok(['network', 'create', net]);
+    const port = await freePort();
+    await httpd(web, ['--network', net, '-p', `127.0.0.1:${String(port)}:80`]);
+    await eventually(() => wget(`http://127.0.0.1:${String(port)}/`));
+    const record = records().find((r) => r.name === web);
+    for (const who of [record?.state.monitor, record?.state.init])
+      if (who !== undefined) process.kill(who.pid, 'SIGKILL');
+    expect(pins()).toContain(record?.id);
+    expect(tableExists()).toBe(true);
+    await ok(['network', 'prune']);
+    expect(pins()).not.toContain(record?.id);
+    expect(tableExists()).toBe(false);
+    expect(ourLinks()).toEqual([]);
+    await ok(['rm', '-f', web]);
+  });
+});
