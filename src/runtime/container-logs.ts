@@ -120,7 +120,7 @@ class Follower {
   private drain(): LogEntry[] {
     const chunks: Buffer[] = [this.pending];
     const buf = Buffer.alloc(1 << 16);
-    for (let n = readSync(this.fd, buf, 0, buf.length, this.position); n > 0; ) {
+    for (let n = readSync(this.fd, buf, 0, buf.length, this.position); n > 0;) {
       chunks.push(Buffer.from(buf.subarray(0, n)));
       this.position += n;
       n = readSync(this.fd, buf, 0, buf.length, this.position);
