@@ -26,6 +26,7 @@ import type { ObservedContainer } from './runtime/container-ops.js';
 import type { ContainerInspect } from './runtime/container-inspect.js';
 import type { LogEntry } from './runtime/container-logs.js';
 import type { ExecOptions, StartedExec } from './runtime/exec.js';
+import type { ContainerStats } from './runtime/container-stats.js';
 import type { LogConfig } from './runtime/container-record.js';
 import type { ContainerOptions } from './runtime/options.js';
 import type { CreateNetworkOptions, Networks, NetworkSummary } from './network/networks.js';
@@ -44,6 +45,7 @@ export type { ObservedContainer } from './runtime/container-ops.js';
 export type { ContainerRecord, ContainerStatus, ExitReason, LogConfig } from './runtime/container-record.js';
 export type { LogEntry } from './runtime/container-logs.js';
 export type { ExecOptions, StartedExec } from './runtime/exec.js';
+export type { ContainerStats } from './runtime/container-stats.js';
 export type { ObservedState } from './runtime/container-state.js';
 export type { CgroupLimits } from './runtime/cgroups/index.js';
 export type { ImageSummary } from './image/store.js';
@@ -347,6 +349,30 @@ export class Runtime {
   async exec(ref: string, options: ExecOptions): Promise<StartedExec> {
     const [ops, { execInContainer }] = await Promise.all([this.ops(), import('./runtime/exec.js')]);
     return execInContainer(ops.observe(this.find(ref)), options);
+  }
+
+  /**
+   * CPU, memory and pids of running containers (all of them when `refs` is empty), read from
+   * their cgroups twice, `intervalMs` apart, for the CPU percentage.
+   */
+  async stats(refs: string[] = [], intervalMs = 200): Promise<ContainerStats[]> {
+    const [ops, { sampleStats }] = await Promise.all([this.ops(), import('./runtime/container-stats.js')]);
+    const chosen = refs.length === 0 ? await this.list() : refs.map((r) => ops.observe(this.find(r)));
+    for (const c of chosen) {
+      if (!ops.isActive(c.observed)) throw new TsdockError('CONFLICT', `container ${c.record.name} is not running`);
+    }
+    return sampleStats(
+      chosen.map((c) => c.record),
+      intervalMs,
+    );
+  }
+
+  /** Host pids of the processes of a running container (`top` shows them with `ps`). */
+  async top(ref: string): Promise<number[]> {
+    const [ops, { containerPids }] = await Promise.all([this.ops(), import('./runtime/container-stats.js')]);
+    const c = ops.observe(this.find(ref));
+    if (!ops.isActive(c.observed)) throw new TsdockError('CONFLICT', `container ${c.record.name} is not running`);
+    return containerPids(c.record);
   }
 
   /** Removes every container that is not running (`docker container prune`); returns their ids. */

@@ -162,6 +162,28 @@ function program(): Command {
       );
     });
 
+  cli
+    .command('stats')
+    .description('Show CPU, memory and pids of running containers')
+    .argument('[container...]', 'container names or ids (default: all running)')
+    .option('--no-stream', 'one reading, then exit')
+    .option('--format <format>', 'json: one JSON object per line')
+    .action(async (refs: string[], flags: { stream?: boolean; format?: string }) => {
+      const { stats } = await import('./commands/stats.js');
+      await stats(globals(), refs, flags);
+    });
+
+  cli
+    .command('top')
+    .description("Show a container's processes (host pids)")
+    .argument('<container>', 'container name or id')
+    .argument('[ps-options...]', 'options for ps (default: -o uid,pid,ppid,stime,tty,time,args)')
+    .passThroughOptions()
+    .action(async (ref: string, psArgs: string[]) => {
+      const { top } = await import('./commands/top.js');
+      await top(globals(), ref, psArgs);
+    });
+
   containers('inspect', 'Show containers as JSON').action(async (refs: string[]) => {
     const { inspect } = await import('./commands/inspect.js');
     process.exitCode = await inspect(globals(), refs);

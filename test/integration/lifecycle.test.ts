@@ -266,6 +266,29 @@ describe('start, restart, pause, kill', () => {
   });
 });
 
+describe('stats and top', () => {
+  it('read CPU, memory and pids from the cgroup; top lists the processes', async () => {
+    const busy = unique('busy');
+    const idle = unique('idle');
+    await runDetached(busy, ['sh', '-c', 'while :; do :; done'], ['-m', '64m']);
+    await runDetached(idle, ['sh', '-c', 'sleep 100 & sleep 100']);
+    const r = await cli(['stats', '--no-stream', '--format', 'json', busy, idle]);
+    expect(r.code).toBe(0);
+    const [b, i] = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { Name: string; CPUPerc: number; MemUsage: number; MemLimit: number; PIDs: number });
+    expect(b).toMatchObject({ Name: busy, MemLimit: 64 * 1024 * 1024, PIDs: 1 });
+    expect(b?.CPUPerc).toBeGreaterThan(20);
+    expect(b?.MemUsage).toBeGreaterThan(0);
+    expect(i).toMatchObject({ Name: idle, PIDs: 2 });
+    expect(i?.CPUPerc).toBeLessThan(5);
+    const top = await cli(['top', idle]);
+    expect(top.stdout.match(/sleep 100/g)).toHaveLength(2);
+    expect((await cli(['rm', '-f', busy, idle])).code).toBe(0);
+  });
+});
+
 describe('logs', () => {
   it('are json-file lines per stream, with -t, --tail and --since', async () => {
     const name = unique('log');
