@@ -68,6 +68,16 @@ export function checkNetworkOptions(options: ContainerOptions): void {
   }
 }
 
+/**
+ * A user network must exist before a container names it (the default one is made on first use).
+ *
+ * @throws TsdockError `NETWORK_NOT_FOUND`.
+ */
+export function checkNetworkExists(containersRoot: string, options: ContainerOptions): void {
+  const mode = options.network ?? 'none';
+  if (isNetworkName(mode) && mode !== DEFAULT_NETWORK) networksOf(containersRoot).inspect(mode);
+}
+
 /** /etc/hosts and /etc/resolv.conf as the flags ask, for a container that does not use the host's. */
 export function writeNetworkFiles(paths: ContainerDir, options: ContainerOptions): void {
   if (options.network === 'host') return;

@@ -16,6 +16,7 @@ import { containerDirPaths, createContainerDir, removeContainerDir, type Contain
 import { checkName, defaultName } from './container-name.js';
 import {
   attachNetwork,
+  checkNetworkExists,
   checkNetworkOptions,
   networkNamespaceFor,
   releaseNetwork,
@@ -123,6 +124,7 @@ export async function createContainer(req: CreateRequest): Promise<ContainerReco
   // Everything that can be checked without touching the host is checked first.
   const args = resolveArgs(image.config, options);
   checkNetworkOptions(options);
+  checkNetworkExists(req.containersRoot, options);
   const wanted = req.name === undefined ? undefined : checkName(req.name);
   const user = await resolveImageUser(image, options.user ?? image.config.User ?? '');
   const kinds = await bindKinds(options);

@@ -266,12 +266,13 @@ function seccompOf(options: ContainerOptions, caps: number[]): SockFilter[] | un
   return seccompFilter(profile, { caps: capabilityNames(caps), noNewPrivileges: options.noNewPrivileges ?? false });
 }
 
-function sysOp(root: string, options: ContainerOptions, userns: boolean): FsOp {
+function sysOp(root: string, options: ContainerOptions, userns: boolean, ownNetns: boolean): FsOp {
   const target = posix.join(root, 'sys');
   // --privileged: a writable sysfs, as Docker gives it.
   const ro = (options.privileged === true ? 0n : MS.RDONLY) | MS.NOSUID | MS.NOEXEC | MS.NODEV;
-  // A user namespace may mount sysfs only with a network namespace of its own.
-  if (userns && options.network === 'host') {
+  // A user namespace may mount sysfs only with a network namespace it owns; a joined one (made
+  // by network/ before the monitor, or another container's) belongs to the host's.
+  if (userns && !ownNetns) {
     return {
       kind: 'mount',
       source: '/sys',
@@ -394,7 +395,7 @@ export function buildSpawnPlan(input: PlanInput): SpawnPlan {
       },
       ...devOps(root, userns),
       ...deviceOps(root, options.devices ?? [], userns),
-      sysOp(root, options, userns),
+      sysOp(root, options, userns, options.network !== 'host' && input.networkNamespace === undefined),
       ...cgroupFsOps(input.cgroupMounts, root),
       ...bindOps(root, input),
     ],

@@ -336,6 +336,59 @@ describe('user networks', () => {
   });
 });
 
+describe('container files and options', () => {
+  it('writes --add-host, --dns and --dns-search, and its own address into its files', async () => {
+    const out = await ok([
+      'run',
+      '--rm',
+      '--network',
+      'bridge',
+      '--hostname',
+      'probe',
+      '--add-host',
+      'extra:192.0.2.9',
+      '--dns',
+      '192.0.2.53',
+      '--dns-search',
+      'example.test',
+      'busybox',
+      'sh',
+      '-c',
+      'cat /etc/hosts /etc/resolv.conf; ip -o -4 addr show eth0',
+    ]);
+    expect(out).toMatch(/^172\.\d+\.0\.2\t\S+ probe$/m);
+    expect(out).toContain('192.0.2.9\textra');
+    expect(out).toContain('search example.test\nnameserver 192.0.2.53\n');
+    expect(out).not.toMatch(/nameserver 127\./);
+  });
+
+  it('refuses an unknown network before creating anything', async () => {
+    const name = unique('nonet');
+    const r = await cli(['run', '--name', name, '--network', unique('missing'), 'busybox', 'true']);
+    expect(r.code).toBe(125);
+    expect(r.stderr).toMatch(/network net-missing-\d+-\d+ not found/);
+    expect(records().map((c) => c.name)).not.toContain(name);
+  });
+
+  it('runs a container with its own user namespace on a network', async () => {
+    // sysfs cannot be mounted for a joined netns (the host's user namespace owns it), so /sys is
+    // the host's bound read-only; netlink still shows the container's own links.
+    const out = await ok([
+      'run',
+      '--rm',
+      '--userns',
+      'private',
+      '--network',
+      'bridge',
+      'busybox',
+      'sh',
+      '-c',
+      "ip -o link | awk -F': ' '{print $2}' | cut -d@ -f1",
+    ]);
+    expect(out.split('\n')).toEqual(['lo', 'eth0']);
+  });
+});
+
 describe('namespaces', () => {
   it('container:<name> shares the interfaces of that container', async () => {
     const web = unique('shared');
