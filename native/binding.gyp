@@ -30,6 +30,16 @@
       # gyp links executables with g++: keep libc the monitor's one dependency.
       "ldflags": ["-static-libgcc"],
       "ldflags!": ["-pthread", "-rdynamic"]
+    },
+    {
+      # run --init: pid 1 inside the container, so static (no libc of the image needed).
+      "target_name": "tsdock-init",
+      "type": "executable",
+      "sources": ["src/init/init.c"],
+      "cflags": ["-std=gnu11", "-O2", "-Wall", "-Wextra", "-Werror"],
+      "cflags!": ["-O3", "-fPIC", "-pthread", "-Wno-unused-parameter"],
+      "ldflags": ["-static"],
+      "ldflags!": ["-pthread", "-rdynamic"]
     }
   ]
 }

@@ -64,3 +64,8 @@ export function native(): NativeAddon {
 export function monitorPath(): string {
   return locate('tsdock-monitor');
 }
+
+/** The static `tsdock-init` executable that `run --init` mounts into the container as pid 1. */
+export function initPath(): string {
+  return locate('tsdock-init');
+}

@@ -30,6 +30,7 @@ function program(): Command {
     .option('--name <name>', 'name the container (unique)')
     .option('--rm', 'remove the container when it exits')
     .option('--log-opt <key=value>', 'json-file log rotation: max-size=10m, max-file=3', collect, [])
+    .option('--init', 'run a tiny init as pid 1 that forwards signals and reaps zombies')
     .option('-i, --interactive', 'keep stdin attached')
     .option('-e, --env <KEY=value>', 'set an environment variable', collect, [])
     .option('--env-file <file>', 'read environment variables from a file', collect, [])

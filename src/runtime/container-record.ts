@@ -55,6 +55,8 @@ export interface ContainerRecord {
   /** `--rm`: removed once it exits. */
   autoRemove: boolean;
   log: LogConfig;
+  /** `--init`. */
+  init?: boolean;
   /** The image's STOPSIGNAL, when it has one. */
   stopSignal?: string;
   state: RecordedState;

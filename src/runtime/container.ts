@@ -10,6 +10,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { mkdir, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { TsdockError } from '../errors.js';
+import { initPath } from '../native.js';
 import { parseMountinfo } from './cgroups/detect.js';
 import { createContainerCgroup, openContainerCgroup, type ContainerCgroup } from './cgroups/index.js';
 import { containerDirPaths, createContainerDir, removeContainerDir, type ContainerDir } from './container-dir.js';
@@ -60,6 +61,8 @@ export interface CreateRequest {
   autoRemove?: boolean;
   /** `--log-opt max-size=… max-file=…` for the json-file log of detached runs. */
   log?: LogConfig;
+  /** `--init`: tsdock-init runs as pid 1, forwarding signals to the command and reaping zombies. */
+  init?: boolean;
 }
 
 export interface StartRequest extends CreateRequest {
@@ -107,6 +110,19 @@ async function bindKinds(options: ContainerOptions): Promise<('dir' | 'file')[]>
   );
 }
 
+/** Where `--init` mounts tsdock-init in the container (Docker uses /sbin/docker-init). */
+const INIT_PATH = '/sbin/tsdock-init';
+
+/** The options the plan is built from under `--init`: the init bound in, the command behind it. */
+function withInit(options: ContainerOptions, args: string[]): ContainerOptions {
+  return {
+    ...options,
+    entrypoint: [INIT_PATH, '--', ...args],
+    command: undefined,
+    binds: [...(options.binds ?? []), { source: initPath(), target: INIT_PATH, readonly: true }],
+  };
+}
+
 function asTsdockError(err: unknown, what: string): TsdockError {
   if (err instanceof TsdockError) return err;
   return new TsdockError('START_FAILED', `${what}: ${(err as Error).message}`, { cause: err });
@@ -127,7 +143,8 @@ export async function createContainer(req: CreateRequest): Promise<ContainerReco
   checkNetworkExists(req.containersRoot, options);
   const wanted = req.name === undefined ? undefined : checkName(req.name);
   const user = await resolveImageUser(image, options.user ?? image.config.User ?? '');
-  const kinds = await bindKinds(options);
+  const planOptions = req.init === true ? withInit(options, args) : options;
+  const kinds = await bindKinds(planOptions);
   const nofileHardLimit = hostNofileHardLimit();
   const cgroupMounts = parseMountinfo(readFileSync('/proc/self/mountinfo', 'utf8'));
 
@@ -152,7 +169,7 @@ export async function createContainer(req: CreateRequest): Promise<ContainerReco
         id,
         config: image.config,
         layerDirs: image.layerDirs,
-        options,
+        options: planOptions,
         user,
         paths,
         bindKinds: kinds,
@@ -174,6 +191,7 @@ export async function createContainer(req: CreateRequest): Promise<ContainerReco
         options,
         autoRemove: req.autoRemove ?? false,
         log: req.log ?? {},
+        init: req.init ?? false,
         stopSignal: image.config.StopSignal,
         state: { status: 'created' },
       };

@@ -266,6 +266,32 @@ describe('start, restart, pause, kill', () => {
   });
 });
 
+describe('--init', () => {
+  // The subshell leaves an orphan that exits at once: pid 1 must reap it.
+  const orphaning = ['sh', '-c', '(sleep 0.1 &); exec sleep 100'];
+  const zombies = async (name: string): Promise<string> =>
+    (await cli(['exec', name, 'sh', '-c', 'sleep 0.5; ps -o stat,comm | grep "^Z" || true'])).stdout;
+
+  it('reaps orphans as pid 1 and forwards SIGTERM to the command', async () => {
+    const plain = unique('noinit');
+    const withInit = unique('init');
+    await runDetached(plain, orphaning);
+    await runDetached(withInit, orphaning, ['--init']);
+    // Without an init, sleep is pid 1 and never reaps: the orphan stays a zombie.
+    expect(await zombies(plain)).toMatch(/^Z/);
+    expect(await zombies(withInit)).toBe('');
+    const pid1 = await cli(['exec', withInit, 'cat', '/proc/1/comm']);
+    expect(pid1.stdout).toBe('tsdock-init\n');
+    // pid 1 ignores SIGTERM without a handler; tsdock-init passes it to sleep, which dies of it.
+    const t = Date.now();
+    expect((await cli(['stop', '-t', '5', withInit])).code).toBe(0);
+    expect(Date.now() - t).toBeLessThan(4000);
+    expect(await state(withInit)).toMatchObject({ ExitCode: 143, ExitReason: 'exited' });
+    expect((await cli(['inspect', withInit])).stdout).toContain('"Path": "sh"');
+    expect((await cli(['rm', '-f', plain, withInit])).code).toBe(0);
+  });
+});
+
 describe('stats and top', () => {
   it('read CPU, memory and pids from the cgroup; top lists the processes', async () => {
     const busy = unique('busy');

@@ -25,6 +25,7 @@ export interface RunFlags extends LimitFlags {
   name?: string;
   rm?: boolean;
   logOpt: string[];
+  init?: boolean;
   interactive?: boolean;
   env: string[];
   envFile: string[];
@@ -152,7 +153,12 @@ export async function run(
   const runtime = await Runtime.open({ root: globals.root });
   // Before the handlers below: Ctrl-C during a pull ends it (the next pull resumes).
   await pullForRun(runtime, image, runFlags.pull);
-  const naming = { name: runFlags.name, autoRemove: runFlags.rm ?? false, log: parseLogOpts(runFlags.logOpt) };
+  const naming = {
+    name: runFlags.name,
+    autoRemove: runFlags.rm ?? false,
+    log: parseLogOpts(runFlags.logOpt),
+    init: runFlags.init ?? false,
+  };
   if (runFlags.detach === true) {
     process.stdout.write(`${await runtime.runDetached(image, { ...options, ...naming })}\n`);
     return 0;
