@@ -85,8 +85,6 @@ export interface CreateOptions extends ContainerOptions {
   autoRemove?: boolean;
   /** Rotation of the json-file log a detached run writes (default: one file, unbounded). */
   log?: LogConfig;
-  /** `--init`: a tiny init as pid 1 forwards signals to the command and reaps zombies. */
-  init?: boolean;
 }
 
 /** One tsdock store and the containers started from it. */
@@ -205,7 +203,6 @@ export class Runtime {
       name: options.name,
       autoRemove: options.autoRemove,
       log: options.log,
-      init: options.init,
       stdio: options.stdio ?? { stdin: 'ignore', output: 'inherit' },
     });
   }
@@ -224,7 +221,6 @@ export class Runtime {
       name: options.name,
       autoRemove: options.autoRemove,
       log: options.log,
-      init: options.init,
     });
     return record.id;
   }
@@ -305,8 +301,15 @@ export class Runtime {
 
   /** One container and its reconciled state, as `docker inspect` shows it. */
   async inspect(ref: string): Promise<ContainerInspect> {
-    const [ops, { inspectContainer }] = await Promise.all([this.ops(), import('./runtime/container-inspect.js')]);
-    return inspectContainer(ops.observe(this.find(ref)));
+    const [ops, { inspectContainer }, { networkSettingsOf }] = await Promise.all([
+      this.ops(),
+      import('./runtime/container-inspect.js'),
+      import('./network/settings.js'),
+    ]);
+    const container = ops.observe(this.find(ref));
+    const endpoints = (await this.networks()).endpointsOf(container.record.id);
+    const inspect = inspectContainer(container);
+    return endpoints.length === 0 ? inspect : { ...inspect, NetworkSettings: networkSettingsOf(endpoints) };
   }
 
   /**

@@ -1,4 +1,5 @@
 /** `docker inspect`'s essentials for a container, and `docker ps`'s STATUS column. Pure. */
+import type { NetworkSettings } from '../network/settings.js';
 import type { ObservedContainer } from './container-ops.js';
 
 export interface ContainerInspect {
@@ -43,6 +44,8 @@ export interface ContainerInspect {
     CapAdd: string[];
     CapDrop: string[];
   };
+  /** Addresses, MAC and published ports while the container is attached to a network. */
+  NetworkSettings?: NetworkSettings;
 }
 
 /** Docker prints the zero time for "never". */

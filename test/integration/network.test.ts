@@ -4,9 +4,9 @@
  * left clean (no veth, bridge, nftables table or pinned namespace) after rm, a failed start,
  * kill -9 + prune and network rm. Traffic goes only to 127.0.0.1 and to this file's containers.
  */
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -157,7 +157,11 @@ afterAll(async () => {
   await cli(['network', 'prune']);
   for (const link of ourLinks()) execFileSync('ip', ['link', 'delete', link]);
   if (tableExists()) execFileSync('nft', ['delete', 'table', 'ip', host.table]);
-  for (const pin of pins()) execFileSync('umount', ['-l', join(host.netnsDir, pin)]);
+  for (const pin of pins()) {
+    spawnSync('umount', ['-l', join(host.netnsDir, pin)]);
+    rmSync(join(host.netnsDir, pin), { force: true });
+  }
+  rmSync(host.netnsDir, { recursive: true, force: true });
   await box.remove();
 }, 60_000);
 
@@ -168,6 +172,11 @@ describe('published ports', () => {
     await httpd(name, ['--network', 'bridge', '-p', `${String(port)}:80`]);
     expect(await eventually(() => wget(`http://127.0.0.1:${String(port)}/`))).toBe('hello from the container\n');
     expect(await wget(`http://${addressOf(name)}/`)).toBe('hello from the container\n');
+    const [inspect] = JSON.parse(await ok(['inspect', name])) as {
+      NetworkSettings?: { IPAddress: string; Ports: Record<string, { HostPort: string }[]> };
+    }[];
+    expect(inspect?.NetworkSettings?.IPAddress).toBe(addressOf(name));
+    expect(inspect?.NetworkSettings?.Ports['80/tcp']?.[0]?.HostPort).toBe(String(port));
     expect(tableExists()).toBe(true);
     await ok(['rm', '-f', name]);
     await expect(wget(`http://127.0.0.1:${String(port)}/`, 1)).rejects.toThrow();
