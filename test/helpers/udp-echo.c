@@ -6,7 +6,8 @@
 int main(int argc, char **argv) {
   if (argc != 2) return 2;
   int fd = socket(AF_INET, SOCK_DGRAM, 0);
-  struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((unsigned short)atoi(argv[1]))};
+  struct sockaddr_in addr = {.sin_family = AF_INET,
+                             .sin_port = htons((unsigned short)atoi(argv[1]))};
   if (fd < 0 || bind(fd, (struct sockaddr *)&addr, sizeof addr) != 0) return 1;
   for (;;) {
     char buf[2048];
