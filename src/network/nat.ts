@@ -8,8 +8,10 @@
  * from 127.0.0.1 may leave through the bridge only with `route_localnet` set on it (bridge.ts),
  * and is masqueraded to the bridge's address so the container's reply finds its way back.
  */
-import { runTool } from './tool.js';
+import { TsdockError } from '../errors.js';
+import { applyIptables } from './iptables.js';
 import type { PortBinding } from './ports.js';
+import { runTool } from './tool.js';
 
 export interface NatNetwork {
   bridge: string;
@@ -59,9 +61,21 @@ export function renderTable(table: string, networks: NatNetwork[], endpoints: Na
   ].join('\n');
 }
 
-/** Replaces the table atomically; with no network left, removes it. */
+/**
+ * Replaces the table atomically; with no network left, removes it. Without `nft` on the host
+ * (or with `TSDOCK_FIREWALL=iptables`), the same rules go through iptables (iptables.ts).
+ */
 export async function applyTable(table: string, networks: NatNetwork[], endpoints: NatEndpoint[]): Promise<void> {
+  if (process.env.TSDOCK_FIREWALL === 'iptables') {
+    await applyIptables(table, networks, endpoints);
+    return;
+  }
   // `table ip T` first makes the delete valid when the table does not exist yet.
   const head = `table ip ${table}\ndelete table ip ${table}\n`;
-  await runTool('nft', ['-f', '-'], head + (networks.length === 0 ? '' : renderTable(table, networks, endpoints)));
+  try {
+    await runTool('nft', ['-f', '-'], head + (networks.length === 0 ? '' : renderTable(table, networks, endpoints)));
+  } catch (err) {
+    if (!(err instanceof TsdockError) || err.code !== 'HOST_UNSUPPORTED') throw err;
+    await applyIptables(table, networks, endpoints);
+  }
 }

@@ -282,6 +282,62 @@ describe('published ports', () => {
   });
 });
 
+describe('iptables fallback', () => {
+  it('publishes a port through iptables chains and removes them with the container', async () => {
+    // iptables-nft creates its own `ip nat` / `ip filter` tables on first use: removed again
+    // afterwards when this test made them (and they are empty), so the host is as it was.
+    const before = execFileSync('nft', ['list', 'tables'], { encoding: 'utf8' });
+    const env = { TSDOCK_FIREWALL: 'iptables' };
+    const saved = (): string => execFileSync('iptables-save', { encoding: 'utf8' });
+    const chain = host.table.toUpperCase();
+    const port = await freePort();
+    const name = unique('ipt');
+    try {
+      const r = await tsdock(
+        [
+          '--root',
+          box.root,
+          'run',
+          '-d',
+          '--name',
+          name,
+          '--network',
+          'bridge',
+          '-p',
+          `127.0.0.1:${String(port)}:80`,
+          '-v',
+          `${www}:/www:ro`,
+          'busybox',
+          'httpd',
+          '-f',
+          '-p',
+          '80',
+          '-h',
+          '/www',
+        ],
+        { env },
+      );
+      expect(r.stderr).toBe('');
+      noteVeths();
+      expect(await eventually(() => wget(`http://127.0.0.1:${String(port)}/`))).toBe('hello from the container\n');
+      expect(saved()).toContain(`-A ${chain}-PORTS -d 127.0.0.1/32 -p tcp -m tcp --dport ${String(port)} -j DNAT`);
+      expect(tableExists()).toBe(false);
+      expect((await tsdock(['--root', box.root, 'rm', '-f', name], { env })).code).toBe(0);
+      expect(saved()).not.toContain(chain);
+      expect((await tsdock(['--root', box.root, 'network', 'prune'], { env })).code).toBe(0);
+      expect(ourLinks()).toEqual([]);
+    } finally {
+      for (const t of ['nat', 'filter']) {
+        const listed = spawnSync('nft', ['list', 'table', 'ip', t], { encoding: 'utf8' }).stdout;
+        const rules = listed.split('\n').filter((l) => l.startsWith('\t\t') && !l.trim().startsWith('type '));
+        if (!before.includes(`table ip ${t}\n`) && listed !== '' && rules.length === 0) {
+          execFileSync('nft', ['delete', 'table', 'ip', t]);
+        }
+      }
+    }
+  });
+});
+
 describe('user networks', () => {
   it('resolve names and aliases within a network and isolate networks from each other', async () => {
     const [a, b] = [unique('a'), unique('b')];

@@ -4,6 +4,7 @@ import { TsdockError } from '../../src/errors.js';
 import { parseAddHost, renderHosts, renderResolvConf } from '../../src/network/hosts.js';
 import { allocateAddress, checkSubnet, chooseSubnet, macOf, type HostRoute } from '../../src/network/ipam.js';
 import { formatAddress, formatSubnet, parseAddress, parseSubnet } from '../../src/network/ipv4.js';
+import { renderIptables } from '../../src/network/iptables.js';
 import { renderTable } from '../../src/network/nat.js';
 import { exposedPorts, parsePublish } from '../../src/network/ports.js';
 import { networkHostOf } from '../../src/network/store.js';
@@ -134,6 +135,59 @@ describe('nftables table', () => {
     expect(text).toContain('ip saddr 127.0.0.0/8 oifname "tsbr-1" masquerade');
     expect(text).toContain('iifname "tsdock0" oifname { "tsbr-1" } drop');
     expect(text).toContain('iifname "tsbr-1" oifname { "tsdock0" } drop');
+  });
+});
+
+describe('iptables fallback', () => {
+  const networks = [
+    { bridge: 'tsdock0', subnet: '172.17.0.0/16' },
+    { bridge: 'tsbr-1', subnet: '10.91.0.0/24' },
+  ];
+  const endpoints = [
+    { ip: '172.17.0.2', ports: [{ hostIp: '127.0.0.1', hostPort: 8080, containerPort: 80, protocol: 'tcp' as const }] },
+  ];
+
+  it('refills its chains and adds only the missing jumps', () => {
+    const present = '-A POSTROUTING -j TSDOCK-POST\n';
+    const text = renderIptables('tsdock', networks, endpoints, present);
+    expect(text).toContain(':TSDOCK-PORTS - [0:0]\n');
+    expect(text).toContain('-I PREROUTING -m addrtype --dst-type LOCAL -j TSDOCK-PORTS\n');
+    expect(text).toContain('-I OUTPUT -m addrtype --dst-type LOCAL -j TSDOCK-PORTS\n');
+    expect(text).not.toContain('-I POSTROUTING');
+    expect(text).toContain(
+      '-A TSDOCK-PORTS -d 127.0.0.1/32 -p tcp -m tcp --dport 8080 -j DNAT --to-destination 172.17.0.2:80\n',
+    );
+    expect(text).toContain('-A TSDOCK-POST -s 172.17.0.0/16 ! -o tsdock0 -j MASQUERADE\n');
+    expect(text).toContain('-A TSDOCK-FWD -i tsbr-1 -o tsdock0 -j DROP\n');
+  });
+
+  it('removes jumps and chains when no network is left', () => {
+    const present = [
+      ':TSDOCK-PORTS - [0:0]',
+      ':TSDOCK-POST - [0:0]',
+      ':TSDOCK-FWD - [0:0]',
+      '-A OUTPUT -m addrtype --dst-type LOCAL -j TSDOCK-PORTS',
+      '-A FORWARD -j TSDOCK-FWD',
+      '',
+    ].join('\n');
+    const text = renderIptables('tsdock', [], [], present);
+    expect(text).toBe(
+      [
+        '*nat',
+        '-D OUTPUT -m addrtype --dst-type LOCAL -j TSDOCK-PORTS',
+        ':TSDOCK-PORTS - [0:0]',
+        '-X TSDOCK-PORTS',
+        ':TSDOCK-POST - [0:0]',
+        '-X TSDOCK-POST',
+        'COMMIT',
+        '*filter',
+        '-D FORWARD -j TSDOCK-FWD',
+        ':TSDOCK-FWD - [0:0]',
+        '-X TSDOCK-FWD',
+        'COMMIT',
+        '',
+      ].join('\n'),
+    );
   });
 });
 
