@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 # Basic-auth and TLS set-ups; oci-image-tool validates what tsdock pushes.
 packages=(busybox-static skopeo umoci clang-format g++ make python3 iproute2 util-linux nftables docker-registry
   apache2-utils openssl oci-image-tool)
-[ "${TSDOCK_BENCH:-0}" = 1 ] && packages+=(runc crun hyperfine time bc)
+[ "${TSDOCK_BENCH:-0}" = 1 ] && packages+=(runc crun hyperfine time bc conmon)
 
 missing=()
 for p in "${packages[@]}"; do
