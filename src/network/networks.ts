@@ -233,9 +233,6 @@ export class Networks {
           state.endpoints,
         );
         this.writeHostsFiles(state);
-        // The default network's bridge lives only while a container uses it: no daemon is left
-        // to own an idle tsdock0, and the next container makes it again (same subnet).
-        for (const n of state.networks) if (n.isDefault && !used.includes(n)) await deleteBridge(n.bridge);
       }
     });
   }

@@ -182,6 +182,9 @@ describe('published ports', () => {
     await expect(wget(`http://127.0.0.1:${String(port)}/`, 1)).rejects.toThrow();
     expect(tableExists()).toBe(false);
     expect(pins()).toEqual([]);
+    // The veth went with the namespace; the default bridge stays until prune.
+    expect(ourLinks()).toEqual([host.defaultBridge]);
+    await ok(['network', 'prune']);
     expect(ourLinks()).toEqual([]);
   });
 
@@ -276,6 +279,7 @@ describe('published ports', () => {
     expect(r.code).toBe(127);
     expect(pins()).toEqual([]);
     expect(tableExists()).toBe(false);
+    await ok(['network', 'prune']);
     expect(ourLinks()).toEqual([]);
   });
 });
