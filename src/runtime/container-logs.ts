@@ -97,20 +97,20 @@ class Follower {
     // The name is checked before our file is drained: once it names another file, ours is
     // complete, so draining it now misses nothing written just before the rotation.
     const ino = inodeOf(this.path);
-    const out = this.drain();
+    let out = this.drain();
     if (ino === undefined || ino === this.ino) return out;
     // path.1 is the newest rotated file; ours is path.k, or gone when all of them are newer.
     const rotated = Array.from({ length: this.maxFile - 1 }, (_, i) => `${this.path}.${i + 1}`);
     const ours = rotated.findIndex((p) => inodeOf(p) === this.ino);
     const unread = (ours < 0 ? rotated : rotated.slice(0, ours)).reverse();
-    for (const file of unread) out.push(...readEntries(file));
+    // concat, not push(...): a log holds more entries than a call may take arguments.
+    for (const file of unread) out = out.concat(readEntries(file));
     closeSync(this.fd);
     this.fd = openSync(this.path, 'r');
     this.ino = fstatSync(this.fd).ino;
     this.position = 0;
     this.pending = Buffer.alloc(0);
-    out.push(...this.drain());
-    return out;
+    return out.concat(this.drain());
   }
 
   close(): void {
@@ -157,7 +157,7 @@ export async function* readLogs(
     const buf = Buffer.alloc(size);
     const n = readSync(fd, buf, 0, size, 0);
     const parsed = parseLogLines(buf.subarray(0, n));
-    entries.push(...parsed.entries);
+    entries = entries.concat(parsed.entries);
     position = parsed.used;
   }
   const since = options.since;

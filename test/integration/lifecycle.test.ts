@@ -371,6 +371,29 @@ describe('logs', () => {
     expect((await cli(['rm', name])).code).toBe(0);
   });
 
+  it('never hold the container up: a stopped logs -f reader, 200k lines still flow', async () => {
+    const name = unique('flood');
+    await runDetached(name, ['sh', '-c', 'sleep 0.5; yes | head -n 200000; echo done']);
+    const reader = spawn(
+      process.execPath,
+      [join(repoRoot, 'bin', 'tsdock.js'), '--root', box.root, 'logs', '-f', name],
+      {
+        stdio: 'ignore',
+      },
+    );
+    try {
+      await sleep(300);
+      reader.kill('SIGSTOP');
+      const t = Date.now();
+      expect((await cli(['wait', name])).stdout).toBe('0\n');
+      expect(Date.now() - t).toBeLessThan(20_000);
+      expect((await cli(['logs', '--tail', '1', name])).stdout).toBe('done\n');
+    } finally {
+      reader.kill('SIGKILL');
+    }
+    expect((await cli(['rm', name])).code).toBe(0);
+  }, 60_000);
+
   it('refuses bad --log-opt values', async () => {
     const r = await cli(['run', '-d', '--log-opt', 'max-file=3', 'busybox', 'true']);
     expect(r.code).toBe(125);
