@@ -85,6 +85,8 @@ export interface CreateOptions extends ContainerOptions {
   autoRemove?: boolean;
   /** Rotation of the json-file log a detached run writes (default: one file, unbounded). */
   log?: LogConfig;
+  /** `--init`: a tiny init as pid 1 forwards signals to the command and reaps zombies. */
+  init?: boolean;
 }
 
 /** One tsdock store and the containers started from it. */
@@ -203,6 +205,7 @@ export class Runtime {
       name: options.name,
       autoRemove: options.autoRemove,
       log: options.log,
+      init: options.init,
       stdio: options.stdio ?? { stdin: 'ignore', output: 'inherit' },
     });
   }
@@ -221,6 +224,7 @@ export class Runtime {
       name: options.name,
       autoRemove: options.autoRemove,
       log: options.log,
+      init: options.init,
     });
     return record.id;
   }
