@@ -6,7 +6,8 @@ import { Runtime } from '../dist/src/index.js';
 
 const { values } = parseArgs({ options: { root: { type: 'string' }, runs: { type: 'string', default: '40' } } });
 const runtime = await Runtime.open({ root: values.root });
-const run = () => runtime.run('busybox', { command: ['true'], stdio: { stdin: 'ignore', output: 'inherit' } });
+const run = () =>
+  runtime.run('busybox', { command: ['true'], network: 'none', stdio: { stdin: 'ignore', output: 'inherit' } });
 
 for (let i = 0; i < 5; i++) await run(); // warm-up, as hyperfine's --warmup
 const times = [];
