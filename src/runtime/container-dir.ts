@@ -5,22 +5,13 @@
  */
 import { chownSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { renderHosts } from '../network/hosts.js';
 import type { ContainerPaths } from './plan-builder.js';
 
 export interface ContainerDir extends ContainerPaths {
   dir: string;
   plan: string;
 }
-
-const HOSTS = [
-  '127.0.0.1\tlocalhost',
-  '::1\tlocalhost ip6-localhost ip6-loopback',
-  'fe00::0\tip6-localnet',
-  'ff00::0\tip6-mcastprefix',
-  'ff02::1\tip6-allnodes',
-  'ff02::2\tip6-allrouters',
-  '',
-].join('\n');
 
 export function containerDirPaths(containersRoot: string, id: string): ContainerDir {
   const dir = join(containersRoot, id);
@@ -63,7 +54,9 @@ export function createContainerDir(
   mkdirSync(paths.upper, { mode: 0o755 });
   mkdirSync(paths.work, { mode: 0o700 });
   writeFileSync(paths.hostname, `${hostname}\n`, { mode: 0o644 });
-  writeFileSync(paths.hosts, hostNetwork ? readFileSync('/etc/hosts', 'utf8') : HOSTS, { mode: 0o644 });
+  writeFileSync(paths.hosts, hostNetwork ? readFileSync('/etc/hosts', 'utf8') : renderHosts([], [], []), {
+    mode: 0o644,
+  });
   writeFileSync(paths.resolvConf, hostResolvConf(), { mode: 0o644 });
   if (rootOwner.uid !== 0 || rootOwner.gid !== 0) {
     for (const dir of [paths.upper, paths.work]) chownSync(dir, rootOwner.uid, rootOwner.gid);
