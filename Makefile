@@ -47,6 +47,7 @@ test: lint build test-native
 
 # The demo: build the bundled busybox image with tsdock's own code, load it, run it.
 out/busybox-oci.tar: build
+	rm -rf out/busybox-oci $@
 	node dist/images/busybox/build.js --out out/busybox-oci --archive $@
 
 demo: out/busybox-oci.tar
