@@ -9,7 +9,15 @@ import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TsdockError } from '../errors.js';
 import { Digester, digestHex, digesting, isDigest, sha256Digest, type Digest } from './digest.js';
-import { fsyncDir, lstatIfExists, readIfExists, statIfExists, tempName, writeAll } from './fs-util.js';
+import {
+  fsyncDir,
+  lstatIfExists,
+  readIfExists,
+  statIfExists,
+  tempName,
+  writeAll,
+  writeNewFileSynced,
+} from './fs-util.js';
 
 /** What a descriptor promises about a blob. */
 export interface BlobExpectation {
@@ -105,13 +113,7 @@ export class BlobStore {
     if (await this.has(digest)) return { digest, created: false };
     const temp = join(this.ingestDir, tempName('blob-'));
     try {
-      const handle = await open(temp, 'wx', 0o644);
-      try {
-        await handle.writeFile(data);
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
+      await writeNewFileSynced(temp, data);
       await this.publish(temp, digest);
     } catch (err) {
       await rm(temp, { force: true });

@@ -35,6 +35,17 @@ export function tempName(prefix: string): string {
   return `${prefix}${process.pid}-${randomBytes(6).toString('hex')}`;
 }
 
+/** Creates `path` (it must not exist) with `data`, flushed to disk before this resolves. */
+export async function writeNewFileSynced(path: string, data: Buffer | string): Promise<void> {
+  const handle = await open(path, 'wx', 0o644);
+  try {
+    await handle.writeFile(data);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
 /**
  * Replaces `path` with `data` so that readers see the old content or the new, never a mix:
  * write a temporary file in `tempDir` (same file system), fsync, rename, fsync the directory.
@@ -42,13 +53,7 @@ export function tempName(prefix: string): string {
 export async function writeFileAtomic(path: string, data: Buffer | string, tempDir = dirname(path)): Promise<void> {
   const temp = join(tempDir, tempName(`${basename(path)}.`));
   try {
-    const handle = await open(temp, 'wx', 0o644);
-    try {
-      await handle.writeFile(data);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
+    await writeNewFileSynced(temp, data);
     await rename(temp, path);
   } catch (err) {
     await rm(temp, { force: true });
