@@ -9,7 +9,7 @@ import { open } from 'node:fs/promises';
 import { TsdockError } from '../errors.js';
 import { detectCompression } from './compression.js';
 import { digestStream, sha256Digest, type Digest } from './digest.js';
-import { MAX_JSON_BLOB, type ImageCandidate, type ImportPlan } from './import.js';
+import { MAX_JSON_BLOB, nameTheOnlyImage, type ImageCandidate, type ImportPlan } from './import.js';
 import { nameForImport, type LayoutFiles } from './oci-layout-reader.js';
 import { MEDIA_TYPE, type Descriptor } from './oci.js';
 
@@ -123,15 +123,6 @@ export async function readDockerSave(
     images.push({ manifest: Buffer.from(JSON.stringify(manifest)), names });
   }
   if (images.length === 0) throw new TsdockError('INVALID_IMAGE', `${where}: manifest.json lists no images`);
-  if (givenName !== undefined) {
-    const [only] = images;
-    if (only === undefined || images.length > 1) {
-      throw new TsdockError(
-        'INVALID_ARGUMENT',
-        `${where}: holds ${images.length} images; one name cannot tag them all`,
-      );
-    }
-    only.names = [givenName];
-  }
+  nameTheOnlyImage(images, givenName, where);
   return { source: { path: (digest) => blobs.get(digest), move: true }, images };
 }

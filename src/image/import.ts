@@ -30,6 +30,16 @@ export interface ImageCandidate {
   names: string[];
 }
 
+/** Applies a name given on load (`--name`): it can tag an archive only if it holds one image. */
+export function nameTheOnlyImage(images: ImageCandidate[], givenName: string | undefined, where: string): void {
+  if (givenName === undefined) return;
+  const [only] = images;
+  if (only === undefined || images.length > 1) {
+    throw new TsdockError('INVALID_ARGUMENT', `${where}: holds ${images.length} images; one name cannot tag them all`);
+  }
+  only.names = [givenName];
+}
+
 /** What to import, as worked out from a layout or an archive. */
 export interface ImportPlan {
   source: BlobSource;

@@ -7,7 +7,7 @@ import { TsdockError } from '../errors.js';
 import { readVerified } from './blob-store.js';
 import { digestHex, type Digest } from './digest.js';
 import { readIfExists } from './fs-util.js';
-import { MAX_JSON_BLOB, type ImageCandidate, type ImportPlan } from './import.js';
+import { MAX_JSON_BLOB, nameTheOnlyImage, type ImageCandidate, type ImportPlan } from './import.js';
 import {
   hostPlatform,
   IMAGE_NAME_ANNOTATION,
@@ -106,15 +106,6 @@ export async function readLayout(
     const { os, architecture } = hostPlatform();
     throw invalid(`no image for ${os}/${architecture} in index.json`);
   }
-  if (givenName !== undefined) {
-    const [only] = images;
-    if (only === undefined || images.length > 1) {
-      throw new TsdockError(
-        'INVALID_ARGUMENT',
-        `${where}: holds ${images.length} images; one name cannot tag them all`,
-      );
-    }
-    only.names = [givenName];
-  }
+  nameTheOnlyImage(images, givenName, where);
   return { source: { path: blob, move: options.move }, images };
 }
