@@ -8,8 +8,8 @@ import { chmod, chown, copyFile, link, lutimes, mkdir, readFile, symlink, writeF
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { digestStream, type Digest } from '../../src/image/digest.js';
-import type { TarHeader } from '../../src/image/tar-header.js';
 import { writeTar, type TarWriterEntry } from '../../src/image/tar-writer.js';
+import { tarEntry } from '../helpers/tar.js';
 import { unpackLayer, type UnpackOptions } from '../../src/image/unpack.js';
 import { native } from '../../src/native.js';
 import { exec, gnuTar, listTree, overlayView, rejection, tempDir } from './image-helpers.js';
@@ -29,23 +29,6 @@ async function unpackFile(
   const dir = await tempDir('tsdock-layer-');
   const result = await unpackLayer(createReadStream(tar), dir, options);
   return { dir, skipped: result.skippedDevices, diffId: result.diffId };
-}
-
-function entry(over: Partial<TarWriterEntry>): TarWriterEntry {
-  const base: TarHeader = {
-    path: 'f',
-    type: 'file',
-    mode: 0o644,
-    uid: 0,
-    gid: 0,
-    size: 0,
-    mtime: 1_700_000_000,
-    linkname: '',
-    devmajor: 0,
-    devminor: 0,
-    xattrs: new Map(),
-  };
-  return { ...base, ...over };
 }
 
 async function* items<T>(list: T[]): AsyncGenerator<T> {
@@ -191,16 +174,20 @@ describe('hostile layers', () => {
   };
 
   it.each([
-    ['an absolute path', () => [entry({ path: '/etc/evil' })], /absolute path/],
-    ['a ".." path', () => [entry({ path: '../evil' })], /"\.\."/],
-    ['a nested ".." path', () => [entry({ path: 'a/../../evil' })], /"\.\."/],
-    ['a hardlink out of the layer', () => [entry({ path: 'h', type: 'hardlink', linkname: '../x' })], /"\.\."/],
+    ['an absolute path', () => [tarEntry({ path: '/etc/evil' })], /absolute path/],
+    ['a ".." path', () => [tarEntry({ path: '../evil' })], /"\.\."/],
+    ['a nested ".." path', () => [tarEntry({ path: 'a/../../evil' })], /"\.\."/],
+    ['a hardlink out of the layer', () => [tarEntry({ path: 'h', type: 'hardlink', linkname: '../x' })], /"\.\."/],
     [
       'a hardlink to nothing',
-      () => [entry({ path: 'h', type: 'hardlink', linkname: 'nope' })],
+      () => [tarEntry({ path: 'h', type: 'hardlink', linkname: 'nope' })],
       /not an earlier member/,
     ],
-    ['a non-directory root', () => [entry({ path: './', type: 'symlink', linkname: '/' })], /root must be a directory/],
+    [
+      'a non-directory root',
+      () => [tarEntry({ path: './', type: 'symlink', linkname: '/' })],
+      /root must be a directory/,
+    ],
   ])('refuses %s', async (_what, make, message) => {
     const dest = await tempDir();
     const err = await rejection(unpackLayer(await crafted(make()), dest));
@@ -212,36 +199,39 @@ describe('hostile layers', () => {
     [
       'a file through a planted symlink',
       (o: string) => [
-        entry({ path: 'l', type: 'symlink', linkname: o }),
-        entry({ path: 'l/secret', size: 4, body: items([Buffer.from('evil')]) }),
+        tarEntry({ path: 'l', type: 'symlink', linkname: o }),
+        tarEntry({ path: 'l/secret', size: 4, body: items([Buffer.from('evil')]) }),
       ],
     ],
     [
       'a whiteout through a planted symlink',
-      (o: string) => [entry({ path: 'l', type: 'symlink', linkname: o }), entry({ path: 'l/.wh.secret' })],
+      (o: string) => [tarEntry({ path: 'l', type: 'symlink', linkname: o }), tarEntry({ path: 'l/.wh.secret' })],
     ],
     [
       'an opaque marker through a planted symlink',
-      (o: string) => [entry({ path: 'l', type: 'symlink', linkname: o }), entry({ path: 'l/.wh..wh..opq' })],
+      (o: string) => [tarEntry({ path: 'l', type: 'symlink', linkname: o }), tarEntry({ path: 'l/.wh..wh..opq' })],
     ],
     [
       'a directory through a planted symlink',
-      (o: string) => [entry({ path: 'l', type: 'symlink', linkname: o }), entry({ path: 'l/sub/', type: 'directory' })],
+      (o: string) => [
+        tarEntry({ path: 'l', type: 'symlink', linkname: o }),
+        tarEntry({ path: 'l/sub/', type: 'directory' }),
+      ],
     ],
     [
       'a file after its directory became a symlink',
       (o: string) => [
-        entry({ path: 'd/', type: 'directory', mode: 0o755 }),
-        entry({ path: 'd/f' }),
-        entry({ path: 'd', type: 'symlink', linkname: o }),
-        entry({ path: 'd/secret', size: 4, body: items([Buffer.from('evil')]) }),
+        tarEntry({ path: 'd/', type: 'directory', mode: 0o755 }),
+        tarEntry({ path: 'd/f' }),
+        tarEntry({ path: 'd', type: 'symlink', linkname: o }),
+        tarEntry({ path: 'd/secret', size: 4, body: items([Buffer.from('evil')]) }),
       ],
     ],
     [
       'a hardlink through a planted symlink',
       (o: string) => [
-        entry({ path: 'l', type: 'symlink', linkname: o }),
-        entry({ path: 'h', type: 'hardlink', linkname: 'l/secret' }),
+        tarEntry({ path: 'l', type: 'symlink', linkname: o }),
+        tarEntry({ path: 'h', type: 'hardlink', linkname: 'l/secret' }),
       ],
     ],
   ])('refuses %s and leaves the outside alone', async (_what, make) => {
@@ -264,7 +254,7 @@ describe('hostile layers', () => {
       ['user.overlay.opaque', Buffer.from('y')],
       ['user.fine', Buffer.from('ok')],
     ]);
-    await unpackLayer(await crafted([entry({ path: 'd/', type: 'directory', mode: 0o755, xattrs: forged })]), dest);
+    await unpackLayer(await crafted([tarEntry({ path: 'd/', type: 'directory', mode: 0o755, xattrs: forged })]), dest);
     expect(native().llistxattr(join(dest, 'd'))).toEqual(['user.fine']);
   });
 
@@ -272,11 +262,11 @@ describe('hostile layers', () => {
     const dest = await tempDir();
     await unpackLayer(
       await crafted([
-        entry({ path: 'x', size: 3, body: items([Buffer.from('old')]) }),
-        entry({ path: 'x', size: 3, body: items([Buffer.from('new')]) }),
-        entry({ path: 'd/', type: 'directory', mode: 0o755 }),
-        entry({ path: 'd/inner' }),
-        entry({ path: 'd', type: 'symlink', linkname: 'x' }),
+        tarEntry({ path: 'x', size: 3, body: items([Buffer.from('old')]) }),
+        tarEntry({ path: 'x', size: 3, body: items([Buffer.from('new')]) }),
+        tarEntry({ path: 'd/', type: 'directory', mode: 0o755 }),
+        tarEntry({ path: 'd/inner' }),
+        tarEntry({ path: 'd', type: 'symlink', linkname: 'x' }),
       ]),
       dest,
     );

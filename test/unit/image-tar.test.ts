@@ -5,23 +5,7 @@ import { BLOCK, encodeHeader, padding, paxRecord, parsePax, type TarHeader } fro
 import { readTar } from '../../src/image/tar-reader.js';
 import { writeTar, type TarWriterEntry } from '../../src/image/tar-writer.js';
 import { classifyLayerEntry } from '../../src/image/whiteout.js';
-
-function header(over: Partial<TarWriterEntry>): TarWriterEntry {
-  return {
-    path: 'f',
-    type: 'file',
-    mode: 0o644,
-    uid: 0,
-    gid: 0,
-    size: 0,
-    mtime: 1_700_000_000,
-    linkname: '',
-    devmajor: 0,
-    devminor: 0,
-    xattrs: new Map(),
-    ...over,
-  };
-}
+import { tarEntry } from '../helpers/tar.js';
 
 async function* from<T>(items: T[]): AsyncGenerator<T> {
   for (const item of items) yield await Promise.resolve(item);
@@ -75,16 +59,16 @@ describe('tar round trip', () => {
   it('keeps every header field and the content', async () => {
     const longName = `${'dir/'.repeat(40)}file`;
     const entries: TarWriterEntry[] = [
-      header({ path: 'etc/', type: 'directory', mode: 0o755 }),
-      header({ path: 'etc/passwd', size: 5, body: from([Buffer.from('root\n')]), uid: 1, gid: 2, mode: 0o4755 }),
-      header({ path: longName, size: 3, body: from([Buffer.from('abc')]) }),
-      header({ path: 'ünï/cödé', size: 0 }),
-      header({ path: 'ln', type: 'symlink', linkname: `/${'x'.repeat(150)}` }),
-      header({ path: 'hard', type: 'hardlink', linkname: 'etc/passwd' }),
-      header({ path: 'dev/null', type: 'chardev', devmajor: 1, devminor: 3 }),
-      header({ path: 'fifo', type: 'fifo', mode: 0o600 }),
-      header({ path: 'big-ids', uid: 3_000_000, gid: 4_000_000 }),
-      header({
+      tarEntry({ path: 'etc/', type: 'directory', mode: 0o755 }),
+      tarEntry({ path: 'etc/passwd', size: 5, body: from([Buffer.from('root\n')]), uid: 1, gid: 2, mode: 0o4755 }),
+      tarEntry({ path: longName, size: 3, body: from([Buffer.from('abc')]) }),
+      tarEntry({ path: 'ünï/cödé', size: 0 }),
+      tarEntry({ path: 'ln', type: 'symlink', linkname: `/${'x'.repeat(150)}` }),
+      tarEntry({ path: 'hard', type: 'hardlink', linkname: 'etc/passwd' }),
+      tarEntry({ path: 'dev/null', type: 'chardev', devmajor: 1, devminor: 3 }),
+      tarEntry({ path: 'fifo', type: 'fifo', mode: 0o600 }),
+      tarEntry({ path: 'big-ids', uid: 3_000_000, gid: 4_000_000 }),
+      tarEntry({
         path: 'cap',
         xattrs: new Map([
           ['security.capability', Buffer.from([0x01, 0x00, 0x00, 0x02, 0xff, 0xfe, 0x80, 0x00])],
@@ -105,19 +89,19 @@ describe('tar round trip', () => {
   });
 
   it('is deterministic', async () => {
-    const make = (): TarWriterEntry[] => [header({ path: 'a', size: 1, body: from([Buffer.from('x')]) })];
+    const make = (): TarWriterEntry[] => [tarEntry({ path: 'a', size: 1, body: from([Buffer.from('x')]) })];
     expect((await write(make())).equals(await write(make()))).toBe(true);
   });
 
   it('refuses a body that does not match its size', async () => {
-    await expect(write([header({ size: 4, body: from([Buffer.from('abc')]) })])).rejects.toThrow(/size changed/);
-    await expect(write([header({ size: 2, body: from([Buffer.from('abc')]) })])).rejects.toThrow(/size changed/);
+    await expect(write([tarEntry({ size: 4, body: from([Buffer.from('abc')]) })])).rejects.toThrow(/size changed/);
+    await expect(write([tarEntry({ size: 2, body: from([Buffer.from('abc')]) })])).rejects.toThrow(/size changed/);
   });
 
   it('skips bodies the consumer does not read', async () => {
     const archive = await write([
-      header({ path: 'a', size: 600, body: from([Buffer.alloc(600, 1)]) }),
-      header({ path: 'b', size: 1, body: from([Buffer.from('z')]) }),
+      tarEntry({ path: 'a', size: 600, body: from([Buffer.alloc(600, 1)]) }),
+      tarEntry({ path: 'b', size: 1, body: from([Buffer.from('z')]) }),
     ]);
     const paths: string[] = [];
     for await (const e of readTar(from([archive]))) paths.push(e.path);
@@ -256,12 +240,12 @@ describe('pax records', () => {
 
 describe('ustar encoding', () => {
   it('uses a plain ustar header when everything fits', () => {
-    expect(encodeHeader(header({ path: `${'p'.repeat(120)}/${'n'.repeat(90)}` })).length).toBe(BLOCK);
+    expect(encodeHeader(tarEntry({ path: `${'p'.repeat(120)}/${'n'.repeat(90)}` })).length).toBe(BLOCK);
   });
   it.each([
-    ['a name that cannot be split', header({ path: 'n'.repeat(101) })],
-    ['a non-ASCII name', header({ path: 'é' })],
-    ['an xattr', header({ xattrs: new Map([['user.a', Buffer.from('b')]]) })],
+    ['a name that cannot be split', tarEntry({ path: 'n'.repeat(101) })],
+    ['a non-ASCII name', tarEntry({ path: 'é' })],
+    ['an xattr', tarEntry({ xattrs: new Map([['user.a', Buffer.from('b')]]) })],
   ])('adds a pax header for %s', (_what, h) => {
     expect(encodeHeader(h).length).toBeGreaterThan(BLOCK);
   });
