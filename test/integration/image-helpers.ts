@@ -5,8 +5,7 @@ import { lstat, mkdtemp, readdir, readFile, readlink, rm } from 'node:fs/promise
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { afterEach, expect } from 'vitest';
-import { TsdockError } from '../../src/errors.js';
+import { afterEach } from 'vitest';
 import { openImageStore, type ImageStore } from '../../src/image/store.js';
 
 export const exec = promisify(execFile);
@@ -97,16 +96,6 @@ export async function overlayView(lowerDirs: string[], cat: string): Promise<{ l
   });
   const [listing = '', content = ''] = stdout.split('---\n');
   return { listing: listing.split('\n').filter((l) => l !== ''), content };
-}
-
-/** The TsdockError a promise rejects with; fails the test when it resolves or throws anything else. */
-export async function rejection(promise: Promise<unknown>): Promise<TsdockError> {
-  const err: unknown = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(TsdockError);
-  return err as TsdockError;
 }
 
 /** A fresh, empty image store in its own temp dir. */

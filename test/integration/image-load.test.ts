@@ -9,7 +9,8 @@ import { digestHex, type Digest } from '../../src/image/digest.js';
 import { loadArchive } from '../../src/image/load.js';
 import { writeOciArchive, writeOciLayout, type WrittenLayout } from '../../src/image/oci-layout-writer.js';
 import type { ImageStore } from '../../src/image/store.js';
-import { exec, hashTree, listTree, rejection, store, tempDir } from './image-helpers.js';
+import { exec, hashTree, listTree, store, tempDir } from './image-helpers.js';
+import { rejection } from '../helpers/errors.js';
 
 interface Fixture extends WrittenLayout {
   work: string;

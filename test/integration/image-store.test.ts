@@ -11,7 +11,8 @@ import { digestHex, sha256Digest, type Digest } from '../../src/image/digest.js'
 import { writeOciLayout, type WrittenLayout } from '../../src/image/oci-layout-writer.js';
 import { StoreLock } from '../../src/image/lock.js';
 import type { ImageStore } from '../../src/image/store.js';
-import { exec, hashTree, listTree, rejection, store, tempDir } from './image-helpers.js';
+import { exec, hashTree, listTree, store, tempDir } from './image-helpers.js';
+import { rejection } from '../helpers/errors.js';
 
 /** Writes an OCI layout whose layers hold the given files. */
 async function layout(

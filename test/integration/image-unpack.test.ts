@@ -12,7 +12,8 @@ import { writeTar, type TarWriterEntry } from '../../src/image/tar-writer.js';
 import { tarEntry } from '../helpers/tar.js';
 import { unpackLayer, type UnpackOptions } from '../../src/image/unpack.js';
 import { native } from '../../src/native.js';
-import { exec, gnuTar, listTree, overlayView, rejection, tempDir } from './image-helpers.js';
+import { exec, gnuTar, listTree, overlayView, tempDir } from './image-helpers.js';
+import { rejection } from '../helpers/errors.js';
 
 async function files(root: string, tree: Record<string, string>): Promise<string> {
   for (const [path, content] of Object.entries(tree)) {

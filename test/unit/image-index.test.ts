@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { TsdockError } from '../../src/errors.js';
 import { parseDigest, sha256Digest } from '../../src/image/digest.js';
 import {
   addImage,
@@ -9,6 +8,7 @@ import {
   untag,
   type ImagesFile,
 } from '../../src/image/image-index.js';
+import { failure } from '../helpers/errors.js';
 
 const idA = sha256Digest('config A'); // sha256:4f…
 const idB = sha256Digest('config B');
@@ -21,16 +21,6 @@ function sample(): ImagesFile {
   addImage(file, idA, mA, '2024-01-01T00:00:00Z', [BUSYBOX, 'docker.io/library/busybox:1.36']);
   addImage(file, idB, mB, '2024-02-01T00:00:00Z', ['localhost:5000/app:v1']);
   return file;
-}
-
-function failure(fn: () => unknown): TsdockError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(TsdockError);
-    return err as TsdockError;
-  }
-  throw new Error('did not throw');
 }
 
 describe('findImage', () => {

@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { TsdockError } from '../../src/errors.js';
 import { sha256Digest } from '../../src/image/digest.js';
 import { mappingSuffix, mapId } from '../../src/image/id-mapping.js';
 import { nameFromAnnotations } from '../../src/image/oci-layout-reader.js';
@@ -11,6 +10,7 @@ import {
   parseManifest,
   runsOnHost,
 } from '../../src/image/oci.js';
+import { failure } from '../helpers/errors.js';
 
 const D = sha256Digest('x');
 const json = (v: unknown): Buffer => Buffer.from(JSON.stringify(v));
@@ -25,16 +25,6 @@ const manifest = (over: object = {}): Buffer =>
   });
 const config = (over: object = {}): Buffer =>
   json({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [D] }, ...over });
-
-function failure(fn: () => unknown): TsdockError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(TsdockError);
-    return err as TsdockError;
-  }
-  throw new Error('did not throw');
-}
 
 describe('parseManifest', () => {
   it('accepts OCI and Docker schema 2 manifests', () => {
