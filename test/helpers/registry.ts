@@ -47,24 +47,23 @@ export interface Tls {
   key: string;
 }
 
+/** A self-signed RSA certificate and its key, valid two days. */
+async function selfSigned(subject: string, keyFile: string, certFile: string): Promise<void> {
+  await sh(
+    'openssl',
+    ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', subject].concat([
+      '-keyout',
+      keyFile,
+      '-out',
+      certFile,
+    ]),
+  );
+}
+
 /** A CA and a certificate for 127.0.0.1 signed by it, made with openssl. */
 export async function makeTls(dir: string): Promise<Tls> {
   const p = (f: string): string => join(dir, f);
-  await sh('openssl', [
-    'req',
-    '-x509',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-days',
-    '2',
-    '-subj',
-    '/CN=tsdock test CA',
-    '-keyout',
-    p('ca.key'),
-    '-out',
-    p('ca.crt'),
-  ]);
+  await selfSigned('/CN=tsdock test CA', p('ca.key'), p('ca.crt'));
   await sh('openssl', [
     'req',
     '-newkey',
@@ -215,21 +214,7 @@ export async function startTokenIssuer(tls: Tls, user: string, password: string)
   const dir = await mkdtemp(join(tmpdir(), 'tsdock-token-'));
   const keyFile = join(dir, 'signing.key');
   const certFile = join(dir, 'signing.crt');
-  await sh('openssl', [
-    'req',
-    '-x509',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-days',
-    '2',
-    '-subj',
-    '/CN=token signer',
-    '-keyout',
-    keyFile,
-    '-out',
-    certFile,
-  ]);
+  await selfSigned('/CN=token signer', keyFile, certFile);
   const key = createPrivateKey(await readFile(keyFile));
   // x5c carries the DER certificate in plain base64: the PEM body.
   const der = (await readFile(certFile, 'utf8')).replace(/-----[^-]+-----|\s/g, '');
