@@ -49,15 +49,8 @@ export interface Tls {
 
 /** A self-signed RSA certificate and its key, valid two days. */
 async function selfSigned(subject: string, keyFile: string, certFile: string): Promise<void> {
-  await sh(
-    'openssl',
-    ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', subject].concat([
-      '-keyout',
-      keyFile,
-      '-out',
-      certFile,
-    ]),
-  );
+  const args = ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', subject];
+  await sh('openssl', [...args, '-keyout', keyFile, '-out', certFile]);
 }
 
 /** A CA and a certificate for 127.0.0.1 signed by it, made with openssl. */
