@@ -9,6 +9,7 @@ import { readdir, readFile, rmdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CgroupHierarchy } from '../../src/runtime/cgroups/detect.js';
 import { place } from '../../src/runtime/cgroups/layout.js';
+import { afterEach, beforeEach } from 'vitest';
 
 /** A relative parent, so that everything lands under this test process's own cgroups. */
 export function uniqueParent(label: string): string {
@@ -116,4 +117,36 @@ export async function removeTrees(roots: string[], pids: number[]): Promise<void
       }
     }
   }
+}
+
+/**
+ * Per-test cgroup fixtures for a describe block: a unique relative parent before each test, and
+ * after it every process the test held is killed and the parent's tree removed, even on failure.
+ */
+export function cgroupTestBed(
+  label: string,
+  hierarchy: CgroupHierarchy,
+): { readonly parent: string; hold(script: string): Held } {
+  let parent = '';
+  let held: Held[] = [];
+  beforeEach(() => {
+    parent = uniqueParent(label);
+    held = [];
+  });
+  afterEach(async () => {
+    await removeTrees(
+      parentDirs(hierarchy, parent),
+      held.map((h) => h.pid),
+    );
+  });
+  return {
+    get parent() {
+      return parent;
+    },
+    hold(script: string): Held {
+      const h = spawnHeld(script);
+      held.push(h);
+      return h;
+    },
+  };
 }

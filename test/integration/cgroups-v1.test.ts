@@ -5,7 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { TsdockError } from '../../src/errors.js';
 import {
   CONTROLLERS,
@@ -15,18 +15,7 @@ import {
 } from '../../src/runtime/cgroups/detect.js';
 import { createContainerCgroup, type ContainerCgroup } from '../../src/runtime/cgroups/index.js';
 import { parseCgroupLimits, readHostCpus } from '../../src/runtime/cgroups/limits.js';
-import {
-  exists,
-  parentDirs,
-  placeIn,
-  procsOf,
-  removeTrees,
-  sleep,
-  spawnHeld,
-  taskStat,
-  uniqueParent,
-  type Held,
-} from './cgroups-helpers.js';
+import { cgroupTestBed, exists, placeIn, procsOf, sleep, taskStat, type Held } from './cgroups-helpers.js';
 
 const hierarchy = detectHierarchy();
 const needed: Controller[] = ['memory', 'cpu', 'cpuacct', 'cpuset', 'pids', 'freezer'];
@@ -37,32 +26,14 @@ const v1Only: CgroupHierarchy = { v1: hierarchy.v1, v2: undefined };
 const MiB = 1024 * 1024;
 
 describe.runIf(hasV1)('the v1 driver on this host', () => {
-  let parent: string;
-  let held: Held[];
-
-  beforeEach(() => {
-    parent = uniqueParent('v1');
-    held = [];
-  });
-
-  afterEach(async () => {
-    await removeTrees(
-      parentDirs(hierarchy, parent),
-      held.map((h) => h.pid),
-    );
-  });
-
-  function hold(script: string): Held {
-    const h = spawnHeld(script);
-    held.push(h);
-    return h;
-  }
+  const bed = cgroupTestBed('v1', hierarchy);
+  const hold = (script: string): Held => bed.hold(script);
 
   /** The container's dir in a controller's hierarchy. */
   function dirOf(controller: Controller, name: string): string {
     const mount = hierarchy.v1[controller];
     if (mount === undefined) throw new Error(`no ${controller} hierarchy`);
-    return join(mount.mountPoint, mount.ownPath, parent, name);
+    return join(mount.mountPoint, mount.ownPath, bed.parent, name);
   }
 
   async function raw(controller: Controller, name: string, file: string): Promise<string> {
@@ -71,7 +42,7 @@ describe.runIf(hasV1)('the v1 driver on this host', () => {
 
   it('writes memory, cpus, pids and cpuset limits into the real files', async () => {
     const limits = parseCgroupLimits({ memory: '32m', cpus: '0.5', pidsLimit: '20', cpusetCpus: '0' }, readHostCpus());
-    const cgroup = await createContainerCgroup({ name: 'limits', parent, limits, hierarchy });
+    const cgroup = await createContainerCgroup({ name: 'limits', parent: bed.parent, limits, hierarchy });
     expect(await raw('memory', 'limits', 'memory.limit_in_bytes')).toBe(`${32 * MiB}`);
     expect(await raw('cpu', 'limits', 'cpu.cfs_quota_us')).toBe('50000');
     expect(await raw('cpu', 'limits', 'cpu.cfs_period_us')).toBe('100000');
@@ -97,7 +68,7 @@ describe.runIf(hasV1)('the v1 driver on this host', () => {
   it('places a process, reports it, kills it and removes every directory', async () => {
     const name = 'life';
     const limits = parseCgroupLimits({ memory: '32m', pidsLimit: '20', cpusetCpus: '0' }, readHostCpus());
-    const cgroup = await createContainerCgroup({ name, parent, limits, hierarchy });
+    const cgroup = await createContainerCgroup({ name, parent: bed.parent, limits, hierarchy });
     const sleeper = hold('exec /bin/busybox sleep 30');
     await placeIn(cgroup.procsFiles, sleeper.pid);
     sleeper.release();
@@ -108,10 +79,10 @@ describe.runIf(hasV1)('the v1 driver on this host', () => {
     for (const controller of CONTROLLERS) {
       const mount = hierarchy.v1[controller];
       if (mount === undefined) continue;
-      const path = join(mount.ownPath, parent, name);
+      const path = join(mount.ownPath, bed.parent, name);
       expect(lines.some((l) => l.split(':')[1]?.split(',').includes(controller) && l.endsWith(`:${path}`))).toBe(true);
     }
-    if (hierarchy.v2 !== undefined) expect(lines).toContain(`0::${join(hierarchy.v2.ownPath, parent, name)}`);
+    if (hierarchy.v2 !== undefined) expect(lines).toContain(`0::${join(hierarchy.v2.ownPath, bed.parent, name)}`);
     for (const file of cgroup.procsFiles) expect(await procsOf(file)).toStrictEqual([sleeper.pid]);
 
     const stats = await cgroup.stats();
@@ -131,7 +102,12 @@ describe.runIf(hasV1)('the v1 driver on this host', () => {
   });
 
   it('pids.max 10 stops a fork bomb at 10 tasks', async () => {
-    const cgroup = await createContainerCgroup({ name: 'bomb', parent, limits: { pidsLimit: 10 }, hierarchy });
+    const cgroup = await createContainerCgroup({
+      name: 'bomb',
+      parent: bed.parent,
+      limits: { pidsLimit: 10 },
+      hierarchy,
+    });
     const bomb = hold('for i in $(seq 50); do sleep 5 & done; wait');
     await placeIn(cgroup.procsFiles, bomb.pid);
     bomb.release();
@@ -152,7 +128,7 @@ describe.runIf(hasV1)('the v1 driver on this host', () => {
 
   it('cpus 0.1 throttles a busy loop', async () => {
     const limits = parseCgroupLimits({ cpus: '0.1' }, readHostCpus());
-    const cgroup = await createContainerCgroup({ name: 'busy', parent, limits, hierarchy });
+    const cgroup = await createContainerCgroup({ name: 'busy', parent: bed.parent, limits, hierarchy });
     const busy = hold('while :; do :; done');
     await placeIn(cgroup.procsFiles, busy.pid);
     busy.release();
@@ -169,7 +145,7 @@ describe.runIf(hasV1)('the v1 driver on this host', () => {
 
   describe('without a cgroup2 tree (a pure v1 host)', () => {
     it('joins only v1 hierarchies and freezes with the v1 freezer', async () => {
-      const cgroup = await createContainerCgroup({ name: 'frz', parent, limits: {}, hierarchy: v1Only });
+      const cgroup = await createContainerCgroup({ name: 'frz', parent: bed.parent, limits: {}, hierarchy: v1Only });
       expect(cgroup.procsFiles.some((f) => hierarchy.v2 !== undefined && f.startsWith(hierarchy.v2.mountPoint))).toBe(
         false,
       );
@@ -193,7 +169,7 @@ describe.runIf(hasV1)('the v1 driver on this host', () => {
     });
 
     it('kills every task, children included, by signalling each pid', async () => {
-      const cgroup = await createContainerCgroup({ name: 'kill', parent, limits: {}, hierarchy: v1Only });
+      const cgroup = await createContainerCgroup({ name: 'kill', parent: bed.parent, limits: {}, hierarchy: v1Only });
       const tree = hold('/bin/busybox sleep 30 & /bin/busybox sleep 30 & wait');
       await placeIn(cgroup.procsFiles, tree.pid);
       tree.release();
@@ -212,17 +188,25 @@ describe.runIf(hasV1)('the v1 driver on this host', () => {
 
   it('a value the kernel refuses names the file and value, and leaves no directory behind', async () => {
     // Past the parser on purpose: only the kernel knows this host has no CPU 63.
-    const error = await createContainerCgroup({ name: 'bad', parent, limits: { cpusetCpus: '63' }, hierarchy }).catch(
-      (e: unknown) => e,
-    );
+    const error = await createContainerCgroup({
+      name: 'bad',
+      parent: bed.parent,
+      limits: { cpusetCpus: '63' },
+      hierarchy,
+    }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(TsdockError);
     expect((error as TsdockError).message).toMatch(/^cannot write "63" to \S+\/cpuset\.cpus: [a-z ]+$/);
     for (const controller of needed) expect(await exists(dirOf(controller, 'bad')), controller).toBe(false);
   });
 
   it('refuses a second container with the same name and keeps the first', async () => {
-    const first: ContainerCgroup = await createContainerCgroup({ name: 'twice', parent, limits: {}, hierarchy });
-    const error = await createContainerCgroup({ name: 'twice', parent, limits: {}, hierarchy }).catch(
+    const first: ContainerCgroup = await createContainerCgroup({
+      name: 'twice',
+      parent: bed.parent,
+      limits: {},
+      hierarchy,
+    });
+    const error = await createContainerCgroup({ name: 'twice', parent: bed.parent, limits: {}, hierarchy }).catch(
       (e: unknown) => e,
     );
     expect(error).toBeInstanceOf(TsdockError);

@@ -6,22 +6,11 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { TsdockError } from '../../src/errors.js';
 import { detectHierarchy, servingHierarchy, type CgroupHierarchy } from '../../src/runtime/cgroups/detect.js';
 import { createContainerCgroup, openContainerCgroup } from '../../src/runtime/cgroups/index.js';
-import {
-  exists,
-  parentDirs,
-  placeIn,
-  procsOf,
-  removeTrees,
-  sleep,
-  spawnHeld,
-  taskStat,
-  uniqueParent,
-  type Held,
-} from './cgroups-helpers.js';
+import { cgroupTestBed, exists, placeIn, procsOf, sleep, taskStat, type Held } from './cgroups-helpers.js';
 
 const hierarchy = detectHierarchy();
 const v2 = hierarchy.v2;
@@ -30,29 +19,11 @@ const v2Only: CgroupHierarchy = { v1: {}, v2 };
 
 describe.runIf(v2 !== undefined)('the v2 driver on this host', () => {
   const tree = v2 ?? { mountPoint: '', ownPath: '', controllers: [] };
-  let parent: string;
-  let held: Held[];
-
-  beforeEach(() => {
-    parent = uniqueParent('v2');
-    held = [];
-  });
-
-  afterEach(async () => {
-    await removeTrees(
-      parentDirs(hierarchy, parent),
-      held.map((h) => h.pid),
-    );
-  });
-
-  function hold(script: string): Held {
-    const h = spawnHeld(script);
-    held.push(h);
-    return h;
-  }
+  const bed = cgroupTestBed('v2', hierarchy);
+  const hold = (script: string): Held => bed.hold(script);
 
   function dirOf(name: string): string {
-    return join(tree.mountPoint, tree.ownPath, parent, name);
+    return join(tree.mountPoint, tree.ownPath, bed.parent, name);
   }
 
   async function events(name: string): Promise<string> {
@@ -60,7 +31,7 @@ describe.runIf(v2 !== undefined)('the v2 driver on this host', () => {
   }
 
   it('places a process: cgroup.procs lists it, /proc/<pid>/cgroup shows the 0:: path', async () => {
-    const cgroup = await createContainerCgroup({ name: 'place', parent, limits: {}, hierarchy: v2Only });
+    const cgroup = await createContainerCgroup({ name: 'place', parent: bed.parent, limits: {}, hierarchy: v2Only });
     expect(cgroup.procsFiles).toStrictEqual([join(dirOf('place'), 'cgroup.procs')]);
     expect(cgroup.dirs).toStrictEqual([dirOf('place')]);
     const sleeper = hold('exec /bin/busybox sleep 30');
@@ -68,14 +39,14 @@ describe.runIf(v2 !== undefined)('the v2 driver on this host', () => {
     sleeper.release();
     expect(await procsOf(join(dirOf('place'), 'cgroup.procs'))).toStrictEqual([sleeper.pid]);
     expect((await readFile(`/proc/${sleeper.pid}/cgroup`, 'utf8')).split('\n')).toContain(
-      `0::${join(tree.ownPath, parent, 'place')}`,
+      `0::${join(tree.ownPath, bed.parent, 'place')}`,
     );
     expect(await events('place')).toMatch(/^populated 1$/m);
     await cgroup.destroy();
   });
 
   it('freezes and thaws: cgroup.events says frozen, and the task stops using CPU', async () => {
-    const cgroup = await createContainerCgroup({ name: 'frz', parent, limits: {}, hierarchy: v2Only });
+    const cgroup = await createContainerCgroup({ name: 'frz', parent: bed.parent, limits: {}, hierarchy: v2Only });
     const busy = hold('while :; do :; done');
     await placeIn(cgroup.procsFiles, busy.pid);
     busy.release();
@@ -98,7 +69,7 @@ describe.runIf(v2 !== undefined)('the v2 driver on this host', () => {
   });
 
   it('kills every task, children and frozen ones included, with cgroup.kill', async () => {
-    const cgroup = await createContainerCgroup({ name: 'kill', parent, limits: {}, hierarchy: v2Only });
+    const cgroup = await createContainerCgroup({ name: 'kill', parent: bed.parent, limits: {}, hierarchy: v2Only });
     const parentTask = hold('/bin/busybox sleep 30 & /bin/busybox sleep 30 & wait');
     await placeIn(cgroup.procsFiles, parentTask.pid);
     parentTask.release();
@@ -116,7 +87,7 @@ describe.runIf(v2 !== undefined)('the v2 driver on this host', () => {
   });
 
   it('reports CPU usage from the core cpu.stat', async () => {
-    const cgroup = await createContainerCgroup({ name: 'cpu', parent, limits: {}, hierarchy: v2Only });
+    const cgroup = await createContainerCgroup({ name: 'cpu', parent: bed.parent, limits: {}, hierarchy: v2Only });
     const busy = hold('while :; do :; done');
     await placeIn(cgroup.procsFiles, busy.pid);
     busy.release();
@@ -128,11 +99,11 @@ describe.runIf(v2 !== undefined)('the v2 driver on this host', () => {
   });
 
   it('destroy kills what is left and removes the directory; again, and after open, is fine', async () => {
-    const cgroup = await createContainerCgroup({ name: 'gone', parent, limits: {}, hierarchy: v2Only });
+    const cgroup = await createContainerCgroup({ name: 'gone', parent: bed.parent, limits: {}, hierarchy: v2Only });
     const sleeper = hold('exec /bin/busybox sleep 30');
     await placeIn(cgroup.procsFiles, sleeper.pid);
     sleeper.release();
-    const reopened = await openContainerCgroup({ name: 'gone', parent, hierarchy: v2Only });
+    const reopened = await openContainerCgroup({ name: 'gone', parent: bed.parent, hierarchy: v2Only });
     expect(reopened.dirs).toStrictEqual(cgroup.dirs);
     await reopened.destroy();
     expect((await sleeper.exited).signal).toBe('SIGKILL');
@@ -146,20 +117,20 @@ describe.runIf(v2 !== undefined)('the v2 driver on this host', () => {
     async () => {
       const error = await createContainerCgroup({
         name: 'mem',
-        parent,
+        parent: bed.parent,
         limits: { memory: 64 << 20 },
         hierarchy: v2Only,
       }).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(TsdockError);
       expect((error as TsdockError).code).toBe('HOST_UNSUPPORTED');
-      expect(await exists(join(tree.mountPoint, tree.ownPath, parent))).toBe(false);
+      expect(await exists(join(tree.mountPoint, tree.ownPath, bed.parent))).toBe(false);
     },
   );
 
   it.runIf(Object.keys(hierarchy.v1).length > 0)(
     'on a hybrid host the container joins both, and freezing goes through cgroup.freeze',
     async () => {
-      const cgroup = await createContainerCgroup({ name: 'hyb', parent, limits: {}, hierarchy });
+      const cgroup = await createContainerCgroup({ name: 'hyb', parent: bed.parent, limits: {}, hierarchy });
       expect(cgroup.procsFiles).toContain(join(dirOf('hyb'), 'cgroup.procs'));
       const sleeper = hold('exec /bin/busybox sleep 30');
       await placeIn(cgroup.procsFiles, sleeper.pid);
@@ -168,7 +139,7 @@ describe.runIf(v2 !== undefined)('the v2 driver on this host', () => {
       expect(await events('hyb')).toMatch(/^frozen 1$/m);
       const freezer = hierarchy.v1.freezer;
       if (freezer !== undefined) {
-        const state = join(freezer.mountPoint, freezer.ownPath, parent, 'hyb', 'freezer.state');
+        const state = join(freezer.mountPoint, freezer.ownPath, bed.parent, 'hyb', 'freezer.state');
         expect((await readFile(state, 'utf8')).trim()).toBe('THAWED');
       }
       await cgroup.destroy();
