@@ -145,7 +145,8 @@ export class Runtime {
     if (policy === 'never') return false;
     if (policy === 'missing') {
       try {
-        await this.images.resolve(image);
+        // Through the cache: the start that follows resolves the same image again.
+        await this.resolveImage(image, undefined);
         return false;
       } catch (err) {
         if (!(err instanceof TsdockError) || err.code !== 'IMAGE_NOT_FOUND') throw err;
