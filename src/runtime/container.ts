@@ -12,7 +12,13 @@ import { dirname, join } from 'node:path';
 import { TsdockError } from '../errors.js';
 import { initPath } from '../native.js';
 import { parseMountinfo } from './cgroups/detect.js';
-import { createContainerCgroup, openContainerCgroup, type ContainerCgroup } from './cgroups/index.js';
+import { deviceRulesFor } from './cgroups/devices.js';
+import {
+  createContainerCgroup,
+  openContainerCgroup,
+  type CgroupLimits,
+  type ContainerCgroup,
+} from './cgroups/index.js';
 import { containerDirPaths, createContainerDir, removeContainerDir, type ContainerDir } from './container-dir.js';
 import { checkName, defaultName } from './container-name.js';
 import {
@@ -82,6 +88,15 @@ export interface StartedContainer {
   wait(): Promise<ExitStatus>;
   /** Waits for the exit, then removes the container's directory and cgroup. */
   waitAndRemove(): Promise<ExitStatus>;
+}
+
+/**
+ * The cgroup's device allow-list follows the devices the container is given (`--device`,
+ * `--privileged`), for the CLI and library callers alike, unless the caller set one itself.
+ */
+function cgroupLimitsOf(options: ContainerOptions): CgroupLimits {
+  const devices = options.limits?.devices ?? deviceRulesFor(options.devices ?? [], options.privileged ?? false);
+  return { ...options.limits, devices };
 }
 
 function newContainerId(): string {
@@ -232,7 +247,7 @@ export async function startCreated(
   let cgroup: ContainerCgroup | undefined;
   let monitor: MonitorHandle | undefined;
   try {
-    cgroup = await createContainerCgroup({ ...spec, limits: record.options.limits ?? {} });
+    cgroup = await createContainerCgroup({ ...spec, limits: cgroupLimitsOf(record.options) });
     await attachNetwork(containersRoot, record, paths);
     monitor =
       stdio === undefined

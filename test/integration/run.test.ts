@@ -346,6 +346,31 @@ describe('cgroup limits (library)', () => {
     expect(stats.cpuThrottling?.throttledPeriods).toBeGreaterThan(0);
   });
 
+  it.runIf(existsSync('/sys/fs/cgroup/devices'))(
+    'gives library callers the device allow-list their options ask for',
+    async () => {
+      const devicesList = async (options: { privileged?: boolean }): Promise<string> => {
+        const c = await runtime.start('busybox', {
+          command: ['sleep', '30'],
+          cgroupParent: parent,
+          stdio: quiet,
+          ...options,
+        });
+        try {
+          const cgroup = (await readFile(`/proc/${String(c.pid)}/cgroup`, 'utf8')).match(/:devices:(.*)/)?.[1];
+          return await readFile(join('/sys/fs/cgroup/devices', cgroup ?? '/nowhere', 'devices.list'), 'utf8');
+        } finally {
+          process.kill(c.pid, 'SIGKILL');
+          await c.waitAndRemove();
+        }
+      };
+      const defaults = await devicesList({});
+      expect(defaults).toContain('c 1:3 rwm');
+      expect(defaults).not.toContain('a *:* rwm');
+      expect(await devicesList({ privileged: true })).toBe('a *:* rwm\n');
+    },
+  );
+
   it('removes the container cgroup after exit', async () => {
     await runtime.run('busybox', { command: ['true'], cgroupParent: parent, stdio: quiet });
     expect(await cgroupsUnder(parent)).toEqual([]);

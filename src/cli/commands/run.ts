@@ -2,7 +2,6 @@
 import { Runtime } from '../../index.js';
 import type { StartedContainer } from '../../runtime/container.js';
 import { TsdockError } from '../../errors.js';
-import { deviceRulesFor } from '../../runtime/cgroups/devices.js';
 import { parseCgroupLimits, type LimitFlags } from '../../runtime/cgroups/limits.js';
 import {
   parseBind,
@@ -137,7 +136,7 @@ export function containerOptions(command: string[], flags: RunFlags): ContainerO
     seccomp: security.seccomp,
     privileged,
     devices,
-    limits: { ...parseCgroupLimits(flags), devices: deviceRulesFor(devices, privileged) },
+    limits: parseCgroupLimits(flags),
     cgroupParent: flags.cgroupParent,
   };
 }
