@@ -29,6 +29,12 @@ export interface NativeAddon {
    * attaches it to the cgroup v2 directory `cgroupDir` (BPF_F_ALLOW_MULTI).
    */
   attachDeviceProgram(cgroupDir: string, program: Buffer): void;
+  /**
+   * The first `limit` bytes of the regular file `path` resolved inside the directory `root`
+   * (openat2(2) `RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS`: symlinks never lead out of it);
+   * `undefined` when there is no such file.
+   */
+  readFileInRoot(root: string, path: string, limit: number): Buffer | undefined;
 }
 
 /** The package root: two levels up from `dist/src/native.js`, one from `src/native.ts` (tests). */

@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TsdockError } from '../errors.js';
+import { native } from '../native.js';
 import { openContainerCgroup } from './cgroups/index.js';
 import { execBaseFileOf } from './container.js';
 import { isActive, type ObservedContainer } from './container-ops.js';
@@ -42,13 +43,19 @@ function namespacesOf(pid: number): NamespaceJoin[] {
   ).map(([type, file]) => ({ type, path: `/proc/${pid}/ns/${file}` }));
 }
 
-/** The container's own file, read through its init's root (a file that is missing reads as ''). */
+/** passwd and group files larger than this are not the kind a container's user lookup reads. */
+const ACCOUNT_FILE_LIMIT = 4 * 1024 * 1024;
+
+/**
+ * The container's own file, resolved inside its init's root: an image's `/etc/passwd -> /etc/x`
+ * names the container's /etc/x, never the host's (a missing file reads as '').
+ */
 function containerFile(pid: number, path: string): string {
-  try {
-    return readFileSync(`/proc/${pid}/root${path}`, 'utf8');
-  } catch {
-    return '';
-  }
+  return (
+    native()
+      .readFileInRoot(`/proc/${String(pid)}/root`, path, ACCOUNT_FILE_LIMIT)
+      ?.toString('utf8') ?? ''
+  );
 }
 
 function readBase(dir: string, name: string): ExecBase {

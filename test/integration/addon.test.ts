@@ -2,6 +2,7 @@
  * The native addon (tsdock.node) against the real kernel, as root: each call once for its
  * effect and once for the shape of its error. Build first: `make build`.
  */
+import { execFileSync } from 'node:child_process';
 import {
   closeSync,
   mkdirSync,
@@ -133,6 +134,30 @@ describe('native addon', () => {
       code: 'ENOENT',
       syscall: 'mount',
       path: nowhere,
+    });
+  });
+
+  it('reads a file inside a root, symlinks resolved there, not on the host', () => {
+    const root = join(dir, 'root');
+    mkdirSync(join(root, 'etc'), { recursive: true });
+    writeFileSync(join(root, 'etc/inside'), 'inside\n');
+    symlinkSync('/etc/inside', join(root, 'etc/absolute'));
+    symlinkSync('../../../../etc/inside', join(root, 'etc/climbing'));
+    symlinkSync('/etc/hostname', join(root, 'etc/host'));
+    symlinkSync('/proc/self/root/etc/hostname', join(root, 'etc/magic'));
+    execFileSync('mkfifo', [join(root, 'etc/fifo')]);
+    expect(addon.readFileInRoot(root, '/etc/absolute', 100)?.toString()).toBe('inside\n');
+    expect(addon.readFileInRoot(root, 'etc/climbing', 100)?.toString()).toBe('inside\n');
+    expect(addon.readFileInRoot(root, '/etc/inside', 3)?.toString()).toBe('ins');
+    // The host's /etc/hostname is not the root's: there is none there.
+    expect(addon.readFileInRoot(root, '/etc/host', 100)).toBeUndefined();
+    expect(addon.readFileInRoot(root, '/etc/fifo', 100)).toBeUndefined();
+    expect(addon.readFileInRoot(root, '/etc', 100)).toBeUndefined();
+    // /proc is the root's own (here: none), so /proc/self/root never leads to the host's.
+    expect(addon.readFileInRoot(root, '/etc/magic', 100)).toBeUndefined();
+    expect(thrown(() => addon.readFileInRoot(join(dir, 'none'), '/etc', 100))).toMatchObject({
+      code: 'ENOENT',
+      syscall: 'open',
     });
   });
 

@@ -8,7 +8,7 @@
 import { copyFileSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { writeOciArchive, writeOciLayout } from '../../src/image/oci-layout-writer.js';
 import type { ImageConfig } from '../../src/image/oci.js';
@@ -185,5 +185,44 @@ describe('hostile images', () => {
     ]);
     expect(r.code).toBe(c.code);
     expect(c.code === 0 ? r.stdout + r.stderr : r.stderr).toMatch(c.out);
+  });
+});
+
+describe('exec -u in a hostile image', () => {
+  it('reads /etc/passwd inside the container root, never through a symlink to the host', async () => {
+    // The same absolute path holds one account on the host and another in the image.
+    const marker = join(dir, 'marker', 'passwd');
+    mkdirSync(join(dir, 'marker'));
+    writeFileSync(marker, 'intruder:x:4242:4242::/:/bin/sh\n');
+    await hostileImage('passwd-link', (r) => {
+      for (const applet of ['sleep', 'id']) symlinkSync('busybox', join(r, 'bin', applet));
+      mkdirSync(join(r, dirname(marker)), { recursive: true });
+      writeFileSync(join(r, marker), 'insider:x:777:777::/:/bin/sh\n');
+      rmSync(join(r, 'etc/passwd'));
+      symlinkSync(marker, join(r, 'etc/passwd'));
+    });
+    const name = `passwd-link-${String(process.pid)}`;
+    const cli = (args: string[]): ReturnType<typeof tsdock> => tsdock(['--root', root, ...args]);
+    const started = await cli([
+      'run',
+      '-d',
+      '--name',
+      name,
+      '--cgroup-parent',
+      parent,
+      'hostile/passwd-link',
+      'sleep',
+      '300',
+    ]);
+    expect(started.stderr).toBe('');
+    try {
+      const insider = await cli(['exec', '-u', 'insider', name, 'id', '-u']);
+      expect(insider).toMatchObject({ code: 0, stdout: '777\n', stderr: '' });
+      const intruder = await cli(['exec', '-u', 'intruder', name, 'id', '-u']);
+      expect(intruder.code).toBe(125);
+      expect(intruder.stderr).toBe('tsdock: unable to find user intruder: no matching entries in passwd file\n');
+    } finally {
+      await cli(['rm', '-f', name]);
+    }
   });
 });

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <fcntl.h>
 #include <linux/bpf.h>
+#include <linux/openat2.h>
 #include <string>
 #include <sys/file.h>
 #include <sys/mount.h>
@@ -268,6 +269,55 @@ Napi::Value Umount2(const Napi::CallbackInfo &info) {
   return info.Env().Undefined();
 }
 
+// Reads a regular file of a container's root without ever leaving it: openat2(2) with
+// RESOLVE_IN_ROOT makes ".." and absolute symlinks stop at `root`, as they would for a process
+// inside, and RESOLVE_NO_MAGICLINKS refuses /proc/self/fd-style jumps. Reading
+// /proc/<pid>/root/etc/passwd instead would follow an absolute symlink to the host's file.
+// Returns undefined when there is no regular file there; at most `limit` bytes are read.
+Napi::Value ReadFileInRoot(const Napi::CallbackInfo &info) {
+  std::string root, path;
+  uint32_t limit;
+  if (!ArgString(info, 0, "root", &root) || !ArgString(info, 1, "path", &path) ||
+      !ArgUint32(info, 2, "limit", &limit))
+    return info.Env().Undefined();
+  int dir = open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (dir < 0) return ThrowErrno(info.Env(), "open", root);
+  struct open_how how;
+  memset(&how, 0, sizeof(how));
+  how.flags = O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC;
+  how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+  int fd = static_cast<int>(syscall(SYS_openat2, dir, path.c_str(), &how, sizeof(how)));
+  int err = errno;
+  close(dir);
+  if (fd < 0) {
+    if (err == ENOENT || err == ENOTDIR) return info.Env().Undefined();
+    errno = err;
+    return ThrowErrno(info.Env(), "openat2", root + "/" + path);
+  }
+  // A fifo or device there must neither hang nor be read: only regular files count.
+  struct stat st;
+  if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+    close(fd);
+    return info.Env().Undefined();
+  }
+  std::vector<char> data(limit);
+  size_t have = 0;
+  while (have < data.size()) {
+    ssize_t n = read(fd, data.data() + have, data.size() - have);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      err = errno;
+      close(fd);
+      errno = err;
+      return ThrowErrno(info.Env(), "read", root + "/" + path);
+    }
+    if (n == 0) break;
+    have += static_cast<size_t>(n);
+  }
+  close(fd);
+  return Napi::Buffer<char>::Copy(info.Env(), data.data(), have);
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("mknod", Napi::Function::New(env, Mknod, "mknod"));
   exports.Set("lsetxattr", Napi::Function::New(env, Lsetxattr, "lsetxattr"));
@@ -278,6 +328,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("umount2", Napi::Function::New(env, Umount2, "umount2"));
   exports.Set("attachDeviceProgram",
               Napi::Function::New(env, AttachDeviceProgram, "attachDeviceProgram"));
+  exports.Set("readFileInRoot", Napi::Function::New(env, ReadFileInRoot, "readFileInRoot"));
   return exports;
 }
 
