@@ -48,6 +48,10 @@ enum tsd_plan_tag {
   TSD_TAG_EXIT_FILE = 25,       /* string: where the exit status JSON is written atomically */
   TSD_TAG_SECCOMP = 26,         /* struct sock_filter[] as-is (8 bytes each, u16 code, u8 jt,
                                    u8 jf, u32 k): a classic BPF program, loaded last before exec */
+  TSD_TAG_START_SOCKET = 27,    /* string: a unix socket path the monitor listens on; the child,
+                                   once set up, reports ready and waits for a connection to it
+                                   before execve (the OCI create/start split) */
+  TSD_TAG_PRESERVE_FDS = 28,    /* u32 N: fds 3 .. 3+N-1 are passed on to the process */
 };
 
 /*
@@ -64,6 +68,7 @@ enum tsd_op_kind {
   TSD_OP_MASK = 5,
   TSD_OP_READONLY = 6,
   TSD_OP_CHDIR = 7,
+  TSD_OP_WRITE = 8, /* write data to the existing file target (a sysctl under /proc/sys) */
 };
 
 enum tsd_op_flag {

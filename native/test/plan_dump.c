@@ -42,7 +42,7 @@ static void ops(const char *key, const struct tsd_fs_ops *ops) {
   static const char *const kinds[] = {
       [TSD_OP_MOUNT] = "mount",     [TSD_OP_MKDIR] = "mkdir", [TSD_OP_MKNOD] = "mknod",
       [TSD_OP_SYMLINK] = "symlink", [TSD_OP_MASK] = "mask",   [TSD_OP_READONLY] = "readonly",
-      [TSD_OP_CHDIR] = "chdir",
+      [TSD_OP_CHDIR] = "chdir",     [TSD_OP_WRITE] = "write",
   };
   for (size_t i = 0; i < ops->n; i++) {
     const struct tsd_fs_op *o = &ops->v[i];
@@ -101,6 +101,8 @@ static void dump(const struct tsd_plan *p) {
     putchar('\n');
   }
   line("exit_file", p->exit_file);
+  line("start_socket", p->start_socket);
+  if (p->preserve_fds != 0) printf("preserve_fds %" PRIu32 "\n", p->preserve_fds);
   for (size_t i = 0; i < p->n_seccomp; i++)
     printf("seccomp code=0x%x jt=%u jf=%u k=0x%" PRIx32 "\n", p->seccomp[i].code, p->seccomp[i].jt,
            p->seccomp[i].jf, p->seccomp[i].k);

@@ -139,6 +139,8 @@ static void rich(struct buf *b) {
   put(&p, "\x20\x00\x00\x00\x04\x00\x00\x00", 8); /* ld [4] */
   put(&p, "\x06\x00\x01\x02\x00\x00\xff\x7f", 8); /* ret ALLOW (jt/jf kept as they are) */
   rec_buf(b, TSD_TAG_SECCOMP, &p);
+  rec_str(b, TSD_TAG_START_SOCKET, "/run/x/start.sock");
+  rec_u32(b, TSD_TAG_PRESERVE_FDS, 2);
 }
 
 static int failures;
@@ -157,6 +159,7 @@ static void check_minimal(const struct tsd_plan *p) {
   CHECK(strcmp(p->cwd, "/") == 0 && strcmp(p->rootfs, "/rootfs") == 0);
   CHECK(p->hostname == NULL && p->uid_map == NULL && p->exit_file == NULL);
   CHECK(p->seccomp == NULL && p->n_seccomp == 0);
+  CHECK(p->start_socket == NULL && p->preserve_fds == 0);
   CHECK(!p->has_caps && !p->has_oom_score_adj && p->oom_driver == 0);
   CHECK(p->namespaces == 0 && p->propagation == 0 && p->rootfs_ops.n == 0);
 }
@@ -202,6 +205,7 @@ static void check_rich(const struct tsd_plan *p) {
   CHECK(p->n_seccomp == 2 && p->seccomp[0].code == 0x20 && p->seccomp[0].k == 4);
   CHECK(p->seccomp[1].code == 6 && p->seccomp[1].jt == 1 && p->seccomp[1].jf == 2);
   CHECK(p->seccomp[1].k == 0x7fff0000);
+  CHECK(strcmp(p->start_socket, "/run/x/start.sock") == 0 && p->preserve_fds == 2);
 }
 
 /* Builders of malformed buffers, each appending to a plan that is otherwise fine. */
@@ -238,7 +242,7 @@ static void tag_zero(struct buf *b) {
 }
 static void tag_past_end(struct buf *b) {
   minimal(b);
-  rec_u32(b, TSD_TAG_SECCOMP + 1, 0);
+  rec_u32(b, TSD_TAG_PRESERVE_FDS + 1, 0);
 }
 static void tag_huge(struct buf *b) {
   minimal(b);
@@ -282,7 +286,7 @@ static void op_kind_zero(struct buf *b) {
 static void op_kind_past_end(struct buf *b) {
   struct buf p = {.n = 0};
   minimal(b);
-  op(&p, TSD_OP_CHDIR + 1, 0, "", "/x");
+  op(&p, TSD_OP_WRITE + 1, 0, "", "/x");
   rec_buf(b, TSD_TAG_ROOTFS_OP, &p);
 }
 static void op_unknown_flag(struct buf *b) {
@@ -322,6 +326,10 @@ static void op_empty_target(struct buf *b) {
 static void u32_short(struct buf *b) {
   minimal(b);
   rec(b, TSD_TAG_UID, "\x01\x02\x03", 3);
+}
+static void preserve_too_many(struct buf *b) {
+  minimal(b);
+  rec_u32(b, TSD_TAG_PRESERVE_FDS, 1025);
 }
 static void u32_long(struct buf *b) {
   minimal(b);
@@ -431,7 +439,7 @@ static const struct test_case cases[] = {
     {"duplicate cwd", duplicate_cwd, "duplicate record", NULL},
     {"duplicate propagation", duplicate_propagation, "duplicate record", NULL},
     {"op kind 0", op_kind_zero, "unknown kind 0", NULL},
-    {"op kind after the last", op_kind_past_end, "unknown kind 8", NULL},
+    {"op kind after the last", op_kind_past_end, "unknown kind 9", NULL},
     {"op with an unknown flag", op_unknown_flag, "unknown flags 0x10", NULL},
     {"op string past the record", op_string_overflow, "overflows the record", NULL},
     {"op cut in its fixed part", op_truncated_head, "truncated record", NULL},
@@ -439,6 +447,7 @@ static const struct test_case cases[] = {
     {"op with an empty target", op_empty_target, "empty target", NULL},
     {"u32 record of 3 bytes", u32_short, "truncated record", NULL},
     {"u32 record of 5 bytes", u32_long, "trailing bytes", NULL},
+    {"too many fds to preserve", preserve_too_many, "more than 1024", NULL},
     {"caps record of 39 bytes", caps_short, "truncated record", NULL},
     {"boolean 2", bool_two, "not 0 or 1", NULL},
     {"unknown namespace flag", ns_unknown_bits, "unknown namespace flags 0x100", NULL},

@@ -35,9 +35,11 @@ export const Tag = {
   oom: 24,
   exitFile: 25,
   seccomp: 26,
+  startSocket: 27,
+  preserveFds: 28,
 } as const;
 
-const OpKind = { mount: 1, mkdir: 2, mknod: 3, symlink: 4, mask: 5, readonly: 6, chdir: 7 } as const;
+const OpKind = { mount: 1, mkdir: 2, mknod: 3, symlink: 4, mask: 5, readonly: 6, chdir: 7, write: 8 } as const;
 const OpFlag = { mkdirTarget: 1, mkfileTarget: 2, readonly: 4, noSymlinks: 8 } as const;
 const OomDriver = { v1: 1, v2: 2 } as const;
 
@@ -133,6 +135,9 @@ function encodeOp(op: FsOp): Buffer {
     case 'symlink':
       source = op.linkTarget;
       break;
+    case 'write':
+      data = op.data;
+      break;
     case 'mask':
     case 'readonly':
     case 'chdir':
@@ -206,5 +211,7 @@ export function encodePlan(plan: SpawnPlan): Buffer {
   if (plan.oom) w.record(Tag.oom, Buffer.concat([u32(OomDriver[plan.oom.driver]), encodeString(plan.oom.path)]));
   if (plan.exitFile !== undefined) w.string(Tag.exitFile, plan.exitFile);
   if (plan.seccomp !== undefined) w.record(Tag.seccomp, encodeFilter(plan.seccomp));
+  if (plan.startSocket !== undefined) w.string(Tag.startSocket, plan.startSocket);
+  if (plan.preserveFds !== undefined && plan.preserveFds > 0) w.u32(Tag.preserveFds, plan.preserveFds);
   return w.finish();
 }

@@ -69,7 +69,9 @@ export type FsOp =
   /** Make an existing path read-only by bind-mounting it onto itself. Missing paths are skipped. */
   | { kind: 'readonly'; target: string }
   /** chdir, so that later mount data can name directories relatively (overlay's page-size limit). */
-  | { kind: 'chdir'; target: string };
+  | { kind: 'chdir'; target: string }
+  /** Write `data` to an existing file in one write(2): a sysctl under `/proc/sys` (container path). */
+  | { kind: 'write'; target: string; data: string };
 
 /** One classic BPF instruction (`struct sock_filter`, linux/filter.h). */
 export interface SockFilter {
@@ -126,4 +128,11 @@ export interface SpawnPlan {
   exitFile?: string;
   /** A seccomp filter (compiled by `seccomp/compile.ts`), loaded last before `execve`. */
   seccomp?: SockFilter[];
+  /**
+   * OCI create/start: a unix socket path the monitor listens on. The process, once set up,
+   * waits right before `execve` until something connects to it (`tsdock-runtime start`).
+   */
+  startSocket?: string;
+  /** fds 3 .. 3+N-1 of the monitor passed on to the process (OCI `--preserve-fds`). */
+  preserveFds?: number;
 }

@@ -118,6 +118,7 @@ const richPlan: SpawnPlan = {
     { kind: 'symlink', linkTarget: '/proc/self/fd', target: '/dev/fd' },
     { kind: 'mask', target: '/proc/kcore' },
     { kind: 'readonly', target: '/proc/sys' },
+    { kind: 'write', target: '/proc/sys/net/ipv4/ip_forward', data: '1' },
   ],
   readonlyRootfs: true,
   loopbackUp: true,
@@ -130,6 +131,8 @@ const richPlan: SpawnPlan = {
     { code: 0x15, jt: 1, jf: 255, k: 0xc000003e },
     { code: 0x06, jt: 0, jf: 0, k: 0x7fff0000 },
   ],
+  startSocket: '/run/tsdock-runtime/abc/start.sock',
+  preserveFds: 2,
 };
 
 describe('plan wire format', () => {
@@ -168,6 +171,7 @@ describe('plan wire format', () => {
       'container_op symlink flags=0x0 mount_flags=0x0 mode=00 dev=0:0 source="/proc/self/fd" target="/dev/fd" fstype="" data=""',
       'container_op mask flags=0x0 mount_flags=0x0 mode=00 dev=0:0 source="" target="/proc/kcore" fstype="" data=""',
       'container_op readonly flags=0x0 mount_flags=0x0 mode=00 dev=0:0 source="" target="/proc/sys" fstype="" data=""',
+      'container_op write flags=0x0 mount_flags=0x0 mode=00 dev=0:0 source="" target="/proc/sys/net/ipv4/ip_forward" fstype="" data="1"',
       'readonly_rootfs 1',
       'loopback_up 1',
       'propagation 0x84000',
@@ -175,6 +179,8 @@ describe('plan wire format', () => {
       'cgroup_dir "/sys/fs/cgroup/pids/t/abc"',
       'oom v1 "/sys/fs/cgroup/memory/t/abc/memory.oom_control"',
       'exit_file "/run/tsdock/abc/exit.json"',
+      'start_socket "/run/tsdock-runtime/abc/start.sock"',
+      'preserve_fds 2',
       'seccomp code=0x20 jt=0 jf=0 k=0x4',
       'seccomp code=0x15 jt=1 jf=255 k=0xc000003e',
       'seccomp code=0x6 jt=0 jf=0 k=0x7fff0000',

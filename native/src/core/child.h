@@ -11,7 +11,10 @@
 #include <limits.h>
 #include <stdint.h>
 
-/* The one message the child ever sends; fixed size so the parent reads it whole or not at all. */
+/*
+ * The one message the child ever sends; fixed size so the parent reads it whole or not at all.
+ * An empty step is not an error: the child is set up and waits for start (plan.start_socket).
+ */
 struct tsd_child_error {
   char step[32];       /* "mount", "exec", ... (NUL-terminated) */
   int32_t err;         /* errno */
@@ -22,6 +25,7 @@ struct tsd_child {
   const struct tsd_plan *plan;
   int sync_fd;           /* read end: one byte from the parent means "go", EOF means "die" */
   int err_fd;            /* write end, O_CLOEXEC */
+  int start_fd;          /* listening socket to wait on before execve, or -1 */
   unsigned cap_last_cap; /* from /proc/sys/kernel/cap_last_cap, read before clone */
 };
 

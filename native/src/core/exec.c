@@ -6,9 +6,12 @@
 #include "child.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -50,6 +53,16 @@ static void close_fds(unsigned lo, unsigned hi) {
     close((int)fd);
 }
 
+/* Closes every fd from lo up but those in keep (ascending; -1 entries are skipped). */
+static void close_fds_except(unsigned lo, const int *keep, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    if (keep[i] < 0 || (unsigned)keep[i] < lo) continue;
+    close_fds(lo, (unsigned)keep[i] - 1);
+    lo = (unsigned)keep[i] + 1;
+  }
+  close_fds(lo, ~0u);
+}
+
 static const char *getenv_in(char *const *env, const char *name) {
   size_t len = strlen(name);
   for (; env != NULL && *env != NULL; env++)
@@ -62,11 +75,29 @@ static bool try_next(int err) {
   return err == ENOENT || err == ENOTDIR || err == ESTALE || err == ENODEV || err == ETIMEDOUT;
 }
 
+/* 0 when path is a regular file we may execute, else an errno (EACCES for any other file). */
+static int check_executable(const char *path) {
+  struct stat st;
+  if (stat(path, &st) < 0) return errno;
+  if (!S_ISREG(st.st_mode)) return EACCES;
+  return faccessat(AT_FDCWD, path, X_OK, AT_EACCESS) < 0 ? errno : 0;
+}
+
 /*
- * execvp(3)'s search, but over the container's PATH: glibc's execvpe reads the monitor's. Like
- * execvp, a file found but not executable (EACCES) wins over "not found" at the end.
+ * execvp(3)'s search, but over the container's PATH (glibc's execvpe reads the monitor's), and
+ * without executing, so that a missing command fails before the process waits for start. Like
+ * execvp, a file found but not executable (EACCES) wins over "not found" at the end. Returns the
+ * path to execute (file itself, or buf) or NULL with errno set.
  */
-static void exec_in_path(const char *file, char *const *argv, char *const *envp) {
+static const char *find_executable(const char *file, char *const *envp, char *buf, size_t len) {
+  if (file[0] == '\0') {
+    errno = ENOENT;
+    return NULL;
+  }
+  if (strchr(file, '/') != NULL) {
+    errno = check_executable(file);
+    return errno == 0 ? file : NULL;
+  }
   const char *path = getenv_in(envp, "PATH");
   if (path == NULL) path = DEFAULT_PATH;
   bool denied = false;
@@ -77,44 +108,64 @@ static void exec_in_path(const char *file, char *const *argv, char *const *envp)
     /* An empty PATH entry is the working directory. */
     const char *prefix = dlen == 0 ? "." : dir;
     dlen = dlen == 0 ? 1 : dlen;
-    char buf[PATH_MAX];
-    if (dlen + 1 + flen < sizeof(buf)) {
+    if (dlen + 1 + flen < len) {
       memcpy(buf, prefix, dlen);
       buf[dlen] = '/';
       memcpy(buf + dlen + 1, file, flen + 1);
-      execve(buf, argv, envp);
-      if (errno == EACCES)
+      int err = check_executable(buf);
+      if (err == 0) return buf;
+      if (err == EACCES)
         denied = true;
-      else if (!try_next(errno))
-        return;
+      else if (!try_next(err)) {
+        errno = err;
+        return NULL;
+      }
     }
     if (*end == '\0') break;
   }
   errno = denied ? EACCES : ENOENT;
+  return NULL;
+}
+
+/*
+ * The OCI create/start split: tell the parent we are set up (an empty step on the error pipe),
+ * then block until `start` connects. The connection becomes our error pipe, so a failure from
+ * here on reaches `start`, and its EOF (CLOEXEC) tells it that execve succeeded.
+ */
+static void wait_for_start(const struct tsd_child *c) {
+  struct tsd_child_error ready;
+  memset(&ready, 0, sizeof(ready));
+  if (write(c->err_fd, &ready, sizeof(ready)) != (ssize_t)sizeof(ready)) _exit(1);
+  int conn;
+  do
+    conn = accept4(c->start_fd, NULL, NULL, SOCK_CLOEXEC);
+  while (conn < 0 && errno == EINTR);
+  if (conn < 0 || dup3(conn, c->err_fd, O_CLOEXEC) < 0) _exit(1);
+  close(conn);
+  close(c->start_fd);
 }
 
 _Noreturn void tsd_exec(const struct tsd_child *c) {
   static char *const no_env[] = {NULL};
+  static char found[PATH_MAX];
   const struct tsd_plan *p = c->plan;
   char *const *envp = p->env.v != NULL ? p->env.v : no_env;
-  const char *file = p->args.v[0];
   reset_signals();
-  /* Everything but stdio and the error pipe, which execve closes for us (O_CLOEXEC). */
-  close_fds(3, (unsigned)c->err_fd - 1);
-  close_fds((unsigned)c->err_fd + 1, ~0u);
+  /* Everything but stdio, the preserved fds and our own (execve closes those: O_CLOEXEC). */
+  int keep[2] = {c->err_fd < c->start_fd ? c->err_fd : c->start_fd,
+                 c->err_fd < c->start_fd ? c->start_fd : c->err_fd};
+  close_fds_except(3 + p->preserve_fds, keep, 2);
   /*
    * After setresuid, so the container's user must reach it; after closing every inherited fd, so
    * a working directory of /proc/self/fd/N can only name stdio or the error pipe, never a
    * directory of the host (CVE-2024-21626 in runc).
    */
   if (chdir(p->cwd) < 0) tsd_child_fail(c, "cwd", p->cwd);
+  const char *file = find_executable(p->args.v[0], envp, found, sizeof(found));
+  if (file == NULL) tsd_child_fail(c, "exec", p->args.v[0]);
+  if (c->start_fd >= 0) wait_for_start(c);
   /* Last: from here on only execve runs, and every profile worth running allows it. */
   if (p->seccomp != NULL && p->no_new_privs) tsd_load_seccomp(c);
-  if (file[0] == '\0')
-    errno = ENOENT;
-  else if (strchr(file, '/') != NULL)
-    execve(file, p->args.v, envp);
-  else
-    exec_in_path(file, p->args.v, envp);
-  tsd_child_fail(c, "exec", file);
+  execve(file, p->args.v, envp);
+  tsd_child_fail(c, "exec", p->args.v[0]);
 }

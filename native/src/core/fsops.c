@@ -184,11 +184,21 @@ static int make_readonly(const char *target) {
   return tsd_remount_readonly(target, 0);
 }
 
+/* One write(2) of the whole value, as sysctl(8) does: /proc/sys takes a value in one write. */
+static int write_file(const char *target, const char *data) {
+  int fd = open(target, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) return -1;
+  size_t len = strlen(data);
+  ssize_t n = write(fd, data, len);
+  if (n >= 0 && (size_t)n != len) errno = EIO;
+  return close_keep_errno(fd, n >= 0 && (size_t)n == len ? 0 : -1);
+}
+
 void tsd_fs_op_run(const struct tsd_child *c, const struct tsd_fs_op *op, const char *root) {
   static const char *const steps[] = {
       [TSD_OP_MOUNT] = "mount",     [TSD_OP_MKDIR] = "mkdir", [TSD_OP_MKNOD] = "mknod",
       [TSD_OP_SYMLINK] = "symlink", [TSD_OP_MASK] = "mask",   [TSD_OP_READONLY] = "readonly",
-      [TSD_OP_CHDIR] = "chdir",
+      [TSD_OP_CHDIR] = "chdir",     [TSD_OP_WRITE] = "write",
   };
   int rc = 0;
   const char *rel = root == NULL ? NULL : tsd_in_root(root, op->target);
@@ -220,6 +230,9 @@ void tsd_fs_op_run(const struct tsd_child *c, const struct tsd_fs_op *op, const 
     break;
   case TSD_OP_CHDIR:
     rc = chdir(op->target);
+    break;
+  case TSD_OP_WRITE:
+    rc = write_file(op->target, op->data);
     break;
   }
   if (rc < 0) tsd_child_fail(c, steps[op->kind], op->target);

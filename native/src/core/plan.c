@@ -174,7 +174,7 @@ static int decode_op(struct decoder *d, struct cursor *c, struct tsd_fs_ops *ops
       take_u64(d, c, &op->mount_flags) < 0 || take_u32(d, c, &op->mode) < 0 ||
       take_u32(d, c, &op->major) < 0 || take_u32(d, c, &op->minor) < 0)
     return -1;
-  if (op->kind < TSD_OP_MOUNT || op->kind > TSD_OP_CHDIR)
+  if (op->kind < TSD_OP_MOUNT || op->kind > TSD_OP_WRITE)
     return fail(d, "fs op has unknown kind %u", op->kind);
   if (op->flags & ~OP_FLAGS) return fail(d, "fs op has unknown flags 0x%x", op->flags);
   if (take_prefixed_string(d, c, &op->source) < 0 || take_prefixed_string(d, c, &op->target) < 0 ||
@@ -278,6 +278,14 @@ static int decode_record(struct decoder *d, struct cursor *c) {
     return take_string(d, c, &p->exit_file);
   case TSD_TAG_SECCOMP:
     return decode_seccomp(d, c);
+  case TSD_TAG_START_SOCKET:
+    return take_string(d, c, &p->start_socket);
+  case TSD_TAG_PRESERVE_FDS:
+    if (take_u32(d, c, &p->preserve_fds) < 0) return -1;
+    /* Far below any fd limit, and far above what a caller passes (containerd: a few). */
+    if (p->preserve_fds > 1024)
+      return fail(d, "%u fds to preserve, more than 1024", p->preserve_fds);
+    return 0;
   }
   return fail(d, "unknown tag");
 }
@@ -294,7 +302,7 @@ static int decode_next(struct decoder *d, const uint8_t *buf, size_t len, size_t
   d->offset = *offset;
   if (n > head.left)
     return fail(d, "length %u overflows the buffer (%zu bytes left)", n, head.left);
-  if (tag < TSD_TAG_ARG || tag > TSD_TAG_SECCOMP) return fail(d, "unknown tag");
+  if (tag < TSD_TAG_ARG || tag > TSD_TAG_PRESERVE_FDS) return fail(d, "unknown tag");
   if ((d->seen & BIT(tag)) && !(REPEATED_TAGS & BIT(tag))) return fail(d, "duplicate record");
   d->seen |= BIT(tag);
 
@@ -375,5 +383,6 @@ void tsd_plan_free(struct tsd_plan *p) {
   free(p->oom_path);
   free(p->exit_file);
   free(p->seccomp);
+  free(p->start_socket);
   memset(p, 0, sizeof(*p));
 }

@@ -74,6 +74,8 @@ struct tsd_plan {
   char *exit_file;             /* NULL: no exit file */
   struct sock_filter *seccomp; /* NULL: no seccomp filter */
   size_t n_seccomp;
+  char *start_socket;    /* NULL: exec as soon as set up */
+  uint32_t preserve_fds; /* fds 3 .. 3+preserve_fds-1 stay open across execve */
 };
 
 /*

@@ -1,14 +1,20 @@
 /*
- * tsdock-monitor [--log FILE [--log-max-size BYTES] [--log-max-file N]] PLAN_FILE: starts one
- * container from a spawn plan (include/plan.h), stays with it as its subreaper, forwards signals
- * to it, records how it ended, and exits.
+ * tsdock-monitor [--log FILE [--log-max-size BYTES] [--log-max-file N]] [--leave]
+ * [--status-fd FD] PLAN_FILE: starts one container from a spawn plan (include/plan.h), stays with
+ * it as its subreaper, forwards signals to it, records how it ended, and exits.
+ *
+ * With --leave (the OCI runtime's create and exec), the monitor exits as soon as the process has
+ * exec'd, or, for a plan with a start socket, is set up and waiting for start: the process is
+ * reparented to the caller's subreaper (containerd's shim), which reaps it. Nothing is forwarded,
+ * recorded or removed then; the "started" line is the last one.
  *
  * With --log, the container's stdout and stderr are pipes the monitor drains into FILE as
  * Docker json-file lines, rotated at BYTES (default: never) keeping N files (default 1); see
  * log.c. Without it, the container's stdout and stderr are the monitor's.
  *
- * Protocol. fds 0, 1 and 2 are the container's (a closed one is replaced by /dev/null first).
- * If fd 3 is open at start, the monitor writes one JSON object per line to it (and never lets
+ * Protocol. fds 0, 1 and 2 are the container's (a closed one is replaced by /dev/null first), and
+ * so are the plan's preserved fds from 3 on. If the status fd (3 unless --status-fd) is open at
+ * start, the monitor writes one JSON object per line to it (and never lets
  * the container inherit it):
  *
  *   line                                                      when
@@ -23,8 +29,8 @@
  *                                                             dirs are removed and the exit
  *                                                             file is written; then exit
  *
- *   S (the step that failed): setns clone uid_map gid_map cgroup oom_score_adj sync userns
- *   unshare setsid propagation mount mkdir mknod symlink mask readonly chdir pivot_root
+ *   S (the step that failed): start_socket setns clone uid_map gid_map cgroup oom_score_adj sync
+ * userns unshare setsid propagation mount mkdir mknod symlink mask readonly chdir pivot_root
  *   sethostname loopback rlimit setgroups setgid setuid capabilities no_new_privs cwd exec,
  *   or monitor (its own set-up). "sync" means the child vanished during the handshake.
  *   F is what the step acted on (a mount's target, argv[0] for exec, "RLIMIT_NOFILE"), or "".
@@ -200,14 +206,31 @@ static int fail_setup(const struct tsd_plan *p, const struct tsd_child_error *e)
   return 1;
 }
 
-struct log_args {
-  const char *path; /* NULL: no log */
+struct args {
+  const char *path; /* --log FILE, or NULL */
   uint64_t max_size;
   unsigned max_files;
+  bool leave;
+  int status_fd;
+  const char *plan;
 };
 
+/* --leave: the process is set up (or running); its caller's subreaper takes it from here. */
+static int leave(const struct tsd_plan *plan) {
+  struct tsd_child_error e;
+  unsigned cap_last_cap;
+  if (read_cap_last_cap(&cap_last_cap) < 0) {
+    set_error(&e, "monitor", CAP_LAST_CAP_PATH);
+    return fail_setup(plan, &e);
+  }
+  pid_t pid = spawn_container(plan, cap_last_cap, &e);
+  if (pid < 0) return fail_setup(plan, &e);
+  status_started(pid);
+  return 0;
+}
+
 /* Everything after the plan is loaded; returns the monitor's exit status. */
-static int monitor(const struct tsd_plan *plan, const struct log_args *la) {
+static int monitor(const struct tsd_plan *plan, const struct args *la) {
   struct tsd_child_error e;
   unsigned cap_last_cap;
   int sfd;
@@ -239,39 +262,46 @@ static int monitor(const struct tsd_plan *plan, const struct log_args *la) {
   return finish(plan, wstatus);
 }
 
-/* --log FILE, --log-max-size BYTES, --log-max-file N, then PLAN_FILE; -1 on a usage error. */
-static int parse_args(int argc, char **argv, struct log_args *la, const char **plan) {
+/* The options above, then PLAN_FILE; -1 on a usage error. */
+static int parse_args(int argc, char **argv, struct args *a) {
   int i = 1;
-  for (; i + 1 < argc && strncmp(argv[i], "--log", 5) == 0; i += 2) {
+  for (; i < argc - 1 && strncmp(argv[i], "--", 2) == 0; i++) {
+    if (strcmp(argv[i], "--leave") == 0) {
+      a->leave = true;
+      continue;
+    }
     char *end;
     unsigned long long v = strtoull(argv[i + 1], &end, 10);
+    bool number = argv[i + 1][0] != '\0' && *end == '\0';
     if (strcmp(argv[i], "--log") == 0)
-      la->path = argv[i + 1];
-    else if (strcmp(argv[i], "--log-max-size") == 0 && *end == '\0')
-      la->max_size = v;
-    else if (strcmp(argv[i], "--log-max-file") == 0 && *end == '\0' && v >= 1 && v <= 1000)
-      la->max_files = (unsigned)v;
+      a->path = argv[i + 1];
+    else if (strcmp(argv[i], "--log-max-size") == 0 && number)
+      a->max_size = v;
+    else if (strcmp(argv[i], "--log-max-file") == 0 && number && v >= 1 && v <= 1000)
+      a->max_files = (unsigned)v;
+    else if (strcmp(argv[i], "--status-fd") == 0 && number && v >= 3 && v <= 1100)
+      a->status_fd = (int)v;
     else
       return -1;
+    i++;
   }
   if (i != argc - 1) return -1;
-  *plan = argv[i];
+  a->plan = argv[i];
   return 0;
 }
 
 int main(int argc, char **argv) {
   struct tsd_plan plan;
-  status_init();
-  keep_stdio_open();
-  struct log_args la = {.path = NULL, .max_size = 0, .max_files = 1};
-  const char *plan_file = NULL;
-  if (parse_args(argc, argv, &la, &plan_file) < 0) {
+  struct args a = {.path = NULL, .max_size = 0, .max_files = 1, .leave = false, .status_fd = 3};
+  if (parse_args(argc, argv, &a) < 0) {
     fprintf(stderr, "tsdock-monitor: usage: tsdock-monitor [--log FILE [--log-max-size BYTES] "
-                    "[--log-max-file N]] PLAN_FILE\n");
+                    "[--log-max-file N]] [--leave] [--status-fd FD] PLAN_FILE\n");
     return 2;
   }
-  if (load_plan(plan_file, &plan) < 0) return 2;
-  int rc = monitor(&plan, &la);
+  status_init(a.status_fd);
+  keep_stdio_open();
+  if (load_plan(a.plan, &plan) < 0) return 2;
+  int rc = a.leave ? leave(&plan) : monitor(&plan, &a);
   tsd_plan_free(&plan);
   return rc;
 }

@@ -9,8 +9,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-/* status.c: JSON status lines on fd 3 (if it was open at start) and the exit file. */
-void status_init(void);
+/* status.c: JSON status lines on the status fd (if it was open at start) and the exit file. */
+void status_init(int fd);
 void status_started(pid_t pid);
 void status_error(const struct tsd_child_error *e);
 void status_exited(int exit_code, int signal, bool oom_killed);

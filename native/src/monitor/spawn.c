@@ -8,6 +8,10 @@
  *   oom_score_adj
  *   "go" on the sync pipe           ---->   set-up steps ... execve
  *   reads the error pipe            <----   EOF (exec'd) or one struct tsd_child_error
+ *
+ * With a start socket (OCI create), the child stops right before execve and sends an empty
+ * struct tsd_child_error ("ready"); the parent returns then, and `start` later connects to the
+ * socket to let the child go (exec.c).
  */
 #define _GNU_SOURCE
 #include "monitor.h"
@@ -18,7 +22,9 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -115,6 +121,7 @@ static int read_verdict(int fd, struct tsd_child_error *e) {
     errno = EPROTO;
     return set_error(e, "sync", "");
   }
+  if (e->step[0] == '\0') return 0; /* ready: waiting for start */
   e->step[sizeof(e->step) - 1] = '\0';
   e->path[sizeof(e->path) - 1] = '\0';
   return -1;
@@ -145,50 +152,84 @@ static int open_procs_files(const struct tsd_plan *p, int *fds, struct tsd_child
   return 0;
 }
 
+/*
+ * The socket `start` connects to, made before any namespace is joined: its path is the host's.
+ * A socket file left by an earlier attempt is replaced.
+ */
+static int listen_for_start(const char *path, struct tsd_child_error *e) {
+  struct sockaddr_un addr = {.sun_family = AF_UNIX};
+  if (strlen(path) >= sizeof(addr.sun_path)) {
+    errno = ENAMETOOLONG;
+    return set_error(e, "start_socket", path);
+  }
+  strcpy(addr.sun_path, path);
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return set_error(e, "start_socket", path);
+  unlink(path);
+  if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 || listen(fd, 1) < 0) {
+    set_error(e, "start_socket", path);
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
 static void close_all(const int *fds, size_t n) {
   for (size_t i = 0; i < n; i++)
     close(fds[i]);
 }
 
+/* Undoes what spawn_container opened before the clone. */
+static pid_t abandon(const struct tsd_plan *p, const int *procs_fds, int start_fd) {
+  close_all(procs_fds, p->cgroup_procs.n);
+  if (start_fd >= 0) {
+    close(start_fd);
+    unlink(p->start_socket);
+  }
+  return -1;
+}
+
 pid_t spawn_container(const struct tsd_plan *p, unsigned cap_last_cap, struct tsd_child_error *e) {
   int sync[2], err[2];
   int procs_fds[p->cgroup_procs.n + 1];
+  int start_fd = -1;
   if (open_procs_files(p, procs_fds, e) < 0) return -1;
-  if (join_namespaces(p, e) < 0) {
-    close_all(procs_fds, p->cgroup_procs.n);
-    return -1;
-  }
+  if (p->start_socket != NULL && (start_fd = listen_for_start(p->start_socket, e)) < 0)
+    return abandon(p, procs_fds, -1);
+  if (join_namespaces(p, e) < 0) return abandon(p, procs_fds, start_fd);
   if (pipe2(sync, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0) {
     set_error(e, "clone", "pipe");
-    close_all(procs_fds, p->cgroup_procs.n);
-    return -1;
+    return abandon(p, procs_fds, start_fd);
   }
   /* fork-like: no new stack, SIGCHLD on exit. The cgroup namespace is the child's to create. */
   unsigned long flags = (p->namespaces & ~CLONE_NEWCGROUP) | SIGCHLD;
   pid_t pid = (pid_t)syscall(SYS_clone, flags, 0, 0, 0, 0);
   if (pid < 0) {
     set_error(e, "clone", "");
-    close_all(procs_fds, p->cgroup_procs.n);
-    return -1;
+    return abandon(p, procs_fds, start_fd);
   }
   if (pid == 0) {
     close(sync[1]);
     close(err[0]);
-    struct tsd_child c = {
-        .plan = p, .sync_fd = sync[0], .err_fd = err[1], .cap_last_cap = cap_last_cap};
+    struct tsd_child c = {.plan = p,
+                          .sync_fd = sync[0],
+                          .err_fd = err[1],
+                          .start_fd = start_fd,
+                          .cap_last_cap = cap_last_cap};
     tsd_child_main(&c);
   }
   close(sync[0]);
   close(err[1]);
   int rc = release(pid, sync[1], err[0], p, procs_fds, e);
-  close_all(procs_fds, p->cgroup_procs.n);
   close(sync[1]);
   close(err[0]);
   if (rc < 0) {
     /* Before "go" closing the sync pipe would do; after it, only a kill stops the child. */
     kill(pid, SIGKILL);
     reap(pid);
-    return -1;
+    return abandon(p, procs_fds, start_fd);
   }
+  close_all(procs_fds, p->cgroup_procs.n);
+  if (start_fd >= 0) close(start_fd);
   return pid;
 }

@@ -10,8 +10,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define STATUS_FD 3
-
 static int status_fd = -1;
 
 /* One JSON document being built; sized for a PATH_MAX string escaped at worst as \u00XX. */
@@ -45,9 +43,9 @@ static void json_string(struct json *j, const char *s) {
   json_printf(j, "\"");
 }
 
-void status_init(void) {
-  /* Checked before the monitor opens anything, which could otherwise land on fd 3. */
-  if (fcntl(STATUS_FD, F_SETFD, FD_CLOEXEC) == 0) status_fd = STATUS_FD;
+void status_init(int fd) {
+  /* Checked before the monitor opens anything, which could otherwise land on that fd. */
+  if (fcntl(fd, F_SETFD, FD_CLOEXEC) == 0) status_fd = fd;
 }
 
 static int write_all(int fd, const char *buf, size_t len) {
