@@ -19,11 +19,14 @@
         "src/core/creds.c",
         "src/core/exec.c",
         "src/core/seccomp.c",
+        "src/core/terminal.c",
         "src/monitor/main.c",
         "src/monitor/spawn.c",
         "src/monitor/status.c",
         "src/monitor/log.c",
-        "src/monitor/cgroups.c"
+        "src/monitor/cgroups.c",
+        "src/monitor/tty.c",
+        "src/monitor/tty_frame.c"
       ],
       "cflags": ["-std=gnu11", "-O2", "-Wall", "-Wextra", "-Werror"],
       "cflags!": ["-O3", "-fPIC", "-pthread", "-Wno-unused-parameter"],

@@ -52,6 +52,10 @@ enum tsd_plan_tag {
                                    once set up, reports ready and waits for a connection to it
                                    before execve (the OCI create/start split) */
   TSD_TAG_PRESERVE_FDS = 28,    /* u32 N: fds 3 .. 3+N-1 are passed on to the process */
+  TSD_TAG_TERMINAL = 29,        /* u32 rows, u32 cols (each <= 65535; 0 0: the kernel's 0x0): the
+                                   process gets a new pty of the container's devpts as its
+                                   controlling terminal and stdio; the master goes to the
+                                   monitor's console socket (terminal.c) */
 };
 
 /*

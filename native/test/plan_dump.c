@@ -106,6 +106,7 @@ static void dump(const struct tsd_plan *p) {
   for (size_t i = 0; i < p->n_seccomp; i++)
     printf("seccomp code=0x%x jt=%u jf=%u k=0x%" PRIx32 "\n", p->seccomp[i].code, p->seccomp[i].jt,
            p->seccomp[i].jf, p->seccomp[i].k);
+  if (p->terminal.enabled) printf("terminal %u %u\n", p->terminal.rows, p->terminal.cols);
 }
 
 int main(int argc, char **argv) {

@@ -141,6 +141,10 @@ static void rich(struct buf *b) {
   rec_buf(b, TSD_TAG_SECCOMP, &p);
   rec_str(b, TSD_TAG_START_SOCKET, "/run/x/start.sock");
   rec_u32(b, TSD_TAG_PRESERVE_FDS, 2);
+  p.n = 0;
+  put_u32(&p, 24);
+  put_u32(&p, 65535);
+  rec_buf(b, TSD_TAG_TERMINAL, &p);
 }
 
 static int failures;
@@ -160,6 +164,7 @@ static void check_minimal(const struct tsd_plan *p) {
   CHECK(p->hostname == NULL && p->uid_map == NULL && p->exit_file == NULL);
   CHECK(p->seccomp == NULL && p->n_seccomp == 0);
   CHECK(p->start_socket == NULL && p->preserve_fds == 0);
+  CHECK(!p->terminal.enabled);
   CHECK(!p->has_caps && !p->has_oom_score_adj && p->oom_driver == 0);
   CHECK(p->namespaces == 0 && p->propagation == 0 && p->rootfs_ops.n == 0);
 }
@@ -206,6 +211,7 @@ static void check_rich(const struct tsd_plan *p) {
   CHECK(p->seccomp[1].code == 6 && p->seccomp[1].jt == 1 && p->seccomp[1].jf == 2);
   CHECK(p->seccomp[1].k == 0x7fff0000);
   CHECK(strcmp(p->start_socket, "/run/x/start.sock") == 0 && p->preserve_fds == 2);
+  CHECK(p->terminal.enabled && p->terminal.rows == 24 && p->terminal.cols == 65535);
 }
 
 /* Builders of malformed buffers, each appending to a plan that is otherwise fine. */
@@ -242,7 +248,7 @@ static void tag_zero(struct buf *b) {
 }
 static void tag_past_end(struct buf *b) {
   minimal(b);
-  rec_u32(b, TSD_TAG_PRESERVE_FDS + 1, 0);
+  rec_u32(b, TSD_TAG_TERMINAL + 1, 0);
 }
 static void tag_huge(struct buf *b) {
   minimal(b);
@@ -383,6 +389,26 @@ static void seccomp_twice(struct buf *b) {
   rec(b, TSD_TAG_SECCOMP, "\x06\x00\x00\x00\x00\x00\xff\x7f", 8);
   rec(b, TSD_TAG_SECCOMP, "\x06\x00\x00\x00\x00\x00\xff\x7f", 8);
 }
+static void terminal_too_wide(struct buf *b) {
+  struct buf p = {.n = 0};
+  minimal(b);
+  put_u32(&p, 24);
+  put_u32(&p, 65536);
+  rec_buf(b, TSD_TAG_TERMINAL, &p);
+}
+static void terminal_no_cols(struct buf *b) {
+  minimal(b);
+  rec_u32(b, TSD_TAG_TERMINAL, 24);
+}
+static void terminal_unsized(struct buf *b) {
+  struct buf p = {.n = 0};
+  minimal(b);
+  put_u64(&p, 0);
+  rec_buf(b, TSD_TAG_TERMINAL, &p);
+}
+static void check_terminal_unsized(const struct tsd_plan *p) {
+  CHECK(p->terminal.enabled && p->terminal.rows == 0 && p->terminal.cols == 0);
+}
 static void no_argv(struct buf *b) {
   magic(b);
   rec_str(b, TSD_TAG_CWD, "/");
@@ -457,6 +483,9 @@ static const struct test_case cases[] = {
     {"seccomp filter of 9 bytes", seccomp_partial, "not whole instructions", NULL},
     {"empty seccomp filter", seccomp_empty, "has 0 instructions", NULL},
     {"duplicate seccomp filter", seccomp_twice, "duplicate record", NULL},
+    {"terminal 24x65536", terminal_too_wide, "does not fit a winsize", NULL},
+    {"terminal without cols", terminal_no_cols, "truncated record", NULL},
+    {"terminal of size 0x0", terminal_unsized, NULL, check_terminal_unsized},
     {"no argv", no_argv, "no argv", NULL},
     {"no cwd", no_cwd, "no cwd", NULL},
     {"no rootfs", no_rootfs, "no rootfs", NULL},

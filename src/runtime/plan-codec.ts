@@ -37,6 +37,7 @@ export const Tag = {
   seccomp: 26,
   startSocket: 27,
   preserveFds: 28,
+  terminal: 29,
 } as const;
 
 const OpKind = { mount: 1, mkdir: 2, mknod: 3, symlink: 4, mask: 5, readonly: 6, chdir: 7, write: 8 } as const;
@@ -213,5 +214,8 @@ export function encodePlan(plan: SpawnPlan): Buffer {
   if (plan.seccomp !== undefined) w.record(Tag.seccomp, encodeFilter(plan.seccomp));
   if (plan.startSocket !== undefined) w.string(Tag.startSocket, plan.startSocket);
   if (plan.preserveFds !== undefined && plan.preserveFds > 0) w.u32(Tag.preserveFds, plan.preserveFds);
+  if (plan.terminal !== undefined) {
+    w.record(Tag.terminal, Buffer.concat([u32(plan.terminal.rows), u32(plan.terminal.cols)]));
+  }
   return w.finish();
 }

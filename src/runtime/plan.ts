@@ -135,4 +135,10 @@ export interface SpawnPlan {
   startSocket?: string;
   /** fds 3 .. 3+N-1 of the monitor passed on to the process (OCI `--preserve-fds`). */
   preserveFds?: number;
+  /**
+   * OCI's `process.terminal` and `consoleSize`: a new pty of the container's devpts becomes the
+   * process's controlling terminal and stdio; the monitor holds its master. 0x0 leaves the size
+   * to the first resize.
+   */
+  terminal?: { rows: number; cols: number };
 }

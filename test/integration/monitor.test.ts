@@ -19,9 +19,10 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import type { Readable } from 'node:stream';
+import type { Duplex, Readable } from 'node:stream';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { monitorPath } from '../../src/native.js';
+import { inputFrames, MonitorFrameReader, resizeFrame } from '../../src/runtime/attach-protocol.js';
 import { encodePlan } from '../../src/runtime/plan-codec.js';
 import type { FsOp, SpawnPlan } from '../../src/runtime/plan.js';
 
@@ -569,5 +570,57 @@ describe('tsdock-monitor', () => {
     const code = await new Promise<number | null>((resolve) => bad.on('close', resolve));
     expect(code).toBe(2);
     expect(stderr).toBe(`tsdock-monitor: ${planFile}: bad magic: not a spawn plan\n`);
+  });
+
+  it('gives the process a pty of its own devpts and serves its master to a client on --attach-fd', async () => {
+    const c = newContainer();
+    const devpts: FsOp[] = [
+      {
+        kind: 'mount',
+        source: 'devpts',
+        target: '/dev/pts',
+        fstype: 'devpts',
+        flags: MS.NOSUID | MS.NOEXEC,
+        data: 'newinstance,ptmxmode=0666,mode=0620,gid=5',
+        createTarget: 'dir',
+      },
+      { kind: 'symlink', linkTarget: 'pts/ptmx', target: '/dev/ptmx' },
+    ];
+    const script = 'tty; stty size; stat -c "owner %u:%g" "$(tty)"; read line; stty size; echo "got $line"; exit 3';
+    const p = plan(c, ['sh', '-c', script], {
+      containerOps: [...deviceOps, ...devpts],
+      user: { uid: 1000, gid: 1000, additionalGids: [] },
+      terminal: { rows: 30, cols: 100 },
+    });
+    const planFile = join(c.dir, 'plan.bin');
+    writeFileSync(planFile, encodePlan(p));
+    const monitor = spawn(monitorPath(), ['--attach-fd', '4', planFile], {
+      stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'],
+    });
+    const guard = setTimeout(() => monitor.kill('SIGKILL'), 20_000);
+    const client = monitor.stdio[4] as Duplex;
+    const reader = new MonitorFrameReader();
+    let output = '';
+    let exitCode: number | undefined;
+    let answered = false;
+    client.on('data', (chunk: Buffer) => {
+      for (const f of reader.push(chunk)) {
+        if (f.type === 'exit') exitCode = f.exitCode;
+        else output += f.data.toString();
+        // Asked for input: resize first, so the second `stty size` must see it.
+        if (f.type === 'output' && output.includes('owner ') && !answered) {
+          answered = true;
+          // Not end(): a client that closes its side has detached.
+          client.write(Buffer.concat([resizeFrame(40, 120), inputFrames(Buffer.from('hello\n'))]));
+        }
+      }
+    });
+    const code = await new Promise<number | null>((resolve) => monitor.on('close', resolve));
+    clearTimeout(guard);
+    expect(code).toBe(0);
+    // The terminal's own newline translation (onlcr) shows the output came through a pty.
+    expect(output).toBe('/dev/pts/0\r\n30 100\r\nowner 1000:5\r\nhello\r\n40 120\r\ngot hello\r\n');
+    expect(exitCode).toBe(3);
+    expect(JSON.parse(readFileSync(c.exitFile, 'utf8'))).toMatchObject({ exitCode: 3 });
   });
 });

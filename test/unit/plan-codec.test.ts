@@ -133,6 +133,7 @@ const richPlan: SpawnPlan = {
   ],
   startSocket: '/run/tsdock-runtime/abc/start.sock',
   preserveFds: 2,
+  terminal: { rows: 24, cols: 65535 },
 };
 
 describe('plan wire format', () => {
@@ -184,6 +185,7 @@ describe('plan wire format', () => {
       'seccomp code=0x20 jt=0 jf=0 k=0x4',
       'seccomp code=0x15 jt=1 jf=255 k=0xc000003e',
       'seccomp code=0x6 jt=0 jf=0 k=0x7fff0000',
+      'terminal 24 65535',
     ];
     expect(dump(encodePlan(richPlan)).split('\n')).toEqual([...expected, '']);
   });

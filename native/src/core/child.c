@@ -120,6 +120,8 @@ _Noreturn void tsd_child_main(const struct tsd_child *c) {
     tsd_child_fail(c, "sethostname", p->hostname);
   if (p->loopback_up) loopback_up(c);
   set_rlimits(c);
+  /* After the mounts (the container's /dev/pts), before the ids change (chown of the pty). */
+  if (p->terminal.enabled) tsd_setup_terminal(c);
   tsd_set_credentials(c);
   tsd_exec(c);
 }

@@ -27,6 +27,7 @@ struct tsd_child {
   int err_fd;            /* write end, O_CLOEXEC */
   int start_fd;          /* listening socket to wait on before execve, or -1 */
   unsigned cap_last_cap; /* from /proc/sys/kernel/cap_last_cap, read before clone */
+  int console_fd;        /* a connected unix socket for the pty master (plan->terminal), or -1 */
 };
 
 /* Runs the plan in the freshly cloned child; never returns. */
@@ -65,6 +66,12 @@ int tsd_in_root_open(const char *root, const char *rel, uint64_t flags, uint64_t
 
 /* fsops.c: remounts the mount at path read-only, keeping the flags a user namespace locks. */
 int tsd_remount_readonly(const char *path, unsigned long extra_flags);
+
+/*
+ * terminal.c: a new pty in the devpts at /dev/pts becomes the controlling terminal and stdio;
+ * its master is sent over console_fd. Fails through tsd_child_fail.
+ */
+void tsd_setup_terminal(const struct tsd_child *c);
 
 /* creds.c: supplementary groups, gid, uid, capabilities, no_new_privs, in that order. */
 void tsd_set_credentials(const struct tsd_child *c);

@@ -219,6 +219,17 @@ static int decode_seccomp(struct decoder *d, struct cursor *c) {
   return 0;
 }
 
+static int decode_terminal(struct decoder *d, struct cursor *c) {
+  struct tsd_terminal *t = &d->plan->terminal;
+  uint32_t rows, cols;
+  if (take_u32(d, c, &rows) < 0 || take_u32(d, c, &cols) < 0) return -1;
+  /* struct winsize has unsigned short fields. */
+  if (rows > UINT16_MAX || cols > UINT16_MAX)
+    return fail(d, "terminal size %ux%u does not fit a winsize", rows, cols);
+  *t = (struct tsd_terminal){.enabled = true, .rows = (uint16_t)rows, .cols = (uint16_t)cols};
+  return 0;
+}
+
 static int decode_record(struct decoder *d, struct cursor *c) {
   struct tsd_plan *p = d->plan;
   switch (d->tag) {
@@ -286,6 +297,8 @@ static int decode_record(struct decoder *d, struct cursor *c) {
     if (p->preserve_fds > 1024)
       return fail(d, "%u fds to preserve, more than 1024", p->preserve_fds);
     return 0;
+  case TSD_TAG_TERMINAL:
+    return decode_terminal(d, c);
   }
   return fail(d, "unknown tag");
 }
@@ -302,7 +315,7 @@ static int decode_next(struct decoder *d, const uint8_t *buf, size_t len, size_t
   d->offset = *offset;
   if (n > head.left)
     return fail(d, "length %u overflows the buffer (%zu bytes left)", n, head.left);
-  if (tag < TSD_TAG_ARG || tag > TSD_TAG_PRESERVE_FDS) return fail(d, "unknown tag");
+  if (tag < TSD_TAG_ARG || tag > TSD_TAG_TERMINAL) return fail(d, "unknown tag");
   if ((d->seen & BIT(tag)) && !(REPEATED_TAGS & BIT(tag))) return fail(d, "duplicate record");
   d->seen |= BIT(tag);
 

@@ -44,6 +44,12 @@ struct tsd_caps {
   uint64_t bounding, effective, permitted, inheritable, ambient;
 };
 
+/* OCI's process.terminal and process.consoleSize. */
+struct tsd_terminal {
+  bool enabled;
+  uint16_t rows, cols; /* 0 0: left as the kernel makes it */
+};
+
 struct tsd_plan {
   struct tsd_strv args, env;
   char *cwd, *rootfs;
@@ -76,6 +82,7 @@ struct tsd_plan {
   size_t n_seccomp;
   char *start_socket;    /* NULL: exec as soon as set up */
   uint32_t preserve_fds; /* fds 3 .. 3+preserve_fds-1 stay open across execve */
+  struct tsd_terminal terminal;
 };
 
 /*

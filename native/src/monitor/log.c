@@ -158,6 +158,18 @@ bool log_drain(struct tsd_log *l, int s) {
   }
 }
 
+void log_write(struct tsd_log *l, int s, const char *data, size_t len) {
+  struct tsd_log_buf *b = &l->bufs[s];
+  while (len > 0) {
+    size_t n = len < LOG_CHUNK - b->len ? len : LOG_CHUNK - b->len;
+    memcpy(b->data + b->len, data, n);
+    b->len += n;
+    data += n;
+    len -= n;
+    flush_lines(l, s, false);
+  }
+}
+
 void log_close(struct tsd_log *l) {
   for (int s = 0; s < 2; s++) {
     if (l->pipes[s] >= 0) {

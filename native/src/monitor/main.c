@@ -1,7 +1,8 @@
 /*
- * tsdock-monitor [--log FILE [--log-max-size BYTES] [--log-max-file N]] [--leave]
- * [--status-fd FD] PLAN_FILE: starts one container from a spawn plan (include/plan.h), stays with
- * it as its subreaper, forwards signals to it, records how it ended, and exits.
+ * tsdock-monitor [--log FILE [--log-max-size BYTES] [--log-max-file N]] [--attach SOCKET]
+ * [--attach-fd FD] [--leave] [--status-fd FD] PLAN_FILE: starts one container from a spawn plan
+ * (include/plan.h), stays with it as its subreaper, forwards signals to it, records how it ended,
+ * and exits.
  *
  * With --leave (the OCI runtime's create and exec), the monitor exits as soon as the process has
  * exec'd, or, for a plan with a start socket, is set up and waiting for start: the process is
@@ -11,6 +12,10 @@
  * With --log, the container's stdout and stderr are pipes the monitor drains into FILE as
  * Docker json-file lines, rotated at BYTES (default: never) keeping N files (default 1); see
  * log.c. Without it, the container's stdout and stderr are the monitor's.
+ *
+ * A plan with a terminal gives the process a pty instead (core/terminal.c); the monitor holds
+ * its master, logs what it prints (stream stdout) and serves attach clients (tty.h): those that
+ * connect to SOCKET, and the one already connected on FD.
  *
  * Protocol. fds 0, 1 and 2 are the container's (a closed one is replaced by /dev/null first), and
  * so are the plan's preserved fds from 3 on. If the status fd (3 unless --status-fd) is open at
@@ -45,9 +50,11 @@
  */
 #define _GNU_SOURCE
 #include "monitor.h"
+#include "tty.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -159,18 +166,20 @@ static bool reap(pid_t pid, int *wstatus) {
  * Forwards signals and drains the log pipes (when there is a log) until the container process
  * exits; returns its wait status.
  */
-static int supervise(int sfd, pid_t pid, struct tsd_log *log) {
+static int supervise(int sfd, pid_t pid, struct tsd_log *log, struct tsd_tty *tty) {
   int wstatus = 0;
   for (;;) {
-    struct pollfd fds[3] = {{.fd = sfd, .events = POLLIN}, {.fd = -1}, {.fd = -1}};
+    struct pollfd fds[3 + TTY_POLL_FDS] = {{.fd = sfd, .events = POLLIN}, {.fd = -1}, {.fd = -1}};
     for (int s = 0; log != NULL && s < 2; s++)
       fds[s + 1] = (struct pollfd){.fd = log->pipes[s], .events = POLLIN};
-    if (poll(fds, 3, -1) < 0) {
+    if (tty != NULL) tty_poll_fds(tty, fds + 3);
+    if (poll(fds, tty != NULL ? 3 + TTY_POLL_FDS : 3, -1) < 0) {
       if (errno == EINTR) continue;
       break;
     }
     for (int s = 0; s < 2; s++)
       if (fds[s + 1].revents != 0) log_drain(log, s);
+    if (tty != NULL) tty_on_poll(tty, fds + 3);
     if (fds[0].revents == 0) continue;
     struct signalfd_siginfo si;
     ssize_t n = read(sfd, &si, sizeof(si));
@@ -188,10 +197,14 @@ static int supervise(int sfd, pid_t pid, struct tsd_log *log) {
   return wstatus;
 }
 
+static int exit_code_of(int wstatus) {
+  return WIFSIGNALED(wstatus) ? 128 + WTERMSIG(wstatus) : WEXITSTATUS(wstatus);
+}
+
 /* Records the exit (the OOM counter first: it goes away with the cgroup) and cleans up. */
 static int finish(const struct tsd_plan *p, int wstatus) {
   int sig = WIFSIGNALED(wstatus) ? WTERMSIG(wstatus) : 0;
-  int code = sig != 0 ? 128 + sig : WEXITSTATUS(wstatus);
+  int code = exit_code_of(wstatus);
   bool oom = oom_killed(p);
   int rc = remove_cgroup_dirs(p) < 0 ? 1 : 0;
   if (p->exit_file != NULL && write_exit_file(p->exit_file, code, sig, oom) < 0) rc = 1;
@@ -210,6 +223,8 @@ struct args {
   const char *path; /* --log FILE, or NULL */
   uint64_t max_size;
   unsigned max_files;
+  const char *attach; /* --attach SOCKET, or NULL */
+  int attach_fd;      /* --attach-fd FD: a client from the start, or -1 */
   bool leave;
   int status_fd;
   const char *plan;
@@ -223,10 +238,30 @@ static int leave(const struct tsd_plan *plan) {
     set_error(&e, "monitor", CAP_LAST_CAP_PATH);
     return fail_setup(plan, &e);
   }
-  pid_t pid = spawn_container(plan, cap_last_cap, &e);
+  pid_t pid = spawn_container(plan, cap_last_cap, -1, &e);
   if (pid < 0) return fail_setup(plan, &e);
   status_started(pid);
   return 0;
+}
+
+/*
+ * The pty master comes from the child before it execs; a child that exec'd without sending it
+ * cannot be, so the container is killed rather than left without a terminal.
+ */
+static pid_t spawn_with_terminal(const struct tsd_plan *plan, unsigned cap_last_cap,
+                                 struct tsd_tty *tty, struct tsd_child_error *e) {
+  int console[2];
+  if (tty_console_pair(console) < 0) return set_error(e, "terminal", "socketpair");
+  pid_t pid = spawn_container(plan, cap_last_cap, console[1], e);
+  close(console[1]);
+  if (pid >= 0 && tty_receive_master(tty, console[0]) < 0) {
+    set_error(e, "terminal", "console socket");
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    pid = -1;
+  }
+  close(console[0]);
+  return pid;
 }
 
 /* Everything after the plan is loaded; returns the monitor's exit status. */
@@ -235,7 +270,9 @@ static int monitor(const struct tsd_plan *plan, const struct args *la) {
   unsigned cap_last_cap;
   int sfd;
   static struct tsd_log log;
+  static struct tsd_tty tty;
   struct tsd_log *lp = NULL;
+  struct tsd_tty *tp = NULL;
   if (la->path != NULL) {
     if (log_open(&log, la->path, la->max_size, la->max_files) < 0 || log_give_stdio(&log) < 0) {
       set_error(&e, "monitor", la->path);
@@ -251,15 +288,30 @@ static int monitor(const struct tsd_plan *plan, const struct args *la) {
     set_error(&e, "monitor", "");
     return fail_setup(plan, &e);
   }
-  pid_t pid = spawn_container(plan, cap_last_cap, &e);
+  if (plan->terminal.enabled) {
+    if (tty_open(&tty, la->attach, la->attach_fd, lp) < 0) {
+      set_error(&e, "monitor", la->attach != NULL ? la->attach : "");
+      return fail_setup(plan, &e);
+    }
+    tp = &tty;
+  }
+  pid_t pid = tp != NULL ? spawn_with_terminal(plan, cap_last_cap, tp, &e)
+                         : spawn_container(plan, cap_last_cap, -1, &e);
   if (lp != NULL) log_drop_stdio(lp);
-  if (pid < 0) return fail_setup(plan, &e);
+  if (pid < 0) {
+    if (tp != NULL) tty_close(tp, -1);
+    return fail_setup(plan, &e);
+  }
   status_started(pid);
-  int wstatus = supervise(sfd, pid, lp);
+  int wstatus = supervise(sfd, pid, lp, tp);
   /* What the container wrote before it ended is in the pipes still (its other processes died with
    * it). */
+  if (tp != NULL) tty_drain(tp);
   if (lp != NULL) log_close(lp);
-  return finish(plan, wstatus);
+  int rc = finish(plan, wstatus);
+  /* Attached clients learn the exit once it is recorded. */
+  if (tp != NULL) tty_close(tp, exit_code_of(wstatus));
+  return rc;
 }
 
 /* The options above, then PLAN_FILE; -1 on a usage error. */
@@ -281,6 +333,11 @@ static int parse_args(int argc, char **argv, struct args *a) {
       a->max_files = (unsigned)v;
     else if (strcmp(argv[i], "--status-fd") == 0 && number && v >= 3 && v <= 1100)
       a->status_fd = (int)v;
+    else if (strcmp(argv[i], "--attach") == 0)
+      a->attach = argv[i + 1];
+    else if (strcmp(argv[i], "--attach-fd") == 0 && number && v >= 3 && v <= INT_MAX &&
+             fcntl((int)v, F_SETFD, FD_CLOEXEC) == 0)
+      a->attach_fd = (int)v;
     else
       return -1;
     i++;
@@ -292,10 +349,12 @@ static int parse_args(int argc, char **argv, struct args *a) {
 
 int main(int argc, char **argv) {
   struct tsd_plan plan;
-  struct args a = {.path = NULL, .max_size = 0, .max_files = 1, .leave = false, .status_fd = 3};
+  struct args a = {
+      .path = NULL, .max_size = 0, .max_files = 1, .attach_fd = -1, .leave = false, .status_fd = 3};
   if (parse_args(argc, argv, &a) < 0) {
     fprintf(stderr, "tsdock-monitor: usage: tsdock-monitor [--log FILE [--log-max-size BYTES] "
-                    "[--log-max-file N]] [--leave] [--status-fd FD] PLAN_FILE\n");
+                    "[--log-max-file N]] [--attach SOCKET] [--attach-fd FD] [--leave] "
+                    "[--status-fd FD] PLAN_FILE\n");
     return 2;
   }
   status_init(a.status_fd);

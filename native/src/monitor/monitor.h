@@ -19,8 +19,9 @@ int write_exit_file(const char *path, int exit_code, int signal, bool oom_killed
 /*
  * spawn.c: joins namespaces, clones the child, places it and lets it run. Returns the child's
  * pid once it has exec'd; on failure fills *e, leaves no child behind and returns -1.
+ * console_fd: where a plan with a terminal sends the pty master (-1 without one).
  */
-pid_t spawn_container(const struct tsd_plan *plan, unsigned cap_last_cap,
+pid_t spawn_container(const struct tsd_plan *plan, unsigned cap_last_cap, int console_fd,
                       struct tsd_child_error *e);
 
 /* Fills *e with (step, errno, path); returns -1 for the caller to return. */
@@ -47,6 +48,8 @@ int log_give_stdio(struct tsd_log *l);
 void log_drop_stdio(struct tsd_log *l);
 /* Reads what stream s (0 stdout, 1 stderr) has; false once it reached EOF. */
 bool log_drain(struct tsd_log *l, int s);
+/* Takes len bytes of stream s from elsewhere (the pty master: a terminal has one stream). */
+void log_write(struct tsd_log *l, int s, const char *data, size_t len);
 void log_close(struct tsd_log *l);
 
 /* cgroups.c: what is left to do about the container's cgroups once it is gone. */

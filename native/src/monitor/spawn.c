@@ -189,7 +189,8 @@ static pid_t abandon(const struct tsd_plan *p, const int *procs_fds, int start_f
   return -1;
 }
 
-pid_t spawn_container(const struct tsd_plan *p, unsigned cap_last_cap, struct tsd_child_error *e) {
+pid_t spawn_container(const struct tsd_plan *p, unsigned cap_last_cap, int console_fd,
+                      struct tsd_child_error *e) {
   int sync[2], err[2];
   int procs_fds[p->cgroup_procs.n + 1];
   int start_fd = -1;
@@ -215,7 +216,8 @@ pid_t spawn_container(const struct tsd_plan *p, unsigned cap_last_cap, struct ts
                           .sync_fd = sync[0],
                           .err_fd = err[1],
                           .start_fd = start_fd,
-                          .cap_last_cap = cap_last_cap};
+                          .cap_last_cap = cap_last_cap,
+                          .console_fd = console_fd};
     tsd_child_main(&c);
   }
   close(sync[0]);
