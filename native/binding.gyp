@@ -43,6 +43,16 @@
       "cflags!": ["-O3", "-fPIC", "-pthread", "-Wno-unused-parameter"],
       "ldflags": ["-static"],
       "ldflags!": ["-pthread", "-rdynamic"]
+    },
+    {
+      # The process that holds a pod's namespaces: static, as its container has no image.
+      "target_name": "tsdock-pause",
+      "type": "executable",
+      "sources": ["src/pause/pause.c"],
+      "cflags": ["-std=gnu11", "-O2", "-Wall", "-Wextra", "-Werror"],
+      "cflags!": ["-O3", "-fPIC", "-pthread", "-Wno-unused-parameter"],
+      "ldflags": ["-static"],
+      "ldflags!": ["-pthread", "-rdynamic"]
     }
   ]
 }

@@ -29,6 +29,9 @@ import type { ExecOptions, StartedExec } from './runtime/exec.js';
 import type { ContainerStats } from './runtime/container-stats.js';
 import type { LogConfig } from './runtime/container-record.js';
 import type { ContainerOptions } from './runtime/options.js';
+import type { NamespaceJoin } from './runtime/plan.js';
+import type { PodOptions, Pods, PodSummary } from './runtime/pod.js';
+import type { PodRecord } from './runtime/pod-record.js';
 import type { CreateNetworkOptions, Networks, NetworkSummary } from './network/networks.js';
 import type { EndpointRecord, NetworkRecord } from './network/store.js';
 import type { ExitStatus, StdioMode } from './runtime/spawn.js';
@@ -46,6 +49,8 @@ export type { ContainerRecord, ContainerStatus, ExitReason, LogConfig } from './
 export type { LogEntry } from './runtime/container-logs.js';
 export type { ExecOptions, StartedExec } from './runtime/exec.js';
 export type { ContainerStats } from './runtime/container-stats.js';
+export type { PodOptions, PodSummary } from './runtime/pod.js';
+export type { PodRecord, PodNamespace } from './runtime/pod-record.js';
 export type { ObservedState } from './runtime/container-state.js';
 export type { CgroupLimits } from './runtime/cgroups/index.js';
 export type { ImageSummary } from './image/store.js';
@@ -199,10 +204,12 @@ export class Runtime {
    * failed start removes the container and rejects with a {@link TsdockError}.
    */
   async start(image: string, options: RunOptions & CreateOptions = {}): Promise<StartedContainer> {
+    const member = await this.podMember(options);
+    if (member.options.pod !== undefined) await (await this.pods()).start(member.options.pod);
     return startContainer({
       containersRoot: this.containersRoot(),
       image: await this.runtimeImage(image, options),
-      options,
+      ...member,
       name: options.name,
       autoRemove: options.autoRemove,
       log: options.log,
@@ -221,7 +228,7 @@ export class Runtime {
     const record = await createContainer({
       containersRoot: this.containersRoot(),
       image: await this.runtimeImage(image, options),
-      options,
+      ...(await this.podMember(options)),
       name: options.name,
       autoRemove: options.autoRemove,
       log: options.log,
@@ -240,6 +247,8 @@ export class Runtime {
     const [{ startCreated }, ops] = await Promise.all([import('./runtime/container.js'), this.ops()]);
     const container = ops.observe(this.find(ref));
     if (ops.isActive(container.observed)) return;
+    const { pod } = container.record.options;
+    if (pod !== undefined && container.record.infra !== true) await (await this.pods()).start(pod);
     const started = await startCreated(this.containersRoot(), container.record);
     started.monitor.detach();
   }
@@ -293,7 +302,14 @@ export class Runtime {
    */
   async remove(ref: string, options: { force?: boolean } = {}): Promise<void> {
     const ops = await this.ops();
-    await ops.removeContainer(this.containersRoot(), ops.observe(this.find(ref)), options.force ?? false);
+    const container = ops.observe(this.find(ref));
+    if (container.record.infra === true) {
+      throw new TsdockError(
+        'CONFLICT',
+        `container ${container.record.name} holds the namespaces of a pod: remove the pod (pod rm) instead`,
+      );
+    }
+    await ops.removeContainer(this.containersRoot(), container, options.force ?? false);
   }
 
   /** Waits until a container is no longer running; returns its exit code. */
@@ -325,6 +341,7 @@ export class Runtime {
     const [ops, { listContainers }] = await Promise.all([this.ops(), import('./runtime/container-store.js')]);
     await ops.reapAutoRemoved(this.containersRoot());
     return listContainers(this.containersRoot())
+      .filter((c) => c.record.infra !== true)
       .map((c) => ops.observe(c))
       .filter((c) => options.all === true || ops.isActive(c.observed))
       .sort((a, b) => b.record.created.localeCompare(a.record.created));
@@ -476,6 +493,70 @@ export class Runtime {
   /** A container's interfaces on every network it is attached to. */
   async containerEndpoints(ref: string): Promise<(EndpointRecord & { networkName: string })[]> {
     return (await this.networks()).endpointsOf(this.find(ref).record.id);
+  }
+
+  /**
+   * Creates a pod and starts the pause process that holds its namespaces; returns its record.
+   * Containers join it with the `pod` option of {@link Runtime.create} and {@link Runtime.start}.
+   *
+   * @example
+   * ```ts
+   * await runtime.createPod({ name: 'web', network: 'bridge', publish: [{ hostPort: 8080, containerPort: 80, protocol: 'tcp' }] });
+   * await runtime.runDetached('busybox', { pod: 'web', command: ['httpd', '-f', '-p', '80'] });
+   * ```
+   * @throws TsdockError `CONFLICT` when the name is taken, `INVALID_ARGUMENT` for bad options.
+   */
+  async createPod(options: PodOptions = {}): Promise<PodRecord> {
+    return (await this.pods()).create(options);
+  }
+
+  /** Every pod of this root with its state and its containers, oldest first. */
+  async listPods(): Promise<PodSummary[]> {
+    return (await this.pods()).list();
+  }
+
+  /**
+   * One pod, its state (its pause process's) and its containers.
+   *
+   * @throws TsdockError `POD_NOT_FOUND`.
+   */
+  async inspectPod(ref: string): Promise<PodSummary> {
+    return (await this.pods()).inspect(ref);
+  }
+
+  /** Starts a pod's pause process again (after `stopPod`, or when it died). */
+  async startPod(ref: string): Promise<void> {
+    await (await this.pods()).start(ref);
+  }
+
+  /** Stops a pod's containers, then its pause process; `timeout` as for {@link Runtime.stop}. */
+  async stopPod(ref: string, options: { timeout?: number } = {}): Promise<void> {
+    await (await this.pods()).stop(ref, options.timeout ?? 10);
+  }
+
+  /**
+   * Removes a pod with its containers; running containers only with `force` (killed first).
+   * Returns the pod's name.
+   *
+   * @throws TsdockError `CONFLICT` when containers run and `force` is not set.
+   */
+  async removePod(ref: string, options: { force?: boolean } = {}): Promise<string> {
+    return (await this.pods()).remove(ref, options.force ?? false);
+  }
+
+  private async pods(): Promise<Pods> {
+    const { Pods } = await import('./runtime/pod.js');
+    return new Pods(this.root);
+  }
+
+  /** A container's options and namespace joins, resolved against its pod when it names one. */
+  private async podMember(
+    options: ContainerOptions,
+  ): Promise<{ options: ContainerOptions; sharedNamespaces?: NamespaceJoin[] }> {
+    if (options.pod === undefined) return { options };
+    const [pods, { memberOptions }] = await Promise.all([this.pods(), import('./runtime/pod.js')]);
+    const pod = pods.find(options.pod);
+    return memberOptions(pod, pods.pinsDir(pod), options);
   }
 
   private async networks(): Promise<Networks> {

@@ -75,3 +75,8 @@ export function monitorPath(): string {
 export function initPath(): string {
   return locate('tsdock-init');
 }
+
+/** The static `tsdock-pause` executable that holds a pod's namespaces. */
+export function pausePath(): string {
+  return locate('tsdock-pause');
+}

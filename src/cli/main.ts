@@ -3,6 +3,7 @@
  * module is imported only when that command runs, to keep start-up lean.
  */
 import { Command, Option } from 'commander';
+import type { PodCreateFlags } from './commands/pod.js';
 import { reportError } from './render.js';
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
@@ -40,9 +41,9 @@ function program(): Command {
     .option('--entrypoint <cmd>', 'override the image ENTRYPOINT ("" clears it)')
     .option(
       '--network <mode>',
-      'network: none, host, bridge, container:<name|id>, a network name or a netns path',
-      'none',
+      'network: none (the default), host, bridge, container:<name|id>, a network name or a netns path',
     )
+    .option('--pod <pod>', 'run in a pod: share its network, IPC and UTS namespaces')
     .option('-p, --publish <[ip:]host:ctr[/proto]>', 'publish a container port on the host', collect, [])
     .option('-P, --publish-all', 'publish every EXPOSEd port on a random host port')
     .option('--ip <address>', 'IPv4 address on a user network')
@@ -85,7 +86,8 @@ function program(): Command {
     .option('-a, --all', 'show all containers (default: only running ones)')
     .option('-q, --quiet', 'only show container ids')
     .option('--format <format>', 'json: one JSON object per line')
-    .action(async (flags: { all?: boolean; quiet?: boolean; format?: string }) => {
+    .option('--pod', 'show the pod of each container')
+    .action(async (flags: { all?: boolean; quiet?: boolean; format?: string; pod?: boolean }) => {
       const { ps } = await import('./commands/ps.js');
       await ps(globals(), flags);
     });
@@ -210,6 +212,65 @@ function program(): Command {
     .action(async () => {
       const { prune } = await import('./commands/prune.js');
       await prune(globals());
+    });
+
+  const pod = cli.command('pod').description('Manage pods: containers sharing network, IPC and UTS namespaces');
+  pod
+    .command('create')
+    .description('Create a pod and start the pause process that holds its namespaces')
+    .option('--name <name>', 'name the pod (unique)')
+    .option('--hostname <name>', 'host name of the shared uts namespace (default: the pod name)')
+    .option('--network <mode>', 'network: none, host, bridge or a network name', 'none')
+    .option('-p, --publish <[ip:]host:ctr[/proto]>', 'publish a port of the pod on the host', collect, [])
+    .option('--share <kinds>', 'namespaces to share: net,ipc,uts[,pid]', 'net,ipc,uts')
+    .option('--cgroup-parent <path>', 'parent cgroup of the pause process')
+    .action(async (flags: PodCreateFlags) => {
+      const { podCreate } = await import('./commands/pod.js');
+      await podCreate(globals(), flags);
+    });
+  pod
+    .command('ls')
+    .alias('ps')
+    .description('List pods')
+    .option('-q, --quiet', 'only show pod ids')
+    .option('--format <format>', 'json: one JSON object per line')
+    .action(async (flags: { quiet?: boolean; format?: string }) => {
+      const { podLs } = await import('./commands/pod.js');
+      await podLs(globals(), flags);
+    });
+  pod
+    .command('inspect')
+    .description('Show pods as JSON')
+    .argument('<pod...>')
+    .action(async (refs: string[]) => {
+      const { podInspect } = await import('./commands/pod.js');
+      process.exitCode = await podInspect(globals(), refs);
+    });
+  pod
+    .command('start')
+    .description("Start pods' pause processes")
+    .argument('<pod...>')
+    .action(async (refs: string[]) => {
+      const { podStart } = await import('./commands/pod.js');
+      process.exitCode = await podStart(globals(), refs);
+    });
+  pod
+    .command('stop')
+    .description("Stop pods' containers, then their pause processes")
+    .argument('<pod...>')
+    .option('-t, --time <seconds>', 'seconds to wait before SIGKILL', '10')
+    .action(async (refs: string[], flags: { time?: string }) => {
+      const { podStop } = await import('./commands/pod.js');
+      process.exitCode = await podStop(globals(), refs, flags);
+    });
+  pod
+    .command('rm')
+    .description('Remove pods and their containers')
+    .argument('<pod...>')
+    .option('-f, --force', 'stop and remove running containers too')
+    .action(async (refs: string[], flags: { force?: boolean }) => {
+      const { podRm } = await import('./commands/pod.js');
+      process.exitCode = await podRm(globals(), refs, flags);
     });
 
   const network = cli.command('network').description('Manage networks');

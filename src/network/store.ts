@@ -59,6 +59,12 @@ export interface NetworkHost {
 const DEFAULT_ROOT = '/var/lib/tsdock';
 const RUN_DIR = '/run/tsdock';
 
+/** '' for the default root, else a short hash of the root's path: names host objects per root. */
+export function rootTag(root: string): string {
+  const abs = resolve(root);
+  return abs === DEFAULT_ROOT ? '' : createHash('sha256').update(abs).digest('hex').slice(0, 8);
+}
+
 /**
  * The default root owns `tsdock0` and the `tsdock` table; another root (tests, a second user)
  * gets its own bridge, table and pin directory, tagged with a hash of its path, so two roots on
@@ -66,7 +72,7 @@ const RUN_DIR = '/run/tsdock';
  */
 export function networkHostOf(root: string): NetworkHost {
   const abs = resolve(root);
-  const tag = abs === DEFAULT_ROOT ? '' : createHash('sha256').update(abs).digest('hex').slice(0, 8);
+  const tag = rootTag(root);
   return {
     stateFile: join(abs, 'networks.json'),
     table: tag === '' ? 'tsdock' : `tsdock_${tag}`,

@@ -59,6 +59,8 @@ export interface ContainerRecord {
   init?: boolean;
   /** The image's STOPSIGNAL, when it has one. */
   stopSignal?: string;
+  /** The pod's infra container (`options.pod`): it holds the pod's namespaces, `ps` hides it. */
+  infra?: boolean;
   state: RecordedState;
 }
 

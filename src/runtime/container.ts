@@ -35,7 +35,7 @@ import { listContainers, withContainersLock } from './container-store.js';
 import { hostNofileHardLimit } from './host.js';
 import { readLayeredFile } from './layer-files.js';
 import type { ContainerOptions } from './options.js';
-import type { IdMapping } from './plan.js';
+import type { IdMapping, NamespaceJoin } from './plan.js';
 import { buildSpawnPlan, resolveArgs, type ImageRuntimeConfig } from './plan-builder.js';
 import { execBaseOf } from './exec-plan.js';
 import { encodePlan } from './plan-codec.js';
@@ -69,6 +69,10 @@ export interface CreateRequest {
   log?: LogConfig;
   /** `--init`: tsdock-init runs as pid 1, forwarding signals to the command and reaping zombies. */
   init?: boolean;
+  /** Namespaces joined instead of created besides the network's (a pod's ipc, uts, pid). */
+  sharedNamespaces?: NamespaceJoin[];
+  /** A pod's infra container. */
+  infra?: boolean;
 }
 
 export interface StartRequest extends CreateRequest {
@@ -193,6 +197,7 @@ export async function createContainer(req: CreateRequest): Promise<ContainerReco
         cgroupMounts,
         idMappings,
         networkNamespace: networkNamespaceFor(req.containersRoot, id, options),
+        sharedNamespaces: req.sharedNamespaces,
       });
       writeFileSync(paths.plan, encodePlan(plan), { mode: 0o600 });
       writeFileSync(execBaseFileOf(paths.dir), JSON.stringify(execBaseOf(plan)), { mode: 0o600 });
@@ -208,6 +213,7 @@ export async function createContainer(req: CreateRequest): Promise<ContainerReco
         log: req.log ?? {},
         init: req.init ?? false,
         stopSignal: image.config.StopSignal,
+        ...(req.infra === true ? { infra: true } : {}),
         state: { status: 'created' },
       };
       writeRecord(paths.dir, record);

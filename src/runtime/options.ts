@@ -90,6 +90,11 @@ export interface ContainerOptions {
   limits?: CgroupLimits;
   /** cgroup parent: absolute from each hierarchy's root, relative from tsdock's own cgroup. */
   cgroupParent?: string;
+  /**
+   * The pod to run in (name or id; recorded as its id): the container joins the namespaces the
+   * pod shares, and starting it starts the pod.
+   */
+  pod?: string;
 }
 
 /** `/a/b/` and `/a//b` are `/a/b` to the kernel; keep one spelling so mounts sort by depth. */

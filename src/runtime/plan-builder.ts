@@ -9,7 +9,7 @@ import type { CgroupMount } from './cgroups/detect.js';
 import { cgroupFsContainerOps, cgroupFsOps } from './cgroup-mounts.js';
 import { MS } from './mount-flags.js';
 import type { ContainerOptions, DeviceMapping, TmpfsMount } from './options.js';
-import type { FsOp, IdMapping, NamespaceType, OomSource, SockFilter, SpawnPlan } from './plan.js';
+import type { FsOp, IdMapping, NamespaceJoin, NamespaceType, OomSource, SockFilter, SpawnPlan } from './plan.js';
 import { parseSeccompProfile, seccompFilter, type SeccompProfile } from './seccomp/index.js';
 import { hostBoundingSet } from './host.js';
 import type { ResolvedUser } from './user.js';
@@ -96,6 +96,8 @@ export interface PlanInput {
   idMappings?: { uid: IdMapping[]; gid: IdMapping[] };
   /** A network namespace to join (pinned by network/, another container's, a pod's). */
   networkNamespace?: string;
+  /** Other namespaces to join instead of creating them (a pod's ipc, uts and pid). */
+  sharedNamespaces?: NamespaceJoin[];
 }
 
 /** Docker's rule: `--entrypoint` replaces the image's and drops its Cmd; a command replaces Cmd. */
@@ -150,14 +152,14 @@ export function mountOptions(options: readonly string[]): { flags: bigint; data:
   return { flags, data: data.join(',') };
 }
 
-function namespacesOf(options: ContainerOptions, joinsNetwork: boolean): NamespaceType[] {
+function namespacesOf(options: ContainerOptions, joined: NamespaceJoin[]): NamespaceType[] {
   const ns: NamespaceType[] = ['mount', 'cgroup'];
-  if (options.network !== 'host' && !joinsNetwork) ns.push('network');
+  if (options.network !== 'host') ns.push('network');
   if (options.pid !== 'host') ns.push('pid');
   if (options.ipc !== 'host') ns.push('ipc');
   if (options.uts !== 'host') ns.push('uts');
   if (options.userns === 'private') ns.push('user');
-  return ns;
+  return ns.filter((type) => !joined.some((j) => j.type === type));
 }
 
 /** The overlay mount of the rootfs; lower dirs are named relative to their parent (see `chdir`). */
@@ -366,14 +368,20 @@ export function buildSpawnPlan(input: PlanInput): SpawnPlan {
     ? resolveCapabilities(['ALL'], []).filter((c) => hostBoundingSet().has(c))
     : resolveCapabilities(options.capAdd ?? [], options.capDrop ?? []);
   const nofileHard = input.nofileHardLimit < NOFILE_HARD ? input.nofileHardLimit : NOFILE_HARD;
+  const joins: NamespaceJoin[] = [
+    ...(input.networkNamespace === undefined ? [] : [{ type: 'network' as const, path: input.networkNamespace }]),
+    ...(input.sharedNamespaces ?? []),
+  ];
+  // A joined uts namespace keeps the name its owner gave it (a pod's hostname).
+  const setsHostname = options.uts !== 'host' && !joins.some((j) => j.type === 'uts');
   return {
     args: resolveArgs(config, options),
     env: resolveEnv(config, options, hostname, user.home),
     cwd,
-    hostname: options.uts === 'host' ? undefined : hostname,
+    hostname: setsHostname ? hostname : undefined,
     rootfs: root,
-    namespaces: namespacesOf(options, input.networkNamespace !== undefined),
-    joinNamespaces: input.networkNamespace === undefined ? [] : [{ type: 'network', path: input.networkNamespace }],
+    namespaces: namespacesOf(options, joins),
+    joinNamespaces: joins,
     uidMappings: input.idMappings?.uid ?? [],
     gidMappings: input.idMappings?.gid ?? [],
     user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids },

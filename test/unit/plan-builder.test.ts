@@ -105,6 +105,25 @@ describe('buildSpawnPlan', () => {
     expect(plan.loopbackUp).toBe(false);
   });
 
+  it("joins a pod's namespaces instead of creating them, and keeps the pod's host name", () => {
+    const plan = buildSpawnPlan(
+      input({
+        options: { hostname: 'pod1' },
+        networkNamespace: '/run/p/net',
+        sharedNamespaces: [
+          { type: 'ipc', path: '/run/p/ipc' },
+          { type: 'uts', path: '/run/p/uts' },
+          { type: 'pid', path: '/run/p/pid' },
+        ],
+      }),
+    );
+    expect(plan.namespaces.sort()).toEqual(['cgroup', 'mount']);
+    expect(plan.joinNamespaces.map((j) => j.type)).toEqual(['network', 'ipc', 'uts', 'pid']);
+    expect(plan.hostname).toBeUndefined();
+    expect(plan.env).toContain('HOSTNAME=pod1');
+    expect(plan.loopbackUp).toBe(false);
+  });
+
   it('binds devices instead of mknod in a user namespace and maps ids', () => {
     const map = [{ containerID: 0, hostID: 100000, size: 65536 }];
     const plan = buildSpawnPlan(input({ options: { userns: 'private' }, idMappings: { uid: map, gid: map } }));

@@ -1,4 +1,4 @@
-/** `tsdock ps [-a] [-q] [--format json]`. */
+/** `tsdock ps [-a] [-q] [--pod] [--format json]`. */
 import { Runtime } from '../../index.js';
 import { statusText } from '../../runtime/container-inspect.js';
 import type { GlobalOptions } from '../main.js';
@@ -8,6 +8,8 @@ export interface PsFlags {
   all?: boolean;
   quiet?: boolean;
   format?: string;
+  /** Show each container's pod (podman's `ps --pod`). */
+  pod?: boolean;
 }
 
 /** `3 minutes` (no "ago"), for "Up 3 minutes". */
@@ -28,6 +30,12 @@ export async function ps(globals: GlobalOptions, flags: PsFlags): Promise<void> 
     process.stdout.write(containers.map((c) => `${c.record.id.slice(0, 12)}\n`).join(''));
     return;
   }
+  const inPod = containers.some((c) => c.record.options.pod !== undefined);
+  const podNames = new Map(inPod ? (await runtime.listPods()).map((p) => [p.id, p.name]) : []);
+  const podOf = (c: (typeof containers)[number]): { id: string; name: string } => {
+    const id = c.record.options.pod ?? '';
+    return { id: id.slice(0, 12), name: podNames.get(id) ?? '' };
+  };
   if (flags.format === 'json') {
     for (const c of containers) {
       const line = {
@@ -40,11 +48,14 @@ export async function ps(globals: GlobalOptions, flags: PsFlags): Promise<void> 
         Names: c.record.name,
         Pid: c.observed.pid,
         ExitCode: c.observed.exitCode,
+        Pod: podOf(c).id,
+        PodName: podOf(c).name,
       };
       process.stdout.write(JSON.stringify(line) + '\n');
     }
     return;
   }
+  const pods = flags.pod === true;
   const rows = containers.map((c) => [
     c.record.id.slice(0, 12),
     c.record.image,
@@ -52,6 +63,8 @@ export async function ps(globals: GlobalOptions, flags: PsFlags): Promise<void> 
     since(c.record.created),
     statusText(c, since, duration),
     c.record.name,
+    ...(pods ? [podOf(c).id, podOf(c).name] : []),
   ]);
-  process.stdout.write(table(['CONTAINER ID', 'IMAGE', 'COMMAND', 'CREATED', 'STATUS', 'NAMES'], rows));
+  const header = ['CONTAINER ID', 'IMAGE', 'COMMAND', 'CREATED', 'STATUS', 'NAMES'];
+  process.stdout.write(table(pods ? [...header, 'POD ID', 'PODNAME'] : header, rows));
 }

@@ -32,7 +32,8 @@ export interface RunFlags extends LimitFlags {
   user?: string;
   hostname?: string;
   entrypoint?: string;
-  network: string;
+  network?: string;
+  pod?: string;
   pid?: string;
   ipc?: string;
   uts?: string;
@@ -106,7 +107,9 @@ export function containerOptions(command: string[], flags: RunFlags): ContainerO
   const security = parseSecurityOpts(flags.securityOpt);
   const privileged = flags.privileged ?? false;
   const devices = flags.device.map(parseDevice);
-  const network = parseNetworkMode(flags.network);
+  // In a pod, the network is the pod's; elsewhere `none` unless asked.
+  const network =
+    flags.network === undefined ? (flags.pod === undefined ? 'none' : undefined) : parseNetworkMode(flags.network);
   return {
     command: command.length > 0 ? command : undefined,
     entrypoint: flags.entrypoint === undefined ? undefined : flags.entrypoint === '' ? [] : [flags.entrypoint],
@@ -138,6 +141,7 @@ export function containerOptions(command: string[], flags: RunFlags): ContainerO
     devices,
     limits: parseCgroupLimits(flags),
     cgroupParent: flags.cgroupParent,
+    pod: flags.pod,
   };
 }
 
