@@ -33,7 +33,9 @@ export type ErrorCode =
   /** A registry could not be reached, or answered with an error or something malformed. */
   | 'REGISTRY'
   /** A registry refused the credentials, or has none for this request (HTTP 401/403). */
-  | 'UNAUTHORIZED';
+  | 'UNAUTHORIZED'
+  /** A build step failed (a RUN exited non-zero, a COPY source is missing); `docker build` exits 1. */
+  | 'BUILD_FAILED';
 
 export class TsdockError extends Error {
   readonly code: ErrorCode;
@@ -68,6 +70,7 @@ export function exitStatusOf(err: unknown): number {
   if (err instanceof TsdockError) {
     if (err.code === 'COMMAND_NOT_EXECUTABLE') return 126;
     if (err.code === 'COMMAND_NOT_FOUND') return 127;
+    if (err.code === 'BUILD_FAILED') return 1;
   }
   return 125;
 }

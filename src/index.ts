@@ -39,6 +39,7 @@ import type { Credentials } from './image/registry/auth.js';
 import type { RegistryOptions } from './image/registry/client.js';
 import type { PullOptions, PullResult } from './image/registry/pull.js';
 import type { PushOptions, PushResult } from './image/registry/push.js';
+import type { BuildOptions, BuildResult } from './build/build-options.js';
 
 export { TsdockError, StartError, exitStatusOf, type ErrorCode } from './errors.js';
 export type { ContainerOptions, BindMount, TmpfsMount } from './runtime/options.js';
@@ -62,6 +63,8 @@ export type { RegistryOptions } from './image/registry/client.js';
 export type { PullOptions, PullResult } from './image/registry/pull.js';
 export type { PushOptions, PushResult } from './image/registry/push.js';
 export type { ProgressEvent, ProgressListener, LayerStatus } from './image/registry/progress.js';
+export type { BuildOptions, BuildResult } from './build/build-options.js';
+export type { BuildEvent, BuildListener } from './build/progress.js';
 
 export const DEFAULT_ROOT = '/var/lib/tsdock';
 
@@ -168,6 +171,31 @@ export class Runtime {
       import('./image/registry/transfer-store.js'),
     ]);
     return pushImage(new TransferStore(this.images.root), ref, options);
+  }
+
+  /**
+   * Builds an image from a Dockerfile and a context directory (`docker build`); resolves with
+   * its ID once it is in the store under every tag. Steps are cached (see `noCache`); progress
+   * arrives as typed events; `signal` aborts (a running step is killed, nothing is tagged).
+   *
+   * @example const { id } = await runtime.build('.', { tags: ['app:1.0'], onEvent: (e) => console.log(e) });
+   * @throws TsdockError `BUILD_FAILED` when a step fails (a RUN's status is in the message);
+   *   `INVALID_ARGUMENT` for a malformed Dockerfile (file and line in the message).
+   */
+  async build(contextDir: string, options: BuildOptions = {}): Promise<BuildResult> {
+    const { runBuild } = await import('./build/build-options.js');
+    return runBuild(
+      {
+        root: this.images.root,
+        containersRoot: this.containersRoot(),
+        ensureImage: async (ref, platform) => {
+          await this.ensureImage(ref, options.pull === true ? 'always' : 'missing', { platform });
+          return (await this.resolveImage(ref, undefined)).id;
+        },
+      },
+      contextDir,
+      options,
+    );
   }
 
   /** Names the image `source` (a name or ID) also `target` (`docker tag`). */

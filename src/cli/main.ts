@@ -378,6 +378,25 @@ function program(): Command {
     });
 
   cli
+    .command('build')
+    .description('Build an image from a Dockerfile')
+    .argument('<context>', 'the build context directory')
+    .option('-t, --tag <name>', 'name the image (repeatable)', collect, [])
+    .option('-f, --file <Dockerfile>', 'the Dockerfile (default: CONTEXT/Dockerfile)')
+    .option('--build-arg <KEY=value>', 'set a build argument (KEY alone: from the environment)', collect, [])
+    .option('--target <stage>', 'build this stage (default: the last)')
+    .option('--no-cache', 'run every step, ignoring the cache')
+    .option('--pull', 'pull base images even when present')
+    .option('--network <mode>', 'network for RUN: default (bridge), host or none', 'default')
+    .option('-q, --quiet', 'print only the image ID')
+    .option('--iidfile <file>', 'write the image ID to a file')
+    .option('--platform <os/arch[/variant]>', 'platform of the base images')
+    .action(async (context: string, flags: Record<string, unknown>) => {
+      const { build } = await import('./commands/build.js');
+      process.exitCode = await build(globals(), context, flags);
+    });
+
+  cli
     .command('push')
     .description('Upload an image to a registry')
     .argument('<image>', 'image name, with the registry to push to (127.0.0.1:5000/me/app:v1)')
