@@ -41,7 +41,7 @@ function program(): Command {
     .option('--entrypoint <cmd>', 'override the image ENTRYPOINT ("" clears it)')
     .option(
       '--network <mode>',
-      'network: none (the default), host, bridge, container:<name|id>, a network name or a netns path',
+      'network: bridge (the default), none, host, container:<name|id>, a network name or a netns path',
     )
     .option('--pod <pod>', 'run in a pod: share its network, IPC and UTS namespaces')
     .option('-p, --publish <[ip:]host:ctr[/proto]>', 'publish a container port on the host', collect, [])

@@ -44,7 +44,6 @@ export async function deleteLink(name: string): Promise<void> {
 }
 
 export interface VethRequest {
-  netns: string;
   hostName: string;
   /** Inside the container: eth0, eth1… */
   ifName: string;
@@ -55,20 +54,29 @@ export interface VethRequest {
   gateway?: string;
 }
 
-/** Creates a veth pair with one end in the container's namespace, addressed and routed. */
-export async function addVeth(req: VethRequest): Promise<void> {
-  await ipOnHost([
-    `link add ${req.hostName} type veth peer name ${req.ifName} netns ${req.netns}`,
-    `link set ${req.hostName} master ${req.bridge}`,
-    `link set ${req.hostName} up`,
-  ]);
-  await ipInNetns(req.netns, [
-    'link set lo up',
-    `link set ${req.ifName} address ${req.mac}`,
-    `addr add ${req.addressCidr} dev ${req.ifName}`,
-    `link set ${req.ifName} up`,
-    ...(req.gateway === undefined ? [] : [`route add default via ${req.gateway}`]),
-  ]);
+/**
+ * A veth pair as two `ip` batches. The pair is made from inside the container's namespace with
+ * the host end sent out to ours (`netns /proc/PID/ns/net`), so that a new namespace is created,
+ * pinned and fully configured by one process (`unshare --net=PIN ip -batch -`, netns.ts); the
+ * host batch then enslaves the host end to the bridge.
+ */
+export function vethCommands(req: VethRequest): { inside: string[]; host: string[] } {
+  return {
+    inside: [
+      `link add ${req.ifName} type veth peer name ${req.hostName} netns /proc/${String(process.pid)}/ns/net`,
+      `link set ${req.ifName} address ${req.mac}`,
+      `addr add ${req.addressCidr} dev ${req.ifName}`,
+      `link set ${req.ifName} up`,
+      ...(req.gateway === undefined ? [] : [`route add default via ${req.gateway}`]),
+    ],
+    // Hairpin: with br_netfilter, a container's packet to its own published port is DNATed
+    // on the bridge and must leave through the port it came in by.
+    host: [
+      `link set ${req.hostName} master ${req.bridge}`,
+      `link set ${req.hostName} type bridge_slave hairpin on`,
+      `link set ${req.hostName} up`,
+    ],
+  };
 }
 
 /** Removes a container's interface from its namespace (disconnect); the host end goes with it. */

@@ -63,6 +63,7 @@ export function renderIptables(
     for (const n of networks) {
       nat.push(`-A ${c.post} -s 127.0.0.0/8 -o ${n.bridge} -j MASQUERADE`);
       nat.push(`-A ${c.post} -s ${n.subnet} ! -o ${n.bridge} -j MASQUERADE`);
+      nat.push(`-A ${c.post} -s ${n.subnet} -d ${n.subnet} -o ${n.bridge} -m conntrack --ctstate DNAT -j MASQUERADE`);
       for (const other of bridges)
         if (other !== n.bridge) filter.push(`-A ${c.fwd} -i ${n.bridge} -o ${other} -j DROP`);
     }

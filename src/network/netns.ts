@@ -12,17 +12,30 @@ import { native } from '../native.js';
 import { runTool } from './tool.js';
 
 const MNT_DETACH = 2;
+const MS_BIND = 4096n;
 
 export function pinPath(netnsDir: string, id: string): string {
   return join(netnsDir, id);
 }
 
-/** Creates a new network namespace pinned at `path` (a stale pin there is removed first). */
-export async function createPinnedNetns(path: string, netnsDir: string): Promise<void> {
+/**
+ * Creates a new network namespace pinned at `path` (a stale pin there is removed first) and runs
+ * `ip -batch` inside it: `unshare --net=FILE` pins the namespace, then execs `ip` in it, so one
+ * process start makes and configures it.
+ */
+export async function createPinnedNetns(path: string, netnsDir: string, commands: string[]): Promise<void> {
   mkdirSync(netnsDir, { recursive: true, mode: 0o755 });
   removePinnedNetns(path);
   writeFileSync(path, '', { mode: 0o444 });
-  await runTool('unshare', [`--net=${path}`, 'true']);
+  await runTool('unshare', [`--net=${path}`, 'ip', '-batch', '-'], ['link set lo up', ...commands].join('\n') + '\n');
+}
+
+/** Pins an existing namespace (`/proc/PID/ns/net`) at `path` too: a bind mount of its nsfs file. */
+export function pinExisting(source: string, path: string, netnsDir: string): void {
+  mkdirSync(netnsDir, { recursive: true, mode: 0o755 });
+  removePinnedNetns(path);
+  writeFileSync(path, '', { mode: 0o444 });
+  native().mount(source, path, '', MS_BIND, '');
 }
 
 /**

@@ -7,12 +7,12 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, rmdirSync, writeFileSync } from 'node:fs';
 import { TsdockError } from '../errors.js';
-import { addVeth, deleteBridge, ensureBridge, removeVeth } from './bridge.js';
+import { deleteBridge, ensureBridge, removeVeth, vethCommands, type VethRequest } from './bridge.js';
 import { renderHosts, type HostEntry } from './hosts.js';
 import { allocateAddress, checkSubnet, chooseSubnet, gatewayOf, macOf, type HostRoute } from './ipam.js';
 import { formatAddress, formatSubnet, parseAddress, parseSubnet } from './ipv4.js';
 import { applyTable } from './nat.js';
-import { createPinnedNetns, pinPath, removePinnedNetns } from './netns.js';
+import { createPinnedNetns, ipInNetns, ipOnHost, pinExisting, pinPath, removePinnedNetns } from './netns.js';
 import { bindPorts, type PortSpec } from './ports.js';
 import {
   networkHostOf,
@@ -127,11 +127,15 @@ export class Networks {
     return this.locked(async (state) => {
       const netns = this.netnsOf(req.containerId);
       this.dropEndpoints(state, req.containerId);
-      await createPinnedNetns(netns, this.host.netnsDir);
       try {
         for (const [i, ref] of networks.entries()) {
           const own = i === 0 ? req : { ...req, ip: undefined, mac: undefined, publish: [] };
-          await this.addEndpoint(state, own, ref, netns, i === 0);
+          const { endpoint, veth } = await this.planEndpoint(state, own, ref, netns, i === 0);
+          const commands = vethCommands(veth);
+          if (i === 0) await createPinnedNetns(netns, this.host.netnsDir, commands.inside);
+          else await ipInNetns(netns, commands.inside);
+          await ipOnHost(commands.host);
+          state.endpoints.push(endpoint);
         }
       } catch (err) {
         this.dropEndpoints(state, req.containerId);
@@ -139,6 +143,17 @@ export class Networks {
         throw err;
       }
       return netns;
+    });
+  }
+
+  /**
+   * Pins another process's namespace for a container (`container:` of a `none` container), so
+   * its plan joins a path that stays valid, released like any pin.
+   */
+  async pin(containerId: string, source: string): Promise<void> {
+    await this.locked(() => {
+      pinExisting(source, this.netnsOf(containerId), this.host.netnsDir);
+      return Promise.resolve();
     });
   }
 
@@ -153,7 +168,22 @@ export class Networks {
       if (state.endpoints.some((e) => e.containerId === req.containerId && e.network === net.id)) {
         throw new TsdockError('CONFLICT', `the container is already connected to network ${net.name}`);
       }
-      await this.addEndpoint(state, { ...req, mac: undefined, publish: [] }, ref, netns, false);
+      const { endpoint, veth } = await this.planEndpoint(
+        state,
+        { ...req, mac: undefined, publish: [] },
+        ref,
+        netns,
+        false,
+      );
+      const commands = vethCommands(veth);
+      await ipInNetns(netns, commands.inside);
+      try {
+        await ipOnHost(commands.host);
+      } catch (err) {
+        await removeVeth(netns, veth.ifName);
+        throw err;
+      }
+      state.endpoints.push(endpoint);
     });
   }
 
@@ -198,7 +228,7 @@ export class Networks {
         await deleteBridge(net.bridge);
       }
       return removed;
-    });
+    }, true);
   }
 
   /** A container's address on its first network. */
@@ -218,7 +248,7 @@ export class Networks {
    * the members' hosts files. Pins whose namespace is gone (a reboot emptied /run) are dropped
    * first: that is the start-up reconciliation.
    */
-  private async locked<T>(fn: (state: NetworkState) => Promise<T>): Promise<T> {
+  private async locked<T>(fn: (state: NetworkState) => Promise<T>, force = false): Promise<T> {
     return withNetworkLock(this.host, async () => {
       const state = readState(this.host);
       state.endpoints = state.endpoints.filter((e) => existsSync(e.netns));
@@ -226,11 +256,12 @@ export class Networks {
         return await fn(state);
       } finally {
         writeState(this.host, state);
-        const used = state.networks.filter((n) => !n.isDefault || state.endpoints.some((e) => e.network === n.id));
         await applyTable(
           this.host.table,
-          used.map((n) => ({ bridge: n.bridge, subnet: n.subnet })),
+          state.networks.map((n) => ({ bridge: n.bridge, subnet: n.subnet })),
           state.endpoints,
+          this.host.appliedRules,
+          force,
         );
         this.writeHostsFiles(state);
       }
@@ -300,13 +331,14 @@ export class Networks {
     return record;
   }
 
-  private async addEndpoint(
+  /** Decides a container's endpoint on one network (address, MAC, host ports) and its veth. */
+  private async planEndpoint(
     state: NetworkState,
     req: AttachRequest,
     ref: string,
     netns: string,
     first: boolean,
-  ): Promise<void> {
+  ): Promise<{ endpoint: EndpointRecord; veth: VethRequest }> {
     const net = await this.resolve(state, ref);
     await ensureBridge(net.bridge, `${net.gateway}/${net.subnet.split('/')[1] ?? ''}`);
     const subnet = parseSubnet(net.subnet);
@@ -332,16 +364,15 @@ export class Networks {
       hostsFile: req.hostsFile,
       extraHosts: req.extraHosts,
     };
-    await addVeth({
-      netns,
+    const veth: VethRequest = {
       hostName: endpoint.hostVeth,
       ifName: endpoint.ifName,
       bridge: net.bridge,
       addressCidr: `${endpoint.ip}/${String(subnet.prefix)}`,
       mac: endpoint.mac,
       gateway: first ? net.gateway : undefined,
-    });
-    state.endpoints.push(endpoint);
+    };
+    return { endpoint, veth };
   }
 
   /**

@@ -14,25 +14,41 @@ export interface PortSpec {
   /** Host address to listen on; absent: every address of the host. */
   hostIp?: string;
   hostPort: number;
+  /** `-p 8000-8010:80`: the first free host port from `hostPort` to this one. */
+  hostPortEnd?: number;
   containerPort: number;
   protocol: Protocol;
 }
 
 /** A published port with its host port decided. */
-export interface PortBinding extends PortSpec {
-  hostPort: number;
-}
+export type PortBinding = Omit<PortSpec, 'hostPortEnd'>;
 
-function port(text: string, spec: string, allowZero: boolean): number {
+function port(text: string, spec: string): number {
   const n = Number(text);
-  if (!/^\d{1,5}$/.test(text) || n > 65535 || (n === 0 && !allowZero)) {
+  if (!/^\d{1,5}$/.test(text) || n > 65535 || n === 0) {
     throw new TsdockError('INVALID_ARGUMENT', `invalid port "${text}" in -p "${spec}"`);
   }
   return n;
 }
 
-/** Parses `-p [ip:][hostPort:]containerPort[/tcp|udp]` (`ip::ctr` asks for a random host port). */
-export function parsePublish(spec: string): PortSpec {
+/** `80` or `8000-8010`, as [first, last]. */
+function portRange(text: string, spec: string): [number, number] {
+  const dash = text.indexOf('-');
+  if (dash < 0) {
+    const n = port(text, spec);
+    return [n, n];
+  }
+  const [first, last] = [port(text.slice(0, dash), spec), port(text.slice(dash + 1), spec)];
+  if (last < first) throw new TsdockError('INVALID_ARGUMENT', `invalid port range "${text}" in -p "${spec}"`);
+  return [first, last];
+}
+
+/**
+ * Parses `-p [ip:][hostPort:]containerPort[/tcp|udp]` (`ip::ctr` asks for a random host port),
+ * each port also a range: `8000-8001:80-81` publishes two, pairwise; `8000-8010:80` the first
+ * free host port of the range; `80-81` both on random host ports.
+ */
+export function parsePublish(spec: string): PortSpec[] {
   const slash = spec.lastIndexOf('/');
   const proto = slash < 0 ? 'tcp' : spec.slice(slash + 1);
   if (proto !== 'tcp' && proto !== 'udp') {
@@ -42,24 +58,30 @@ export function parsePublish(spec: string): PortSpec {
   if (parts.length > 3 || parts.some((p, i) => p === '' && !(parts.length === 3 && i === 1))) {
     throw new TsdockError('INVALID_ARGUMENT', `invalid -p "${spec}": expected [ip:][hostPort:]containerPort[/tcp|udp]`);
   }
-  const [a = '', b] = parts;
-  const containerPort = port(parts.at(-1) ?? '', spec, false);
-  if (parts.length === 1) return { hostPort: 0, containerPort, protocol: proto };
-  if (parts.length === 2) return { hostPort: port(a, spec, false), containerPort, protocol: proto };
-  if (parseAddress(a) === undefined) {
-    throw new TsdockError('INVALID_ARGUMENT', `invalid host address "${a}" in -p "${spec}" (IPv4 only)`);
+  const [ctrFirst, ctrLast] = portRange(parts.at(-1) ?? '', spec);
+  const hostText = parts.length === 1 ? '' : (parts.at(-2) ?? '');
+  const hostIp = parts.length === 3 ? parts[0] : undefined;
+  if (hostIp !== undefined && parseAddress(hostIp) === undefined) {
+    throw new TsdockError('INVALID_ARGUMENT', `invalid host address "${hostIp}" in -p "${spec}" (IPv4 only)`);
   }
-  return {
-    hostIp: a,
-    hostPort: b === '' || b === undefined ? 0 : port(b, spec, false),
-    containerPort,
-    protocol: proto,
-  };
+  const base = { ...(hostIp === undefined ? {} : { hostIp }), protocol: proto } as const;
+  const count = ctrLast - ctrFirst + 1;
+  if (hostText === '') {
+    return Array.from({ length: count }, (_, i) => ({ ...base, hostPort: 0, containerPort: ctrFirst + i }));
+  }
+  const [hostFirst, hostLast] = portRange(hostText, spec);
+  if (count === 1 && hostLast > hostFirst) {
+    return [{ ...base, hostPort: hostFirst, hostPortEnd: hostLast, containerPort: ctrFirst }];
+  }
+  if (hostLast - hostFirst + 1 !== count) {
+    throw new TsdockError('INVALID_ARGUMENT', `invalid -p "${spec}": the host and container ranges differ in length`);
+  }
+  return Array.from({ length: count }, (_, i) => ({ ...base, hostPort: hostFirst + i, containerPort: ctrFirst + i }));
 }
 
 /** `-P`: every port of the image's EXPOSE (`80/tcp`, `53/udp`, `8080`) on a random host port. */
 export function exposedPorts(exposed: Record<string, unknown> | undefined): PortSpec[] {
-  return Object.keys(exposed ?? {}).map((key) => parsePublish(key));
+  return Object.keys(exposed ?? {}).flatMap((key) => parsePublish(key));
 }
 
 /** Binds and releases the port: EADDRINUSE means a host process (or another container) has it. */
@@ -97,27 +119,48 @@ async function probe(protocol: Protocol, host: string, hostPort: number): Promis
 
 /**
  * Decides every host port: a given one must be free on the host and among the other containers'
- * bindings (`taken`, `proto:port`); a random one is one the kernel finds free.
+ * bindings (`taken`, `proto:port`); of a range, the first such one; a random one is one the
+ * kernel finds free.
  *
- * @throws TsdockError `CONFLICT` for a port in use.
+ * @throws TsdockError `CONFLICT` for a port in use (or a range with no free port).
  */
 export async function bindPorts(specs: PortSpec[], taken: Set<string>): Promise<PortBinding[]> {
   const out: PortBinding[] = [];
-  for (const spec of specs) {
+  for (const { hostPortEnd, ...spec } of specs) {
     const host = spec.hostIp ?? '0.0.0.0';
     const key = (p: number): string => `${spec.protocol}:${String(p)}`;
-    if (spec.hostPort !== 0 && taken.has(key(spec.hostPort))) {
-      throw new TsdockError(
-        'CONFLICT',
-        `host port ${host}:${String(spec.hostPort)}/${spec.protocol} is already published by another container`,
-      );
+    let hostPort: number;
+    if (hostPortEnd !== undefined) hostPort = await firstFree(spec, hostPortEnd, taken);
+    else {
+      if (spec.hostPort !== 0 && taken.has(key(spec.hostPort))) {
+        throw new TsdockError(
+          'CONFLICT',
+          `host port ${host}:${String(spec.hostPort)}/${spec.protocol} is already published by another container`,
+        );
+      }
+      hostPort = await probe(spec.protocol, host, spec.hostPort);
+      while (taken.has(key(hostPort))) hostPort = await probe(spec.protocol, host, 0);
     }
-    let hostPort = await probe(spec.protocol, host, spec.hostPort);
-    while (taken.has(key(hostPort))) hostPort = await probe(spec.protocol, host, 0);
     taken.add(key(hostPort));
     out.push({ ...spec, hostPort });
   }
   return out;
+}
+
+async function firstFree(spec: PortBinding, last: number, taken: Set<string>): Promise<number> {
+  const host = spec.hostIp ?? '0.0.0.0';
+  for (let p = spec.hostPort; p <= last; p++) {
+    if (taken.has(`${spec.protocol}:${String(p)}`)) continue;
+    try {
+      return await probe(spec.protocol, host, p);
+    } catch (err) {
+      if (!(err instanceof TsdockError) || err.code !== 'CONFLICT') throw err;
+    }
+  }
+  throw new TsdockError(
+    'CONFLICT',
+    `no free host port in ${host}:${String(spec.hostPort)}-${String(last)}/${spec.protocol}`,
+  );
 }
 
 export function formatBinding(b: PortBinding): string {

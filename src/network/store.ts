@@ -54,6 +54,8 @@ export interface NetworkHost {
   /** Pinned namespaces of this root's containers. */
   netnsDir: string;
   defaultBridge: string;
+  /** The table text last applied (nat.ts), under /run: it dies with the boot, as the table does. */
+  appliedRules: string;
 }
 
 const DEFAULT_ROOT = '/var/lib/tsdock';
@@ -78,6 +80,7 @@ export function networkHostOf(root: string): NetworkHost {
     table: tag === '' ? 'tsdock' : `tsdock_${tag}`,
     netnsDir: join(RUN_DIR, tag === '' ? 'netns' : `netns-${tag}`),
     defaultBridge: tag === '' ? 'tsdock0' : `tsd${tag}`,
+    appliedRules: join(RUN_DIR, `${tag === '' ? 'tsdock' : `tsdock_${tag}`}.rules`),
   };
 }
 

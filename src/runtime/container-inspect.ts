@@ -1,6 +1,7 @@
 /** `docker inspect`'s essentials for a container, and `docker ps`'s STATUS column. Pure. */
 import type { NetworkSettings } from '../network/settings.js';
 import type { ObservedContainer } from './container-ops.js';
+import { networkModeOf } from './container-network.js';
 
 export interface ContainerInspect {
   Id: string;
@@ -88,7 +89,7 @@ export function inspectContainer(c: ObservedContainer): ContainerInspect {
     },
     HostConfig: {
       AutoRemove: r.autoRemove,
-      NetworkMode: opts.network ?? 'none',
+      NetworkMode: networkModeOf(opts),
       ReadonlyRootfs: opts.readonlyRootfs ?? false,
       CgroupParent: opts.cgroupParent ?? '',
       Memory: opts.limits?.memory ?? 0,

@@ -11,6 +11,7 @@ import { DEFAULT_NETWORK, isNetworkName, Networks } from '../network/networks.js
 import { exposedPorts } from '../network/ports.js';
 import type { ContainerDir } from './container-dir.js';
 import { findContainer } from './container-store.js';
+import { isAlive } from './proc-stat.js';
 import type { ContainerRecord } from './container-record.js';
 import type { ContainerOptions } from './options.js';
 import type { ImageRuntimeConfig } from './plan-builder.js';
@@ -20,6 +21,11 @@ export function networksOf(containersRoot: string): Networks {
   return new Networks(dirname(containersRoot));
 }
 
+/** `--network` as given, else Docker's default: the `bridge` network. */
+export function networkModeOf(options: ContainerOptions): string {
+  return options.network ?? DEFAULT_NETWORK;
+}
+
 /** The options as recorded: `-P` resolved against the image's EXPOSE, once, at create. */
 export function withExposedPorts(options: ContainerOptions, config: ImageRuntimeConfig): ContainerOptions {
   if (options.publishAll !== true) return options;
@@ -27,35 +33,45 @@ export function withExposedPorts(options: ContainerOptions, config: ImageRuntime
 }
 
 /**
- * The network namespace the plan joins: the container's own pinned one for a network,
- * another container's for `container:<ref>`, a given path; none for `none` and `host`.
- *
- * @throws TsdockError for a `container:` target that has no namespace to share.
+ * Where a container's network comes from, `container:` chains followed: the host's (`host`, or
+ * sharing a host-network container), one the clone makes (`none`), a pinned one (made by
+ * network/ for a network, or given as a path), or one borrowed from a running `none` container
+ * (its init's namespace, pinned afresh at each start: a pid is no stable name).
+ */
+type NetworkSource =
+  { kind: 'host' } | { kind: 'own' } | { kind: 'pinned'; path: string } | { kind: 'borrowed'; from: ContainerRecord };
+
+function networkSourceOf(containersRoot: string, id: string, options: ContainerOptions): NetworkSource {
+  const mode = networkModeOf(options);
+  if (mode === 'host') return { kind: 'host' };
+  if (mode === 'none') return { kind: 'own' };
+  if (mode.startsWith('/')) return { kind: 'pinned', path: mode };
+  if (!mode.startsWith('container:')) return { kind: 'pinned', path: networksOf(containersRoot).netnsOf(id) };
+  const target = findContainer(containersRoot, mode.slice('container:'.length)).record;
+  if (target.id === id) throw new TsdockError('INVALID_ARGUMENT', 'a container cannot join its own network');
+  const source = networkSourceOf(containersRoot, target.id, target.options);
+  return source.kind === 'own' ? { kind: 'borrowed', from: target } : source;
+}
+
+/**
+ * The network namespace the plan joins: the container's own pinned one for a network or a
+ * borrowed one, another container's for `container:<ref>`, a given path; none for `none` and
+ * `host`.
  */
 export function networkNamespaceFor(containersRoot: string, id: string, options: ContainerOptions): string | undefined {
-  const mode = options.network ?? 'none';
-  const networks = networksOf(containersRoot);
-  if (mode.startsWith('/')) return mode;
-  if (mode.startsWith('container:')) {
-    const target = findContainer(containersRoot, mode.slice('container:'.length)).record;
-    const targetMode = target.options.network ?? 'none';
-    if (targetMode.startsWith('container:') || targetMode.startsWith('/')) {
-      return networkNamespaceFor(containersRoot, target.id, target.options);
-    }
-    if (!isNetworkName(targetMode)) {
-      throw new TsdockError(
-        'CONFLICT',
-        `cannot join the network of container ${target.name}: it uses --network ${targetMode}, which tsdock cannot share`,
-      );
-    }
-    return networks.netnsOf(target.id);
-  }
-  return isNetworkName(mode) ? networks.netnsOf(id) : undefined;
+  const source = networkSourceOf(containersRoot, id, options);
+  if (source.kind === 'pinned') return source.path;
+  return source.kind === 'borrowed' ? networksOf(containersRoot).netnsOf(id) : undefined;
+}
+
+/** Whether the container sees the host's network: `host`, or `container:` of such a container. */
+export function usesHostNetwork(containersRoot: string, id: string, options: ContainerOptions): boolean {
+  return networkSourceOf(containersRoot, id, options).kind === 'host';
 }
 
 /** What a publish or DNS flag needs that the mode lacks: refused before anything is made. */
 export function checkNetworkOptions(options: ContainerOptions): void {
-  const mode = options.network ?? 'none';
+  const mode = networkModeOf(options);
   const published = (options.publish?.length ?? 0) > 0 || options.publishAll === true;
   if (!isNetworkName(mode) && (published || options.ip !== undefined || options.macAddress !== undefined)) {
     throw new TsdockError(
@@ -74,13 +90,13 @@ export function checkNetworkOptions(options: ContainerOptions): void {
  * @throws TsdockError `NETWORK_NOT_FOUND`.
  */
 export function checkNetworkExists(containersRoot: string, options: ContainerOptions): void {
-  const mode = options.network ?? 'none';
+  const mode = networkModeOf(options);
   if (isNetworkName(mode) && mode !== DEFAULT_NETWORK) networksOf(containersRoot).inspect(mode);
 }
 
 /** /etc/hosts and /etc/resolv.conf as the flags ask, for a container that does not use the host's. */
-export function writeNetworkFiles(paths: ContainerDir, options: ContainerOptions): void {
-  if (options.network === 'host') return;
+export function writeNetworkFiles(paths: ContainerDir, options: ContainerOptions, hostNetwork: boolean): void {
+  if (hostNetwork) return;
   const extra = (options.addHosts ?? []).map((h) => ({ ip: h.ip, names: [h.name] }));
   writeFileSync(paths.hosts, renderHosts([], [], extra));
   let host = '';
@@ -92,14 +108,28 @@ export function writeNetworkFiles(paths: ContainerDir, options: ContainerOptions
   writeFileSync(paths.resolvConf, renderResolvConf(host, options.dns ?? [], options.dnsSearch ?? []));
 }
 
-/** Before the monitor starts: the pinned namespace, veth, address, ports and hosts entries. */
+/**
+ * Before the monitor starts: the pinned namespace, veth, address, ports and hosts entries; or,
+ * for `container:` of a `none` container, that container's namespace pinned for this one.
+ *
+ * @throws TsdockError `CONFLICT` when the container to share with is not running.
+ */
 export async function attachNetwork(
   containersRoot: string,
   record: ContainerRecord,
   paths: ContainerDir,
 ): Promise<void> {
   const { options } = record;
-  const mode = options.network ?? 'none';
+  const mode = networkModeOf(options);
+  const source = networkSourceOf(containersRoot, record.id, options);
+  if (source.kind === 'borrowed') {
+    const init = source.from.state.init;
+    if (init === undefined || !isAlive(init)) {
+      throw new TsdockError('CONFLICT', `cannot join the network of container ${source.from.name}: it is not running`);
+    }
+    await networksOf(containersRoot).pin(record.id, `/proc/${String(init.pid)}/ns/net`);
+    return;
+  }
   if (!isNetworkName(mode)) return;
   const hostname = readFileSync(paths.hostname, 'utf8').trim();
   await networksOf(containersRoot).attach(

@@ -27,6 +27,7 @@ import {
   checkNetworkOptions,
   networkNamespaceFor,
   releaseNetwork,
+  usesHostNetwork,
   withExposedPorts,
   writeNetworkFiles,
 } from './container-network.js';
@@ -182,13 +183,14 @@ export async function createContainer(req: CreateRequest): Promise<ContainerReco
       throw new TsdockError('CONFLICT', `the container name "/${wanted}" is already in use`);
     }
     try {
-      createContainerDir(paths, hostname, options.network === 'host', rootOwner);
-      writeNetworkFiles(paths, options);
+      const hostNetwork = usesHostNetwork(req.containersRoot, id, options);
+      createContainerDir(paths, hostname, hostNetwork, rootOwner);
+      writeNetworkFiles(paths, options, hostNetwork);
       const plan = buildSpawnPlan({
         id,
         config: image.config,
         layerDirs: image.layerDirs,
-        options: planOptions,
+        options: hostNetwork ? { ...planOptions, network: 'host' } : planOptions,
         user,
         paths,
         bindKinds: kinds,

@@ -1,5 +1,6 @@
 /** A tsdock root with the busybox image loaded, built by the project's own image builder. */
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -32,5 +33,10 @@ export async function busyboxRoot(label: string): Promise<BusyboxRoot> {
   ]);
   const loaded = await tsdock(['--root', root, 'load', '-i', archive]);
   if (loaded.code !== 0) throw new Error(`tsdock load failed: ${loaded.stderr}`);
-  return { root, archive, remove: () => rm(dir, { recursive: true, force: true }) };
+  const remove = async (): Promise<void> => {
+    // Containers on the default network leave its bridge and nftables table (kept once made).
+    if (existsSync(join(root, 'networks.json'))) await tsdock(['--root', root, 'network', 'prune']);
+    await rm(dir, { recursive: true, force: true });
+  };
+  return { root, archive, remove };
 }

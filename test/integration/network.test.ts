@@ -73,6 +73,13 @@ function tableExists(): boolean {
   return execFileSync('nft', ['list', 'tables'], { encoding: 'utf8' }).includes(`table ip ${host.table}\n`);
 }
 
+/** The DNAT rules of this root's table: published ports (the table itself stays with the default bridge). */
+function dnatRules(): string[] {
+  if (!tableExists()) return [];
+  const listed = execFileSync('nft', ['list', 'table', 'ip', host.table], { encoding: 'utf8' });
+  return listed.split('\n').filter((l) => l.includes(' dnat to '));
+}
+
 function pins(): string[] {
   return existsSync(host.netnsDir) ? readdirSync(host.netnsDir) : [];
 }
@@ -125,6 +132,13 @@ async function httpd(name: string, args: string[]): Promise<string> {
   return id;
 }
 
+/** The default network's gateway: an address of the host, as a container sees it. */
+async function defaultGateway(): Promise<string> {
+  const [summary] = JSON.parse(await ok(['network', 'inspect', 'bridge'])) as { gateway: string }[];
+  if (summary === undefined) throw new Error('no default network');
+  return summary.gateway;
+}
+
 function addressOf(name: string): string {
   const state = JSON.parse(readFileSync(host.stateFile, 'utf8')) as {
     endpoints: { containerId: string; ip: string }[];
@@ -155,8 +169,11 @@ afterAll(async () => {
   const ids = records().map((r) => r.id);
   if (ids.length > 0) await cli(['rm', '-f', ...ids]);
   await cli(['network', 'prune']);
+  // The iptables test's chains, should it have failed before its own prune.
+  await tsdock(['--root', box.root, 'network', 'prune'], { env: { TSDOCK_FIREWALL: 'iptables' } });
   for (const link of ourLinks()) execFileSync('ip', ['link', 'delete', link]);
   if (tableExists()) execFileSync('nft', ['delete', 'table', 'ip', host.table]);
+  rmSync(host.appliedRules, { force: true });
   for (const pin of pins()) {
     spawnSync('umount', ['-l', join(host.netnsDir, pin)]);
     rmSync(join(host.netnsDir, pin), { force: true });
@@ -180,12 +197,13 @@ describe('published ports', () => {
     expect(tableExists()).toBe(true);
     await ok(['rm', '-f', name]);
     await expect(wget(`http://127.0.0.1:${String(port)}/`, 1)).rejects.toThrow();
-    expect(tableExists()).toBe(false);
+    expect(dnatRules()).toEqual([]);
     expect(pins()).toEqual([]);
-    // The veth went with the namespace; the default bridge stays until prune.
+    // The veth went with the namespace; the default bridge (and its masquerade) stays until prune.
     expect(ourLinks()).toEqual([host.defaultBridge]);
     await ok(['network', 'prune']);
     expect(ourLinks()).toEqual([]);
+    expect(tableExists()).toBe(false);
   });
 
   it('-p CTR and 127.0.0.1::CTR pick a free host port, shown by inspect', async () => {
@@ -262,7 +280,7 @@ describe('published ports', () => {
       await new Promise((r) => server.close(r));
     }
     expect(pins()).toEqual([]);
-    expect(tableExists()).toBe(false);
+    expect(dnatRules()).toEqual([]);
   });
 
   it('a failed start leaves no namespace, veth or rule', async () => {
@@ -278,9 +296,121 @@ describe('published ports', () => {
     ]);
     expect(r.code).toBe(127);
     expect(pins()).toEqual([]);
-    expect(tableExists()).toBe(false);
+    expect(dnatRules()).toEqual([]);
     await ok(['network', 'prune']);
     expect(ourLinks()).toEqual([]);
+    expect(tableExists()).toBe(false);
+  });
+});
+
+describe('the default network and port forms', () => {
+  it('runs a container on the bridge network when --network is not given', async () => {
+    const out = await ok(['run', '--rm', 'busybox', 'sh', '-c', 'ip -o -4 addr show eth0; ip route show default']);
+    expect(out).toMatch(/eth0\s+inet 172\.\d+\.0\.\d+\/16 /);
+    expect(out).toMatch(/^default via 172\.\d+\.0\.1 dev eth0/m);
+    expect(pins()).toEqual([]);
+    await ok(['network', 'prune']);
+    expect(ourLinks()).toEqual([]);
+  });
+
+  it('publishes a port range pairwise (-p 127.0.0.1:P-P+1:80-81)', async () => {
+    const port = await freePort();
+    const name = unique('range');
+    noteVeths();
+    await ok([
+      'run',
+      '-d',
+      '--name',
+      name,
+      '-p',
+      `127.0.0.1:${String(port)}-${String(port + 1)}:80-81`,
+      '-v',
+      `${www}:/www:ro`,
+      'busybox',
+      'sh',
+      '-c',
+      'httpd -p 81 -h /www; exec httpd -f -p 80 -h /www',
+    ]);
+    noteVeths();
+    const [inspect] = JSON.parse(await ok(['inspect', name])) as {
+      NetworkSettings?: { Ports: Record<string, { HostPort: string }[]> };
+    }[];
+    const ports = inspect?.NetworkSettings?.Ports ?? {};
+    expect([ports['80/tcp']?.[0]?.HostPort, ports['81/tcp']?.[0]?.HostPort]).toEqual([String(port), String(port + 1)]);
+    for (const p of [port, port + 1]) {
+      expect(await eventually(() => wget(`http://127.0.0.1:${String(p)}/`))).toBe('hello from the container\n');
+    }
+    await ok(['rm', '-f', name]);
+    expect(dnatRules()).toEqual([]);
+  });
+
+  it("-P publishes the image's EXPOSEd ports on free host ports", async () => {
+    // The busybox layout, given EXPOSE 80/tcp by umoci and renamed `exposed`.
+    const layout = join(box.root, '..', 'exposed-layout');
+    await exec('cp', ['-a', join(box.root, '..', 'layout'), layout]);
+    await exec('umoci', [
+      'config',
+      '--image',
+      `${layout}:latest`,
+      '--tag',
+      'exposed',
+      '--config.exposedports',
+      '80/tcp',
+    ]);
+    const indexFile = join(layout, 'index.json');
+    const index = JSON.parse(readFileSync(indexFile, 'utf8')) as {
+      manifests: { annotations: Record<string, string> }[];
+    };
+    index.manifests = index.manifests.filter((m) => m.annotations['org.opencontainers.image.ref.name'] === 'exposed');
+    for (const m of index.manifests) m.annotations['io.containerd.image.name'] = 'docker.io/library/exposed:latest';
+    writeFileSync(indexFile, JSON.stringify(index));
+    const archive = join(box.root, '..', 'exposed.tar');
+    await exec('tar', ['-C', layout, '-cf', archive, '.']);
+    await ok(['load', '-q', '-i', archive]);
+    const name = unique('expose');
+    noteVeths();
+    await ok([
+      'run',
+      '-d',
+      '--name',
+      name,
+      '-P',
+      '-v',
+      `${www}:/www:ro`,
+      'exposed',
+      'httpd',
+      '-f',
+      '-p',
+      '80',
+      '-h',
+      '/www',
+    ]);
+    noteVeths();
+    const [inspect] = JSON.parse(await ok(['inspect', name])) as {
+      NetworkSettings?: { Ports: Record<string, { HostPort: string }[]> };
+    }[];
+    const hostPort = inspect?.NetworkSettings?.Ports['80/tcp']?.[0]?.HostPort;
+    expect(Number(hostPort)).toBeGreaterThan(0);
+    expect(await eventually(() => wget(`http://127.0.0.1:${String(hostPort)}/`))).toBe('hello from the container\n');
+    await ok(['rm', '-f', name]);
+    await ok(['rmi', 'exposed']);
+  });
+
+  it("lets a container reach its own and a peer's published port through a host address (hairpin)", async () => {
+    const port = await freePort();
+    const name = unique('hairpin');
+    await httpd(name, ['-p', `${String(port)}:80`]);
+    const url = `http://${await defaultGateway()}:${String(port)}/`;
+    const self = await eventually(async () => {
+      const r = await cli(['exec', name, 'wget', '-q', '-O-', url]);
+      if (r.code !== 0) throw new Error(r.stderr);
+      return r.stdout;
+    });
+    expect(self).toBe('hello from the container\n');
+    const peer = await cli(['run', '--rm', 'busybox', 'wget', '-q', '-O-', url]);
+    expect(peer.stderr).toBe('');
+    expect(peer.stdout).toBe('hello from the container\n');
+    await ok(['rm', '-f', name]);
   });
 });
 
@@ -325,8 +455,9 @@ describe('iptables fallback', () => {
       expect(saved()).toContain(`-A ${chain}-PORTS -d 127.0.0.1/32 -p tcp -m tcp --dport ${String(port)} -j DNAT`);
       expect(tableExists()).toBe(false);
       expect((await tsdock(['--root', box.root, 'rm', '-f', name], { env })).code).toBe(0);
-      expect(saved()).not.toContain(chain);
+      expect(saved()).not.toContain(`-A ${chain}-PORTS `);
       expect((await tsdock(['--root', box.root, 'network', 'prune'], { env })).code).toBe(0);
+      expect(saved()).not.toContain(chain);
       expect(ourLinks()).toEqual([]);
     } finally {
       for (const t of ['nat', 'filter']) {
@@ -467,6 +598,48 @@ describe('namespaces', () => {
       await ok(['run', '--rm', '--network', `container:${web}`, 'busybox', 'wget', '-q', '-O-', 'http://127.0.0.1/']),
     ).toBe('hello from the container');
     await ok(['rm', '-f', web]);
+  });
+
+  it('container:<name> of a --network none container shares its namespace while it runs', async () => {
+    const web = unique('lonely');
+    await httpd(web, ['--network', 'none']);
+    const joined = await eventually(async () => {
+      const r = await cli([
+        'run',
+        '--rm',
+        '--network',
+        `container:${web}`,
+        'busybox',
+        'wget',
+        '-q',
+        '-O-',
+        'http://127.0.0.1/',
+      ]);
+      if (r.code !== 0) throw new Error(r.stderr);
+      return r.stdout;
+    });
+    expect(joined).toBe('hello from the container\n');
+    expect(pins()).toEqual([]);
+    await ok(['stop', '-t', '1', web]);
+    const r = await cli(['run', '--rm', '--network', `container:${web}`, 'busybox', 'true']);
+    expect(r.code).toBe(125);
+    expect(r.stderr).toContain(`cannot join the network of container ${web}: it is not running`);
+    expect(pins()).toEqual([]);
+    await ok(['rm', '-f', web]);
+  });
+
+  it("container:<name> of a --network host container sees the host's interfaces", async () => {
+    const name = unique('hostnet');
+    await ok(['run', '-d', '--name', name, '--network', 'host', 'busybox', 'sleep', '100']);
+    // Other tests add and remove links meanwhile: only those there before and after count.
+    const links = (): string[] => readdirSync('/sys/class/net');
+    const before = links();
+    const seen = (await ok(['run', '--rm', '--network', `container:${name}`, 'busybox', 'ls', '/sys/class/net'])).split(
+      '\n',
+    );
+    const after = links();
+    for (const link of before.filter((l) => after.includes(l))) expect(seen).toContain(link);
+    await ok(['rm', '-f', name]);
   });
 
   it('joins a network namespace given by path', async () => {

@@ -48,8 +48,9 @@ afterAll(async () => {
   await removeCgroupParent(parent);
 });
 
+/** Without a network unless a test asks for one: network.test.ts covers the default bridge. */
 function run(args: string[]): ReturnType<typeof tsdock> {
-  return tsdock(['--root', box.root, 'run', '--rm', '--cgroup-parent', parent, ...args]);
+  return tsdock(['--root', box.root, 'run', '--rm', '--cgroup-parent', parent, '--network', 'none', ...args]);
 }
 
 async function sh(script: string, flags: string[] = []): Promise<string> {

@@ -89,12 +89,35 @@ describe('ports', () => {
     ['127.0.0.1:8080:80', { hostIp: '127.0.0.1', hostPort: 8080, containerPort: 80, protocol: 'tcp' }],
     ['127.0.0.1::80/udp', { hostIp: '127.0.0.1', hostPort: 0, containerPort: 80, protocol: 'udp' }],
   ])('parses -p %s', (spec, expected) => {
+    expect(parsePublish(spec)).toEqual([expected]);
+  });
+
+  it.each([
+    [
+      '8000-8001:80-81',
+      [
+        { hostPort: 8000, containerPort: 80, protocol: 'tcp' },
+        { hostPort: 8001, containerPort: 81, protocol: 'tcp' },
+      ],
+    ],
+    [
+      '127.0.0.1::53-54/udp',
+      [
+        { hostIp: '127.0.0.1', hostPort: 0, containerPort: 53, protocol: 'udp' },
+        { hostIp: '127.0.0.1', hostPort: 0, containerPort: 54, protocol: 'udp' },
+      ],
+    ],
+    ['8000-8010:80', [{ hostPort: 8000, hostPortEnd: 8010, containerPort: 80, protocol: 'tcp' }]],
+  ])('parses the port ranges of -p %s', (spec, expected) => {
     expect(parsePublish(spec)).toEqual(expected);
   });
 
-  it.each(['', '80/sctp', '0', '70000', 'a:80', '1:2:3:4', 'host:80:80', ':80'])('refuses -p %s', (spec) => {
-    expect(codeOf(() => parsePublish(spec))).toBe('INVALID_ARGUMENT');
-  });
+  it.each(['', '80/sctp', '0', '70000', 'a:80', '1:2:3:4', 'host:80:80', ':80', '81-80', '8000-8002:80-81', '80-:80'])(
+    'refuses -p %s',
+    (spec) => {
+      expect(codeOf(() => parsePublish(spec))).toBe('INVALID_ARGUMENT');
+    },
+  );
 
   it('-P publishes every EXPOSEd port on a random host port', () => {
     expect(exposedPorts({ '80/tcp': {}, '53/udp': {} })).toEqual([
@@ -130,8 +153,9 @@ describe('nftables table', () => {
     expect(text).toMatch(/hook output[^}]*fib daddr type local jump ports/);
   });
 
-  it('masquerades outbound and loopback-sourced traffic, and isolates networks', () => {
+  it('masquerades outbound, loopback-sourced and hairpin traffic, and isolates networks', () => {
     expect(text).toContain('ip saddr 172.17.0.0/16 oifname != "tsdock0" masquerade');
+    expect(text).toContain('ip saddr 10.91.0.0/24 ip daddr 10.91.0.0/24 oifname "tsbr-1" ct status dnat masquerade');
     expect(text).toContain('ip saddr 127.0.0.0/8 oifname "tsbr-1" masquerade');
     expect(text).toContain('iifname "tsdock0" oifname { "tsbr-1" } drop');
     expect(text).toContain('iifname "tsbr-1" oifname { "tsdock0" } drop');
@@ -158,6 +182,9 @@ describe('iptables fallback', () => {
       '-A TSDOCK-PORTS -d 127.0.0.1/32 -p tcp -m tcp --dport 8080 -j DNAT --to-destination 172.17.0.2:80\n',
     );
     expect(text).toContain('-A TSDOCK-POST -s 172.17.0.0/16 ! -o tsdock0 -j MASQUERADE\n');
+    expect(text).toContain(
+      '-A TSDOCK-POST -s 172.17.0.0/16 -d 172.17.0.0/16 -o tsdock0 -m conntrack --ctstate DNAT -j MASQUERADE\n',
+    );
     expect(text).toContain('-A TSDOCK-FWD -i tsbr-1 -o tsdock0 -j DROP\n');
   });
 

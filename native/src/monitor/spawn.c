@@ -38,26 +38,34 @@ int set_error(struct tsd_child_error *e, const char *step, const char *path) {
 
 /*
  * All paths are opened first: once we are in another mount namespace, the rest would be
- * resolved there. The user namespace goes first, so that we hold capabilities over the
- * namespaces it owns (setns(2)).
+ * resolved there. A namespace is joined before the user namespace when it can be (we hold
+ * capabilities over it while still in ours: a network namespace pinned by the host is owned by
+ * the host's user namespace, which we leave when joining the container's, setns(2)); one that
+ * refuses us then (EPERM) is joined after it, with the capabilities the user namespace gives.
  */
 static int join_namespaces(const struct tsd_plan *p, struct tsd_child_error *e) {
   int fds[p->n_ns_joins + 1];
+  bool deferred[p->n_ns_joins + 1];
   int rc = 0;
   size_t opened;
   for (opened = 0; opened < p->n_ns_joins; opened++) {
+    deferred[opened] = false;
     fds[opened] = open(p->ns_joins[opened].path, O_RDONLY | O_CLOEXEC);
     if (fds[opened] < 0) {
       rc = set_error(e, "setns", p->ns_joins[opened].path);
       break;
     }
   }
-  /* Pass 0 joins the user namespace, pass 1 all the others. */
-  for (int pass = 0; pass < 2 && rc == 0; pass++) {
+  /* Pass 0 joins what it can but the user namespace, pass 1 that, pass 2 what pass 0 could not. */
+  for (int pass = 0; pass < 3 && rc == 0; pass++) {
     for (size_t i = 0; i < p->n_ns_joins && rc == 0; i++) {
       const struct tsd_ns_join *j = &p->ns_joins[i];
       bool user = j->type == CLONE_NEWUSER;
-      if (user == (pass == 0) && setns(fds[i], (int)j->type) < 0)
+      if (user != (pass == 1) || (pass == 2 && !deferred[i])) continue;
+      if (setns(fds[i], (int)j->type) == 0) continue;
+      if (pass == 0 && errno == EPERM)
+        deferred[i] = true;
+      else
         rc = set_error(e, "setns", j->path);
     }
   }

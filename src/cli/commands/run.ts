@@ -107,9 +107,8 @@ export function containerOptions(command: string[], flags: RunFlags): ContainerO
   const security = parseSecurityOpts(flags.securityOpt);
   const privileged = flags.privileged ?? false;
   const devices = flags.device.map(parseDevice);
-  // In a pod, the network is the pod's; elsewhere `none` unless asked.
-  const network =
-    flags.network === undefined ? (flags.pod === undefined ? 'none' : undefined) : parseNetworkMode(flags.network);
+  // Unset: the library's default (`bridge`), or in a pod, the pod's network.
+  const network = flags.network === undefined ? undefined : parseNetworkMode(flags.network);
   return {
     command: command.length > 0 ? command : undefined,
     entrypoint: flags.entrypoint === undefined ? undefined : flags.entrypoint === '' ? [] : [flags.entrypoint],
@@ -118,7 +117,7 @@ export function containerOptions(command: string[], flags: RunFlags): ContainerO
     user: flags.user,
     hostname: flags.hostname,
     network,
-    publish: flags.publish.map(parsePublish),
+    publish: flags.publish.flatMap(parsePublish),
     publishAll: flags.publishAll ?? false,
     ip: flags.ip,
     macAddress: flags.macAddress === undefined ? undefined : checkMac(flags.macAddress),
