@@ -21,7 +21,7 @@ export async function podCreate(globals: GlobalOptions, flags: PodCreateFlags): 
     name: flags.name,
     hostname: flags.hostname,
     network: flags.network,
-    publish: flags.publish.map(parsePublish),
+    publish: flags.publish.flatMap(parsePublish),
     share: flags.share === undefined ? undefined : parseShare(flags.share),
     cgroupParent: flags.cgroupParent,
   };
