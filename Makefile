@@ -45,13 +45,11 @@ test-native:
 test: lint build test-native
 	npx vitest run
 
-# The demo: build the bundled busybox image with tsdock's own code, load it, run it.
-out/busybox-oci.tar: build
-	rm -rf out/busybox-oci $@
-	node dist/images/busybox/build.js --out out/busybox-oci --archive $@
-
-demo: out/busybox-oci.tar
-	$(TSDOCK) load -i out/busybox-oci.tar
+# The demo: build the bundled busybox image from images/busybox/Dockerfile with `tsdock build`
+# (its context, the rootfs, is prepared from the host's busybox-static first), then run it.
+demo: build
+	node dist/images/busybox/context.js images/busybox
+	$(TSDOCK) build -t busybox images/busybox
 	$(TSDOCK) images
 	$(TSDOCK) run --rm busybox sh -c 'echo "hello from $$(hostname)"; id; ps; ip link; cat /proc/self/cgroup'
 	$(TSDOCK) run --rm --memory 32m --pids-limit 20 --cpus 0.5 busybox sh -c '\

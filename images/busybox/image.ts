@@ -50,7 +50,7 @@ async function isStaticElf(path: string): Promise<boolean> {
   }
 }
 
-async function checkBusybox(path: string): Promise<void> {
+export async function checkBusybox(path: string): Promise<void> {
   const st = await stat(path).catch((err: unknown) => {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw err;
@@ -63,8 +63,8 @@ async function checkBusybox(path: string): Promise<void> {
   }
 }
 
-/** Lays out the image's root file system in `root`. */
-async function makeRootfs(root: string, busybox: string): Promise<void> {
+/** Lays out the image's root file system in `root` (also the content of the Dockerfile's context). */
+export async function makeRootfs(root: string, busybox: string): Promise<void> {
   const { stdout } = await promisify(execFile)(busybox, ['--list-full']);
   for (const dir of ['bin', 'sbin', 'usr/bin', 'usr/sbin', 'etc', 'proc', 'sys', 'dev', 'root', 'tmp']) {
     await mkdir(join(root, dir), { recursive: true, mode: 0o755 });
