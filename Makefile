@@ -17,12 +17,17 @@ $(NATIVE_OUT)/tsdock-monitor $(NATIVE_OUT)/tsdock.node &: $(NATIVE_SRC) | deps
 	npx node-gyp rebuild --directory native -j 2 --silent
 
 # The library (dist/src) is plain tsc output; the CLI is one bundle with lazily loaded chunks
-# (dist/cli), which saves Node most of its per-module resolution on every command.
+# (dist/cli), which saves Node most of its per-module resolution on every command; so is the OCI
+# runtime (dist/oci), which containerd starts for every operation.
 dist/.built: $(TS_SRC) | deps
 	npx tsc -p tsconfig.build.json
 	rm -rf dist/cli
 	npx esbuild src/cli/main.ts --bundle --splitting --format=esm --platform=node --target=node20 \
 	  --outdir=dist/cli --external:undici --external:fzstd --log-level=warning \
+	  "--banner:js=import { createRequire as __tsdockRequire } from 'node:module'; const require = __tsdockRequire(import.meta.url);"
+	rm -rf dist/oci
+	npx esbuild src/oci/main.ts --bundle --splitting --format=esm --platform=node --target=node20 \
+	  --outdir=dist/oci --log-level=warning \
 	  "--banner:js=import { createRequire as __tsdockRequire } from 'node:module'; const require = __tsdockRequire(import.meta.url);"
 	@touch $@
 

@@ -5,7 +5,7 @@ import { TsdockError } from '../errors.js';
 import type { CapabilitySets } from './plan.js';
 
 /** Capability numbers from linux/capability.h, in order. */
-const CAPABILITY_NAMES = [
+export const CAPABILITY_NAMES = [
   'CHOWN',
   'DAC_OVERRIDE',
   'DAC_READ_SEARCH',

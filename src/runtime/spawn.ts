@@ -15,7 +15,8 @@ export interface ExitStatus {
   oomKilled: boolean;
 }
 
-type StatusLine =
+/** One line the monitor writes on its status fd. */
+export type StatusLine =
   | { type: 'started'; pid: number }
   | { type: 'error'; step: string; errno: number; path: string; message: string }
   | ({ type: 'exited' } & ExitStatus);
@@ -77,7 +78,8 @@ function reason(message: string): string {
   return message.charAt(0).toLowerCase() + message.slice(1);
 }
 
-function startError(line: Extract<StatusLine, { type: 'error' }>): StartError {
+/** The typed error of a monitor's `error` line (127 and 126 for exec failures, as Docker). */
+export function startError(line: Extract<StatusLine, { type: 'error' }>): StartError {
   const code = codeOfFailure(line.step, line.errno);
   const detail =
     code === 'COMMAND_NOT_FOUND'

@@ -56,6 +56,8 @@ export interface ContainerCgroup {
   limits(): Promise<AppliedLimits>;
   /** Kills what is left and removes the directories; idempotent. */
   destroy(): Promise<void>;
+  /** Writes new limits (OCI `update`); the controllers of limits not given stay as they are. */
+  applyLimits(limits: CgroupLimits): Promise<void>;
 }
 
 export interface CgroupOptions {

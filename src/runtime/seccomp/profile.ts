@@ -10,7 +10,7 @@ import { SYSCALLS_X86_64 } from './syscalls-x86_64.js';
 export type CompareOp =
   'SCMP_CMP_NE' | 'SCMP_CMP_LT' | 'SCMP_CMP_LE' | 'SCMP_CMP_EQ' | 'SCMP_CMP_GE' | 'SCMP_CMP_GT' | 'SCMP_CMP_MASKED_EQ';
 
-const COMPARE_OPS: readonly CompareOp[] = [
+export const COMPARE_OPS: readonly CompareOp[] = [
   'SCMP_CMP_NE',
   'SCMP_CMP_LT',
   'SCMP_CMP_LE',
@@ -20,7 +20,7 @@ const COMPARE_OPS: readonly CompareOp[] = [
   'SCMP_CMP_MASKED_EQ',
 ];
 
-const ACTIONS = [
+export const ACTIONS = [
   'SCMP_ACT_KILL',
   'SCMP_ACT_KILL_PROCESS',
   'SCMP_ACT_KILL_THREAD',

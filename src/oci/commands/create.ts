@@ -1,0 +1,106 @@
+/**
+ * `create --bundle DIR [--pid-file F] [--console-socket S] [--preserve-fds N] ID`: the container's
+ * cgroup and init are made, the init set up and waiting right before execve until `start`.
+ * Anything that fails is undone: no state dir, no cgroup, no init are left.
+ */
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { TsdockError } from '../../errors.js';
+import { DEFAULT_DEVICE_RULES } from '../../runtime/cgroups/devices.js';
+import { createContainerCgroup, type CgroupLimits, type ContainerCgroup } from '../../runtime/cgroups/index.js';
+import { writeFileAtomic } from '../../runtime/container-record.js';
+import { encodePlan } from '../../runtime/plan-codec.js';
+import { processStartTime } from '../../runtime/proc-stat.js';
+import { cgroupPlace } from '../cgroups-path.js';
+import { flagString, type Flags, type Globals } from '../context.js';
+import { runHooks } from '../hooks.js';
+import { hostFacts } from '../host-facts.js';
+import { launch } from '../launch.js';
+import { resourcesToLimits } from '../resources.js';
+import { parseSpec, type OciSpec } from '../spec.js';
+import { specToPlan } from '../spec-plan.js';
+import { checkId, specState, START_SOCKET, writeState, type StoredState } from '../state.js';
+
+function preserveFdsOf(flags: Flags): number {
+  const text = flagString(flags, 'preserve-fds') ?? '0';
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || n > 1024) {
+    throw new TsdockError('INVALID_ARGUMENT', `invalid --preserve-fds "${text}": expected a number of fds, 0 to 1024`);
+  }
+  return n;
+}
+
+/** The spec's device rules, then the nodes every container may use (as runc appends them). */
+function limitsOf(spec: OciSpec): CgroupLimits {
+  const limits = resourcesToLimits(spec.linux.resources ?? {});
+  if (limits.devices !== undefined) limits.devices = [...limits.devices, ...DEFAULT_DEVICE_RULES.slice(1)];
+  return limits;
+}
+
+function checkTerminal(spec: OciSpec, consoleSocket: string | undefined): void {
+  if (spec.process.terminal === true) {
+    if (consoleSocket === undefined) {
+      throw new TsdockError('INVALID_ARGUMENT', 'process.terminal is set: give --console-socket to receive the pty');
+    }
+    throw new TsdockError('HOST_UNSUPPORTED', 'process.terminal is not supported by tsdock-runtime yet');
+  }
+  if (consoleSocket !== undefined) {
+    throw new TsdockError('INVALID_ARGUMENT', '--console-socket needs process.terminal set in config.json');
+  }
+}
+
+export async function create(g: Globals, flags: Flags, args: string[]): Promise<void> {
+  const id = checkId(args[0]);
+  const bundle = resolve(flagString(flags, 'bundle') ?? '.');
+  const pidFile = flagString(flags, 'pid-file');
+  const preserveFds = preserveFdsOf(flags);
+  const spec = parseSpec(readFileSync(join(bundle, 'config.json'), 'utf8'), join(bundle, 'config.json'));
+  checkTerminal(spec, flagString(flags, 'console-socket'));
+  const plan = specToPlan(spec, hostFacts(bundle));
+
+  const dir = join(g.root, id);
+  mkdirSync(g.root, { recursive: true, mode: 0o711 });
+  try {
+    mkdirSync(dir, { mode: 0o711 });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
+      throw new TsdockError('CONFLICT', `container with id "${id}" already exists`);
+    }
+    throw err;
+  }
+  let cgroup: ContainerCgroup | undefined;
+  let pid = 0;
+  try {
+    const place = cgroupPlace(spec.linux.cgroupsPath, id);
+    cgroup = await createContainerCgroup({ name: place.name, parent: place.parent, limits: limitsOf(spec) });
+    plan.cgroupProcs = cgroup.procsFiles;
+    plan.startSocket = join(dir, START_SOCKET);
+    plan.preserveFds = preserveFds;
+    const planFile = join(dir, 'plan');
+    writeFileSync(planFile, encodePlan(plan), { mode: 0o600 });
+    g.debugLog(`create ${id}: starting the init`);
+    pid = await launch(planFile, { leave: true, preserveFds });
+    rmSync(planFile);
+    const state: StoredState = {
+      id,
+      bundle,
+      rootfs: plan.rootfs ?? '',
+      pid,
+      startTime: processStartTime(pid) ?? '',
+      created: new Date().toISOString(),
+      annotations: spec.annotations ?? {},
+      cgroup: place,
+    };
+    writeState(dir, state);
+    const hookState = specState(state, 'created');
+    runHooks(spec.hooks, 'prestart', hookState);
+    runHooks(spec.hooks, 'createRuntime', hookState);
+    runHooks(spec.hooks, 'createContainer', hookState);
+    if (pidFile !== undefined) writeFileAtomic(resolve(pidFile), String(pid));
+  } catch (err) {
+    if (pid > 0) process.kill(pid, 'SIGKILL');
+    await cgroup?.destroy();
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+}

@@ -1,0 +1,50 @@
+/**
+ * Runs `tsdock-monitor --leave` on a plan: the monitor clones the process with the caller's stdio
+ * (and preserved fds), reports its pid once it is set up (create: waiting for start; exec: exec'd)
+ * and exits, leaving the process to the nearest subreaper — containerd's shim, which reaps it as
+ * it reaps runc's. Without `leave` (a foreground exec) the monitor stays and reports the exit.
+ */
+import { spawn, type StdioOptions } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
+import { TsdockError } from '../errors.js';
+import { monitorPath } from '../native.js';
+import { startError, type StatusLine } from '../runtime/spawn.js';
+
+export interface LaunchOptions {
+  /** Exit once the process is set up; otherwise wait for its exit. */
+  leave: boolean;
+  /** fds 3 .. 3+N-1 of this process, passed on. */
+  preserveFds: number;
+}
+
+/** The process's pid (leave), or its exit code (128+N for signal N) when the monitor stays. */
+export function launch(planFile: string, opts: LaunchOptions): Promise<number> {
+  const preserved = Array.from({ length: opts.preserveFds }, (_, i) => i + 3);
+  const statusFd = 3 + opts.preserveFds;
+  const stdio: StdioOptions = ['inherit', 'inherit', 'inherit', ...preserved, 'pipe'];
+  const args = [...(opts.leave ? ['--leave'] : []), '--status-fd', String(statusFd), planFile];
+  const child = spawn(monitorPath(), args, { stdio });
+  const status = child.stdio[statusFd] as Readable;
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    const settle = (fn: () => void): void => {
+      if (!settled) fn();
+      settled = true;
+    };
+    createInterface({ input: status }).on('line', (text) => {
+      const line = JSON.parse(text) as StatusLine;
+      if (line.type === 'error') settle(() => reject(startError(line)));
+      else if (line.type === 'started' && opts.leave) settle(() => resolve(line.pid));
+      else if (line.type === 'exited') settle(() => resolve(line.exitCode));
+    });
+    child.on('error', (err) => {
+      settle(() => reject(new TsdockError('START_FAILED', `cannot start tsdock-monitor: ${err.message}`, { cause: err })));
+    });
+    child.on('close', (code, sig) => {
+      settle(() =>
+        reject(new TsdockError('START_FAILED', `tsdock-monitor ended unexpectedly (${sig ?? `exit ${String(code)}`})`)),
+      );
+    });
+  });
+}
