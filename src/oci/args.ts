@@ -30,7 +30,14 @@ export const GLOBAL_FLAGS: FlagSpecs = {
 };
 
 export const VERB_FLAGS: Record<string, FlagSpecs> = {
-  create: { bundle: s('b'), 'pid-file': s(), 'console-socket': s(), 'preserve-fds': s(), 'no-pivot': b(), 'no-new-keyring': b() },
+  create: {
+    bundle: s('b'),
+    'pid-file': s(),
+    'console-socket': s(),
+    'preserve-fds': s(),
+    'no-pivot': b(),
+    'no-new-keyring': b(),
+  },
   start: {},
   state: {},
   kill: { all: b('a') },
@@ -86,7 +93,8 @@ export function parseFlags(argv: readonly string[], specs: FlagSpecs, where: str
     }
     if (!spec.value) {
       const v = eq < 0 ? 'true' : word.slice(eq + 1);
-      if (v !== 'true' && v !== 'false') throw new TsdockError('INVALID_ARGUMENT', `flag --${name} takes true or false`);
+      if (v !== 'true' && v !== 'false')
+        throw new TsdockError('INVALID_ARGUMENT', `flag --${name} takes true or false`);
       flags[name] = v === 'true' ? true : undefined;
     } else if (eq >= 0) {
       flags[name] = word.slice(eq + 1);

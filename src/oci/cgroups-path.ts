@@ -36,7 +36,7 @@ export function cgroupPlace(cgroupsPath: string | undefined, id: string): Cgroup
   }
   const components = cgroupsPath.split('/').filter((c) => c !== '');
   const name = components.pop();
-  if (name === undefined || components.length === 0 && !cgroupsPath.startsWith('/')) {
+  if (name === undefined || (components.length === 0 && !cgroupsPath.startsWith('/'))) {
     throw invalid(cgroupsPath, 'an absolute path (/a/b), a path with a parent (a/b), or slice:prefix:name');
   }
   const parent = components.join('/');

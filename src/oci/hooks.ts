@@ -38,7 +38,8 @@ export function runHooks(hooks: OciHooks | undefined, kind: HookKind, state: Rec
             ? `exit status ${String(result.status)}`
             : undefined;
     if (why !== undefined) {
-      const stderr = result.stderr.toString().trim();
+      // null when the hook could not even be spawned.
+      const stderr = (result.stderr as Buffer | null)?.toString().trim() ?? '';
       throw new TsdockError('START_FAILED', `${kind} hook ${hook.path} failed: ${why}${stderr ? `: ${stderr}` : ''}`);
     }
   }

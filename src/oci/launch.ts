@@ -16,6 +16,8 @@ export interface LaunchOptions {
   leave: boolean;
   /** fds 3 .. 3+N-1 of this process, passed on. */
   preserveFds: number;
+  /** Where the pty master of a plan with a terminal is sent (with `leave`). */
+  consoleSocket?: string;
 }
 
 /** The process's pid (leave), or its exit code (128+N for signal N) when the monitor stays. */
@@ -23,28 +25,38 @@ export function launch(planFile: string, opts: LaunchOptions): Promise<number> {
   const preserved = Array.from({ length: opts.preserveFds }, (_, i) => i + 3);
   const statusFd = 3 + opts.preserveFds;
   const stdio: StdioOptions = ['inherit', 'inherit', 'inherit', ...preserved, 'pipe'];
-  const args = [...(opts.leave ? ['--leave'] : []), '--status-fd', String(statusFd), planFile];
+  const args = [
+    ...(opts.leave ? ['--leave'] : []),
+    ...(opts.consoleSocket === undefined ? [] : ['--console-socket', opts.consoleSocket]),
+    '--status-fd',
+    String(statusFd),
+    planFile,
+  ];
   const child = spawn(monitorPath(), args, { stdio });
   const status = child.stdio[statusFd] as Readable;
   return new Promise((resolve, reject) => {
-    let settled = false;
-    const settle = (fn: () => void): void => {
-      if (!settled) fn();
-      settled = true;
-    };
+    // The first of these settles the promise; a promise ignores the later ones.
     createInterface({ input: status }).on('line', (text) => {
       const line = JSON.parse(text) as StatusLine;
-      if (line.type === 'error') settle(() => reject(startError(line)));
-      else if (line.type === 'started' && opts.leave) settle(() => resolve(line.pid));
-      else if (line.type === 'exited') settle(() => resolve(line.exitCode));
+      if (line.type === 'error') reject(startError(line));
+      else if (line.type === 'started' && opts.leave) resolve(line.pid);
+      else if (line.type === 'exited') resolve(line.exitCode);
     });
     child.on('error', (err) => {
-      settle(() => reject(new TsdockError('START_FAILED', `cannot start tsdock-monitor: ${err.message}`, { cause: err })));
+      reject(new TsdockError('START_FAILED', `cannot start tsdock-monitor: ${err.message}`, { cause: err }));
     });
     child.on('close', (code, sig) => {
-      settle(() =>
-        reject(new TsdockError('START_FAILED', `tsdock-monitor ended unexpectedly (${sig ?? `exit ${String(code)}`})`)),
-      );
+      reject(new TsdockError('START_FAILED', `tsdock-monitor ended unexpectedly (${sig ?? `exit ${String(code)}`})`));
     });
   });
+}
+
+/** runc's rule: a terminal needs a console socket to send its master to, and the other way round. */
+export function checkTerminal(terminal: boolean, consoleSocket: string | undefined): void {
+  if (terminal && consoleSocket === undefined) {
+    throw new TsdockError('INVALID_ARGUMENT', 'process.terminal is set: give --console-socket to receive the pty');
+  }
+  if (!terminal && consoleSocket !== undefined) {
+    throw new TsdockError('INVALID_ARGUMENT', '--console-socket needs process.terminal set');
+  }
 }

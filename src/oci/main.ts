@@ -61,12 +61,18 @@ async function run(argv: string[], setLogger: (l: Logger) => void): Promise<void
     return;
   }
   if (global.flags['systemd-cgroup'] === true) {
-    throw new TsdockError('HOST_UNSUPPORTED', '--systemd-cgroup is not supported: tsdock-runtime manages cgroupfs directly (drop the flag, or SystemdCgroup = false in containerd)');
+    throw new TsdockError(
+      'HOST_UNSUPPORTED',
+      '--systemd-cgroup is not supported: tsdock-runtime manages cgroupfs directly (drop the flag, or SystemdCgroup = false in containerd)',
+    );
   }
   const load = VERBS[verb];
   const specs = VERB_FLAGS[verb];
   if (load === undefined || specs === undefined) {
-    throw new TsdockError('INVALID_ARGUMENT', `unknown command "${verb}": expected one of ${Object.keys(VERBS).join(', ')}`);
+    throw new TsdockError(
+      'INVALID_ARGUMENT',
+      `unknown command "${verb}": expected one of ${Object.keys(VERBS).join(', ')}`,
+    );
   }
   const { flags, rest: args } = parseFlags(rest, specs, verb, false);
   const debug = global.flags.debug === true;
@@ -77,7 +83,9 @@ async function run(argv: string[], setLogger: (l: Logger) => void): Promise<void
       if (debug) logger.write('debug', message);
     },
   };
-  await (await load())(g, flags, args);
+  await (
+    await load()
+  )(g, flags, args);
 }
 
 /** Runs one command; errors become a log line, one stderr line and exit status 1. */

@@ -9,6 +9,12 @@ export function parseSignal(text: string | undefined): number {
     if (n >= 1 && n <= 64) return n;
   } else {
     const name = given.toUpperCase().replace(/^SIG/, '');
+    // The real-time signals by glibc's numbering (SIGRTMIN is 34: glibc keeps 32 and 33).
+    const rt = /^RT(MIN|MAX)(?:([+-])(\d+))?$/.exec(name);
+    if (rt !== null) {
+      const n = (rt[1] === 'MIN' ? 34 : 64) + (rt[2] === '-' ? -1 : 1) * Number(rt[3] ?? 0);
+      if (n >= 34 && n <= 64) return n;
+    }
     const n = (constants.signals as Record<string, number | undefined>)[`SIG${name}`];
     if (n !== undefined) return n;
   }

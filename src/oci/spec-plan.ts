@@ -157,6 +157,16 @@ function capabilitiesOf(process: OciProcess, capLastCap: number): CapabilitySets
   };
 }
 
+/** A pty for a process with `terminal`, sized by `consoleSize` (0x0: the first resize sizes it). */
+function terminalOf(process: OciProcess): SpawnPlan['terminal'] {
+  if (process.terminal !== true) return undefined;
+  const size = process.consoleSize;
+  if (size !== undefined && (size.height > 65535 || size.width > 65535)) {
+    throw invalid('process.consoleSize: height and width must be at most 65535');
+  }
+  return { rows: size?.height ?? 0, cols: size?.width ?? 0 };
+}
+
 function rlimitsOf(process: OciProcess): Rlimit[] {
   return (process.rlimits ?? []).map((r) => {
     const resource = RLIMITS.indexOf(r.type.replace(/^RLIMIT_/, ''));
@@ -219,7 +229,12 @@ const DEFAULT_DEVICES: OciDevice[] = [
   ['random', 1, 8],
   ['urandom', 1, 9],
   ['tty', 5, 0],
-].map(([name, major, minor]) => ({ type: 'c', path: `/dev/${String(name)}`, major: Number(major), minor: Number(minor) }));
+].map(([name, major, minor]) => ({
+  type: 'c',
+  path: `/dev/${String(name)}`,
+  major: Number(major),
+  minor: Number(minor),
+}));
 
 function deviceOp(d: OciDevice, rootfs: string, userns: boolean): FsOp {
   const target = posix.join(rootfs, d.path);
@@ -227,7 +242,8 @@ function deviceOp(d: OciDevice, rootfs: string, userns: boolean): FsOp {
   if (type === undefined) throw invalid(`linux.devices: ${d.path} has unknown type "${d.type}"`);
   if (!d.path.startsWith('/dev/')) throw invalid(`linux.devices: ${d.path} is not below /dev`);
   // mknod is refused in a user namespace: bind the host's node instead (as runc does).
-  if (userns) return { kind: 'mount', source: d.path, target, fstype: '', flags: MS.BIND, data: '', createTarget: 'file' };
+  if (userns)
+    return { kind: 'mount', source: d.path, target, fstype: '', flags: MS.BIND, data: '', createTarget: 'file' };
   if (d.type !== 'p' && (d.major === undefined || d.minor === undefined)) {
     throw invalid(`linux.devices: ${d.path} needs a major and a minor number`);
   }
@@ -238,7 +254,9 @@ function deviceOp(d: OciDevice, rootfs: string, userns: boolean): FsOp {
 function devOps(spec: OciSpec, rootfs: string, userns: boolean): FsOp[] {
   const given = spec.linux.devices ?? [];
   const mountsDev = (spec.mounts ?? []).some((m) => m.destination === '/dev');
-  const devices = mountsDev ? [...DEFAULT_DEVICES.filter((d) => !given.some((g) => g.path === d.path)), ...given] : given;
+  const devices = mountsDev
+    ? [...DEFAULT_DEVICES.filter((d) => !given.some((g) => g.path === d.path)), ...given]
+    : given;
   const ops = devices.map((d) => deviceOp(d, rootfs, userns));
   if (!mountsDev) return ops;
   const link = (linkTarget: string, name: string): FsOp => ({
@@ -319,7 +337,14 @@ export function specToPlan(spec: OciSpec, facts: HostFacts): SpawnPlan {
     oomScoreAdj: process.oomScoreAdj,
     rootfsPropagation: propagation.root,
     rootfsOps: [
-      { kind: 'mount', source: rootfs, target: rootfs, fstype: '', flags: MS.BIND | MS.REC | propagation.rootfs, data: '' },
+      {
+        kind: 'mount',
+        source: rootfs,
+        target: rootfs,
+        fstype: '',
+        flags: MS.BIND | MS.REC | propagation.rootfs,
+        data: '',
+      },
       ...(spec.mounts ?? []).flatMap((m) => mountOps(m, rootfs, facts)),
       ...devOps(spec, rootfs, userns),
     ],
@@ -336,6 +361,7 @@ export function specToPlan(spec: OciSpec, facts: HostFacts): SpawnPlan {
     cgroupProcs: [],
     cgroupDirs: [],
     seccomp: seccompOf(spec, capabilities, noNewPrivileges),
+    terminal: terminalOf(process),
   };
 }
 
@@ -380,5 +406,6 @@ export function processToExecPlan(
     cgroupProcs,
     cgroupDirs: [],
     seccomp: seccompOf(spec, capabilities, noNewPrivileges),
+    terminal: terminalOf(process),
   };
 }

@@ -28,6 +28,7 @@ export interface OciRlimit {
 
 export interface OciProcess {
   terminal?: boolean;
+  consoleSize?: { height: number; width: number };
   args: string[];
   env?: string[];
   cwd: string;
@@ -196,8 +197,13 @@ function processOf(r: Reader, v: unknown): OciProcess {
   if (args.length === 0) r.fail('process.args', 'at least one argument');
   const cwd = r.str(p.cwd ?? '/', 'process.cwd');
   if (!cwd.startsWith('/')) r.fail('process.cwd', 'an absolute path');
+  const size = r.optObj(p.consoleSize, 'process.consoleSize');
   return {
     terminal: r.bool(p.terminal, 'process.terminal'),
+    consoleSize: size && {
+      height: r.int(size.height ?? 0, 'process.consoleSize.height', true),
+      width: r.int(size.width ?? 0, 'process.consoleSize.width', true),
+    },
     args,
     env: r.strings(p.env, 'process.env'),
     cwd,
@@ -218,7 +224,11 @@ function processOf(r: Reader, v: unknown): OciProcess {
           },
     rlimits: r.list(p.rlimits, 'process.rlimits', (x, w) => {
       const o = r.obj(x, w);
-      return { type: r.str(o.type, `${w}.type`), soft: r.int(o.soft, `${w}.soft`, true), hard: r.int(o.hard, `${w}.hard`, true) };
+      return {
+        type: r.str(o.type, `${w}.type`),
+        soft: r.int(o.soft, `${w}.soft`, true),
+        hard: r.int(o.hard, `${w}.hard`, true),
+      };
     }),
     noNewPrivileges: r.bool(p.noNewPrivileges, 'process.noNewPrivileges'),
     oomScoreAdj: r.optInt(p.oomScoreAdj, 'process.oomScoreAdj'),

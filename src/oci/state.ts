@@ -33,7 +33,10 @@ export const START_SOCKET = 'start.sock';
 export function checkId(id: string | undefined): string {
   if (id === undefined || id === '') throw new TsdockError('INVALID_ARGUMENT', 'container id cannot be empty');
   if (!/^[\w+.-]+$/.test(id) || id === '.' || id === '..') {
-    throw new TsdockError('INVALID_ARGUMENT', `invalid container id "${id}": use letters, digits, '_', '+', '.' or '-'`);
+    throw new TsdockError(
+      'INVALID_ARGUMENT',
+      `invalid container id "${id}": use letters, digits, '_', '+', '.' or '-'`,
+    );
   }
   return id;
 }

@@ -1,13 +1,14 @@
 /*
  * tsdock-monitor [--log FILE [--log-max-size BYTES] [--log-max-file N]] [--attach SOCKET]
- * [--attach-fd FD] [--leave] [--status-fd FD] PLAN_FILE: starts one container from a spawn plan
- * (include/plan.h), stays with it as its subreaper, forwards signals to it, records how it ended,
- * and exits.
+ * [--attach-fd FD] [--leave [--console-socket PATH]] [--status-fd FD] PLAN_FILE: starts one
+ * container from a spawn plan (include/plan.h), stays with it as its subreaper, forwards signals to
+ * it, records how it ended, and exits.
  *
  * With --leave (the OCI runtime's create and exec), the monitor exits as soon as the process has
  * exec'd, or, for a plan with a start socket, is set up and waiting for start: the process is
  * reparented to the caller's subreaper (containerd's shim), which reaps it. Nothing is forwarded,
- * recorded or removed then; the "started" line is the last one.
+ * recorded or removed then; the "started" line is the last one. A plan with a terminal sends its
+ * pty master to the unix socket at PATH then (runc's --console-socket), not to the monitor.
  *
  * With --log, the container's stdout and stderr are pipes the monitor drains into FILE as
  * Docker json-file lines, rotated at BYTES (default: never) keeping N files (default 1); see
@@ -62,7 +63,9 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -226,19 +229,44 @@ struct args {
   const char *attach; /* --attach SOCKET, or NULL */
   int attach_fd;      /* --attach-fd FD: a client from the start, or -1 */
   bool leave;
+  const char *console_socket; /* --console-socket PATH (with --leave), or NULL */
   int status_fd;
   const char *plan;
 };
 
+/* A stream connection to the unix socket at path, or -1. */
+static int connect_unix(const char *path) {
+  struct sockaddr_un addr = {.sun_family = AF_UNIX};
+  if (strlen(path) >= sizeof(addr.sun_path)) {
+    errno = ENAMETOOLONG;
+    return -1;
+  }
+  strcpy(addr.sun_path, path);
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd >= 0 && connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return -1;
+  }
+  return fd;
+}
+
 /* --leave: the process is set up (or running); its caller's subreaper takes it from here. */
-static int leave(const struct tsd_plan *plan) {
+static int leave(const struct tsd_plan *plan, const char *console_socket) {
   struct tsd_child_error e;
   unsigned cap_last_cap;
+  int console = -1;
   if (read_cap_last_cap(&cap_last_cap) < 0) {
     set_error(&e, "monitor", CAP_LAST_CAP_PATH);
     return fail_setup(plan, &e);
   }
-  pid_t pid = spawn_container(plan, cap_last_cap, -1, &e);
+  if (console_socket != NULL && (console = connect_unix(console_socket)) < 0) {
+    set_error(&e, "terminal", console_socket);
+    return fail_setup(plan, &e);
+  }
+  pid_t pid = spawn_container(plan, cap_last_cap, console, &e);
+  if (console >= 0) close(console);
   if (pid < 0) return fail_setup(plan, &e);
   status_started(pid);
   return 0;
@@ -333,6 +361,8 @@ static int parse_args(int argc, char **argv, struct args *a) {
       a->max_files = (unsigned)v;
     else if (strcmp(argv[i], "--status-fd") == 0 && number && v >= 3 && v <= 1100)
       a->status_fd = (int)v;
+    else if (strcmp(argv[i], "--console-socket") == 0)
+      a->console_socket = argv[i + 1];
     else if (strcmp(argv[i], "--attach") == 0)
       a->attach = argv[i + 1];
     else if (strcmp(argv[i], "--attach-fd") == 0 && number && v >= 3 && v <= INT_MAX &&
@@ -342,7 +372,7 @@ static int parse_args(int argc, char **argv, struct args *a) {
       return -1;
     i++;
   }
-  if (i != argc - 1) return -1;
+  if (i != argc - 1 || (a->console_socket != NULL && !a->leave)) return -1;
   a->plan = argv[i];
   return 0;
 }
@@ -353,14 +383,14 @@ int main(int argc, char **argv) {
       .path = NULL, .max_size = 0, .max_files = 1, .attach_fd = -1, .leave = false, .status_fd = 3};
   if (parse_args(argc, argv, &a) < 0) {
     fprintf(stderr, "tsdock-monitor: usage: tsdock-monitor [--log FILE [--log-max-size BYTES] "
-                    "[--log-max-file N]] [--attach SOCKET] [--attach-fd FD] [--leave] "
-                    "[--status-fd FD] PLAN_FILE\n");
+                    "[--log-max-file N]] [--attach SOCKET] [--attach-fd FD] [--leave "
+                    "[--console-socket PATH]] [--status-fd FD] PLAN_FILE\n");
     return 2;
   }
   status_init(a.status_fd);
   keep_stdio_open();
   if (load_plan(a.plan, &plan) < 0) return 2;
-  int rc = a.leave ? leave(&plan) : monitor(&plan, &a);
+  int rc = a.leave ? leave(&plan, a.console_socket) : monitor(&plan, &a);
   tsd_plan_free(&plan);
   return rc;
 }

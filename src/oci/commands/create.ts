@@ -15,7 +15,7 @@ import { cgroupPlace } from '../cgroups-path.js';
 import { flagString, type Flags, type Globals } from '../context.js';
 import { runHooks } from '../hooks.js';
 import { hostFacts } from '../host-facts.js';
-import { launch } from '../launch.js';
+import { checkTerminal, launch } from '../launch.js';
 import { resourcesToLimits } from '../resources.js';
 import { parseSpec, type OciSpec } from '../spec.js';
 import { specToPlan } from '../spec-plan.js';
@@ -37,25 +37,14 @@ function limitsOf(spec: OciSpec): CgroupLimits {
   return limits;
 }
 
-function checkTerminal(spec: OciSpec, consoleSocket: string | undefined): void {
-  if (spec.process.terminal === true) {
-    if (consoleSocket === undefined) {
-      throw new TsdockError('INVALID_ARGUMENT', 'process.terminal is set: give --console-socket to receive the pty');
-    }
-    throw new TsdockError('HOST_UNSUPPORTED', 'process.terminal is not supported by tsdock-runtime yet');
-  }
-  if (consoleSocket !== undefined) {
-    throw new TsdockError('INVALID_ARGUMENT', '--console-socket needs process.terminal set in config.json');
-  }
-}
-
 export async function create(g: Globals, flags: Flags, args: string[]): Promise<void> {
   const id = checkId(args[0]);
   const bundle = resolve(flagString(flags, 'bundle') ?? '.');
   const pidFile = flagString(flags, 'pid-file');
   const preserveFds = preserveFdsOf(flags);
   const spec = parseSpec(readFileSync(join(bundle, 'config.json'), 'utf8'), join(bundle, 'config.json'));
-  checkTerminal(spec, flagString(flags, 'console-socket'));
+  const consoleSocket = flagString(flags, 'console-socket');
+  checkTerminal(spec.process.terminal === true, consoleSocket);
   const plan = specToPlan(spec, hostFacts(bundle));
 
   const dir = join(g.root, id);
@@ -79,7 +68,7 @@ export async function create(g: Globals, flags: Flags, args: string[]): Promise<
     const planFile = join(dir, 'plan');
     writeFileSync(planFile, encodePlan(plan), { mode: 0o600 });
     g.debugLog(`create ${id}: starting the init`);
-    pid = await launch(planFile, { leave: true, preserveFds });
+    pid = await launch(planFile, { leave: true, preserveFds, consoleSocket: consoleSocket && resolve(consoleSocket) });
     rmSync(planFile);
     const state: StoredState = {
       id,

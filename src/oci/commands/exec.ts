@@ -14,15 +14,15 @@ import { encodePlan } from '../../runtime/plan-codec.js';
 import { loadContainer, requireStatus } from '../container.js';
 import { flagString, type Flags, type Globals } from '../context.js';
 import { capLastCap } from '../host-facts.js';
-import { launch } from '../launch.js';
+import { checkTerminal, launch } from '../launch.js';
 import { parseProcess, parseSpec, type OciProcess } from '../spec.js';
 import { processToExecPlan } from '../spec-plan.js';
 
 /** The init's namespaces that are not ours, as /proc/<pid>/ns paths (the exec joins those). */
 function namespacesOf(pid: number): NamespaceJoin[] {
-  return JOINABLE.filter(([, name]) => readlinkSync(`/proc/${String(pid)}/ns/${name}`) !== readlinkSync(`/proc/self/ns/${name}`)).map(
-    ([type, name]) => ({ type, path: `/proc/${String(pid)}/ns/${name}` }),
-  );
+  return JOINABLE.filter(
+    ([, name]) => readlinkSync(`/proc/${String(pid)}/ns/${name}`) !== readlinkSync(`/proc/self/ns/${name}`),
+  ).map(([type, name]) => ({ type, path: `/proc/${String(pid)}/ns/${name}` }));
 }
 
 function processOf(flags: Flags, args: string[], base: OciProcess): OciProcess {
@@ -37,18 +37,24 @@ export async function exec(g: Globals, flags: Flags, args: string[]): Promise<vo
   requireStatus(c, ['created', 'running'], 'exec in');
   const spec = parseSpec(readFileSync(join(c.state.bundle, 'config.json'), 'utf8'));
   const proc = processOf(flags, args, spec.process);
-  if (proc.terminal === true || flagString(flags, 'console-socket') !== undefined) {
-    throw new TsdockError('HOST_UNSUPPORTED', 'a terminal for exec is not supported by tsdock-runtime yet');
+  const consoleSocket = flagString(flags, 'console-socket');
+  checkTerminal(proc.terminal === true, consoleSocket);
+  const detach = flags.detach === true;
+  if (consoleSocket !== undefined && !detach) {
+    throw new TsdockError('INVALID_ARGUMENT', '--console-socket needs --detach: the pty master goes to that socket');
   }
   const preserveFds = Number(flagString(flags, 'preserve-fds') ?? '0');
   const plan = processToExecPlan(spec, proc, namespacesOf(c.state.pid), c.cgroup.procsFiles, capLastCap());
   plan.preserveFds = preserveFds;
   const planFile = join(c.dir, `exec-${String(process.pid)}.plan`);
   writeFileSync(planFile, encodePlan(plan), { mode: 0o600 });
-  const detach = flags.detach === true;
   let result: number;
   try {
-    result = await launch(planFile, { leave: detach, preserveFds });
+    result = await launch(planFile, {
+      leave: detach,
+      preserveFds,
+      consoleSocket: consoleSocket && resolve(consoleSocket),
+    });
   } finally {
     rmSync(planFile, { force: true });
   }

@@ -35,10 +35,27 @@ export async function list(g: Globals, flags: Flags): Promise<void> {
   } else if (format === 'table') {
     const rows = [['ID', 'PID', 'STATUS', 'BUNDLE', 'CREATED', 'OWNER']];
     for (const c of containers) {
-      rows.push([c.state.id, String(c.status === 'stopped' ? 0 : c.state.pid), c.status, c.state.bundle, c.state.created, 'root']);
+      rows.push([
+        c.state.id,
+        String(c.status === 'stopped' ? 0 : c.state.pid),
+        c.status,
+        c.state.bundle,
+        c.state.created,
+        'root',
+      ]);
     }
     const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => r[i]?.length ?? 0))) ?? [];
-    process.stdout.write(rows.map((r) => r.map((cell, i) => cell.padEnd((widths[i] ?? 0) + 3)).join('').trimEnd() + '\n').join(''));
+    process.stdout.write(
+      rows
+        .map(
+          (r) =>
+            r
+              .map((cell, i) => cell.padEnd((widths[i] ?? 0) + 3))
+              .join('')
+              .trimEnd() + '\n',
+        )
+        .join(''),
+    );
   } else {
     throw new TsdockError('INVALID_ARGUMENT', `invalid --format "${format}": use table or json`);
   }
