@@ -8,9 +8,10 @@ cd "$(dirname "$0")/.."
 # networks; busybox-static is the demo image's content; skopeo and umoci check that
 # tsdock's images are standard OCI; clang-format lints the native code; g++/make/python3 build it.
 # docker-registry serves the registry tests, with htpasswd (apache2-utils) and openssl for their
-# Basic-auth and TLS set-ups; oci-image-tool validates what tsdock pushes.
+# Basic-auth and TLS set-ups; oci-image-tool validates what tsdock pushes; buildah builds the same
+# Dockerfiles for the build comparison test.
 packages=(busybox-static skopeo umoci clang-format g++ make python3 iproute2 util-linux nftables docker-registry
-  apache2-utils openssl oci-image-tool)
+  apache2-utils openssl oci-image-tool buildah)
 [ "${TSDOCK_BENCH:-0}" = 1 ] && packages+=(runc crun hyperfine time bc conmon)
 
 missing=()
