@@ -7,7 +7,12 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createPrivateKey, createSign, randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer as createHttpServer, request as httpRequest } from 'node:http';
+import {
+  createServer as createHttpServer,
+  request as httpRequest,
+  type IncomingMessage,
+  type ServerResponse,
+} from 'node:http';
 import { createServer as createHttpsServer, request as httpsRequest } from 'node:https';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -189,8 +194,10 @@ export interface TokenIssuer {
   service: string;
   issuer: string;
   certFile: string;
-  /** Requests the issuer answered (to check scopes). */
+  /** Requests the issuer answered (to check scopes); a POST's form fields as the query. */
   requests: URL[];
+  /** The OAuth refresh token (Docker's `identitytoken`) the issuer accepts for the user. */
+  refreshToken: string;
   stop(): Promise<void>;
 }
 
@@ -214,16 +221,20 @@ export async function startTokenIssuer(tls: Tls, user: string, password: string)
   const service = 'tsdock-test-registry';
   const issuer = 'tsdock-test-issuer';
   const requests: URL[] = [];
-  const server = createHttpsServer({ key: await readFile(tls.key), cert: await readFile(tls.cert) }, (req, res) => {
-    const url = new URL(req.url ?? '/', 'https://127.0.0.1');
+  const refreshToken = `refresh-${randomBytes(8).toString('hex')}`;
+  const answer = (req: IncomingMessage, res: ServerResponse, url: URL): void => {
     requests.push(url);
+    const refresh = url.searchParams.get('grant_type') === 'refresh_token';
     const header = req.headers.authorization ?? '';
-    const given = header.startsWith('Basic ') ? Buffer.from(header.slice(6), 'base64').toString() : undefined;
-    if (given !== undefined && given !== `${user}:${password}`) {
+    const basic = header.startsWith('Basic ') ? Buffer.from(header.slice(6), 'base64').toString() : undefined;
+    // The OAuth2 refresh-token grant (POST, form-encoded) authenticates by the token alone.
+    const given = refresh ? `${user}:${url.searchParams.get('refresh_token') ?? ''}` : basic;
+    if (given !== undefined && given !== `${user}:${refresh ? refreshToken : password}`) {
       res.writeHead(401, { 'content-type': 'application/json' }).end('{"details":"incorrect username or password"}');
       return;
     }
-    const access = url.searchParams.getAll('scope').flatMap((scope) => {
+    const scopes = refresh ? (url.searchParams.get('scope') ?? '').split(' ') : url.searchParams.getAll('scope');
+    const access = scopes.flatMap((scope) => {
       const [type, name, actions] = scope.split(':');
       if (type !== 'repository' || name === undefined || actions === undefined) return [];
       const wanted = actions.split(',');
@@ -244,7 +255,20 @@ export async function startTokenIssuer(tls: Tls, user: string, password: string)
     const signingInput = `${base64url(JSON.stringify(head))}.${base64url(JSON.stringify(claims))}`;
     const signature = createSign('RSA-SHA256').update(signingInput).sign(key);
     const token = `${signingInput}.${base64url(signature)}`;
-    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ token, expires_in: 300 }));
+    const body = refresh ? { access_token: token, expires_in: 300 } : { token, expires_in: 300 };
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+  };
+  const server = createHttpsServer({ key: await readFile(tls.key), cert: await readFile(tls.cert) }, (req, res) => {
+    const url = new URL(req.url ?? '/', 'https://127.0.0.1');
+    if (req.method !== 'POST') {
+      answer(req, res, url);
+      return;
+    }
+    let form = '';
+    req.setEncoding('utf8').on('data', (d: string) => (form += d));
+    req.on('end', () => {
+      answer(req, res, new URL(`${url.pathname}?${form}`, 'https://127.0.0.1'));
+    });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
@@ -255,6 +279,7 @@ export async function startTokenIssuer(tls: Tls, user: string, password: string)
     issuer,
     certFile,
     requests,
+    refreshToken,
     stop: async () => {
       server.closeAllConnections();
       await new Promise((r) => server.close(r));

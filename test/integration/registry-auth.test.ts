@@ -2,7 +2,7 @@
  * Authentication against real registries: htpasswd Basic over TLS (a CA this test makes), and
  * Bearer tokens from a token issuer this test runs. The CLI is driven as a user would.
  */
-import { copyFile, mkdir, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -112,6 +112,60 @@ describe('registry authentication', () => {
       expect(again.code).toBe(125);
       expect(again.stdout + again.stderr).not.toContain(PASSWORD);
     });
+
+    it('keeps credentials in a credsStore helper: login stores, pull gets, logout erases', async () => {
+      // A docker-credential-<name> helper on PATH that keeps one entry in a file and logs its calls.
+      const bin = join(work, 'helper-bin');
+      await mkdir(bin);
+      const helper = join(bin, 'docker-credential-tsdtest');
+      await writeFile(
+        helper,
+        [
+          '#!/bin/sh',
+          'dir=$(dirname "$0")',
+          'echo "$1" >>"$dir/calls"',
+          'case "$1" in',
+          '  store) cat >"$dir/entry" ;;',
+          '  get) read server; grep -qF "$server" "$dir/entry" 2>/dev/null && cat "$dir/entry" && exit 0',
+          '       echo "credentials not found in native keychain"; exit 1 ;;',
+          '  erase) read server; rm -f "$dir/entry" ;;',
+          'esac',
+          '',
+        ].join('\n'),
+      );
+      await chmod(helper, 0o755);
+      const config = join(work, 'docker-helper');
+      await mkdir(config);
+      await writeFile(join(config, 'config.json'), JSON.stringify({ credsStore: 'tsdtest' }));
+      const env = { DOCKER_CONFIG: config, NODE_EXTRA_CA_CERTS: tls.caCert, PATH: `${bin}:${process.env.PATH ?? ''}` };
+
+      const login = await tsdock(['login', '-u', 'alice', '--password-stdin', basic.host], {
+        input: `${PASSWORD}\n`,
+        env,
+      });
+      expect(login.stderr).toBe('');
+      expect(login.stdout).toBe('Login Succeeded\n');
+      expect(JSON.parse(await readFile(join(bin, 'entry'), 'utf8'))).toEqual({
+        ServerURL: basic.host,
+        Username: 'alice',
+        Secret: PASSWORD,
+      });
+      expect(await readFile(join(config, 'config.json'), 'utf8')).not.toContain(PASSWORD);
+
+      const pull = await tsdock(['--root', join(work, 'root-helper'), 'pull', '-q', `${basic.host}/team/app:1`], {
+        env,
+      });
+      expect(pull.stderr).toBe('');
+      expect(pull.code).toBe(0);
+
+      const logout = await tsdock(['logout', basic.host], { env });
+      expect(logout.stdout).toBe(`Removing login credentials for ${basic.host}\n`);
+      await expect(stat(join(bin, 'entry'))).rejects.toThrow();
+      expect((await readFile(join(bin, 'calls'), 'utf8')).split('\n')).toEqual(['store', 'get', 'erase', '']);
+      const again = await tsdock(['--root', join(work, 'root-helper-2'), 'pull', `${basic.host}/team/app:1`], { env });
+      expect(again.code).toBe(125);
+      expect(again.stderr).toMatch(/unauthorized/i);
+    });
   });
 
   describe('Bearer tokens', () => {
@@ -123,6 +177,36 @@ describe('registry authentication', () => {
       await pullImage(new TransferStore(root), `${bearer.host}/team/app:1`, { credentials: null, ca });
       expect(issuer.requests.map((u) => u.searchParams.getAll('scope'))).toContainEqual(['repository:team/app:pull']);
       expect(issuer.requests.every((u) => u.searchParams.get('service') === issuer.service)).toBe(true);
+    });
+
+    it("pulls with an identity token through the OAuth refresh-token grant (Docker's identitytoken)", async () => {
+      const config = join(work, 'docker-identity');
+      await mkdir(config);
+      const write = (token: string): Promise<void> =>
+        writeFile(join(config, 'config.json'), JSON.stringify({ auths: { [bearer.host]: { identitytoken: token } } }));
+      const env = { DOCKER_CONFIG: config, NODE_EXTRA_CA_CERTS: tls.caCert };
+      await write(issuer.refreshToken);
+      issuer.requests.length = 0;
+      const pull = await tsdock(['--root', join(work, 'root-identity'), 'pull', '-q', `${bearer.host}/team/app:1`], {
+        env,
+      });
+      expect(pull.stderr).toBe('');
+      expect(pull.code).toBe(0);
+      const grants = issuer.requests.filter((u) => u.searchParams.get('grant_type') === 'refresh_token');
+      expect(grants.length).toBeGreaterThan(0);
+      for (const u of grants) {
+        expect(u.searchParams.get('refresh_token')).toBe(issuer.refreshToken);
+        expect(u.searchParams.get('service')).toBe(issuer.service);
+      }
+      expect(grants.map((u) => u.searchParams.get('scope'))).toContain('repository:team/app:pull');
+
+      await write('revoked-token');
+      const refused = await tsdock(['--root', join(work, 'root-identity-2'), 'pull', `${bearer.host}/team/app:1`], {
+        env,
+      });
+      expect(refused.code).toBe(125);
+      expect(refused.stderr).toMatch(/unauthorized/);
+      expect(refused.stderr).not.toContain('revoked-token');
     });
 
     it('pushes with credentials (pull,push scope) and refuses an anonymous push', async () => {
