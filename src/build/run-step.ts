@@ -73,8 +73,11 @@ export async function runStep(req: RunStepRequest, onStart: (id: string) => void
     await started.cgroup.destroy();
   };
   onStart(started.id);
+  // The whole cgroup: a SIGKILL to the monitor would only orphan the command.
   const abort = (): void => {
-    started.monitor.signal('SIGKILL');
+    started.cgroup.kill().catch((err: unknown) => {
+      req.onOutput(Buffer.from(`tsdock: cannot stop the step: ${(err as Error).message}\n`), 'stderr');
+    });
   };
   req.signal?.addEventListener('abort', abort);
   try {
