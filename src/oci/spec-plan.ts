@@ -26,8 +26,8 @@ export interface HostFacts {
   sourceKind(path: string): 'dir' | 'file';
   /** The host's cgroup mounts, mirrored for a `cgroup` mount in the spec. */
   cgroupMounts: readonly CgroupMount[];
-  /** The highest capability number the kernel knows (`/proc/sys/kernel/cap_last_cap`). */
-  capLastCap: number;
+  /** The capabilities of this process's bounding set: all a process can get. */
+  hostCaps: readonly number[];
 }
 
 const NAMESPACES: Record<string, NamespaceType> = {
@@ -139,13 +139,14 @@ function namespacesOf(spec: OciSpec): { create: NamespaceType[]; join: Namespace
   return { create, join };
 }
 
-function capabilitiesOf(process: OciProcess, capLastCap: number): CapabilitySets {
+/** The spec's sets, without what the host cannot give (capset(2) would fail with EPERM). */
+function capabilitiesOf(process: OciProcess, hostCaps: readonly number[]): CapabilitySets {
   const set = (names: string[] | undefined): number[] =>
-    (names ?? []).map((name) => capabilityNumber(name)).filter((n) => n <= capLastCap);
+    (names ?? []).map((name) => capabilityNumber(name)).filter((n) => hostCaps.includes(n));
   const caps = process.capabilities;
   // No capabilities object: the process keeps every capability, as runc leaves it.
   if (caps === undefined) {
-    const all = Array.from({ length: capLastCap + 1 }, (_, n) => n);
+    const all = [...hostCaps];
     return { bounding: all, effective: all, permitted: all, inheritable: [], ambient: [] };
   }
   return {
@@ -317,7 +318,7 @@ export function specToPlan(spec: OciSpec, facts: HostFacts): SpawnPlan {
     throw invalid('hostname: setting it needs a new "uts" namespace');
   }
   const process = spec.process;
-  const capabilities = capabilitiesOf(process, facts.capLastCap);
+  const capabilities = capabilitiesOf(process, facts.hostCaps);
   const noNewPrivileges = process.noNewPrivileges ?? false;
   const propagation = propagationOf(spec);
   const mountsCgroupFs = (spec.mounts ?? []).some((m) => m.type === 'cgroup' || m.type === 'cgroup2');
@@ -381,9 +382,9 @@ export function processToExecPlan(
   process: OciProcess,
   joins: NamespaceJoin[],
   cgroupProcs: string[],
-  capLastCap: number,
+  hostCaps: readonly number[],
 ): SpawnPlan {
-  const capabilities = capabilitiesOf(process, capLastCap);
+  const capabilities = capabilitiesOf(process, hostCaps);
   const noNewPrivileges = process.noNewPrivileges ?? false;
   return {
     args: process.args,

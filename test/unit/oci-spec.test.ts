@@ -10,7 +10,8 @@ const facts: HostFacts = {
   bundle: '/b',
   sourceKind: (path) => (path.endsWith('.conf') ? 'file' : 'dir'),
   cgroupMounts: [{ fstype: 'cgroup', root: '/', mountPoint: '/sys/fs/cgroup/memory', superOptions: ['rw', 'memory'] }],
-  capLastCap: 40,
+  // As on the development host: everything up to 40 but CAP_SYS_RESOURCE (24).
+  hostCaps: [...Array(41).keys()].filter((n) => n !== 24),
 };
 
 /** A config.json as containerd writes one, trimmed to what the tests look at. */
@@ -151,7 +152,8 @@ describe('specToPlan', () => {
         consoleSize: { height: 24, width: 80 },
       },
     });
-    expect(p.capabilities.bounding).toHaveLength(41);
+    expect(p.capabilities.bounding).toHaveLength(40);
+    expect(p.capabilities.bounding).not.toContain(24);
     expect(p.terminal).toEqual({ rows: 24, cols: 80 });
   });
 
@@ -236,7 +238,7 @@ describe('exec plans', () => {
       parseProcess('{"args":["id"],"cwd":"/tmp","user":{"uid":1,"gid":2}}', 'p'),
       [{ type: 'mount', path: '/proc/9/ns/mnt' }],
       ['/cg/cgroup.procs'],
-      40,
+      facts.hostCaps,
     );
     expect(p).toMatchObject({ args: ['id'], cwd: '/tmp', namespaces: [], cgroupProcs: ['/cg/cgroup.procs'] });
     expect(p.rootfs).toBeUndefined();

@@ -13,7 +13,7 @@ import type { NamespaceJoin } from '../../runtime/plan.js';
 import { encodePlan } from '../../runtime/plan-codec.js';
 import { loadContainer, requireStatus } from '../container.js';
 import { flagString, type Flags, type Globals } from '../context.js';
-import { capLastCap } from '../host-facts.js';
+import { hostCaps } from '../host-facts.js';
 import { checkTerminal, launch } from '../launch.js';
 import { parseProcess, parseSpec, type OciProcess } from '../spec.js';
 import { processToExecPlan } from '../spec-plan.js';
@@ -44,7 +44,7 @@ export async function exec(g: Globals, flags: Flags, args: string[]): Promise<vo
     throw new TsdockError('INVALID_ARGUMENT', '--console-socket needs --detach: the pty master goes to that socket');
   }
   const preserveFds = Number(flagString(flags, 'preserve-fds') ?? '0');
-  const plan = processToExecPlan(spec, proc, namespacesOf(c.state.pid), c.cgroup.procsFiles, capLastCap());
+  const plan = processToExecPlan(spec, proc, namespacesOf(c.state.pid), c.cgroup.procsFiles, hostCaps());
   plan.preserveFds = preserveFds;
   const planFile = join(c.dir, `exec-${String(process.pid)}.plan`);
   writeFileSync(planFile, encodePlan(plan), { mode: 0o600 });

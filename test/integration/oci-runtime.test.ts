@@ -1,0 +1,221 @@
+/**
+ * tsdock-runtime on a bundle, as containerd's shim drives it, on the real kernel: create leaves
+ * the init set up but not exec'd until start; state, kill, pause/resume, exec, ps, delete; hooks
+ * get the state; a failing create leaves nothing and says why in the JSON log.
+ */
+import { closeSync, existsSync, openSync, readFileSync, readlinkSync } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { monitorPath } from '../../src/native.js';
+import { processStartTime } from '../../src/runtime/proc-stat.js';
+import { cgroupParentDirs, cgroupsUnder, removeCgroupParent, uniqueCgroupParent } from '../helpers/host.js';
+import { makeBundle, runtime } from '../helpers/oci.js';
+
+const parent = uniqueCgroupParent('oci');
+let work: string;
+let root: string;
+let counter = 0;
+/** Every init this file created, killed by pid and start time at the end if still there. */
+const inits: { pid: number; startTime: string | undefined }[] = [];
+
+beforeAll(async () => {
+  work = await mkdtemp(join(tmpdir(), 'tsdock-oci-'));
+  root = join(work, 'state');
+});
+
+afterAll(async () => {
+  for (const init of inits) {
+    if (init.startTime !== undefined && processStartTime(init.pid) === init.startTime)
+      process.kill(init.pid, 'SIGKILL');
+  }
+  await sleep(50);
+  await removeCgroupParent(parent);
+  await rm(work, { recursive: true, force: true });
+});
+
+function rt(args: string[], options: { output?: number; input?: string } = {}): ReturnType<typeof runtime> {
+  return runtime(['--root', root, '--log', join(work, 'log.json'), '--log-format', 'json', ...args], options);
+}
+
+interface Made {
+  id: string;
+  bundle: string;
+  out: string;
+}
+
+/** A bundle running args, its cgroup under this file's parent; output goes to `out`. */
+async function bundle(args: string[], edit?: (c: Record<string, unknown>) => void): Promise<Made> {
+  counter++;
+  const id = `oci-${String(process.pid)}-${String(counter)}`;
+  const dir = join(work, id);
+  await makeBundle(dir, `${parent}/${id}`, args, edit);
+  return { id, bundle: dir, out: join(work, `${id}.out`) };
+}
+
+async function create(m: Made, extra: string[] = []): Promise<number> {
+  const fd = openSync(m.out, 'a');
+  const pidFile = join(work, `${m.id}.pid`);
+  const r = await rt(['create', '--bundle', m.bundle, '--pid-file', pidFile, ...extra, m.id], { output: fd });
+  closeSync(fd);
+  expect(r.code, readFileSync(m.out, 'utf8')).toBe(0);
+  const pid = Number(await readFile(pidFile, 'utf8'));
+  inits.push({ pid, startTime: processStartTime(pid) });
+  return pid;
+}
+
+async function status(id: string): Promise<{ status: string; pid: number; bundle: string; id: string }> {
+  const r = await rt(['state', id]);
+  expect(r.code, r.stderr).toBe(0);
+  return JSON.parse(r.stdout) as { status: string; pid: number; bundle: string; id: string };
+}
+
+async function until(id: string, wanted: string): Promise<void> {
+  for (let i = 0; i < 500 && (await status(id)).status !== wanted; i++) await sleep(20);
+  expect((await status(id)).status).toBe(wanted);
+}
+
+describe('tsdock-runtime', () => {
+  it('create leaves the init set up and waiting; start runs the command; delete removes it all', async () => {
+    const m = await bundle(['sh', '-c', 'echo "hello from $(hostname)"; cat /proc/self/cgroup > /dev/null']);
+    const pid = await create(m);
+    expect(await status(m.id)).toMatchObject({ id: m.id, status: 'created', pid, bundle: m.bundle });
+    // Not exec'd yet: the init is still the monitor's image, waiting for start.
+    expect(readlinkSync(`/proc/${String(pid)}/exe`)).toBe(monitorPath());
+    expect((await cgroupsUnder(parent)).length).toBeGreaterThan(0);
+    const start = await rt(['start', m.id]);
+    expect(start.code, start.stderr).toBe(0);
+    await until(m.id, 'stopped');
+    expect(await readFile(m.out, 'utf8')).toBe('hello from ocibox\n');
+    expect((await rt(['start', m.id])).code).toBe(1);
+    const del = await rt(['delete', m.id]);
+    expect(del.code, del.stderr).toBe(0);
+    expect(existsSync(join(root, m.id))).toBe(false);
+    expect(await cgroupsUnder(parent)).toEqual([]);
+    expect((await rt(['state', m.id])).stderr).toMatch(/does not exist/);
+  });
+
+  it('a missing command fails create with the reason in the JSON log, and leaves nothing', async () => {
+    const m = await bundle(['no-such-command']);
+    const r = await rt(['create', '--bundle', m.bundle, m.id]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe('tsdock-runtime: exec: no-such-command: executable file not found in $PATH\n');
+    const last = (await readFile(join(work, 'log.json'), 'utf8')).trim().split('\n').at(-1) ?? '';
+    expect(JSON.parse(last)).toMatchObject({
+      level: 'error',
+      msg: 'exec: no-such-command: executable file not found in $PATH',
+    });
+    expect(existsSync(join(root, m.id))).toBe(false);
+    expect(await cgroupsUnder(parent)).toEqual([]);
+  });
+
+  it('kill, pause/resume, exec, ps, and delete --force of a running container', async () => {
+    const m = await bundle(['sleep', '1000']);
+    const pid = await create(m);
+    expect((await rt(['start', m.id])).code).toBe(0);
+    expect(await status(m.id)).toMatchObject({ status: 'running', pid });
+
+    const ps = await rt(['ps', '--format', 'json', m.id]);
+    expect(JSON.parse(ps.stdout)).toEqual([pid]);
+
+    const proc = join(work, `${m.id}-process.json`);
+    await writeFile(
+      proc,
+      JSON.stringify({ args: ['sh', '-c', 'echo exec $(hostname); exit 3'], cwd: '/', user: { uid: 0, gid: 0 } }),
+    );
+    const execOut = join(work, `${m.id}-exec.out`);
+    const fd = openSync(execOut, 'w');
+    const exec = await rt(['exec', '--process', proc, m.id], { output: fd });
+    closeSync(fd);
+    expect(exec.code).toBe(3);
+    expect(await readFile(execOut, 'utf8')).toBe('exec ocibox\n');
+
+    expect((await rt(['pause', m.id])).code).toBe(0);
+    expect((await status(m.id)).status).toBe('paused');
+    expect((await rt(['resume', m.id])).code).toBe(0);
+    expect((await status(m.id)).status).toBe('running');
+
+    const refused = await rt(['delete', m.id]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/not stopped: running/);
+    expect((await rt(['kill', m.id, 'KILL'])).code).toBe(0);
+    await until(m.id, 'stopped');
+    expect((await rt(['kill', m.id, 'KILL'])).stderr).toMatch(/container not running/);
+    expect((await rt(['delete', m.id])).code).toBe(0);
+
+    const again = await bundle(['sleep', '1000']);
+    await create(again);
+    expect((await rt(['start', again.id])).code).toBe(0);
+    expect((await rt(['delete', '--force', again.id])).code).toBe(0);
+    expect(existsSync(join(root, again.id))).toBe(false);
+    expect(await cgroupsUnder(parent)).toEqual([]);
+  });
+
+  it('honours limits, sysctls, masks, a read-only root and the user; update changes a limit', async () => {
+    const m = await bundle(['sleep', '1000'], (c) => {
+      const linux = c.linux as Record<string, unknown>;
+      linux.resources = { pids: { limit: 20 }, memory: { limit: 64 << 20 } };
+      linux.sysctl = { 'net.ipv4.ip_forward': '1' };
+      (c.root as Record<string, unknown>).readonly = true;
+    });
+    const pid = await create(m);
+    expect((await rt(['start', m.id])).code).toBe(0);
+    const dirs = await cgroupParentDirs(join(parent, m.id));
+    const pids = dirs.find((d) => existsSync(join(d, 'pids.max')));
+    expect(pids).toBeDefined();
+    expect((await readFile(join(pids ?? '', 'pids.max'), 'utf8')).trim()).toBe('20');
+    expect((await readFile(join(pids ?? '', 'cgroup.procs'), 'utf8')).trim()).toBe(String(pid));
+
+    const probe = join(work, `${m.id}-probe.json`);
+    const script = [
+      'cat /proc/sys/net/ipv4/ip_forward',
+      'ls /sys/firmware | wc -l',
+      'touch /x 2>/dev/null || echo ro',
+      'id -u',
+    ].join('; ');
+    await writeFile(probe, JSON.stringify({ args: ['sh', '-c', script], cwd: '/', user: { uid: 1000, gid: 1000 } }));
+    const out = join(work, `${m.id}-probe.out`);
+    const fd = openSync(out, 'w');
+    expect((await rt(['exec', '--process', probe, m.id], { output: fd })).code).toBe(0);
+    closeSync(fd);
+    expect(await readFile(out, 'utf8')).toBe('1\n0\nro\n1000\n');
+
+    const update = await rt(['update', '--resources', '-', m.id], { input: '{"pids":{"limit":30}}' });
+    expect(update.code, update.stderr).toBe(0);
+    expect((await readFile(join(pids ?? '', 'pids.max'), 'utf8')).trim()).toBe('30');
+    expect((await rt(['delete', '--force', m.id])).code).toBe(0);
+  });
+
+  it('runs hooks with the state on stdin', async () => {
+    const seen = join(work, 'hook-state.json');
+    const m = await bundle(['true'], (c) => {
+      c.hooks = { createRuntime: [{ path: '/bin/sh', args: ['sh', '-c', `cat > ${seen}`] }] };
+    });
+    const pid = await create(m);
+    expect(JSON.parse(await readFile(seen, 'utf8'))).toMatchObject({
+      id: m.id,
+      pid,
+      status: 'created',
+      bundle: m.bundle,
+    });
+    expect((await rt(['delete', m.id])).code).toBe(0);
+
+    const failing = await bundle(['true'], (c) => {
+      c.hooks = { prestart: [{ path: '/bin/false' }] };
+    });
+    const r = await rt(['create', '--bundle', failing.bundle, failing.id]);
+    expect(r.stderr).toMatch(/prestart hook \/bin\/false failed: exit status 1/);
+    expect(existsSync(join(root, failing.id))).toBe(false);
+  });
+
+  it('answers --version, features, list, and refuses --systemd-cgroup', async () => {
+    expect((await rt(['--version'])).stdout.split('\n')[0]).toMatch(/^tsdock-runtime version \d+\.\d+\.\d+$/);
+    expect(JSON.parse((await rt(['features'])).stdout)).toMatchObject({ ociVersionMin: '1.0.0' });
+    expect((await rt(['list'])).stdout.split('\n')[0]).toMatch(/^ID\s+PID\s+STATUS\s+BUNDLE\s+CREATED\s+OWNER$/);
+    const r = await rt(['--systemd-cgroup', 'list']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/--systemd-cgroup is not supported/);
+  });
+});
