@@ -13,15 +13,17 @@ import { join } from 'node:path';
 import { TsdockError } from './errors.js';
 import { findContainer, type StoredContainer } from './runtime/container-store.js';
 import type { IdMapping } from './image/id-mapping.js';
+import type { LayerLimits } from './image/layer-limits.js';
 import type { ImageStore, ImageSummary, ResolvedImage } from './image/store.js';
 import {
   containersRootOf,
   createContainer,
-  DEFAULT_ID_MAPPING,
+  newContainerId,
   startContainer,
   type RuntimeImage,
   type StartedContainer,
 } from './runtime/container.js';
+import { releaseUserNamespace, userNamespaceFor, type UserNamespaceIds } from './runtime/userns.js';
 import type { ObservedContainer } from './runtime/container-ops.js';
 import type { ContainerInspect } from './runtime/container-inspect.js';
 import type { LogEntry } from './runtime/container-logs.js';
@@ -55,6 +57,7 @@ export type { PodRecord, PodNamespace } from './runtime/pod-record.js';
 export type { ObservedState } from './runtime/container-state.js';
 export type { CgroupLimits } from './runtime/cgroups/index.js';
 export type { ImageSummary } from './image/store.js';
+export type { LayerLimits } from './image/layer-limits.js';
 export type { NetworkRecord, EndpointRecord } from './network/store.js';
 export type { NetworkSummary, CreateNetworkOptions } from './network/networks.js';
 export type { PortSpec, PortBinding } from './network/ports.js';
@@ -74,6 +77,13 @@ export type PullPolicy = 'missing' | 'always' | 'never';
 export interface RuntimeOptions {
   /** The store's root directory; default `TSDOCK_ROOT` or `/var/lib/tsdock`. */
   root?: string;
+  /**
+   * Caps on what one layer may unpack to (decompression bombs), each defaulting to
+   * `DEFAULT_LAYER_LIMITS`.
+   *
+   * @example await Runtime.open({ layerLimits: { maxSize: 200 * 1024 ** 3 } });
+   */
+  layerLimits?: Partial<LayerLimits>;
 }
 
 export interface RunOptions extends ContainerOptions {
@@ -104,15 +114,23 @@ export class Runtime {
   /** Resolved images by reference and mapping, valid while the store's generation holds. */
   private readonly resolved = new Map<string, { generation: string; image: ResolvedImage }>();
 
-  private constructor(root: string, images: ImageStore) {
+  private constructor(
+    root: string,
+    images: ImageStore,
+    private readonly layerLimits: LayerLimits,
+  ) {
     this.root = root;
     this.images = images;
   }
 
   static async open(options: RuntimeOptions = {}): Promise<Runtime> {
     const root = options.root ?? process.env.TSDOCK_ROOT ?? DEFAULT_ROOT;
-    const { openImageStore } = await import('./image/store.js');
-    return new Runtime(root, await openImageStore(root));
+    const [{ openImageStore }, { DEFAULT_LAYER_LIMITS }] = await Promise.all([
+      import('./image/store.js'),
+      import('./image/layer-limits.js'),
+    ]);
+    const layerLimits = { ...DEFAULT_LAYER_LIMITS, ...options.layerLimits };
+    return new Runtime(root, await openImageStore(root, { layerLimits }), layerLimits);
   }
 
   /** Loads an OCI archive or a `docker save` archive; returns the names of the loaded images. */
@@ -141,7 +159,7 @@ export class Runtime {
       import('./image/registry/pull.js'),
       import('./image/registry/transfer-store.js'),
     ]);
-    return pullImage(new TransferStore(this.images.root), ref, options);
+    return pullImage(new TransferStore(this.images.root, this.layerLimits), ref, options);
   }
 
   /**
@@ -234,16 +252,18 @@ export class Runtime {
   async start(image: string, options: RunOptions & CreateOptions = {}): Promise<StartedContainer> {
     const member = await this.podMember(options);
     if (member.options.pod !== undefined) await (await this.pods()).start(member.options.pod);
-    return startContainer({
-      containersRoot: this.containersRoot(),
-      image: await this.runtimeImage(image, options),
-      ...member,
-      name: options.name,
-      autoRemove: options.autoRemove,
-      log: options.log,
-      init: options.init,
-      stdio: options.stdio ?? { stdin: 'ignore', output: 'inherit' },
-    });
+    return this.withPrepared(image, member.options, (prepared) =>
+      startContainer({
+        containersRoot: this.containersRoot(),
+        ...prepared,
+        ...member,
+        name: options.name,
+        autoRemove: options.autoRemove,
+        log: options.log,
+        init: options.init,
+        stdio: options.stdio ?? { stdin: 'ignore', output: 'inherit' },
+      }),
+    );
   }
 
   /**
@@ -253,15 +273,18 @@ export class Runtime {
    * @throws TsdockError `CONFLICT` when the name is taken.
    */
   async create(image: string, options: CreateOptions = {}): Promise<string> {
-    const record = await createContainer({
-      containersRoot: this.containersRoot(),
-      image: await this.runtimeImage(image, options),
-      ...(await this.podMember(options)),
-      name: options.name,
-      autoRemove: options.autoRemove,
-      log: options.log,
-      init: options.init,
-    });
+    const member = await this.podMember(options);
+    const record = await this.withPrepared(image, member.options, (prepared) =>
+      createContainer({
+        containersRoot: this.containersRoot(),
+        ...prepared,
+        ...member,
+        name: options.name,
+        autoRemove: options.autoRemove,
+        log: options.log,
+        init: options.init,
+      }),
+    );
     return record.id;
   }
 
@@ -338,6 +361,7 @@ export class Runtime {
       );
     }
     await ops.removeContainer(this.containersRoot(), container, options.force ?? false);
+    if (container.record.options.userns === 'auto') await this.dropUnusedMappings();
   }
 
   /** Waits until a container is no longer running; returns its exit code. */
@@ -441,6 +465,7 @@ export class Runtime {
       await ops.removeContainer(this.containersRoot(), c, false);
       removed.push(c.record.id);
     }
+    await this.dropUnusedMappings();
     return removed;
   }
 
@@ -604,16 +629,50 @@ export class Runtime {
     return containersRootOf(this.root);
   }
 
-  private async runtimeImage(image: string, options: ContainerOptions): Promise<RuntimeImage> {
-    const idMapping =
-      options.userns === 'private'
-        ? {
-            uid: { hostID: DEFAULT_ID_MAPPING.hostID, size: DEFAULT_ID_MAPPING.size },
-            gid: { hostID: DEFAULT_ID_MAPPING.hostID, size: DEFAULT_ID_MAPPING.size },
-          }
-        : undefined;
-    const resolved = await this.resolveImage(image, idMapping);
-    return { config: resolved.config, layerDirs: resolved.layerDirs, name: image, id: resolved.id };
+  /**
+   * Runs `create` with a fresh id, the container's user namespace (a range of its own for
+   * `--userns auto`, freed again when `create` fails) and the image unpacked for it.
+   */
+  private async withPrepared<T>(
+    image: string,
+    options: ContainerOptions,
+    create: (prepared: { id: string; image: RuntimeImage; idMappings: UserNamespaceIds | undefined }) => Promise<T>,
+  ): Promise<T> {
+    const id = newContainerId();
+    const idMappings = await userNamespaceFor(this.containersRoot(), id, options.userns);
+    try {
+      const imageMapping: IdMapping | undefined =
+        idMappings === undefined
+          ? undefined
+          : {
+              uid: { hostID: idMappings.uid.hostID, size: idMappings.uid.size },
+              gid: { hostID: idMappings.gid.hostID, size: idMappings.gid.size },
+            };
+      const resolved = await this.resolveImage(image, imageMapping);
+      const runtimeImage = { config: resolved.config, layerDirs: resolved.layerDirs, name: image, id: resolved.id };
+      return await create({ id, image: runtimeImage, idMappings });
+    } catch (err) {
+      await releaseUserNamespace(this.containersRoot(), id);
+      throw err;
+    }
+  }
+
+  /**
+   * Removes the layer copies unpacked for `--userns auto` ranges that no container holds any
+   * more (the shared `private` mapping stays: it is a cache every such container reuses).
+   */
+  private async dropUnusedMappings(): Promise<void> {
+    const { allocatedUserNamespaces, PRIVATE_RANGE } = await import('./runtime/userns.js');
+    const live = [
+      ...(await allocatedUserNamespaces(this.containersRoot())),
+      { uid: PRIVATE_RANGE, gid: PRIVATE_RANGE },
+    ];
+    await this.images.removeMappedLayers(
+      live.map(({ uid, gid }) => ({
+        uid: { hostID: uid.start, size: uid.count },
+        gid: { hostID: gid.start, size: gid.count },
+      })),
+    );
   }
 
   /** `store.resolve`, remembered: a start should not re-read manifests that did not change. */
@@ -630,7 +689,9 @@ export class Runtime {
   /** Runs a container to completion and removes it (`docker run --rm`). */
   async run(image: string, options: RunOptions = {}): Promise<RunResult> {
     const container = await this.start(image, options);
-    return { id: container.id, ...(await container.waitAndRemove()) };
+    const exit = await container.waitAndRemove();
+    if (options.userns === 'auto') await this.dropUnusedMappings();
+    return { id: container.id, ...exit };
   }
 
   /** Where this runtime keeps a container's files. */

@@ -11,6 +11,8 @@ const collect = (value: string, previous: string[]): string[] => [...previous, v
 /** Options shared by every command. */
 export interface GlobalOptions {
   root?: string;
+  /** `size=…,file-size=…,entries=…,depth=…`: caps on what one layer may unpack to. */
+  layerLimits?: string;
 }
 
 function program(): Command {
@@ -18,7 +20,13 @@ function program(): Command {
     .description('A Linux container runtime')
     .version('0.1.0')
     .enablePositionalOptions()
-    .addOption(new Option('--root <dir>', 'root of tsdock storage').env('TSDOCK_ROOT'));
+    .addOption(new Option('--root <dir>', 'root of tsdock storage').env('TSDOCK_ROOT'))
+    .addOption(
+      new Option(
+        '--layer-limits <caps>',
+        'caps on one unpacked layer: size=64g,file-size=64g,entries=4000000,depth=256',
+      ).env('TSDOCK_LAYER_LIMITS'),
+    );
   const globals = (): GlobalOptions => cli.opts<GlobalOptions>();
 
   cli
@@ -55,7 +63,11 @@ function program(): Command {
     .option('--pid <mode>', 'pid namespace: host, or a private one by default')
     .option('--ipc <mode>', 'ipc namespace: host, or a private one by default')
     .option('--uts <mode>', 'uts namespace: host, or a private one by default')
-    .option('--userns <mode>', 'user namespace: private (root mapped to 100000) or host', 'host')
+    .option(
+      '--userns <mode>',
+      'user namespace: host, private (root mapped to 100000) or auto (a range of its own)',
+      'host',
+    )
     .option('--read-only', 'mount the container root read-only')
     .option('-v, --volume <src:dst[:ro]>', 'bind mount a host path', collect, [])
     .option('--tmpfs <dst[:opts]>', 'mount a tmpfs', collect, [])

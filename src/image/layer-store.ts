@@ -14,6 +14,7 @@ import { TsdockError } from '../errors.js';
 import { digestHex, type Digest } from './digest.js';
 import { fsyncDir, lstatIfExists, syncFileSystem, tempName } from './fs-util.js';
 import { mappingSuffix, type IdMapping } from './id-mapping.js';
+import { DEFAULT_LAYER_LIMITS, type LayerLimits } from './layer-limits.js';
 import { unpackLayer } from './unpack.js';
 
 /** Names of work in progress under `layers/`; never a hex digest, so never a layer. */
@@ -22,7 +23,10 @@ export const TEMP_PREFIX = '.tmp-';
 export class LayerStore {
   readonly dir: string;
 
-  constructor(root: string) {
+  constructor(
+    root: string,
+    private readonly limits: LayerLimits = DEFAULT_LAYER_LIMITS,
+  ) {
     this.dir = join(root, 'layers');
   }
 
@@ -58,7 +62,11 @@ export class LayerStore {
     const temp = await mkdtemp(join(this.dir, TEMP_PREFIX));
     try {
       await chmod(temp, 0o755);
-      await unpackLayer(createReadStream(blob), temp, { idMapping: mapping, expectedDiffId: diffId });
+      await unpackLayer(createReadStream(blob), temp, {
+        idMapping: mapping,
+        expectedDiffId: diffId,
+        limits: this.limits,
+      });
       await syncFileSystem(temp);
       await rename(temp, this.path(chainId, mapping));
     } catch (err) {

@@ -25,6 +25,7 @@ import { BlobStore } from './blob-store.js';
 import { chainIds, digestHex, type Digest } from './digest.js';
 import { readIfExists, statIfExists, writeFileAtomic } from './fs-util.js';
 import { mappingSuffix, type IdMapping } from './id-mapping.js';
+import type { LayerLimits } from './layer-limits.js';
 import {
   addImage,
   emptyImagesFile,
@@ -107,8 +108,11 @@ interface DescribedImage {
 }
 
 /** Opens (creating when needed) the image store at `root`. */
-export async function openImageStore(root: string): Promise<ImageStore> {
-  const store = new ImageStore(resolvePath(root));
+export async function openImageStore(
+  root: string,
+  options: { layerLimits?: LayerLimits | undefined } = {},
+): Promise<ImageStore> {
+  const store = new ImageStore(resolvePath(root), options.layerLimits);
   await store.init();
   return store;
 }
@@ -124,10 +128,10 @@ export class ImageStore {
   private readonly parts: StoreParts;
 
   /** Use {@link openImageStore}. */
-  constructor(root: string) {
+  constructor(root: string, layerLimits?: LayerLimits) {
     this.root = root;
     this.blobs = new BlobStore(root);
-    this.layers = new LayerStore(root);
+    this.layers = new LayerStore(root, layerLimits);
     this.ingestDir = join(root, 'ingest');
     this.imagesPath = join(root, 'images.json');
     this.lock = new StoreLock(join(root, 'lock'), () => this.removeStale());
@@ -355,6 +359,22 @@ export class ImageStore {
 
   private async readConfig(digest: Digest): Promise<ImageConfigFile> {
     return parseImageConfigFile(await this.blobs.read(digest), `${this.root}: config ${digest}`);
+  }
+
+  /**
+   * Removes every layer unpacked for a user-namespace mapping other than `keep` (the caller
+   * knows no container uses them any more).
+   */
+  async removeMappedLayers(keep: readonly IdMapping[]): Promise<void> {
+    const live = new Set(keep.map((m) => mappingSuffix(m)));
+    await this.guard(() =>
+      this.lock.run('exclusive', async () => {
+        for (const name of await this.layers.list()) {
+          const suffix = name.slice(64);
+          if (suffix !== '' && !live.has(suffix)) await this.layers.remove(name);
+        }
+      }),
+    );
   }
 
   /** Everything about an image that `resolve` needs, and which of its layers are not unpacked. */

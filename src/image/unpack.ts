@@ -17,6 +17,7 @@ import { decompress } from './compression.js';
 import { entryComponents } from './entry-path.js';
 import type { IdMapping } from './id-mapping.js';
 import { LayerDir } from './layer-fs.js';
+import { DEFAULT_LAYER_LIMITS, overLimit, type LayerLimits } from './layer-limits.js';
 import { readTar } from './tar-reader.js';
 import { classifyLayerEntry } from './whiteout.js';
 import { TsdockError } from '../errors.js';
@@ -26,6 +27,8 @@ export interface UnpackOptions {
   idMapping?: IdMapping | undefined;
   /** The diff_id the image config promises; a mismatch fails the unpack. */
   expectedDiffId?: Digest | undefined;
+  /** Caps on size, members and nesting (default {@link DEFAULT_LAYER_LIMITS}). */
+  limits?: LayerLimits | undefined;
 }
 
 export interface UnpackResult {
@@ -43,7 +46,8 @@ export interface UnpackResult {
  * directory and removes it.
  *
  * @throws TsdockError `INVALID_IMAGE` for a malformed layer, a member that would escape `dest`,
- *   or a diff_id mismatch; `INVALID_ARGUMENT` when an owner lies outside `idMapping`.
+ *   a layer over one of `limits`, or a diff_id mismatch; `INVALID_ARGUMENT` when an owner lies
+ *   outside `idMapping`.
  * @example
  * await unpackLayer(createReadStream(blob), tmp, { expectedDiffId: config.rootfs.diff_ids[0] });
  */
@@ -52,10 +56,19 @@ export async function unpackLayer(
   dest: string,
   options: UnpackOptions = {},
 ): Promise<UnpackResult> {
+  const limits = options.limits ?? DEFAULT_LAYER_LIMITS;
   const dir = await LayerDir.open(dest, options.idMapping);
   const digester = new Digester();
-  for await (const entry of readTar(digesting(await decompress(source), digester))) {
+  let entries = 0;
+  for await (const entry of readTar(digesting(capped(await decompress(source), limits), digester))) {
+    if (++entries > limits.maxEntries) throw overLimit('maxEntries', limits, 'number of members');
     const components = entryComponents(entry.path);
+    if (components.length > limits.maxDepth) {
+      throw overLimit('maxDepth', limits, `archive member ${JSON.stringify(entry.path.slice(0, 200))}`);
+    }
+    if (entry.size > limits.maxEntrySize) {
+      throw overLimit('maxEntrySize', limits, `archive member ${JSON.stringify(entry.path.slice(0, 200))}`);
+    }
     const meaning = classifyLayerEntry(components);
     if (meaning.kind === 'whiteout') dir.whiteout(meaning.target, entry);
     else if (meaning.kind === 'opaque') dir.opaque(meaning.dir);
@@ -70,4 +83,14 @@ export async function unpackLayer(
     );
   }
   return { diffId, size: digester.size, skippedDevices: dir.skippedDevices };
+}
+
+/** The uncompressed stream, failing as soon as it grows past the size cap. */
+async function* capped(source: AsyncIterable<Buffer>, limits: LayerLimits): AsyncGenerator<Buffer> {
+  let size = 0;
+  for await (const chunk of source) {
+    size += chunk.length;
+    if (size > limits.maxSize) throw overLimit('maxSize', limits, 'uncompressed size');
+    yield chunk;
+  }
 }

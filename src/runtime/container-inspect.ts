@@ -2,6 +2,7 @@
 import type { NetworkSettings } from '../network/settings.js';
 import type { ObservedContainer } from './container-ops.js';
 import { networkModeOf } from './container-network.js';
+import type { IdMapping } from './plan.js';
 
 export interface ContainerInspect {
   Id: string;
@@ -44,10 +45,16 @@ export interface ContainerInspect {
     PidsLimit: number;
     CapAdd: string[];
     CapDrop: string[];
+    /** `private` or `auto`; empty for the host's (Docker's spelling). */
+    UsernsMode: string;
+    /** Podman's form, `container:host:size`, when the container has a user namespace. */
+    IDMappings?: { UidMap: string[]; GidMap: string[] };
   };
   /** Addresses, MAC and published ports while the container is attached to a network. */
   NetworkSettings?: NetworkSettings;
 }
+
+const mapText = (m: IdMapping): string => `${String(m.containerID)}:${String(m.hostID)}:${String(m.size)}`;
 
 /** Docker prints the zero time for "never". */
 const ZERO_TIME = '0001-01-01T00:00:00Z';
@@ -96,6 +103,10 @@ export function inspectContainer(c: ObservedContainer): ContainerInspect {
       PidsLimit: typeof opts.limits?.pidsLimit === 'number' ? opts.limits.pidsLimit : 0,
       CapAdd: opts.capAdd ?? [],
       CapDrop: opts.capDrop ?? [],
+      UsernsMode: opts.userns === undefined || opts.userns === 'host' ? '' : opts.userns,
+      ...(r.idMappings === undefined
+        ? {}
+        : { IDMappings: { UidMap: [mapText(r.idMappings.uid)], GidMap: [mapText(r.idMappings.gid)] } }),
     },
   };
 }

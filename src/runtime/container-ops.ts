@@ -9,6 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { TsdockError } from '../errors.js';
 import { openContainerCgroup } from './cgroups/index.js';
 import { removeContainerDir, containerDirPaths } from './container-dir.js';
+import { releaseUserNamespace } from './userns.js';
 import { releaseNetwork } from './container-network.js';
 import { readExitRecord, readRecord, writeRecord, type ContainerRecord } from './container-record.js';
 import { observeState, type ObservedState } from './container-state.js';
@@ -169,6 +170,7 @@ export async function removeContainer(
   await (await openContainerCgroup({ name: record.id, parent: record.options.cgroupParent })).destroy();
   await releaseNetwork(containersRoot, record.id);
   removeContainerDir(containerDirPaths(containersRoot, record.id));
+  await releaseUserNamespace(containersRoot, record.id);
 }
 
 /** Removes `--rm` containers whose run has ended (no daemon does it when they exit detached). */

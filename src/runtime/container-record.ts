@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { TsdockError } from '../errors.js';
 import type { ContainerOptions } from './options.js';
 import type { ProcessIdentity } from './proc-stat.js';
+import type { UserNamespaceIds } from './userns.js';
 
 /** Why a container's last run ended. */
 export type ExitReason = 'exited' | 'signal' | 'oom' | 'stop-timeout' | 'monitor-lost';
@@ -61,6 +62,8 @@ export interface ContainerRecord {
   stopSignal?: string;
   /** The pod's infra container (`options.pod`): it holds the pod's namespaces, `ps` hides it. */
   infra?: boolean;
+  /** The host ids of its user namespace (`--userns private|auto`). */
+  idMappings?: UserNamespaceIds;
   state: RecordedState;
 }
 

@@ -35,14 +35,15 @@ import { readRecord, removeExitRecord, writeRecord, type ContainerRecord, type L
 import { listContainers, withContainersLock } from './container-store.js';
 import { hostNofileHardLimit } from './host.js';
 import { readLayeredFile } from './layer-files.js';
-import type { ContainerOptions } from './options.js';
-import type { IdMapping, NamespaceJoin } from './plan.js';
+import { usesUserNamespace, type ContainerOptions } from './options.js';
+import type { NamespaceJoin } from './plan.js';
 import { buildSpawnPlan, resolveArgs, type ImageRuntimeConfig } from './plan-builder.js';
 import { execBaseOf } from './exec-plan.js';
 import { encodePlan } from './plan-codec.js';
 import { identify } from './proc-stat.js';
 import { spawnMonitor, type ExitStatus, type MonitorHandle, type StdioMode } from './spawn.js';
 import { resolveUser } from './user.js';
+import { releaseUserNamespace, type UserNamespaceIds } from './userns.js';
 
 /** An image as the runtime sees it: a config and its unpacked layers (see DESIGN: no image/ here). */
 export interface RuntimeImage {
@@ -54,13 +55,17 @@ export interface RuntimeImage {
   id?: string;
 }
 
-/** Host ids a private user namespace maps container ids 0..65535 to. */
-export const DEFAULT_ID_MAPPING: IdMapping = { containerID: 0, hostID: 100000, size: 65536 };
-
 export interface CreateRequest {
   /** Directory that holds one directory per container. */
   containersRoot: string;
+  /** A fresh id ({@link newContainerId}) when the caller needs it first; else one is made. */
+  id?: string;
   image: RuntimeImage;
+  /**
+   * The host ids of its user namespace, required with `options.userns` private or auto
+   * (`userNamespaceFor`); the image's layers must be unpacked for this mapping.
+   */
+  idMappings?: UserNamespaceIds;
   options: ContainerOptions;
   /** Unique among the root's containers; a random `adjective_scientist` when absent. */
   name?: string;
@@ -104,7 +109,7 @@ function cgroupLimitsOf(options: ContainerOptions): CgroupLimits {
   return { ...options.limits, devices };
 }
 
-function newContainerId(): string {
+export function newContainerId(): string {
   return randomBytes(32).toString('hex');
 }
 
@@ -168,11 +173,14 @@ export async function createContainer(req: CreateRequest): Promise<ContainerReco
   const nofileHardLimit = hostNofileHardLimit();
   const cgroupMounts = parseMountinfo(readFileSync('/proc/self/mountinfo', 'utf8'));
 
-  const id = newContainerId();
+  const id = req.id ?? newContainerId();
   const paths = containerDirPaths(req.containersRoot, id);
-  const userns = options.userns === 'private';
-  const idMappings = userns ? { uid: [DEFAULT_ID_MAPPING], gid: [DEFAULT_ID_MAPPING] } : undefined;
-  const rootOwner = userns ? { uid: DEFAULT_ID_MAPPING.hostID, gid: DEFAULT_ID_MAPPING.hostID } : { uid: 0, gid: 0 };
+  const ids = usesUserNamespace(options) ? req.idMappings : undefined;
+  if (usesUserNamespace(options) && ids === undefined) {
+    throw new TsdockError('INVALID_ARGUMENT', `--userns ${String(options.userns)} needs the container's id mappings`);
+  }
+  const idMappings = ids === undefined ? undefined : { uid: [ids.uid], gid: [ids.gid] };
+  const rootOwner = { uid: ids?.uid.hostID ?? 0, gid: ids?.gid.hostID ?? 0 };
   const hostname = options.hostname ?? id.slice(0, 12);
   // The plan names the cgroup's paths; the directories are made by each start.
   const cgroup = await openContainerCgroup({ name: id, parent: options.cgroupParent });
@@ -216,6 +224,7 @@ export async function createContainer(req: CreateRequest): Promise<ContainerReco
         init: req.init ?? false,
         stopSignal: image.config.StopSignal,
         ...(req.infra === true ? { infra: true } : {}),
+        ...(ids === undefined ? {} : { idMappings: ids }),
         state: { status: 'created' },
       };
       writeRecord(paths.dir, record);
@@ -328,6 +337,7 @@ function started(
         removeContainerDir(paths);
         await cgroup.destroy();
         await releaseNetwork(dirname(paths.dir), record.id);
+        await releaseUserNamespace(dirname(paths.dir), record.id);
       }
     },
   };
@@ -340,6 +350,7 @@ export async function startContainer(req: StartRequest): Promise<StartedContaine
     return await startCreated(req.containersRoot, record, req.stdio);
   } catch (err) {
     removeContainerDir(containerDirPaths(req.containersRoot, record.id));
+    await releaseUserNamespace(req.containersRoot, record.id);
     throw err;
   }
 }

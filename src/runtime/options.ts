@@ -24,6 +24,14 @@ export interface TmpfsMount {
 
 export type NamespaceMode = 'private' | 'host';
 
+/** `--userns`: `private` maps root to 100000 in every container, `auto` gives each its own range. */
+export type UsernsMode = NamespaceMode | 'auto';
+
+/** Whether the container gets a user namespace of its own. */
+export function usesUserNamespace(options: { userns?: UsernsMode | undefined }): boolean {
+  return options.userns === 'private' || options.userns === 'auto';
+}
+
 /** A host device node made available in the container (`--device /dev/x[:/dev/y][:rwm]`). */
 export interface DeviceMapping {
   hostPath: string;
@@ -72,7 +80,7 @@ export interface ContainerOptions {
   pid?: NamespaceMode;
   ipc?: NamespaceMode;
   uts?: NamespaceMode;
-  userns?: NamespaceMode;
+  userns?: UsernsMode;
   readonlyRootfs?: boolean;
   binds?: BindMount[];
   tmpfs?: TmpfsMount[];

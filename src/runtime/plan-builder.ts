@@ -8,7 +8,7 @@ import { capabilityNames, capabilitySets, resolveCapabilities } from './capabili
 import type { CgroupMount } from './cgroups/detect.js';
 import { cgroupFsContainerOps, cgroupFsOps } from './cgroup-mounts.js';
 import { MS } from './mount-flags.js';
-import type { ContainerOptions, DeviceMapping, TmpfsMount } from './options.js';
+import { usesUserNamespace, type ContainerOptions, type DeviceMapping, type TmpfsMount } from './options.js';
 import type { FsOp, IdMapping, NamespaceJoin, NamespaceType, OomSource, SockFilter, SpawnPlan } from './plan.js';
 import { parseSeccompProfile, seccompFilter, type SeccompProfile } from './seccomp/index.js';
 import { hostBoundingSet } from './host.js';
@@ -158,7 +158,7 @@ function namespacesOf(options: ContainerOptions, joined: NamespaceJoin[]): Names
   if (options.pid !== 'host') ns.push('pid');
   if (options.ipc !== 'host') ns.push('ipc');
   if (options.uts !== 'host') ns.push('uts');
-  if (options.userns === 'private') ns.push('user');
+  if (usesUserNamespace(options)) ns.push('user');
   return ns.filter((type) => !joined.some((j) => j.type === type));
 }
 
@@ -352,9 +352,9 @@ function containerOps(cwd: string, privileged: boolean): FsOp[] {
 
 export function buildSpawnPlan(input: PlanInput): SpawnPlan {
   const { config, options, user, paths } = input;
-  const userns = options.userns === 'private';
+  const userns = usesUserNamespace(options);
   if (userns && input.idMappings === undefined) {
-    throw new TsdockError('INVALID_ARGUMENT', 'a private user namespace needs uid and gid mappings');
+    throw new TsdockError('INVALID_ARGUMENT', 'a user namespace of its own needs uid and gid mappings');
   }
   const hostname = options.hostname ?? input.id.slice(0, 12);
   const cwd = posix.normalize(options.workdir ?? (config.WorkingDir || '/'));

@@ -24,7 +24,7 @@ import {
   type ObservedContainer,
 } from './container-ops.js';
 import { findContainer, listContainers } from './container-store.js';
-import type { ContainerOptions } from './options.js';
+import { usesUserNamespace, type ContainerOptions } from './options.js';
 import type { NamespaceJoin, NamespaceType } from './plan.js';
 import { arePinned, pinNamespaces, podPinsDir, unpinNamespaces } from './pod-namespaces.js';
 import {
@@ -113,7 +113,9 @@ export function memberOptions(
   if (shares('uts') && options.uts === 'host') refuse('--uts host', 'the pod shares its uts namespace');
   if (shares('ipc') && options.ipc === 'host') refuse('--ipc host', 'the pod shares its ipc namespace');
   if (shares('pid') && options.pid === 'host') refuse('--pid host', 'the pod shares its pid namespace');
-  if (options.userns === 'private') refuse('--userns private', "the pod's namespaces belong to the host's");
+  if (usesUserNamespace(options)) {
+    refuse(`--userns ${String(options.userns)}`, "the pod's namespaces belong to the host's");
+  }
   const joins = pod.share.filter((k) => k !== 'net').map((k) => ({ type: NS_TYPE[k], path: join(pinsDir, k) }));
   return {
     options: {

@@ -2,13 +2,17 @@
  * Host id ranges for user namespaces. `--userns private` maps every container's root to the
  * same 100000:65536; `auto` gives each container a range of its own, so two containers never
  * share a host id (a process escaping one would own nothing of another). Ranges come from the
- * entries for root in /etc/subuid and /etc/subgid (subuid(5)) when there are any, else from a
- * pool just above the private range; the allocations are a JSON table rewritten atomically
- * under an flock(2), so concurrent starts never pick the same block.
+ * entries for `tsdock`, else for root, in /etc/subuid and /etc/subgid (subuid(5)), else from a
+ * pool just above the private range. The allocations are a JSON table beside the containers,
+ * rewritten atomically under an flock(2), so concurrent creates never pick the same block.
  */
+import { existsSync } from 'node:fs';
 import { open, readFile, rename, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { TsdockError } from '../errors.js';
 import { native } from '../native.js';
+import type { UsernsMode } from './options.js';
+import type { IdMapping } from './plan.js';
 
 /** Host ids [start, start + count). */
 export interface IdRange {
@@ -16,10 +20,24 @@ export interface IdRange {
   count: number;
 }
 
+/** A user namespace's mappings: container ids 0..size-1 at these host ids. */
+export interface UserNamespaceIds {
+  uid: IdMapping;
+  gid: IdMapping;
+}
+
+/** Host ids a private user namespace maps container ids 0..65535 to. */
+export const PRIVATE_RANGE: IdRange = { start: 100000, count: 65536 };
 /** Where `auto` allocates without /etc/subuid entries: after `private`'s 100000:65536. */
 export const AUTO_POOL: IdRange = { start: 165536, count: 65536 * 1024 };
 /** One container's ids: 65536, as Docker and Podman give by default. */
 export const AUTO_SIZE = 65536;
+
+/** The subordinate-id entries `auto` draws from, first found wins (Podman reads `containers`). */
+const POOL_OWNERS = [
+  { name: 'tsdock', id: -1 },
+  { name: 'root', id: 0 },
+];
 
 /**
  * The ranges subuid(5)/subgid(5) grant `user` (by name or numeric id), in file order. Malformed
@@ -54,20 +72,45 @@ export function pickRange(pool: readonly IdRange[], taken: readonly IdRange[], s
   return undefined;
 }
 
-/** The pool for `auto`: root's subordinate ids when /etc/subuid lists any, else {@link AUTO_POOL}. */
-export async function autoPool(subuidFile = '/etc/subuid'): Promise<IdRange[]> {
+/**
+ * The pool for `auto` from one subordinate-id file: the `tsdock` user's entries, else root's,
+ * else {@link AUTO_POOL}.
+ */
+export async function autoPool(file: string): Promise<IdRange[]> {
   let text: string;
   try {
-    text = await readFile(subuidFile, 'utf8');
+    text = await readFile(file, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [AUTO_POOL];
     throw err;
   }
-  const ranges = parseSubordinateIds(text, { name: 'root', id: 0 });
-  return ranges.length > 0 ? ranges : [AUTO_POOL];
+  for (const owner of POOL_OWNERS) {
+    const ranges = parseSubordinateIds(text, owner);
+    if (ranges.length > 0) return ranges;
+  }
+  return [AUTO_POOL];
 }
 
-type Table = Record<string, IdRange>;
+/** Where `auto` draws uids and gids from. */
+export interface AutoPools {
+  uid: readonly IdRange[];
+  gid: readonly IdRange[];
+}
+
+/** The host's pools: /etc/subuid for uids, /etc/subgid for gids. */
+export async function hostAutoPools(): Promise<AutoPools> {
+  const [uid, gid] = await Promise.all([autoPool('/etc/subuid'), autoPool('/etc/subgid')]);
+  return { uid, gid };
+}
+
+/** One container's allocation; `pid` made it (a create in flight has no directory yet). */
+interface Allocation {
+  uid: IdRange;
+  gid: IdRange;
+  pid: number;
+}
+
+type Table = Record<string, Allocation>;
 
 async function readTable(file: string): Promise<Table> {
   try {
@@ -106,35 +149,91 @@ async function lockedTable<T>(file: string, fn: (table: Table) => { table: Table
   }
 }
 
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 /**
- * The range of container `id` (the same one again when it was already given one).
+ * The ranges of container `id` (the same ones again when it was already given some). An
+ * allocation whose container is gone (`exists` says no) and whose creating process has exited
+ * was left by a crash: its ids are free again.
  *
- * @throws TsdockError `HOST_UNSUPPORTED` when the pool has no free block left.
+ * @throws TsdockError `HOST_UNSUPPORTED` when a pool has no free block left.
  */
-export function allocateIdRange(
+export function allocateIdRanges(
   file: string,
   id: string,
-  pool: readonly IdRange[],
+  pools: AutoPools,
+  exists: (id: string) => boolean,
   size = AUTO_SIZE,
-): Promise<IdRange> {
-  return withTable(file, (table) => {
-    const mine = table[id];
-    if (mine !== undefined) return { table, result: mine };
-    const picked = pickRange(pool, Object.values(table), size);
-    if (picked === undefined) {
-      throw new TsdockError(
-        'HOST_UNSUPPORTED',
-        `no free range of ${String(size)} host ids left for --userns auto (add ranges for root to /etc/subuid)`,
-      );
-    }
-    return { table: { ...table, [id]: picked }, result: picked };
+): Promise<{ uid: IdRange; gid: IdRange }> {
+  return withTable(file, (stored) => {
+    const mine = stored[id];
+    if (mine !== undefined) return { table: stored, result: { uid: mine.uid, gid: mine.gid } };
+    const table: Table = Object.fromEntries(
+      Object.entries(stored).filter(([key, a]) => exists(key) || processAlive(a.pid)),
+    );
+    const pick = (kind: 'uid' | 'gid'): IdRange => {
+      const taken = [PRIVATE_RANGE, ...Object.values(table).map((a) => a[kind])];
+      const picked = pickRange(pools[kind], taken, size);
+      if (picked === undefined) {
+        throw new TsdockError(
+          'HOST_UNSUPPORTED',
+          `no free range of ${String(size)} host ${kind}s left for --userns auto (add ranges for tsdock to /etc/sub${kind})`,
+        );
+      }
+      return picked;
+    };
+    const allocation = { uid: pick('uid'), gid: pick('gid'), pid: process.pid };
+    return { table: { ...table, [id]: allocation }, result: { uid: allocation.uid, gid: allocation.gid } };
   });
 }
 
-/** Gives container `id`'s range back; nothing when it had none. */
-export function releaseIdRange(file: string, id: string): Promise<void> {
+/** Gives container `id`'s ranges back; nothing when it had none. */
+export function releaseIdRanges(file: string, id: string): Promise<void> {
   return withTable(file, (table) => {
     const rest = Object.fromEntries(Object.entries(table).filter(([key]) => key !== id));
     return { table: rest, result: undefined };
   });
+}
+
+/** Every range allocated in a root (its containers' `auto` user namespaces). */
+export async function allocatedUserNamespaces(containersRoot: string): Promise<{ uid: IdRange; gid: IdRange }[]> {
+  return Object.values(await readTable(idRangesFileOf(containersRoot))).map(({ uid, gid }) => ({ uid, gid }));
+}
+
+/** The allocation table of a root, beside its `containers/` directory. */
+export function idRangesFileOf(containersRoot: string): string {
+  return join(dirname(containersRoot), 'userns-ranges.json');
+}
+
+const mappingOf = (range: IdRange): IdMapping => ({ containerID: 0, hostID: range.start, size: range.count });
+
+/**
+ * The user namespace container `id` gets under `mode`: none for `host`, the shared
+ * {@link PRIVATE_RANGE} for `private`, a range of its own for `auto` (recorded until
+ * {@link releaseUserNamespace}).
+ */
+export async function userNamespaceFor(
+  containersRoot: string,
+  id: string,
+  mode: UsernsMode | undefined,
+  pools: () => Promise<AutoPools> = hostAutoPools,
+): Promise<UserNamespaceIds | undefined> {
+  if (mode === undefined || mode === 'host') return undefined;
+  if (mode === 'private') return { uid: mappingOf(PRIVATE_RANGE), gid: mappingOf(PRIVATE_RANGE) };
+  const exists = (key: string): boolean => existsSync(join(containersRoot, key));
+  const ranges = await allocateIdRanges(idRangesFileOf(containersRoot), id, await pools(), exists);
+  return { uid: mappingOf(ranges.uid), gid: mappingOf(ranges.gid) };
+}
+
+/** Frees what {@link userNamespaceFor} allocated for container `id` (nothing for other modes). */
+export async function releaseUserNamespace(containersRoot: string, id: string): Promise<void> {
+  const file = idRangesFileOf(containersRoot);
+  if (existsSync(file)) await releaseIdRanges(file, id);
 }

@@ -124,17 +124,20 @@ describe('buildSpawnPlan', () => {
     expect(plan.loopbackUp).toBe(false);
   });
 
-  it('binds devices instead of mknod in a user namespace and maps ids', () => {
-    const map = [{ containerID: 0, hostID: 100000, size: 65536 }];
-    const plan = buildSpawnPlan(input({ options: { userns: 'private' }, idMappings: { uid: map, gid: map } }));
-    expect(plan.namespaces).toContain('user');
-    expect(plan.uidMappings).toEqual(map);
-    expect(targets(plan.rootfsOps)).not.toContain('mknod /s/c/rootfs/dev/null');
-    expect(plan.rootfsOps).toContainEqual(
-      expect.objectContaining({ source: '/dev/null', target: '/s/c/rootfs/dev/null', flags: MS.BIND }),
-    );
-    expect(plan.rootfsOps[1]).toMatchObject({ data: expect.stringMatching(/,userxattr$/) as unknown });
-  });
+  it.each(['private', 'auto'] as const)(
+    'binds devices instead of mknod in a user namespace (%s) and maps ids',
+    (userns) => {
+      const map = [{ containerID: 0, hostID: 100000, size: 65536 }];
+      const plan = buildSpawnPlan(input({ options: { userns }, idMappings: { uid: map, gid: map } }));
+      expect(plan.namespaces).toContain('user');
+      expect(plan.uidMappings).toEqual(map);
+      expect(targets(plan.rootfsOps)).not.toContain('mknod /s/c/rootfs/dev/null');
+      expect(plan.rootfsOps).toContainEqual(
+        expect.objectContaining({ source: '/dev/null', target: '/s/c/rootfs/dev/null', flags: MS.BIND }),
+      );
+      expect(plan.rootfsOps[1]).toMatchObject({ data: expect.stringMatching(/,userxattr$/) as unknown });
+    },
+  );
 
   it('orders volumes parents first, read-only where asked', () => {
     const plan = buildSpawnPlan(

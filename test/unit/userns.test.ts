@@ -4,12 +4,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  allocateIdRange,
+  allocateIdRanges,
   AUTO_POOL,
   autoPool,
   parseSubordinateIds,
   pickRange,
-  releaseIdRange,
+  PRIVATE_RANGE,
+  releaseIdRanges,
+  type AutoPools,
+  type IdRange,
 } from '../../src/runtime/userns.js';
 
 let dir: string;
@@ -35,6 +38,9 @@ describe('subuid(5)', () => {
     expect(await autoPool(join(dir, 'subuid'))).toEqual([AUTO_POOL]);
     await writeFile(join(dir, 'subuid'), 'root:300000:65536\n');
     expect(await autoPool(join(dir, 'subuid'))).toEqual([{ start: 300000, count: 65536 }]);
+    // A tsdock entry wins over root's.
+    await writeFile(join(dir, 'subuid'), 'root:300000:65536\ntsdock:400000:131072\n');
+    expect(await autoPool(join(dir, 'subuid'))).toEqual([{ start: 400000, count: 131072 }]);
   });
 });
 
@@ -67,23 +73,52 @@ describe('pickRange', () => {
 });
 
 describe('allocation', () => {
+  const pools = (uid: IdRange[], gid = uid): AutoPools => ({ uid, gid });
+  const gone = (): boolean => false;
+
   it('gives concurrent containers disjoint ranges, the same one again to the same id, and frees them', async () => {
     const file = join(dir, 'ranges.json');
-    const pool = [{ start: 100000, count: 65536 * 40 }];
+    const pool = pools([{ start: 100000, count: 65536 * 40 }]);
     const ids = Array.from({ length: 30 }, (_, i) => `c${String(i)}`);
-    const ranges = await Promise.all(ids.map((id) => allocateIdRange(file, id, pool)));
-    const starts = new Set(ranges.map((r) => r.start));
+    const ranges = await Promise.all(ids.map((id) => allocateIdRanges(file, id, pool, () => true)));
+    const starts = new Set(ranges.map((r) => r.uid.start));
     expect(starts.size).toBe(30);
-    for (const r of ranges) expect(r.count).toBe(65536);
-    expect(await allocateIdRange(file, 'c7', pool)).toEqual(ranges[7]);
-    await releaseIdRange(file, 'c0');
-    expect(await allocateIdRange(file, 'new', pool)).toEqual(ranges[0]);
+    // Never the shared `private` range, whatever the pool says.
+    expect(starts.has(PRIVATE_RANGE.start)).toBe(false);
+    for (const r of ranges) expect(r.uid).toEqual(r.gid);
+    for (const r of ranges) expect(r.uid.count).toBe(65536);
+    expect(await allocateIdRanges(file, 'c7', pool, () => true)).toEqual(ranges[7]);
+    await releaseIdRanges(file, 'c0');
+    expect(await allocateIdRanges(file, 'new', pool, () => true)).toEqual(ranges[0]);
+  });
+
+  it('takes uids and gids from their own pools', async () => {
+    const file = join(dir, 'split.json');
+    const r = await allocateIdRanges(
+      file,
+      'a',
+      pools([{ start: 200000, count: 65536 }], [{ start: 900000, count: 65536 }]),
+      gone,
+    );
+    expect(r).toEqual({ uid: { start: 200000, count: 65536 }, gid: { start: 900000, count: 65536 } });
+  });
+
+  it('frees what a crash left: no container directory and no live creator', async () => {
+    const file = join(dir, 'stale.json');
+    const pool = pools([{ start: 200000, count: 65536 }]);
+    await writeFile(file, JSON.stringify({ old: { uid: pool.uid[0], gid: pool.gid[0], pid: 2 ** 22 + 1 } }));
+    await expect(allocateIdRanges(file, 'b', pool, (id) => id === 'old')).rejects.toThrow(/no free range/);
+    expect((await allocateIdRanges(file, 'b', pool, gone)).uid.start).toBe(200000);
+    // An allocation whose creator still runs stays, container directory or not.
+    await expect(allocateIdRanges(file, 'c', pool, gone)).rejects.toThrow(/no free range/);
   });
 
   it('says so when the pool is exhausted', async () => {
     const file = join(dir, 'small.json');
-    const pool = [{ start: 100000, count: 65536 }];
-    await allocateIdRange(file, 'a', pool);
-    await expect(allocateIdRange(file, 'b', pool)).rejects.toThrow(/no free range of 65536 host ids/);
+    const pool = pools([{ start: 200000, count: 65536 }]);
+    await allocateIdRanges(file, 'a', pool, gone);
+    await expect(allocateIdRanges(file, 'b', pool, gone)).rejects.toThrow(
+      /no free range of 65536 host uids left for --userns auto \(add ranges for tsdock to \/etc\/subuid\)/,
+    );
   });
 });

@@ -2,6 +2,7 @@
 import { Runtime } from '../../index.js';
 import { parsePlatform } from '../../image/registry/manifest.js';
 import { familiarReference, formatReference, parseReference } from '../../image/reference.js';
+import { parseLayerLimits } from '../layer-limits.js';
 import type { GlobalOptions } from '../main.js';
 import { TransferProgress } from '../transfer-progress.js';
 import { parseTlsVerify } from './login.js';
@@ -16,7 +17,7 @@ export async function pull(globals: GlobalOptions, reference: string, flags: Pul
   const ref = parseReference(reference);
   const platform = flags.platform === undefined ? undefined : parsePlatform(flags.platform);
   const quiet = flags.quiet === true;
-  const runtime = await Runtime.open({ root: globals.root });
+  const runtime = await Runtime.open({ root: globals.root, layerLimits: parseLayerLimits(globals.layerLimits) });
   const progress = new TransferProgress(process.stdout, quiet);
   const cancel = new AbortController();
   const onSignal = (): void => {

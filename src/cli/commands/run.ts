@@ -14,6 +14,7 @@ import {
 } from '../../runtime/options.js';
 import { parseAddHost } from '../../network/hosts.js';
 import { parsePublish } from '../../network/ports.js';
+import { parseLayerLimits } from '../layer-limits.js';
 import type { GlobalOptions } from '../main.js';
 import { parseLogOpts } from './log-opts.js';
 import { parseSecurityOpts } from '../security-opt.js';
@@ -128,7 +129,7 @@ export function containerOptions(command: string[], flags: RunFlags): ContainerO
     pid: namespaceMode('--pid', flags.pid),
     ipc: namespaceMode('--ipc', flags.ipc),
     uts: namespaceMode('--uts', flags.uts),
-    userns: namespaceMode('--userns', flags.userns),
+    userns: oneOf('--userns', flags.userns, ['host', 'private', 'auto'] as const),
     readonlyRootfs: flags.readOnly ?? false,
     binds: flags.volume.map(parseBind),
     tmpfs: flags.tmpfs.map(parseTmpfs),
@@ -152,7 +153,7 @@ export async function run(
 ): Promise<number> {
   const runFlags = flags as unknown as RunFlags;
   const options = containerOptions(command, runFlags);
-  const runtime = await Runtime.open({ root: globals.root });
+  const runtime = await Runtime.open({ root: globals.root, layerLimits: parseLayerLimits(globals.layerLimits) });
   // Before the handlers below: Ctrl-C during a pull ends it (the next pull resumes).
   await pullForRun(runtime, image, runFlags.pull);
   const naming = {

@@ -29,6 +29,7 @@ import { fetchManifest, formatPlatform, selectPlatform } from './manifest.js';
 import type { ProgressListener } from './progress.js';
 import { guardStore, type TransferStore } from './transfer-store.js';
 import { WorkerUnpacker } from './worker-unpacker.js';
+import type { LayerLimits } from '../layer-limits.js';
 import { unpackLayer } from '../unpack.js';
 
 /** Configs larger than this are refused rather than read into memory. */
@@ -242,7 +243,7 @@ async function fetchLayer(
       }
       status('extracting');
       const unpack = (dir: string): Promise<void> =>
-        unpackFed(dir, diffId, (sink) => void pump(store.readBlob(layer.digest), sink));
+        unpackFed(dir, diffId, store.layerLimits, (sink) => void pump(store.readBlob(layer.digest), sink));
       await store.unpackLayer(chain, unpack, where, () => Promise.resolve());
       status('complete');
       return;
@@ -271,7 +272,8 @@ async function fetchLayer(
       return;
     }
     try {
-      const unpack = (dir: string): Promise<void> => unpackFed(dir, diffId, (sink) => void startDownload(sink));
+      const unpack = (dir: string): Promise<void> =>
+        unpackFed(dir, diffId, store.layerLimits, (sink) => void startDownload(sink));
       await store.unpackLayer(chain, unpack, where, async () => {
         await download;
         status('verifying');
@@ -295,8 +297,13 @@ async function fetchLayer(
  * Unpacks into `dir` the bytes that `feed` sends to the sink it is handed: on a worker thread
  * when the worker script is built (so that layers unpack on several cores), else on this one.
  */
-async function unpackFed(dir: string, diffId: Digest, feed: (sink: BlobSink) => void): Promise<void> {
-  const worker = WorkerUnpacker.create(dir, diffId);
+async function unpackFed(
+  dir: string,
+  diffId: Digest,
+  limits: LayerLimits,
+  feed: (sink: BlobSink) => void,
+): Promise<void> {
+  const worker = WorkerUnpacker.create(dir, diffId, limits);
   if (worker !== undefined) {
     feed(worker);
     await worker.done;
@@ -304,7 +311,7 @@ async function unpackFed(dir: string, diffId: Digest, feed: (sink: BlobSink) => 
   }
   const channel = new Channel();
   feed(channel);
-  await unpackLayer(channel, dir, { expectedDiffId: diffId });
+  await unpackLayer(channel, dir, { expectedDiffId: diffId, limits });
 }
 
 /** Sends a stored blob to a sink. */

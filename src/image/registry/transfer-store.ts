@@ -20,6 +20,7 @@ import { digestHex, type Digest } from '../digest.js';
 import { fsyncDir, readIfExists, statIfExists } from '../fs-util.js';
 import { emptyImagesFile, findImage, parseImagesFile, type ImagesFile } from '../image-index.js';
 import { LayerStore, TEMP_PREFIX } from '../layer-store.js';
+import { DEFAULT_LAYER_LIMITS, type LayerLimits } from '../layer-limits.js';
 import { StoreLock } from '../lock.js';
 import { openImageStore } from '../store.js';
 
@@ -43,9 +44,12 @@ export class TransferStore {
   private readonly imagesPath: string;
 
   /** `root` is an initialised image store (see `openImageStore`). */
-  constructor(readonly root: string) {
+  constructor(
+    readonly root: string,
+    readonly layerLimits: LayerLimits = DEFAULT_LAYER_LIMITS,
+  ) {
     this.blobs = new BlobStore(root);
-    this.layers = new LayerStore(root);
+    this.layers = new LayerStore(root, layerLimits);
     // Clearing stale temporaries is the store's business at its own exclusive holds.
     this.lock = new StoreLock(join(root, 'lock'), () => Promise.resolve());
     this.downloads = join(root, 'downloads');

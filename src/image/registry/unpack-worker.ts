@@ -7,6 +7,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { TsdockError } from '../../errors.js';
 import type { Digest } from '../digest.js';
+import type { LayerLimits } from '../layer-limits.js';
 import { unpackLayer } from '../unpack.js';
 import { Channel } from './channel.js';
 
@@ -19,11 +20,12 @@ export type FromWorker =
 interface Job {
   dest: string;
   diffId: Digest;
+  limits: LayerLimits;
 }
 
 const port = parentPort;
 if (port !== null) {
-  const { dest, diffId } = workerData as Job;
+  const { dest, diffId, limits } = workerData as Job;
   const channel = new Channel(Number.POSITIVE_INFINITY);
   port.on('message', (message: ToWorker) => {
     if ('chunk' in message)
@@ -37,7 +39,7 @@ if (port !== null) {
       port?.postMessage({ consumed: chunk.length } satisfies FromWorker);
     }
   }
-  unpackLayer(counted(), dest, { expectedDiffId: diffId }).then(
+  unpackLayer(counted(), dest, { expectedDiffId: diffId, limits }).then(
     () => {
       port.postMessage({ done: true } satisfies FromWorker);
     },

@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { TsdockError, type ErrorCode } from '../../errors.js';
 import type { Digest } from '../digest.js';
+import type { LayerLimits } from '../layer-limits.js';
 import type { FromWorker, ToWorker } from './unpack-worker.js';
 
 /** Bytes posted but not yet consumed before `push` waits. */
@@ -64,11 +65,14 @@ export class WorkerUnpacker {
     }).finally(() => worker.terminate());
   }
 
-  /** A worker unpacking into `dest`, checking `diffId`; `undefined` when no worker script is built. */
-  static create(dest: string, diffId: Digest): WorkerUnpacker | undefined {
+  /**
+   * A worker unpacking into `dest`, checking `diffId` and `limits`; `undefined` when no worker
+   * script is built.
+   */
+  static create(dest: string, diffId: Digest, limits: LayerLimits): WorkerUnpacker | undefined {
     const script = workerScript();
     if (script === undefined) return undefined;
-    return new WorkerUnpacker(new Worker(script, { workerData: { dest, diffId } }));
+    return new WorkerUnpacker(new Worker(script, { workerData: { dest, diffId, limits } }));
   }
 
   /** A method, not the field: the worker's messages change it while `push` waits. */
