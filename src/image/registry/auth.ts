@@ -120,6 +120,7 @@ export class Authorizer {
     }
     const refresh = this.credentials?.identityToken;
     const url = new URL(realm);
+    if (this.credentials !== undefined) refuseCleartextElsewhere(url, this.host);
     const headers: Record<string, string> = { accept: 'application/json' };
     let res;
     if (refresh !== undefined && refresh !== '') {
@@ -169,6 +170,21 @@ export class Authorizer {
     const start = Number.isNaN(issued) || Math.abs(issued - Date.now()) > 60_000 ? Date.now() : issued;
     return { value, expires: start + seconds * 1000 - EXPIRY_MARGIN_MS };
   }
+}
+
+/**
+ * Credentials go to a token realm on another host only over HTTPS: a registry (or whoever
+ * answers for it) must not be able to have them sent in clear text across the network.
+ *
+ * @throws TsdockError `REGISTRY` for a plain-HTTP realm on a host other than the registry's.
+ */
+function refuseCleartextElsewhere(realm: URL, registryHost: string): void {
+  if (realm.protocol === 'https:') return;
+  if (realm.hostname === new URL(`http://${registryHost}`).hostname) return;
+  throw new TsdockError(
+    'REGISTRY',
+    `${registryHost}: refusing to send credentials to the token service ${realm.origin} over plain HTTP`,
+  );
 }
 
 /**

@@ -194,7 +194,14 @@ export class HttpClient {
       }
       await res.body.dump();
       if (hop >= MAX_REDIRECTS) throw new TsdockError('REGISTRY', `${new URL(req.url).host}: too many redirects`);
+      const from = new URL(url);
       url = new URL(location, url).toString();
+      if (from.protocol === 'https:' && new URL(url).protocol !== 'https:') {
+        throw new TsdockError(
+          'REGISTRY',
+          `${from.host}: refusing a redirect from HTTPS to ${new URL(url).origin} (a downgrade to plain HTTP)`,
+        );
+      }
       if (res.statusCode === 303) method = 'GET';
       if (new URL(url).origin !== origin) {
         headers = Object.fromEntries(Object.entries(headers).filter(([k]) => k.toLowerCase() !== 'authorization'));
