@@ -9,9 +9,10 @@ cd "$(dirname "$0")/.."
 # tsdock's images are standard OCI; clang-format lints the native code; g++/make/python3 build it.
 # docker-registry serves the registry tests, with htpasswd (apache2-utils) and openssl for their
 # Basic-auth and TLS set-ups; oci-image-tool validates what tsdock pushes; buildah builds the same
-# Dockerfiles for the build comparison test.
+# Dockerfiles for the build comparison test; containerd (with ctr and containerd-shim-runc-v2)
+# drives tsdock-runtime in the OCI runtime tests.
 packages=(busybox-static skopeo umoci clang-format g++ make python3 iproute2 util-linux nftables docker-registry
-  apache2-utils openssl oci-image-tool buildah)
+  apache2-utils openssl oci-image-tool buildah containerd)
 [ "${TSDOCK_BENCH:-0}" = 1 ] && packages+=(runc crun hyperfine time bc conmon)
 
 missing=()
