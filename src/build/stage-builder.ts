@@ -17,7 +17,6 @@ import type { CopyItem } from './copy-plan.js';
 import { copyAttributes, copyItems } from './copy-sources.js';
 import { contentHash, copyEntries, directoryEntries } from './copy-step.js';
 import type { CopyInstruction, Instruction, RunInstruction } from './dockerfile/types.js';
-import { downloadUrl } from './download.js';
 import { LayeredTree, resolveInTree, type FileTree } from './file-tree.js';
 import { applyMetadata, commandArgs, envMap } from './image-config.js';
 import { commitLayer, nextChainId } from './layer-commit.js';
@@ -255,6 +254,8 @@ export class StageBuilder {
       layerDirs: this.state.layerDirs,
       workdir: this.state.config.config.WorkingDir,
       download: async (url) => {
+        // undici is loaded only for a build that downloads (it is most of a cached build's start-up).
+        const { downloadUrl } = await import('./download.js');
         const file = await downloadUrl(url, this.session.scratch, this.session.signal);
         downloads.push(file.dir);
         return file;
