@@ -15,6 +15,8 @@ import { findContainer, type StoredContainer } from './runtime/container-store.j
 import type { IdMapping } from './image/id-mapping.js';
 import type { LayerLimits } from './image/layer-limits.js';
 import type { ImageStore, ImageSummary, ResolvedImage } from './image/store.js';
+import type { ArchiveStream } from './image/load.js';
+import type { ArchiveFormat } from './image/save.js';
 import {
   containersRootOf,
   createContainer,
@@ -58,6 +60,8 @@ export type { ObservedState } from './runtime/container-state.js';
 export type { CgroupLimits } from './runtime/cgroups/index.js';
 export type { ImageSummary } from './image/store.js';
 export type { LayerLimits } from './image/layer-limits.js';
+export type { ArchiveStream } from './image/load.js';
+export type { ArchiveFormat } from './image/save.js';
 export type { NetworkRecord, EndpointRecord } from './network/store.js';
 export type { NetworkSummary, CreateNetworkOptions } from './network/networks.js';
 export type { PortSpec, PortBinding } from './network/ports.js';
@@ -133,10 +137,27 @@ export class Runtime {
     return new Runtime(root, await openImageStore(root, { layerLimits }), layerLimits);
   }
 
-  /** Loads an OCI archive or a `docker save` archive; returns the names of the loaded images. */
-  async loadImage(file: string): Promise<string[]> {
+  /**
+   * Loads an OCI archive or a `docker save` archive, from a file or a stream; returns the names
+   * of the loaded images (the ID of one that has none).
+   */
+  async loadImage(source: string | ArchiveStream): Promise<string[]> {
     const { loadArchive } = await import('./image/load.js');
-    return loadArchive(this.images, file);
+    return loadArchive(this.images, source);
+  }
+
+  /**
+   * Saves images (by name or ID) as one archive: `docker save`'s form (the default) or an OCI
+   * archive (`format: 'oci'`), to a file or a stream (left open).
+   *
+   * @example await runtime.saveImages(['busybox:latest'], 'busybox.tar', { format: 'oci' });
+   */
+  async saveImages(
+    refs: readonly string[],
+    destination: string | NodeJS.WritableStream,
+    options: { format?: ArchiveFormat } = {},
+  ): Promise<void> {
+    await this.images.save(refs, destination, options);
   }
 
   listImages(): Promise<ImageSummary[]> {

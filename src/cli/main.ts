@@ -350,12 +350,23 @@ function program(): Command {
 
   cli
     .command('load')
-    .description('Load an image from an OCI or docker-save archive')
-    .requiredOption('-i, --input <file>', 'archive to read')
+    .description('Load images from an OCI or docker-save archive')
+    .option('-i, --input <file>', 'archive to read (default: stdin)')
     .option('-q, --quiet', 'print nothing')
-    .action(async (flags: { input: string; quiet?: boolean }) => {
+    .action(async (flags: { input?: string; quiet?: boolean }) => {
       const { load } = await import('./commands/load.js');
       await load(globals(), flags);
+    });
+
+  cli
+    .command('save')
+    .description('Save images to a docker-save archive (default) or an OCI archive')
+    .argument('<image...>', 'image names or ids')
+    .option('-o, --output <file>', 'archive to write (default: stdout)')
+    .option('--format <format>', 'docker or oci', 'docker')
+    .action(async (images: string[], flags: { output?: string; format: string }) => {
+      const { save } = await import('./commands/save.js');
+      await save(globals(), images, flags);
     });
 
   cli

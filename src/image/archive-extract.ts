@@ -29,11 +29,16 @@ interface Link {
 }
 
 /**
- * Extracts `file` (tar, or gzip-compressed tar) into the empty directory `dest`.
+ * Extracts `file` (tar, or gzip-compressed tar) into the empty directory `dest`; `content`, when
+ * given, holds the archive's bytes instead (a stream: stdin), `file` then only names it.
  *
  * @throws TsdockError `INVALID_IMAGE` naming `file` for a malformed archive or conflicting members.
  */
-export async function extractArchive(file: string, dest: string): Promise<ExtractedArchive> {
+export async function extractArchive(
+  file: string,
+  dest: string,
+  content: AsyncIterable<Buffer> = createReadStream(file),
+): Promise<ExtractedArchive> {
   const files = new Set<string>();
   const dirs = new Set<string>(['']);
   const links = new Map<string, Link>();
@@ -51,7 +56,7 @@ export async function extractArchive(file: string, dest: string): Promise<Extrac
   };
 
   try {
-    for await (const entry of readTar(await decompress(createReadStream(file)))) {
+    for await (const entry of readTar(await decompress(content))) {
       const parts = entryComponents(entry.path);
       const rel = parts.join('/');
       if (entry.type === 'directory') {

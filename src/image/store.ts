@@ -20,6 +20,7 @@
 import { statSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { join, resolve as resolvePath } from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import { TsdockError } from '../errors.js';
 import { BlobStore } from './blob-store.js';
 import { chainIds, digestHex, type Digest } from './digest.js';
@@ -37,7 +38,7 @@ import {
 } from './image-index.js';
 import { importImages, type ImportedImage, type StoreParts } from './import.js';
 import { LayerStore } from './layer-store.js';
-import { readArchive } from './load.js';
+import { readArchive, type ArchiveStream } from './load.js';
 import { nameForImport, readLayout } from './oci-layout-reader.js';
 import {
   parseImageConfigFile,
@@ -48,6 +49,8 @@ import {
 } from './oci.js';
 import { familiarReference, familiarRepository, parseReference, repositoryName } from './reference.js';
 import { StoreLock } from './lock.js';
+import { ArchiveFile, archiveEntries, type ArchiveFormat, type StoredImage } from './save.js';
+import { writeTar } from './tar-writer.js';
 
 export type { IdMapping, IdRange } from './id-mapping.js';
 export type { ImageConfig, HealthConfig } from './oci.js';
@@ -324,21 +327,21 @@ export class ImageStore {
 
   /**
    * Loads an OCI archive (a tar of an OCI image layout) or a `docker save` archive, plain or
-   * gzip-compressed (`tsdock load -i FILE`).
+   * gzip-compressed, from a file (`tsdock load -i FILE`) or a stream (`tsdock load < FILE`).
    *
    * @throws TsdockError `INVALID_IMAGE`: one line naming the file and what is wrong with it;
    *   the store is then exactly as before. `INVALID_ARGUMENT` when there is no such file.
    */
-  async load(file: string, options: ImportOptions = {}): Promise<LoadedImage[]> {
+  async load(source: string | ArchiveStream, options: ImportOptions = {}): Promise<LoadedImage[]> {
     return this.guard(async () => {
-      if ((await statIfExists(file))?.isFile() !== true) {
-        throw new TsdockError('INVALID_ARGUMENT', `${file}: no such file`);
+      if (typeof source === 'string' && (await statIfExists(source))?.isFile() !== true) {
+        throw new TsdockError('INVALID_ARGUMENT', `${source}: no such file`);
       }
       return this.lock.run('exclusive', async () => {
         const scratch = await mkdtemp(join(this.ingestDir, 'load-'));
         try {
-          const plan = await readArchive(file, scratch, options);
-          return loaded(await importImages(this.parts, plan, file));
+          const plan = await readArchive(source, scratch, options);
+          return loaded(await importImages(this.parts, plan, typeof source === 'string' ? source : source.name));
         } finally {
           await rm(scratch, { recursive: true, force: true });
         }
@@ -346,7 +349,63 @@ export class ImageStore {
     });
   }
 
+  /**
+   * Writes the images `refs` name (names or IDs) as one archive, `docker save`'s form or an OCI
+   * archive, to `destination`: a file, written under a temporary name and renamed into place so
+   * that a failure leaves none, or a stream (stdout), written but not ended. An image saved by
+   * name carries that name; one saved by ID carries none, as with Docker.
+   *
+   * @throws TsdockError `IMAGE_NOT_FOUND`; `INVALID_ARGUMENT` when `destination` cannot be created.
+   * @example await store.save(['busybox'], 'busybox.tar', { format: 'oci' });
+   */
+  async save(
+    refs: readonly string[],
+    destination: string | NodeJS.WritableStream,
+    options: { format?: ArchiveFormat } = {},
+  ): Promise<void> {
+    if (refs.length === 0) throw new TsdockError('INVALID_ARGUMENT', 'no image to save');
+    const output = typeof destination === 'string' ? await ArchiveFile.create(destination) : undefined;
+    try {
+      await this.guard(() =>
+        this.lock.run('shared', async () => {
+          const images = await this.storedImages(refs);
+          const scratch = await mkdtemp(join(this.ingestDir, 'save-'));
+          try {
+            const sources = { blobPath: (digest: Digest) => this.blobs.path(digest), scratch };
+            const archive = writeTar(archiveEntries(images, options.format ?? 'docker', sources));
+            if (output !== undefined) await output.write(archive);
+            else await pipeline(archive, destination as NodeJS.WritableStream, { end: false });
+          } finally {
+            await rm(scratch, { recursive: true, force: true });
+          }
+        }),
+      );
+      await output?.commit();
+    } finally {
+      await output?.discard();
+    }
+  }
+
   // ---- internals ----
+
+  /** The images `refs` name, each once, with the names they were asked for by. */
+  private async storedImages(refs: readonly string[]): Promise<StoredImage[]> {
+    const file = await this.readImages();
+    const images = new Map<Digest, StoredImage>();
+    for (const ref of refs) {
+      const found = findImage(file, ref);
+      let image = images.get(found.id);
+      if (image === undefined) {
+        const manifestBytes = await this.blobs.read(found.record.manifest);
+        const manifest = parseManifest(manifestBytes, `${this.root}: manifest ${found.record.manifest}`);
+        const config = await this.readConfig(manifest.config.digest);
+        image = { id: found.id, manifestDigest: found.record.manifest, manifestBytes, manifest, config, names: [] };
+        images.set(found.id, image);
+      }
+      if (found.name !== undefined && !image.names.includes(found.name)) image.names.push(found.name);
+    }
+    return [...images.values()];
+  }
 
   private async readImages(): Promise<ImagesFile> {
     const bytes = await readIfExists(this.imagesPath);
