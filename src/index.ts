@@ -10,6 +10,7 @@
  * ```
  */
 import { join } from 'node:path';
+import type { Duplex } from 'node:stream';
 import { TsdockError } from './errors.js';
 import { findContainer, type StoredContainer } from './runtime/container-store.js';
 import type { IdMapping } from './image/id-mapping.js';
@@ -323,6 +324,42 @@ export class Runtime {
     if (pod !== undefined && container.record.infra !== true) await (await this.pods()).start(pod);
     const started = await startCreated(this.containersRoot(), container.record);
     started.monitor.detach();
+  }
+
+  /**
+   * `docker start -a`: starts a created or exited container attached to `stdio` (for a container
+   * with a terminal: to `monitor.attach`, see `runtime/attach-protocol.ts`).
+   *
+   * @throws TsdockError `CONFLICT` when it is running already.
+   */
+  async startAttached(ref: string, stdio: StdioMode): Promise<StartedContainer> {
+    const [{ startCreated }, ops] = await Promise.all([import('./runtime/container.js'), this.ops()]);
+    const container = ops.observe(this.find(ref));
+    if (ops.isActive(container.observed)) {
+      throw new TsdockError('CONFLICT', `container ${container.record.name} is running: use attach`);
+    }
+    return startCreated(this.containersRoot(), container.record, stdio);
+  }
+
+  /**
+   * `docker attach`: connects to the terminal of a running container created with `tty`. The
+   * connection speaks `runtime/attach-protocol.ts`; closing it detaches. `stdin` says whether the
+   * container was created to take input (`-i`).
+   *
+   * @throws TsdockError `CONFLICT` when it is not running or has no terminal.
+   */
+  async attach(ref: string): Promise<{ connection: Duplex; stdin: boolean }> {
+    const [ops, { attachSocketOf, connectAttachSocket }] = await Promise.all([
+      this.ops(),
+      import('./runtime/attach-socket.js'),
+    ]);
+    const { record, observed, dir } = ops.observe(this.find(ref));
+    if (!ops.isActive(observed)) throw new TsdockError('CONFLICT', `container ${record.name} is not running`);
+    if (record.options.tty !== true) {
+      throw new TsdockError('CONFLICT', `container ${record.name} has no terminal: attach needs one created with -t`);
+    }
+    const connection = await connectAttachSocket(attachSocketOf(dir), record.name);
+    return { connection, stdin: record.options.interactive === true };
   }
 
   /** `docker run -d`: creates and starts a container detached; returns its id. */

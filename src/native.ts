@@ -35,6 +35,8 @@ export interface NativeAddon {
    * `undefined` when there is no such file.
    */
   readFileInRoot(root: string, path: string, limit: number): Buffer | undefined;
+  /** Clears OPOST on the terminal `fd` (after Node's setRawMode, which keeps ONLCR). */
+  rawOutput(fd: number): void;
 }
 
 /** The package root: two levels up from `dist/src/native.js`, one from `src/native.ts` (tests). */

@@ -41,6 +41,8 @@ function program(): Command {
     .option('--log-opt <key=value>', 'json-file log rotation: max-size=10m, max-file=3', collect, [])
     .option('--init', 'run a tiny init as pid 1 that forwards signals and reaps zombies')
     .option('-i, --interactive', 'keep stdin attached')
+    .option('-t, --tty', 'give the container a terminal (with -i: this one, in raw mode)')
+    .option('--detach-keys <keys>', 'keys that detach from the terminal (default ctrl-p,ctrl-q)')
     .option('-e, --env <KEY=value>', 'set an environment variable', collect, [])
     .option('--env-file <file>', 'read environment variables from a file', collect, [])
     .option('-w, --workdir <dir>', 'working directory inside the container')
@@ -125,10 +127,25 @@ function program(): Command {
       process.exitCode = await restart(globals(), refs, flags);
     });
 
-  containers('start', 'Start created or stopped containers (detached)').action(async (refs: string[]) => {
-    const { start } = await import('./commands/start.js');
-    process.exitCode = await start(globals(), refs);
-  });
+  containers('start', 'Start created or stopped containers')
+    .option('-a, --attach', "attach to the container's output (one container), exit with its status")
+    .option('-i, --interactive', "attach this terminal's input too")
+    .option('--detach-keys <keys>', 'keys that detach from the terminal (default ctrl-p,ctrl-q)')
+    .action(async (refs: string[], flags: import('./commands/start.js').StartFlags) => {
+      const { start } = await import('./commands/start.js');
+      process.exitCode = await start(globals(), refs, flags);
+    });
+
+  cli
+    .command('attach')
+    .description("Attach this terminal to a running container's terminal (started with -t)")
+    .argument('<container>', 'container name or id')
+    .option('--no-stdin', 'do not pass keystrokes on')
+    .option('--detach-keys <keys>', 'keys that detach from the terminal (default ctrl-p,ctrl-q)')
+    .action(async (ref: string, flags: { stdin: boolean; detachKeys?: string }) => {
+      const { attach } = await import('./commands/attach.js');
+      process.exitCode = await attach(globals(), ref, flags);
+    });
 
   containers('kill', 'Send a signal to containers')
     .option('-s, --signal <signal>', 'signal name or number', 'KILL')
@@ -163,7 +180,8 @@ function program(): Command {
     .passThroughOptions()
     .option('-d, --detach', 'run the command in the background')
     .option('-i, --interactive', 'keep stdin attached')
-    .option('-t, --tty', 'allocate a terminal (not supported yet)')
+    .option('-t, --tty', 'give the command a terminal (with -i: this one, in raw mode)')
+    .option('--detach-keys <keys>', 'keys that detach from the terminal (default ctrl-p,ctrl-q)')
     .option('-e, --env <KEY=value>', 'set an environment variable', collect, [])
     .option('-u, --user <user[:group]>', "user name or uid, from the container's /etc/passwd")
     .option('-w, --workdir <dir>', 'working directory inside the container')

@@ -35,6 +35,8 @@ export interface ContainerInspect {
     WorkingDir: string;
     Image: string;
     StopSignal: string;
+    Tty: boolean;
+    OpenStdin: boolean;
   };
   HostConfig: {
     AutoRemove: boolean;
@@ -93,6 +95,8 @@ export function inspectContainer(c: ObservedContainer): ContainerInspect {
       WorkingDir: opts.workdir ?? '',
       Image: r.image,
       StopSignal: r.stopSignal ?? 'SIGTERM',
+      Tty: opts.tty ?? false,
+      OpenStdin: opts.interactive ?? false,
     },
     HostConfig: {
       AutoRemove: r.autoRemove,

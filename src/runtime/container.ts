@@ -41,6 +41,7 @@ import { buildSpawnPlan, resolveArgs, type ImageRuntimeConfig } from './plan-bui
 import { execBaseOf } from './exec-plan.js';
 import { encodePlan } from './plan-codec.js';
 import { identify } from './proc-stat.js';
+import { attachSocketOf } from './attach-socket.js';
 import { spawnMonitor, type ExitStatus, type MonitorHandle, type StdioMode } from './spawn.js';
 import { resolveUser } from './user.js';
 import { releaseUserNamespace, type UserNamespaceIds } from './userns.js';
@@ -247,6 +248,25 @@ export function logFileOf(dir: string, id: string): string {
 }
 
 /**
+ * The monitor of a container: detached (`stdio` absent), its output goes to its log file; else to
+ * `stdio`. A container with a terminal always logs, and serves attach clients on its socket;
+ * with `stdio` given, the caller is attached from the start (`monitor.attach`).
+ */
+function spawnContainerMonitor(paths: ContainerDir, record: ContainerRecord, stdio?: StdioMode): MonitorHandle {
+  const { plan, dir } = paths;
+  const log = { path: logFileOf(dir, record.id), ...record.log };
+  if (record.options.tty === true) {
+    return spawnMonitor(plan, { stdin: 'ignore', output: 'ignore' }, log, {
+      socket: attachSocketOf(dir),
+      client: stdio !== undefined,
+    });
+  }
+  return stdio === undefined
+    ? spawnMonitor(plan, { stdin: 'ignore', output: 'ignore' }, log)
+    : spawnMonitor(plan, stdio);
+}
+
+/**
  * Starts a created or exited container from its saved plan and resolves once its command runs.
  * With `stdio` absent the container is detached: its output goes to its log file, and the
  * monitor outlives this process.
@@ -266,14 +286,7 @@ export async function startCreated(
   try {
     cgroup = await createContainerCgroup({ ...spec, limits: cgroupLimitsOf(record.options) });
     await attachNetwork(containersRoot, record, paths);
-    monitor =
-      stdio === undefined
-        ? spawnMonitor(
-            paths.plan,
-            { stdin: 'ignore', output: 'ignore' },
-            { path: logFileOf(paths.dir, record.id), ...record.log },
-          )
-        : spawnMonitor(paths.plan, stdio);
+    monitor = spawnContainerMonitor(paths, record, stdio);
     const monitorIdentity = identify(monitor.pid);
     const pid = await monitor.started;
     record.state = {

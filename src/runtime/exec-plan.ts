@@ -43,6 +43,8 @@ export interface ExecRequest {
   joins: NamespaceJoin[];
   /** The container's cgroup.procs files. */
   cgroupProcs: string[];
+  /** `-t`: a pty of the container's devpts, of this size (0x0: until the client sends one). */
+  terminal?: { rows: number; cols: number };
 }
 
 /** The order in which spawn.c must join namespaces matters only for user (first), which it handles. */
@@ -73,7 +75,8 @@ export function buildExecPlan(base: ExecBase, req: ExecRequest): SpawnPlan {
   }
   return {
     args: req.args,
-    env: mergeEnv(base.env, req.env ?? []),
+    // As Docker, a terminal without a TERM is an xterm.
+    env: mergeEnv(base.env, [...(req.terminal === undefined ? [] : ['TERM=xterm']), ...(req.env ?? [])]),
     cwd: req.cwd ?? base.cwd,
     namespaces: [],
     joinNamespaces: req.joins,
@@ -92,5 +95,6 @@ export function buildExecPlan(base: ExecBase, req: ExecRequest): SpawnPlan {
     // The container's cgroup stays: it is the container's, not the exec's.
     cgroupDirs: [],
     seccomp: base.seccomp,
+    terminal: req.terminal,
   };
 }

@@ -14,6 +14,7 @@ import { execBaseFileOf } from './container.js';
 import { isActive, type ObservedContainer } from './container-ops.js';
 import { buildExecPlan, JOINABLE, type ExecBase } from './exec-plan.js';
 import type { NamespaceJoin } from './plan.js';
+import { terminalSize } from './plan-builder.js';
 import { encodePlan } from './plan-codec.js';
 import { spawnMonitor, type ExitStatus, type MonitorHandle, type StdioMode } from './spawn.js';
 import { resolveUser } from './user.js';
@@ -24,8 +25,15 @@ export interface ExecOptions {
   workdir?: string;
   /** `-u user[:group]`, looked up in the container's own /etc/passwd and /etc/group. */
   user?: string;
-  /** Default: stdin ignored, output inherited. */
+  /** Default: stdin ignored, output inherited. Ignored with `tty`. */
   stdio?: StdioMode;
+  /**
+   * `-t`: the process gets a pty of the container's own; its monitor serves it to the caller on
+   * `monitor.attach` (attach-protocol.ts) from the start.
+   */
+  tty?: boolean;
+  /** The terminal's size at start. */
+  consoleSize?: { rows: number; cols: number };
 }
 
 export interface StartedExec {
@@ -88,6 +96,7 @@ export async function execInContainer(container: ObservedContainer, options: Exe
     user: user === undefined ? undefined : { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids },
     joins: namespacesOf(pid),
     cgroupProcs: cgroup.procsFiles,
+    terminal: options.tty === true ? terminalSize(options.consoleSize) : undefined,
   });
   const planFile = join(dir, `exec-${randomBytes(8).toString('hex')}.plan`);
   writeFileSync(planFile, encodePlan(plan), { mode: 0o600 });
@@ -98,7 +107,10 @@ export async function execInContainer(container: ObservedContainer, options: Exe
       // Already gone with the container.
     }
   };
-  const monitor = spawnMonitor(planFile, options.stdio ?? { stdin: 'ignore', output: 'inherit' });
+  const monitor =
+    options.tty === true
+      ? spawnMonitor(planFile, { stdin: 'ignore', output: 'ignore' }, undefined, { client: true })
+      : spawnMonitor(planFile, options.stdio ?? { stdin: 'ignore', output: 'inherit' });
   try {
     const started = await monitor.started;
     // The monitor has read the plan before it reports anything.

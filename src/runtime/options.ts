@@ -103,6 +103,12 @@ export interface ContainerOptions {
    * pod shares, and starting it starts the pod.
    */
   pod?: string;
+  /** `-t`: a pty of the container's own as the process's terminal, served to attach clients. */
+  tty?: boolean;
+  /** The terminal's size at start; absent: 0x0 until a client sends its size. */
+  consoleSize?: { rows: number; cols: number };
+  /** `-i`: clients attached to the terminal may type into it. */
+  interactive?: boolean;
 }
 
 /** `/a/b/` and `/a//b` are `/a/b` to the kernel; keep one spelling so mounts sort by depth. */

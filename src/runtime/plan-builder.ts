@@ -125,6 +125,8 @@ export function resolveEnv(
   };
   set(`PATH=${DEFAULT_PATH}`);
   set(`HOSTNAME=${hostname}`);
+  // As Docker: programs on a terminal need to know what it is.
+  if (options.tty === true) set('TERM=xterm');
   for (const entry of [...(config.Env ?? []), ...(options.env ?? [])]) set(entry);
   if (!env.has('HOME')) env.set('HOME', home);
   return [...env].map(([k, v]) => `${k}=${v}`);
@@ -350,6 +352,19 @@ function containerOps(cwd: string, privileged: boolean): FsOp[] {
   ];
 }
 
+/** A pty's size is two u16s (struct winsize). */
+export function terminalSize(size: { rows: number; cols: number } | undefined): { rows: number; cols: number } {
+  if (size === undefined) return { rows: 0, cols: 0 };
+  const fits = (n: number): boolean => Number.isInteger(n) && n >= 0 && n <= 0xffff;
+  if (!fits(size.rows) || !fits(size.cols)) {
+    throw new TsdockError(
+      'INVALID_ARGUMENT',
+      `invalid console size ${size.rows}x${size.cols}: rows and cols are 0 to 65535`,
+    );
+  }
+  return { rows: size.rows, cols: size.cols };
+}
+
 export function buildSpawnPlan(input: PlanInput): SpawnPlan {
   const { config, options, user, paths } = input;
   const userns = usesUserNamespace(options);
@@ -416,5 +431,6 @@ export function buildSpawnPlan(input: PlanInput): SpawnPlan {
     oom: input.cgroup.oom,
     exitFile: paths.exitFile,
     seccomp: seccompOf(options, caps),
+    terminal: options.tty === true ? terminalSize(options.consoleSize) : undefined,
   };
 }

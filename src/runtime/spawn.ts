@@ -4,7 +4,7 @@
  */
 import { spawn, type StdioOptions } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import type { Readable } from 'node:stream';
+import type { Duplex, Readable } from 'node:stream';
 import { StartError, TsdockError, type ErrorCode } from '../errors.js';
 import { monitorPath } from '../native.js';
 
@@ -36,6 +36,24 @@ export interface MonitorLog {
   maxFile?: number;
 }
 
+/** For a plan with a terminal: where attach clients connect, and whether the caller is one from the start. */
+export interface MonitorAttach {
+  /** The unix socket the monitor listens on. */
+  socket?: string;
+  /** Attach the caller from the start (its end is the handle's `attach`): no output is missed. */
+  client?: boolean;
+}
+
+/** The monitor's fd of the caller's attach connection (after stdio and the status fd). */
+const ATTACH_FD = 4;
+
+function attachArgs(attach: MonitorAttach | undefined): string[] {
+  return [
+    ...(attach?.socket === undefined ? [] : ['--attach', attach.socket]),
+    ...(attach?.client === true ? ['--attach-fd', String(ATTACH_FD)] : []),
+  ];
+}
+
 function logArgs(log: MonitorLog | undefined): string[] {
   if (log === undefined) return [];
   const args = ['--log', log.path];
@@ -62,6 +80,8 @@ export interface MonitorHandle {
   readonly stdin: NodeJS.WritableStream | null;
   readonly stdout: Readable | null;
   readonly stderr: Readable | null;
+  /** The caller's attach connection (attach-protocol.ts), when it asked to be a client from the start. */
+  readonly attach: Duplex | null;
 }
 
 const ENOENT = 2;
@@ -112,9 +132,17 @@ function deferred<T>(): Deferred<T> {
  * Spawns the monitor in a session of its own, so that a terminal's Ctrl-C reaches the container
  * once, through the caller's `signal()`, and not a second time through the process group.
  */
-export function spawnMonitor(planFile: string, stdio: StdioMode, log?: MonitorLog): MonitorHandle {
+export function spawnMonitor(
+  planFile: string,
+  stdio: StdioMode,
+  log?: MonitorLog,
+  attach?: MonitorAttach,
+): MonitorHandle {
+  // libuv makes every 'pipe' a unix socketpair: fd 4 is a duplex connection to the monitor.
   const streams: StdioOptions = [stdio.stdin, stdio.output, stdio.output, 'pipe'];
-  const child = spawn(monitorPath(), [...logArgs(log), planFile], { stdio: streams, detached: true });
+  if (attach?.client === true) streams.push('pipe');
+  const args = [...logArgs(log), ...attachArgs(attach), planFile];
+  const child = spawn(monitorPath(), args, { stdio: streams, detached: true });
   const status = child.stdio[3] as Readable;
 
   const started = deferred<number>();
@@ -156,10 +184,12 @@ export function spawnMonitor(planFile: string, stdio: StdioMode, log?: MonitorLo
     detach: () => {
       detached = true;
       status.destroy();
+      (child.stdio[ATTACH_FD] as Duplex | undefined)?.destroy();
       child.unref();
     },
     stdin: child.stdin,
     stdout: child.stdout,
     stderr: child.stderr,
+    attach: attach?.client === true ? (child.stdio[ATTACH_FD] as Duplex) : null,
   };
 }

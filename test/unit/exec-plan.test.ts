@@ -49,6 +49,14 @@ describe('buildExecPlan', () => {
     expect(plan.user.uid).toBe(1000);
   });
 
+  it('gives exec -t a terminal, and TERM=xterm unless -e sets one', () => {
+    const req = { args: ['sh'], joins, cgroupProcs: [], terminal: { rows: 25, cols: 90 } };
+    expect(buildExecPlan(base, req)).toMatchObject({ terminal: { rows: 25, cols: 90 } });
+    expect(buildExecPlan(base, req).env).toContain('TERM=xterm');
+    expect(buildExecPlan(base, { ...req, env: ['TERM=dumb'] }).env).toContain('TERM=dumb');
+    expect(buildExecPlan(base, { ...req, terminal: undefined }).terminal).toBeUndefined();
+  });
+
   it.each([
     [{ args: [], joins }, 'needs a command'],
     [{ args: ['sh'], cwd: 'rel', joins }, 'absolute'],

@@ -165,4 +165,19 @@ describe('buildSpawnPlan', () => {
   it('rejects a relative working directory', () => {
     expect(() => buildSpawnPlan(input({ options: { workdir: 'srv' } }))).toThrow(/must be an absolute path/);
   });
+
+  it('gives a -t container a terminal of the size asked for, and TERM=xterm unless set', () => {
+    const plain = buildSpawnPlan(input());
+    expect(plain.terminal).toBeUndefined();
+    expect(plain.env.some((e) => e.startsWith('TERM='))).toBe(false);
+    const tty = buildSpawnPlan(input({ options: { tty: true, consoleSize: { rows: 40, cols: 120 } } }));
+    expect(tty.terminal).toEqual({ rows: 40, cols: 120 });
+    expect(tty.env).toContain('TERM=xterm');
+    const own = buildSpawnPlan(input({ options: { tty: true, env: ['TERM=vt100'] } }));
+    expect(own.terminal).toEqual({ rows: 0, cols: 0 });
+    expect(own.env.filter((e) => e.startsWith('TERM='))).toEqual(['TERM=vt100']);
+    expect(() => buildSpawnPlan(input({ options: { tty: true, consoleSize: { rows: 70000, cols: 1 } } }))).toThrow(
+      /invalid console size 70000x1/,
+    );
+  });
 });

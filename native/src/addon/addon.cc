@@ -18,6 +18,7 @@
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
+#include <termios.h>
 #include <unistd.h>
 #include <vector>
 
@@ -269,6 +270,20 @@ Napi::Value Umount2(const Napi::CallbackInfo &info) {
   return info.Env().Undefined();
 }
 
+// Node's setRawMode (libuv's raw mode) keeps ONLCR, so a container's bare "\n" (xterm's cursor
+// down) would also return the cursor to column 0. After setRawMode(true) this turns all output
+// processing off, as cfmakeraw(3) does; setRawMode(false) and Node's exit restore what libuv saved.
+Napi::Value RawOutput(const Napi::CallbackInfo &info) {
+  uint32_t fd = 0;
+  if (!ArgUint32(info, 0, "fd", &fd)) return info.Env().Undefined();
+  struct termios t;
+  if (tcgetattr(static_cast<int>(fd), &t) < 0) return ThrowErrno(info.Env(), "tcgetattr", "");
+  t.c_oflag &= ~OPOST;
+  if (tcsetattr(static_cast<int>(fd), TCSADRAIN, &t) < 0)
+    return ThrowErrno(info.Env(), "tcsetattr", "");
+  return info.Env().Undefined();
+}
+
 // Reads a regular file of a container's root without ever leaving it: openat2(2) with
 // RESOLVE_IN_ROOT makes ".." and absolute symlinks stop at `root`, as they would for a process
 // inside, and RESOLVE_NO_MAGICLINKS refuses /proc/self/fd-style jumps. Reading
@@ -329,6 +344,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("attachDeviceProgram",
               Napi::Function::New(env, AttachDeviceProgram, "attachDeviceProgram"));
   exports.Set("readFileInRoot", Napi::Function::New(env, ReadFileInRoot, "readFileInRoot"));
+  exports.Set("rawOutput", Napi::Function::New(env, RawOutput, "rawOutput"));
   return exports;
 }
 

@@ -18,6 +18,8 @@ import { parseLayerLimits } from '../layer-limits.js';
 import type { GlobalOptions } from '../main.js';
 import { parseLogOpts } from './log-opts.js';
 import { parseSecurityOpts } from '../security-opt.js';
+import { DEFAULT_DETACH_KEYS, parseDetachKeys } from '../detach-keys.js';
+import { checkInputIsTerminal, localTerminalSize, sessionWithStarted } from '../terminal-session.js';
 
 /** The parsed `run` flags; the resource flags are the cgroup driver's own `LimitFlags`. */
 export interface RunFlags extends LimitFlags {
@@ -27,6 +29,8 @@ export interface RunFlags extends LimitFlags {
   logOpt: string[];
   init?: boolean;
   interactive?: boolean;
+  tty?: boolean;
+  detachKeys?: string;
   env: string[];
   envFile: string[];
   workdir?: string;
@@ -142,6 +146,7 @@ export function containerOptions(command: string[], flags: RunFlags): ContainerO
     limits: parseCgroupLimits(flags),
     cgroupParent: flags.cgroupParent,
     pod: flags.pod,
+    ...(flags.tty === true ? { tty: true, interactive: flags.interactive === true } : {}),
   };
 }
 
@@ -153,6 +158,10 @@ export async function run(
 ): Promise<number> {
   const runFlags = flags as unknown as RunFlags;
   const options = containerOptions(command, runFlags);
+  const detachKeys = parseDetachKeys(runFlags.detachKeys ?? DEFAULT_DETACH_KEYS);
+  const attachedTerminal = options.tty === true && runFlags.detach !== true;
+  if (attachedTerminal && options.interactive === true) checkInputIsTerminal();
+  if (attachedTerminal) options.consoleSize = localTerminalSize();
   const runtime = await Runtime.open({ root: globals.root, layerLimits: parseLayerLimits(globals.layerLimits) });
   // Before the handlers below: Ctrl-C during a pull ends it (the next pull resumes).
   await pullForRun(runtime, image, runFlags.pull);
@@ -182,6 +191,11 @@ export async function run(
       stdio: { stdin: runFlags.interactive ? 'inherit' : 'ignore', output: 'inherit' },
     });
     for (const signal of pending.splice(0)) container.monitor.signal(signal);
+    if (options.tty === true) {
+      // Keystrokes reach the container through its terminal; signals sent to us still go on.
+      const session = { stdin: options.interactive === true, detachKeys, endOnSignal: false };
+      return await sessionWithStarted(container, session, naming.autoRemove);
+    }
     return (await (naming.autoRemove ? container.waitAndRemove() : container.wait())).exitCode;
   } finally {
     for (const signal of FORWARDED) process.off(signal, forward);
