@@ -26,7 +26,11 @@
         "src/monitor/log.c",
         "src/monitor/cgroups.c",
         "src/monitor/tty.c",
-        "src/monitor/tty_frame.c"
+        "src/monitor/tty_frame.c",
+        "src/monitor/lifecycle.c",
+        "src/monitor/events.c",
+        "src/monitor/restart.c",
+        "src/monitor/exit.c"
       ],
       "cflags": ["-std=gnu11", "-O2", "-Wall", "-Wextra", "-Werror"],
       "cflags!": ["-O3", "-fPIC", "-pthread", "-Wno-unused-parameter"],

@@ -37,6 +37,8 @@ import type { ContainerOptions } from './runtime/options.js';
 import type { NamespaceJoin } from './runtime/plan.js';
 import type { PodOptions, Pods, PodSummary } from './runtime/pod.js';
 import type { PodRecord } from './runtime/pod-record.js';
+import type { ReadEventsOptions, TsdockEvent } from './runtime/events.js';
+import type { RestartPolicy } from './runtime/restart-policy.js';
 import type { CreateNetworkOptions, Networks, NetworkSummary } from './network/networks.js';
 import type { EndpointRecord, NetworkRecord } from './network/store.js';
 import type { ExitStatus, StdioMode } from './runtime/spawn.js';
@@ -53,6 +55,15 @@ export type { ContainerInspect } from './runtime/container-inspect.js';
 export type { ObservedContainer } from './runtime/container-ops.js';
 export type { ContainerRecord, ContainerStatus, ExitReason, LogConfig } from './runtime/container-record.js';
 export type { LogEntry } from './runtime/container-logs.js';
+export type { RestartPolicy } from './runtime/restart-policy.js';
+export type {
+  TsdockEvent,
+  ContainerEvent,
+  EventAction,
+  EventFilters,
+  HealthStatus,
+  ReadEventsOptions,
+} from './runtime/events.js';
 export type { ExecOptions, StartedExec } from './runtime/exec.js';
 export type { ContainerStats } from './runtime/container-stats.js';
 export type { PodOptions, PodSummary } from './runtime/pod.js';
@@ -110,6 +121,12 @@ export interface CreateOptions extends ContainerOptions {
   log?: LogConfig;
   /** `--init`: a tiny init as pid 1 forwards signals to the command and reaps zombies. */
   init?: boolean;
+  /**
+   * `--restart`: what the container's monitor does when it exits (not with `autoRemove`).
+   *
+   * @example { name: 'on-failure', maximumRetryCount: 3 }
+   */
+  restartPolicy?: RestartPolicy;
 }
 
 /** One tsdock store and the containers started from it. */
@@ -283,6 +300,7 @@ export class Runtime {
         autoRemove: options.autoRemove,
         log: options.log,
         init: options.init,
+        restartPolicy: options.restartPolicy,
         stdio: options.stdio ?? { stdin: 'ignore', output: 'inherit' },
       }),
     );
@@ -305,6 +323,7 @@ export class Runtime {
         autoRemove: options.autoRemove,
         log: options.log,
         init: options.init,
+        restartPolicy: options.restartPolicy,
       }),
     );
     return record.id;
@@ -389,6 +408,20 @@ export class Runtime {
   async restart(ref: string, options: { timeout?: number } = {}): Promise<void> {
     await this.stop(ref, options);
     await this.startContainer(ref);
+    (await this.ops()).emit(this.find(ref), { action: 'restart' });
+  }
+
+  /**
+   * The root's container events: those since `since` (ms since the epoch; none replayed without
+   * it), then new ones as they happen, until `until` passes or `signal` aborts.
+   *
+   * @example
+   * for await (const e of runtime.events({ filters: { event: ['die'] }, signal }))
+   *   if (e.action === 'die') console.log(e.name, e.exitCode, e.reason);
+   */
+  async *events(options: ReadEventsOptions = {}): AsyncGenerator<TsdockEvent> {
+    const { readEvents } = await import('./runtime/events.js');
+    yield* readEvents(this.containersRoot(), options);
   }
 
   /** Sends a signal (`'KILL'`, `'SIGUSR1'`, `'9'`) to a running container's init. */

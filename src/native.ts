@@ -73,6 +73,11 @@ export function monitorPath(): string {
   return locate('tsdock-monitor');
 }
 
+/** The `tsdock` command line's entry script, for a monitor's exit command (`bin/tsdock.js`). */
+export function cliPath(): string {
+  return join(packageRoot(), 'bin', 'tsdock.js');
+}
+
 /** The static `tsdock-init` executable that `run --init` mounts into the container as pid 1. */
 export function initPath(): string {
   return locate('tsdock-init');

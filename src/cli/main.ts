@@ -40,6 +40,7 @@ function program(): Command {
     .option('--rm', 'remove the container when it exits')
     .option('--log-opt <key=value>', 'json-file log rotation: max-size=10m, max-file=3', collect, [])
     .option('--init', 'run a tiny init as pid 1 that forwards signals and reaps zombies')
+    .option('--restart <policy>', 'no, on-failure[:max-retries], always or unless-stopped', 'no')
     .option('-i, --interactive', 'keep stdin attached')
     .option('-t, --tty', 'give the container a terminal (with -i: this one, in raw mode)')
     .option('--detach-keys <keys>', 'keys that detach from the terminal (default ctrl-p,ctrl-q)')
@@ -215,6 +216,18 @@ function program(): Command {
     .action(async (ref: string, psArgs: string[]) => {
       const { top } = await import('./commands/top.js');
       await top(globals(), ref, psArgs);
+    });
+
+  cli
+    .command('events')
+    .description('Show container events as they happen (or replay them with --since)')
+    .option('--since <time>', 'replay events since a time, Unix seconds, or a duration like 10m')
+    .option('--until <time>', 'stop at a time, Unix seconds, or a duration like 10m')
+    .option('-f, --filter <key=value>', 'container=NAME|ID, event=ACTION, type=container, image=NAME', collect, [])
+    .option('--format <format>', 'json: one JSON object per line')
+    .action(async (flags: import('./commands/events.js').EventsFlags) => {
+      const { events } = await import('./commands/events.js');
+      await events(globals(), flags);
     });
 
   containers('inspect', 'Show containers as JSON').action(async (refs: string[]) => {

@@ -11,6 +11,8 @@ export interface ContainerInspect {
   Path: string;
   Args: string[];
   Image: string;
+  /** Restarts by the restart policy since the last start. */
+  RestartCount: number;
   State: {
     Status: string;
     Running: boolean;
@@ -40,6 +42,7 @@ export interface ContainerInspect {
   };
   HostConfig: {
     AutoRemove: boolean;
+    RestartPolicy: { Name: string; MaximumRetryCount: number };
     NetworkMode: string;
     ReadonlyRootfs: boolean;
     CgroupParent: string;
@@ -72,6 +75,7 @@ export function inspectContainer(c: ObservedContainer): ContainerInspect {
     Path: path,
     Args: args,
     Image: r.imageId,
+    RestartCount: o.restartCount,
     State: {
       Status: o.status,
       Running: o.status === 'running' || o.status === 'paused',
@@ -100,6 +104,10 @@ export function inspectContainer(c: ObservedContainer): ContainerInspect {
     },
     HostConfig: {
       AutoRemove: r.autoRemove,
+      RestartPolicy: {
+        Name: r.restartPolicy?.name ?? 'no',
+        MaximumRetryCount: r.restartPolicy?.maximumRetryCount ?? 0,
+      },
       NetworkMode: networkModeOf(opts),
       ReadonlyRootfs: opts.readonlyRootfs ?? false,
       CgroupParent: opts.cgroupParent ?? '',

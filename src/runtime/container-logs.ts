@@ -30,16 +30,22 @@ export interface ReadLogsOptions {
   signal?: AbortSignal;
 }
 
+/** A JSON-lines record with an RFC 3339 `time`: a log entry, or an event (`events.ts`). */
+export interface TimedEntry {
+  time: string;
+}
+
 /** Splits complete lines off `buffer`; returns the entries and the bytes consumed. */
-export function parseLogLines(buffer: Buffer): { entries: LogEntry[]; used: number } {
-  const entries: LogEntry[] = [];
+// eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters -- the caller names the JSON it reads
+export function parseLogLines<T extends TimedEntry = LogEntry>(buffer: Buffer): { entries: T[]; used: number } {
+  const entries: T[] = [];
   let start = 0;
   for (let nl = buffer.indexOf(10, start); nl >= 0; nl = buffer.indexOf(10, start)) {
     const line = buffer.subarray(start, nl).toString('utf8');
     start = nl + 1;
     if (line === '') continue;
     try {
-      entries.push(JSON.parse(line) as LogEntry);
+      entries.push(JSON.parse(line) as T);
     } catch {
       // A line cut short by a full disk: skip it, like Docker's reader.
     }
@@ -47,9 +53,9 @@ export function parseLogLines(buffer: Buffer): { entries: LogEntry[]; used: numb
   return { entries, used: start };
 }
 
-function readEntries(path: string): LogEntry[] {
+function readEntries<T extends TimedEntry>(path: string): T[] {
   try {
-    return parseLogLines(readFileSync(path)).entries;
+    return parseLogLines<T>(readFileSync(path)).entries;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw new TsdockError('STORE', `cannot read ${path}: ${(err as Error).message}`, { cause: err });
@@ -57,7 +63,7 @@ function readEntries(path: string): LogEntry[] {
 }
 
 /** `time` strings carry nanoseconds, which Date cannot; milliseconds are enough to compare. */
-function timeOf(entry: LogEntry): number {
+function timeOf(entry: TimedEntry): number {
   return Date.parse(entry.time.replace(/(\.\d{3})\d*Z$/, '$1Z'));
 }
 
@@ -71,7 +77,7 @@ function inodeOf(path: string): number | undefined {
 }
 
 /** The current log file read from `position` on, remembering its inode to notice rotation. */
-class Follower {
+class Follower<T extends TimedEntry> {
   private fd: number;
   private ino: number;
   private position: number;
@@ -93,7 +99,7 @@ class Follower {
    * rotated files written since (several rotations may pass between two reads), then the new
    * current file.
    */
-  read(): LogEntry[] {
+  read(): T[] {
     // The name is checked before our file is drained: once it names another file, ours is
     // complete, so draining it now misses nothing written just before the rotation.
     const ino = inodeOf(this.path);
@@ -104,7 +110,7 @@ class Follower {
     const ours = rotated.findIndex((p) => inodeOf(p) === this.ino);
     const unread = (ours < 0 ? rotated : rotated.slice(0, ours)).reverse();
     // concat, not push(...): a log holds more entries than a call may take arguments.
-    for (const file of unread) out = out.concat(readEntries(file));
+    for (const file of unread) out = out.concat(readEntries<T>(file));
     closeSync(this.fd);
     this.fd = openSync(this.path, 'r');
     this.ino = fstatSync(this.fd).ino;
@@ -117,7 +123,7 @@ class Follower {
     closeSync(this.fd);
   }
 
-  private drain(): LogEntry[] {
+  private drain(): T[] {
     const chunks: Buffer[] = [this.pending];
     const buf = Buffer.alloc(1 << 16);
     for (let n = readSync(this.fd, buf, 0, buf.length, this.position); n > 0;) {
@@ -126,7 +132,7 @@ class Follower {
       n = readSync(this.fd, buf, 0, buf.length, this.position);
     }
     const all = Buffer.concat(chunks);
-    const { entries, used } = parseLogLines(all);
+    const { entries, used } = parseLogLines<T>(all);
     this.pending = all.subarray(used);
     return entries;
   }
@@ -137,11 +143,11 @@ class Follower {
  *
  * @example for await (const e of readLogs(file, 3, { follow: true, running })) process.stdout.write(e.log);
  */
-export async function* readLogs(
+export async function* readLogs<T extends TimedEntry = LogEntry>(
   path: string,
   maxFile: number,
   options: ReadLogsOptions = {},
-): AsyncGenerator<LogEntry> {
+): AsyncGenerator<T> {
   // The current file is opened first: a rotation from now on is seen by the follower.
   let fd: number | undefined;
   try {
@@ -150,13 +156,13 @@ export async function* readLogs(
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
   const rotated = Array.from({ length: Math.max(0, maxFile - 1) }, (_, i) => `${path}.${maxFile - 1 - i}`);
-  let entries = rotated.flatMap(readEntries);
+  let entries = rotated.flatMap((file) => readEntries<T>(file));
   let position = 0;
   if (fd !== undefined) {
     const { size } = fstatSync(fd);
     const buf = Buffer.alloc(size);
     const n = readSync(fd, buf, 0, size, 0);
-    const parsed = parseLogLines(buf.subarray(0, n));
+    const parsed = parseLogLines<T>(buf.subarray(0, n));
     entries = entries.concat(parsed.entries);
     position = parsed.used;
   }
@@ -177,7 +183,7 @@ export async function* readLogs(
       fd = undefined;
     }
   }
-  const follower = new Follower(path, Math.max(1, maxFile), fd, position);
+  const follower = new Follower<T>(path, Math.max(1, maxFile), fd, position);
   try {
     for (;;) {
       // Asked before the read: a container that stopped has written everything we then read.

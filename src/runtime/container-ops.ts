@@ -5,14 +5,23 @@
  * verified by its start time, so a recycled pid is never signalled.
  */
 import { constants } from 'node:os';
+import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { TsdockError } from '../errors.js';
 import { openContainerCgroup } from './cgroups/index.js';
 import { removeContainerDir, containerDirPaths } from './container-dir.js';
 import { releaseUserNamespace } from './userns.js';
 import { releaseNetwork } from './container-network.js';
-import { readExitRecord, readRecord, writeRecord, type ContainerRecord } from './container-record.js';
+import {
+  readExitRecord,
+  readRecord,
+  readRunRecord,
+  writeRecord,
+  writeStopRequest,
+  type ContainerRecord,
+} from './container-record.js';
 import { observeState, type ObservedState } from './container-state.js';
+import { actorOf, recordEvent, type ContainerEventBody } from './events.js';
 import { listContainers, withContainersLock, type StoredContainer } from './container-store.js';
 import { isAlive } from './proc-stat.js';
 
@@ -22,7 +31,13 @@ export interface ObservedContainer extends StoredContainer {
 }
 
 export function observe(stored: StoredContainer): ObservedContainer {
-  return { ...stored, observed: observeState(stored.record, readExitRecord(stored.dir)) };
+  const files = { exit: readExitRecord(stored.dir), run: readRunRecord(stored.dir) };
+  return { ...stored, observed: observeState(stored.record, files) };
+}
+
+/** Records an event about `container` in its root's events file. */
+export function emit(container: StoredContainer, body: ContainerEventBody): void {
+  recordEvent(dirname(container.dir), actorOf(container.record), body);
 }
 
 export function isActive(observed: ObservedState): boolean {
@@ -41,7 +56,7 @@ export function parseSignal(spec: string): number {
 
 /** Sends `signal` to the container's init, if that very process still runs. */
 function signalInit(container: ObservedContainer, signal: number): boolean {
-  const init = container.record.state.init;
+  const init = container.observed.init;
   if (init === undefined || !isAlive(init)) return false;
   try {
     process.kill(init.pid, signal);
@@ -52,11 +67,42 @@ function signalInit(container: ObservedContainer, signal: number): boolean {
   }
 }
 
+/** Wakes a monitor that waits to restart the container: it then gives up the restart. */
+function signalMonitor(container: ObservedContainer): void {
+  const monitor = container.record.state.monitor;
+  if (container.observed.status !== 'restarting' || monitor === undefined || !isAlive(monitor)) return;
+  try {
+    process.kill(monitor.pid, 'SIGTERM');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+  }
+}
+
+/**
+ * Tells the monitor that the user ends this run, so no restart policy brings it back; as in
+ * Docker, that is SIGKILL or the container's stop signal, not any signal.
+ */
+function requestStop(container: ObservedContainer): void {
+  writeStopRequest(container.dir, 'stop');
+  signalMonitor(container);
+}
+
 /** `tsdock kill`: a signal to a running container's init. */
 export function killContainer(container: ObservedContainer, signal: number): void {
-  if (!isActive(container.observed) || !signalInit(container, signal)) {
+  if (!isActive(container.observed)) {
     throw new TsdockError('CONFLICT', `container ${container.record.name} is not running`);
   }
+  const stopping = signal === constants.signals.SIGKILL || signal === stopSignalOf(container.record);
+  if (stopping) requestStop(container);
+  // Before the signal: the die it may cause comes after it, as in Docker.
+  emit(container, { action: 'kill', signal });
+  if (!signalInit(container, signal) && container.observed.status !== 'restarting') {
+    throw new TsdockError('CONFLICT', `container ${container.record.name} is not running`);
+  }
+}
+
+function stopSignalOf(record: ContainerRecord): number {
+  return parseSignal(record.stopSignal ?? 'SIGTERM');
 }
 
 /** Polls until the container is no longer active, or the deadline passes; returns what it saw. */
@@ -89,6 +135,7 @@ export async function persistObserved(containersRoot: string, container: Observe
       finishedAt: o.finishedAt ?? new Date().toISOString(),
       reason: o.reason,
       error: o.error,
+      restartCount: o.restartCount,
     };
     writeRecord(container.dir, record);
   });
@@ -110,17 +157,23 @@ export async function stopContainer(container: ObservedContainer, timeoutSeconds
   if (!isActive(container.observed)) return container;
   const { record } = container;
   const cgroup = await openContainerCgroup({ name: record.id, parent: record.options.cgroupParent });
-  signalInit(container, parseSignal(record.stopSignal ?? 'SIGTERM'));
+  const stopSignal = stopSignalOf(record);
+  requestStop(container);
+  emit(container, { action: 'kill', signal: stopSignal });
+  signalInit(container, stopSignal);
   if (container.observed.status === 'paused') await cgroup.thaw();
   let now = await waitInactive(container, Date.now() + timeoutSeconds * 1000);
   if (isActive(now.observed)) {
     await updateRecord(container.dir, (r) => {
       r.state.stopTimedOut = true;
     });
+    writeStopRequest(container.dir, 'stop-timeout');
+    emit(container, { action: 'kill', signal: constants.signals.SIGKILL });
     signalInit(now, constants.signals.SIGKILL);
     await cgroup.kill();
     now = await waitInactive(container);
   }
+  emit(container, { action: 'stop' });
   return now;
 }
 
@@ -140,6 +193,7 @@ export async function setPaused(container: ObservedContainer, paused: boolean): 
   await updateRecord(container.dir, (r) => {
     r.state.status = paused ? 'paused' : 'running';
   });
+  emit(container, { action: paused ? 'pause' : 'unpause' });
 }
 
 /**
@@ -161,6 +215,7 @@ export async function removeContainer(
       );
     }
     const cgroup = await openContainerCgroup({ name: record.id, parent: record.options.cgroupParent });
+    requestStop(container);
     signalInit(container, constants.signals.SIGKILL);
     await cgroup.thaw().catch(() => undefined);
     await cgroup.kill();
@@ -171,6 +226,7 @@ export async function removeContainer(
   await releaseNetwork(containersRoot, record.id);
   removeContainerDir(containerDirPaths(containersRoot, record.id));
   await releaseUserNamespace(containersRoot, record.id);
+  emit(container, { action: 'destroy' });
 }
 
 /** Removes `--rm` containers whose run has ended (no daemon does it when they exit detached). */

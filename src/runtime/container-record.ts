@@ -9,6 +9,7 @@ import { TsdockError } from '../errors.js';
 import type { ContainerOptions } from './options.js';
 import type { ProcessIdentity } from './proc-stat.js';
 import type { UserNamespaceIds } from './userns.js';
+import type { RestartPolicy } from './restart-policy.js';
 
 /** Why a container's last run ended. */
 export type ExitReason = 'exited' | 'signal' | 'oom' | 'stop-timeout' | 'monitor-lost';
@@ -30,6 +31,8 @@ export interface RecordedState {
   reason?: ExitReason;
   /** `stop` gave up waiting and sent SIGKILL: the exit's reason is the stop timeout. */
   stopTimedOut?: boolean;
+  /** Restarts by the restart policy during the last start. */
+  restartCount?: number;
   /** Why the last start failed, or what went wrong with the monitor. */
   error?: string;
 }
@@ -64,6 +67,8 @@ export interface ContainerRecord {
   infra?: boolean;
   /** The host ids of its user namespace (`--userns private|auto`). */
   idMappings?: UserNamespaceIds;
+  /** `--restart`; absent: `no`. */
+  restartPolicy?: RestartPolicy;
   state: RecordedState;
 }
 
@@ -72,11 +77,30 @@ export interface ExitRecord {
   exitCode: number;
   signal: number;
   oomKilled: boolean;
+  /** Absent in exit files of monitors older than the restart policies. */
+  reason?: ExitReason;
+  restartCount?: number;
   finishedAt: string;
+}
+
+/** The monitor's live state: its current run, or the wait for a restart (restart.c). */
+export interface RunRecord {
+  /** The init's host pid; 0 while restarting. */
+  pid: number;
+  startTime: string;
+  /** When this run began, or (restarting) when the last one ended. */
+  since: string;
+  restartCount: number;
+  restarting: boolean;
+  /** How the last run ended, while restarting. */
+  exitCode: number;
 }
 
 export const RECORD_FILE = 'config.json';
 export const EXIT_FILE = 'exit.json';
+export const RUN_FILE = 'run.json';
+/** Written before a user's stop or kill signal, so the restart policy leaves it stopped. */
+export const STOP_REQUEST_FILE = 'stop-request';
 
 /** Writes `data` to `path` through a temp file in the same directory: all or nothing. */
 export function writeFileAtomic(path: string, data: string): void {
@@ -114,20 +138,38 @@ export function readRecord(dir: string): ContainerRecord | undefined {
   }
 }
 
-/** The monitor's exit record in `dir`, when the last run has ended and the monitor wrote it. */
-export function readExitRecord(dir: string): ExitRecord | undefined {
+// eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters -- the caller names the JSON it reads
+function readMonitorFile<T>(dir: string, name: string): T | undefined {
   try {
-    return JSON.parse(readFileSync(join(dir, EXIT_FILE), 'utf8')) as ExitRecord;
+    return JSON.parse(readFileSync(join(dir, name), 'utf8')) as T;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new TsdockError('STORE', `cannot read ${join(dir, EXIT_FILE)}: ${(err as Error).message}`, { cause: err });
+    throw new TsdockError('STORE', `cannot read ${join(dir, name)}: ${(err as Error).message}`, { cause: err });
   }
 }
 
-export function removeExitRecord(dir: string): void {
-  try {
-    unlinkSync(join(dir, EXIT_FILE));
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+/** The monitor's exit record in `dir`, when the last run has ended and the monitor wrote it. */
+export function readExitRecord(dir: string): ExitRecord | undefined {
+  return readMonitorFile<ExitRecord>(dir, EXIT_FILE);
+}
+
+/** The monitor's live state in `dir`, once it started the container. */
+export function readRunRecord(dir: string): RunRecord | undefined {
+  return readMonitorFile<RunRecord>(dir, RUN_FILE);
+}
+
+/** What the last start's monitor left (exit, live state, stop request): a start begins anew. */
+export function removeMonitorFiles(dir: string): void {
+  for (const name of [EXIT_FILE, RUN_FILE, STOP_REQUEST_FILE]) {
+    try {
+      unlinkSync(join(dir, name));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
   }
+}
+
+/** Tells the monitor the user stops the container: `stop`, or `stop-timeout` once SIGKILL follows. */
+export function writeStopRequest(dir: string, kind: 'stop' | 'stop-timeout'): void {
+  writeFileAtomic(join(dir, STOP_REQUEST_FILE), `${kind}\n`);
 }

@@ -4,19 +4,29 @@
  * the record alone is not trusted: a "running" container whose monitor and init are both gone,
  * with no exit file, is dead. Processes are recognised by pid *and* start time.
  */
-import type { ContainerRecord, ContainerStatus, ExitReason, ExitRecord } from './container-record.js';
+import type { ContainerRecord, ContainerStatus, ExitReason, ExitRecord, RunRecord } from './container-record.js';
 import { isAlive, type ProcessIdentity } from './proc-stat.js';
 
 export interface ObservedState {
   status: ContainerStatus;
   /** Host pid of the init while it runs, else 0. */
   pid: number;
+  /** The init while it runs (a restart makes a new one). */
+  init?: ProcessIdentity;
   exitCode: number;
   oomKilled: boolean;
   startedAt?: string;
   finishedAt?: string;
   reason?: ExitReason;
   error?: string;
+  /** Restarts by the restart policy since the last start. */
+  restartCount: number;
+}
+
+/** What the monitor of the last start wrote: its live state, and the exit once it is over. */
+export interface MonitorFiles {
+  exit?: ExitRecord;
+  run?: RunRecord;
 }
 
 function exitReason(exit: ExitRecord, stopTimedOut: boolean): ExitReason {
@@ -26,16 +36,19 @@ function exitReason(exit: ExitRecord, stopTimedOut: boolean): ExitReason {
 }
 
 /**
- * Pure: `exit` is the exit file (present only once the current run ended: a start removes it),
- * `alive` says whether a recorded process still exists.
+ * Pure: `files` are the monitor's (a start removes them; the exit file appears once the container
+ * is over for good), `alive` says whether a recorded process still exists.
  */
 export function observeState(
   record: ContainerRecord,
-  exit: ExitRecord | undefined,
+  files: MonitorFiles,
   alive: (who: ProcessIdentity | undefined) => boolean = isAlive,
 ): ObservedState {
   const s = record.state;
-  const base = { startedAt: s.startedAt, error: s.error };
+  const { exit, run } = files;
+  const restartCount = exit?.restartCount ?? run?.restartCount ?? s.restartCount ?? 0;
+  const startedAt = run !== undefined && !run.restarting ? run.since : s.startedAt;
+  const base = { startedAt, error: s.error, restartCount };
   const ended = (status: ContainerStatus): ObservedState => ({
     ...base,
     status,
@@ -54,12 +67,17 @@ export function observeState(
       exitCode: exit.exitCode,
       oomKilled: exit.oomKilled,
       finishedAt: exit.finishedAt,
-      reason: exitReason(exit, s.stopTimedOut ?? false),
+      reason: exit.reason ?? exitReason(exit, s.stopTimedOut ?? false),
     };
   }
+  if (run?.restarting === true && alive(s.monitor)) {
+    return { ...base, status: 'restarting', pid: 0, exitCode: run.exitCode, oomKilled: false, finishedAt: run.since };
+  }
   const running = { ...base, status: s.status, exitCode: 0, oomKilled: false };
+  // The monitor's run file names the current init: a restart made a new one.
+  const init = run !== undefined && run.pid > 0 ? { pid: run.pid, startTime: run.startTime } : s.init;
   // The init outlives a killed monitor (nothing ties it to its parent): it still runs.
-  if (alive(s.init)) return { ...running, pid: s.init?.pid ?? 0 };
+  if (alive(init)) return { ...running, pid: init?.pid ?? 0, init };
   // The monitor is between the init's exit and its exit file.
   if (alive(s.monitor)) return { ...running, pid: 0 };
   return {

@@ -31,7 +31,14 @@ import {
   withExposedPorts,
   writeNetworkFiles,
 } from './container-network.js';
-import { readRecord, removeExitRecord, writeRecord, type ContainerRecord, type LogConfig } from './container-record.js';
+import {
+  readExitRecord,
+  readRecord,
+  removeMonitorFiles,
+  writeRecord,
+  type ContainerRecord,
+  type LogConfig,
+} from './container-record.js';
 import { listContainers, withContainersLock } from './container-store.js';
 import { hostNofileHardLimit } from './host.js';
 import { readLayeredFile } from './layer-files.js';
@@ -40,6 +47,9 @@ import type { NamespaceJoin } from './plan.js';
 import { buildSpawnPlan, resolveArgs, type ImageRuntimeConfig } from './plan-builder.js';
 import { execBaseOf } from './exec-plan.js';
 import { encodePlan } from './plan-codec.js';
+import { actorOf, recordEvent } from './events.js';
+import { monitorLifecycleArgs } from './monitor-args.js';
+import { NO_RESTART, type RestartPolicy } from './restart-policy.js';
 import { identify } from './proc-stat.js';
 import { attachSocketOf } from './attach-socket.js';
 import { spawnMonitor, type ExitStatus, type MonitorHandle, type StdioMode } from './spawn.js';
@@ -80,6 +90,8 @@ export interface CreateRequest {
   sharedNamespaces?: NamespaceJoin[];
   /** A pod's infra container. */
   infra?: boolean;
+  /** `--restart`, applied by the monitor; default `no`. */
+  restartPolicy?: RestartPolicy;
 }
 
 export interface StartRequest extends CreateRequest {
@@ -168,6 +180,10 @@ export async function createContainer(req: CreateRequest): Promise<ContainerReco
   checkNetworkOptions(options);
   checkNetworkExists(req.containersRoot, options);
   const wanted = req.name === undefined ? undefined : checkName(req.name);
+  const restartPolicy = req.restartPolicy ?? NO_RESTART;
+  if (restartPolicy.name !== 'no' && req.autoRemove === true) {
+    throw new TsdockError('INVALID_ARGUMENT', 'conflicting options: --restart and --rm (choose one)');
+  }
   const user = await resolveImageUser(image, options.user ?? image.config.User ?? '');
   const planOptions = req.init === true ? withInit(options, args) : options;
   const kinds = await bindKinds(planOptions);
@@ -226,9 +242,11 @@ export async function createContainer(req: CreateRequest): Promise<ContainerReco
         stopSignal: image.config.StopSignal,
         ...(req.infra === true ? { infra: true } : {}),
         ...(ids === undefined ? {} : { idMappings: ids }),
+        restartPolicy,
         state: { status: 'created' },
       };
       writeRecord(paths.dir, record);
+      recordEvent(req.containersRoot, actorOf(record), { action: 'create' });
       return record;
     } catch (err) {
       removeContainerDir(paths);
@@ -252,18 +270,21 @@ export function logFileOf(dir: string, id: string): string {
  * `stdio`. A container with a terminal always logs, and serves attach clients on its socket;
  * with `stdio` given, the caller is attached from the start (`monitor.attach`).
  */
-function spawnContainerMonitor(paths: ContainerDir, record: ContainerRecord, stdio?: StdioMode): MonitorHandle {
+function spawnContainerMonitor(
+  paths: ContainerDir,
+  record: ContainerRecord,
+  stdio: StdioMode | undefined,
+  lifecycle: string[],
+): MonitorHandle {
   const { plan, dir } = paths;
   const log = { path: logFileOf(dir, record.id), ...record.log };
   if (record.options.tty === true) {
-    return spawnMonitor(plan, { stdin: 'ignore', output: 'ignore' }, log, {
-      socket: attachSocketOf(dir),
-      client: stdio !== undefined,
-    });
+    const attach = { socket: attachSocketOf(dir), client: stdio !== undefined };
+    return spawnMonitor(plan, { stdin: 'ignore', output: 'ignore' }, log, attach, lifecycle);
   }
   return stdio === undefined
-    ? spawnMonitor(plan, { stdin: 'ignore', output: 'ignore' }, log)
-    : spawnMonitor(plan, stdio);
+    ? spawnMonitor(plan, { stdin: 'ignore', output: 'ignore' }, log, undefined, lifecycle)
+    : spawnMonitor(plan, stdio, undefined, undefined, lifecycle);
 }
 
 /**
@@ -278,7 +299,7 @@ export async function startCreated(
 ): Promise<StartedContainer> {
   const paths = containerDirPaths(containersRoot, record.id);
   const spec = { name: record.id, parent: record.options.cgroupParent };
-  removeExitRecord(paths.dir);
+  removeMonitorFiles(paths.dir);
   // A container whose monitor was killed may have left its cgroup: it must not be reused.
   await (await openContainerCgroup(spec)).destroy();
   let cgroup: ContainerCgroup | undefined;
@@ -286,7 +307,12 @@ export async function startCreated(
   try {
     cgroup = await createContainerCgroup({ ...spec, limits: cgroupLimitsOf(record.options) });
     await attachNetwork(containersRoot, record, paths);
-    monitor = spawnContainerMonitor(paths, record, stdio);
+    monitor = spawnContainerMonitor(
+      paths,
+      record,
+      stdio,
+      monitorLifecycleArgs(containersRoot, record, stdio === undefined),
+    );
     const monitorIdentity = identify(monitor.pid);
     const pid = await monitor.started;
     record.state = {
@@ -324,15 +350,16 @@ function started(
     // Re-read: `stop` may have noted a timeout meanwhile, or `rm -f` removed the container.
     const current = readRecord(paths.dir);
     if (current === undefined) return exit;
+    const recorded = readExitRecord(paths.dir);
     current.state = {
       ...current.state,
       status: 'exited',
       exitCode: exit.exitCode,
       oomKilled: exit.oomKilled,
-      reason: exit.oomKilled ? 'oom' : exit.signal !== 0 ? 'signal' : 'exited',
-      finishedAt: new Date().toISOString(),
+      reason: recorded?.reason ?? (exit.oomKilled ? 'oom' : exit.signal !== 0 ? 'signal' : 'exited'),
+      restartCount: recorded?.restartCount ?? 0,
+      finishedAt: recorded?.finishedAt ?? new Date().toISOString(),
     };
-    if (current.state.stopTimedOut === true && exit.signal === 9) current.state.reason = 'stop-timeout';
     writeRecord(paths.dir, current);
     return exit;
   };

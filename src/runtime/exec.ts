@@ -11,7 +11,7 @@ import { TsdockError } from '../errors.js';
 import { native } from '../native.js';
 import { openContainerCgroup } from './cgroups/index.js';
 import { execBaseFileOf } from './container.js';
-import { isActive, type ObservedContainer } from './container-ops.js';
+import { emit, isActive, type ObservedContainer } from './container-ops.js';
 import { buildExecPlan, JOINABLE, type ExecBase } from './exec-plan.js';
 import type { NamespaceJoin } from './plan.js';
 import { terminalSize } from './plan-builder.js';
@@ -98,7 +98,8 @@ export async function execInContainer(container: ObservedContainer, options: Exe
     cgroupProcs: cgroup.procsFiles,
     terminal: options.tty === true ? terminalSize(options.consoleSize) : undefined,
   });
-  const planFile = join(dir, `exec-${randomBytes(8).toString('hex')}.plan`);
+  const execId = randomBytes(32).toString('hex');
+  const planFile = join(dir, `exec-${execId.slice(0, 16)}.plan`);
   writeFileSync(planFile, encodePlan(plan), { mode: 0o600 });
   const removePlan = (): void => {
     try {
@@ -115,7 +116,15 @@ export async function execInContainer(container: ObservedContainer, options: Exe
     const started = await monitor.started;
     // The monitor has read the plan before it reports anything.
     removePlan();
-    return { pid: started, monitor, exited: monitor.exited };
+    emit(container, { action: 'exec_create', execId, command: options.command });
+    emit(container, { action: 'exec_start', execId, command: options.command });
+    const exited = monitor.exited.then((status) => {
+      emit(container, { action: 'exec_die', execId, exitCode: status.exitCode });
+      return status;
+    });
+    // Like monitor.exited: a rejection nobody awaits is not an unhandled one.
+    exited.catch(() => undefined);
+    return { pid: started, monitor, exited };
   } catch (err) {
     await monitor.exited.catch(() => undefined);
     removePlan();

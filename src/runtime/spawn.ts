@@ -137,11 +137,12 @@ export function spawnMonitor(
   stdio: StdioMode,
   log?: MonitorLog,
   attach?: MonitorAttach,
+  lifecycleArgs: string[] = [],
 ): MonitorHandle {
   // libuv makes every 'pipe' a unix socketpair: fd 4 is a duplex connection to the monitor.
   const streams: StdioOptions = [stdio.stdin, stdio.output, stdio.output, 'pipe'];
   if (attach?.client === true) streams.push('pipe');
-  const args = [...logArgs(log), ...attachArgs(attach), planFile];
+  const args = [...logArgs(log), ...attachArgs(attach), ...lifecycleArgs, planFile];
   const child = spawn(monitorPath(), args, { stdio: streams, detached: true });
   const status = child.stdio[3] as Readable;
 

@@ -276,7 +276,14 @@ describe('tsdock-monitor', () => {
     const r = await run(plan(c, ['sh', '-c', 'exit 3']));
     expectExit(r, 3);
     const exit = JSON.parse(readFileSync(c.exitFile, 'utf8')) as Record<string, unknown>;
-    expect(exit).toEqual({ exitCode: 3, signal: 0, oomKilled: false, finishedAt: expect.any(String) as string });
+    expect(exit).toEqual({
+      exitCode: 3,
+      signal: 0,
+      oomKilled: false,
+      reason: 'exited',
+      restartCount: 0,
+      finishedAt: expect.any(String) as string,
+    });
     const finishedAt = Date.parse(exit.finishedAt as string);
     expect(exit.finishedAt).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
     expect(finishedAt).toBeGreaterThanOrEqual(Math.floor(before / 1000) * 1000);

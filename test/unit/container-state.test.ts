@@ -51,7 +51,7 @@ describe('observeState', () => {
       0,
     ],
   ] as const)('%s', (_label, live, status, pid) => {
-    const o = observeState(record(running), undefined, only(...live));
+    const o = observeState(record(running), {}, only(...live));
     expect(o.status).toBe(status);
     expect(o.pid).toBe(pid);
     if (status === 'dead') expect(o.reason).toBe('monitor-lost');
@@ -64,13 +64,13 @@ describe('observeState', () => {
     [exit({ exitCode: 137, signal: 9 }), true, 137, 'stop-timeout'],
     [exit({ exitCode: 0 }), true, 0, 'exited'],
   ] as const)('an exit file %j (stop timed out: %s) gives code %i, reason %s', (e, timedOut, code, reason) => {
-    const o = observeState(record({ ...running, stopTimedOut: timedOut }), e, only(monitor));
+    const o = observeState(record({ ...running, stopTimedOut: timedOut }), { exit: e }, only(monitor));
     expect(o).toMatchObject({ status: 'exited', exitCode: code, reason, pid: 0, finishedAt: e.finishedAt });
   });
 
   it('trusts a recorded end over processes that happen to run', () => {
     const ended = record({ ...running, status: 'exited', exitCode: 4, reason: 'exited' });
-    expect(observeState(ended, undefined, only(monitor, init))).toMatchObject({
+    expect(observeState(ended, {}, only(monitor, init))).toMatchObject({
       status: 'exited',
       exitCode: 4,
       pid: 0,
@@ -78,6 +78,47 @@ describe('observeState', () => {
   });
 
   it('keeps paused while the init runs', () => {
-    expect(observeState(record({ ...running, status: 'paused' }), undefined, only(init)).status).toBe('paused');
+    expect(observeState(record({ ...running, status: 'paused' }), {}, only(init)).status).toBe('paused');
+  });
+
+  it('follows the init a restart made, and counts the restarts', () => {
+    const next: ProcessIdentity = { pid: 202, startTime: '6000' };
+    const run = {
+      pid: 202,
+      startTime: '6000',
+      since: '2026-01-01T00:00:05.000Z',
+      restartCount: 2,
+      restarting: false,
+      exitCode: 0,
+    };
+    expect(observeState(record(running), { run }, only(monitor, next))).toMatchObject({
+      status: 'running',
+      pid: 202,
+      restartCount: 2,
+      startedAt: run.since,
+    });
+  });
+
+  it('is restarting while the monitor waits out the backoff, dead if the monitor is gone', () => {
+    const run = {
+      pid: 0,
+      startTime: '',
+      since: '2026-01-01T00:00:05.000Z',
+      restartCount: 1,
+      restarting: true,
+      exitCode: 3,
+    };
+    expect(observeState(record(running), { run }, only(monitor))).toMatchObject({
+      status: 'restarting',
+      exitCode: 3,
+      finishedAt: run.since,
+      restartCount: 1,
+    });
+    expect(observeState(record(running), { run }, only()).status).toBe('dead');
+  });
+
+  it("takes the monitor's reason and restart count from the exit file", () => {
+    const e = exit({ exitCode: 1, reason: 'exited', restartCount: 3 });
+    expect(observeState(record(running), { exit: e }, only())).toMatchObject({ status: 'exited', restartCount: 3 });
   });
 });

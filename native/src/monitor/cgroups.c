@@ -11,20 +11,20 @@
 
 /*
  * v1 memory.oom_control and v2 memory.events both carry an "oom_kill N" line (cgroup-v1/memory,
- * cgroup-v2 docs); a missing or unreadable file means we cannot tell, so "no".
+ * cgroup-v2 docs); a missing or unreadable file means we cannot tell, so 0.
  */
-bool oom_killed(const struct tsd_plan *p) {
-  if (p->oom_path == NULL) return false;
+uint64_t oom_kill_count(const struct tsd_plan *p) {
+  if (p->oom_path == NULL) return 0;
   /* A leading newline lets one strstr find the key at the start of any line. */
   char buf[4096] = "\n";
   int fd = open(p->oom_path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return false;
+  if (fd < 0) return 0;
   ssize_t n = read(fd, buf + 1, sizeof(buf) - 2);
   close(fd);
-  if (n <= 0) return false;
+  if (n <= 0) return 0;
   buf[n + 1] = '\0';
   const char *hit = strstr(buf, "\noom_kill ");
-  return hit != NULL && strtoull(hit + strlen("\noom_kill "), NULL, 10) > 0;
+  return hit == NULL ? 0 : strtoull(hit + strlen("\noom_kill "), NULL, 10);
 }
 
 /*

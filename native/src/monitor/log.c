@@ -29,13 +29,7 @@ static int open_log(struct tsd_log *l) {
   return 0;
 }
 
-int log_open(struct tsd_log *l, const char *path, uint64_t max_size, unsigned max_files) {
-  memset(l, 0, sizeof(*l));
-  l->path = path;
-  l->max_size = max_size;
-  l->max_files = max_files == 0 ? 1 : max_files;
-  l->pipes[0] = l->pipes[1] = -1;
-  if (open_log(l) < 0) return -1;
+static int open_pipes(struct tsd_log *l) {
   for (int s = 0; s < 2; s++) {
     int p[2];
     if (pipe2(p, O_CLOEXEC) < 0) return -1;
@@ -45,6 +39,16 @@ int log_open(struct tsd_log *l, const char *path, uint64_t max_size, unsigned ma
     l->writers[s] = p[1];
   }
   return 0;
+}
+
+int log_open(struct tsd_log *l, const char *path, uint64_t max_size, unsigned max_files) {
+  memset(l, 0, sizeof(*l));
+  l->path = path;
+  l->max_size = max_size;
+  l->max_files = max_files == 0 ? 1 : max_files;
+  l->pipes[0] = l->pipes[1] = -1;
+  if (open_log(l) < 0) return -1;
+  return open_pipes(l);
 }
 
 /* The pipes' write ends become fds 1 and 2, which the container inherits. */
@@ -170,13 +174,24 @@ void log_write(struct tsd_log *l, int s, const char *data, size_t len) {
   }
 }
 
-void log_close(struct tsd_log *l) {
+/* What the last run left in the pipes goes to the file; the pipes close. */
+static void close_pipes(struct tsd_log *l) {
   for (int s = 0; s < 2; s++) {
     if (l->pipes[s] >= 0) {
       log_drain(l, s);
       flush_lines(l, s, true);
       if (l->pipes[s] >= 0) close(l->pipes[s]);
+      l->pipes[s] = -1;
     }
   }
+}
+
+int log_renew_stdio(struct tsd_log *l) {
+  close_pipes(l);
+  return open_pipes(l) < 0 ? -1 : log_give_stdio(l);
+}
+
+void log_close(struct tsd_log *l) {
+  close_pipes(l);
   if (l->fd >= 0) close(l->fd);
 }

@@ -1,8 +1,14 @@
 /*
  * tsdock-monitor [--log FILE [--log-max-size BYTES] [--log-max-file N]] [--attach SOCKET]
- * [--attach-fd FD] [--leave [--console-socket PATH]] [--status-fd FD] PLAN_FILE: starts one
- * container from a spawn plan (include/plan.h), stays with it as its subreaper, forwards signals to
- * it, records how it ended, and exits.
+ * [--attach-fd FD] [--leave [--console-socket PATH]] [--status-fd FD] [--events FILE
+ * --event-actor FIELDS] [--restart POLICY] [--exit-command ARG]... PLAN_FILE: starts one container
+ * from a spawn plan (include/plan.h), stays with it as its subreaper, forwards signals to it,
+ * restarts it as POLICY says (restart.c), records how it ended, and exits.
+ *
+ * --events appends start, die and oom events to FILE (events.c), naming the container with
+ * FIELDS (`"id":…,"name":…,"image":…`). --restart is Docker's no, on-failure[:N], always or
+ * unless-stopped. --exit-command, repeated, is an argv started once the container is over for
+ * good (exit.c).
  *
  * With --leave (the OCI runtime's create and exec), the monitor exits as soon as the process has
  * exec'd, or, for a plan with a start socket, is set up and waiting for start: the process is
@@ -50,6 +56,7 @@
  * (pid_namespaces(7)); SIGKILL it always does.
  */
 #define _GNU_SOURCE
+#include "lifecycle.h"
 #include "monitor.h"
 #include "tty.h"
 
@@ -67,6 +74,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MAX_PLAN_SIZE (64u << 20)
@@ -200,19 +208,59 @@ static int supervise(int sfd, pid_t pid, struct tsd_log *log, struct tsd_tty *tt
   return wstatus;
 }
 
-static int exit_code_of(int wstatus) {
-  return WIFSIGNALED(wstatus) ? 128 + WTERMSIG(wstatus) : WEXITSTATUS(wstatus);
+static void emit_die(const struct tsd_lifecycle *lc, const struct tsd_exit *x) {
+  char extra[128];
+  snprintf(extra, sizeof(extra), ",\"exitCode\":%d,\"signal\":%d,\"reason\":\"%s\"", x->exit_code,
+           x->signal, x->reason);
+  event_emit(lc, "die", extra);
 }
 
-/* Records the exit (the OOM counter first: it goes away with the cgroup) and cleans up. */
-static int finish(const struct tsd_plan *p, int wstatus) {
-  int sig = WIFSIGNALED(wstatus) ? WTERMSIG(wstatus) : 0;
-  int code = exit_code_of(wstatus);
-  bool oom = oom_killed(p);
+/*
+ * The container is over for good: its output flushed, its cgroup removed, the die event, its
+ * exit recorded (then told to attached clients), and the exit command started.
+ */
+static int finish(const struct tsd_plan *p, const struct tsd_lifecycle *lc, struct tsd_log *log,
+                  struct tsd_tty *tty, const struct tsd_exit *x, unsigned restarts,
+                  bool die_emitted) {
+  if (log != NULL) log_close(log);
   int rc = remove_cgroup_dirs(p) < 0 ? 1 : 0;
-  if (p->exit_file != NULL && write_exit_file(p->exit_file, code, sig, oom) < 0) rc = 1;
-  status_exited(code, sig, oom);
+  /* Before the exit file, which ends `stop`: its stop event comes after the die. */
+  if (!die_emitted) emit_die(lc, x);
+  if (p->exit_file != NULL && write_exit_file(p->exit_file, x->exit_code, x->signal, x->oom_killed,
+                                              x->reason, restarts) < 0)
+    rc = 1;
+  status_exited(x->exit_code, x->signal, x->oom_killed);
+  /* Attached clients learn the exit once it is recorded. */
+  if (tty != NULL) tty_close(tty, x->exit_code);
+  run_exit_command(lc);
   return rc;
+}
+
+static uint64_t now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/*
+ * Waits out the restart delay. False when the restart is off: a forwarded signal (`tsdock stop`
+ * of a restarting container signals the monitor) or a stop request came meanwhile.
+ */
+static bool wait_restart(int sfd, const struct tsd_plan *p, uint64_t delay_ms) {
+  uint64_t deadline = now_ms() + delay_ms;
+  for (uint64_t now = now_ms(); now < deadline; now = now_ms()) {
+    struct pollfd fd = {.fd = sfd, .events = POLLIN};
+    int n = poll(&fd, 1, (int)(deadline - now));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    struct signalfd_siginfo si;
+    if (read(sfd, &si, sizeof(si)) != sizeof(si)) continue;
+    if (si.ssi_signo != SIGCHLD) return false;
+    /* Orphans of the last run. */
+    while (waitpid(-1, NULL, WNOHANG) > 0) {
+    }
+  }
+  return !stop_requested(p);
 }
 
 /* Set-up failed: nothing runs any more; remove what was made for the container and say why. */
@@ -231,6 +279,7 @@ struct args {
   bool leave;
   const char *console_socket; /* --console-socket PATH (with --leave), or NULL */
   int status_fd;
+  struct tsd_lifecycle lc;
   const char *plan;
 };
 
@@ -323,23 +372,41 @@ static int monitor(const struct tsd_plan *plan, const struct args *la) {
     }
     tp = &tty;
   }
-  pid_t pid = tp != NULL ? spawn_with_terminal(plan, cap_last_cap, tp, &e)
-                         : spawn_container(plan, cap_last_cap, -1, &e);
-  if (lp != NULL) log_drop_stdio(lp);
-  if (pid < 0) {
-    if (tp != NULL) tty_close(tp, -1);
-    return fail_setup(plan, &e);
+  const struct tsd_lifecycle *lc = &la->lc;
+  uint64_t delay_ms = 0;
+  for (unsigned restarts = 0;; restarts++) {
+    uint64_t ooms = oom_kill_count(plan);
+    pid_t pid = tp != NULL ? spawn_with_terminal(plan, cap_last_cap, tp, &e)
+                           : spawn_container(plan, cap_last_cap, -1, &e);
+    if (lp != NULL) log_drop_stdio(lp);
+    if (pid < 0 && restarts == 0) {
+      if (tp != NULL) tty_close(tp, -1);
+      return fail_setup(plan, &e);
+    }
+    if (pid < 0) {
+      /* A restart that cannot start ends the container, as a command that is not there would. */
+      struct tsd_exit x = {.exit_code = strcmp(e.step, "exec") == 0 ? 127 : 125,
+                           .reason = "exited"};
+      return finish(plan, lc, lp, tp, &x, restarts - 1, false);
+    }
+    if (restarts == 0) status_started(pid);
+    write_run_file(plan, pid, restarts, NULL);
+    event_emit(lc, "start", "");
+    uint64_t began = now_ms();
+    int wstatus = supervise(sfd, pid, lp, tp);
+    /* What the container wrote before it ended is in the pipes still (its other processes died
+     * with it). */
+    if (tp != NULL) tty_drain(tp);
+    struct tsd_exit x = exit_of(plan, wstatus, oom_kill_count(plan) > ooms);
+    if (x.oom_killed) event_emit(lc, "oom", "");
+    if (stop_requested(plan) || !should_restart(lc, &x, restarts))
+      return finish(plan, lc, lp, tp, &x, restarts, false);
+    emit_die(lc, &x);
+    delay_ms = restart_delay_ms(delay_ms, now_ms() - began);
+    write_run_file(plan, 0, restarts + 1, &x);
+    if (!wait_restart(sfd, plan, delay_ms) || (lp != NULL && log_renew_stdio(lp) < 0))
+      return finish(plan, lc, lp, tp, &x, restarts, true);
   }
-  status_started(pid);
-  int wstatus = supervise(sfd, pid, lp, tp);
-  /* What the container wrote before it ended is in the pipes still (its other processes died with
-   * it). */
-  if (tp != NULL) tty_drain(tp);
-  if (lp != NULL) log_close(lp);
-  int rc = finish(plan, wstatus);
-  /* Attached clients learn the exit once it is recorded. */
-  if (tp != NULL) tty_close(tp, exit_code_of(wstatus));
-  return rc;
 }
 
 /* The options above, then PLAN_FILE; -1 on a usage error. */
@@ -353,6 +420,12 @@ static int parse_args(int argc, char **argv, struct args *a) {
     char *end;
     unsigned long long v = strtoull(argv[i + 1], &end, 10);
     bool number = argv[i + 1][0] != '\0' && *end == '\0';
+    int taken = lifecycle_arg(&a->lc, argv[i], argv[i + 1]);
+    if (taken < 0) return -1;
+    if (taken > 0) {
+      i++;
+      continue;
+    }
     if (strcmp(argv[i], "--log") == 0)
       a->path = argv[i + 1];
     else if (strcmp(argv[i], "--log-max-size") == 0 && number)
@@ -372,7 +445,9 @@ static int parse_args(int argc, char **argv, struct args *a) {
       return -1;
     i++;
   }
-  if (i != argc - 1 || (a->console_socket != NULL && !a->leave)) return -1;
+  if (i != argc - 1 || (a->console_socket != NULL && !a->leave) ||
+      (a->lc.events_file != NULL && a->lc.actor == NULL))
+    return -1;
   a->plan = argv[i];
   return 0;
 }
@@ -384,7 +459,8 @@ int main(int argc, char **argv) {
   if (parse_args(argc, argv, &a) < 0) {
     fprintf(stderr, "tsdock-monitor: usage: tsdock-monitor [--log FILE [--log-max-size BYTES] "
                     "[--log-max-file N]] [--attach SOCKET] [--attach-fd FD] [--leave "
-                    "[--console-socket PATH]] [--status-fd FD] PLAN_FILE\n");
+                    "[--console-socket PATH]] [--status-fd FD] [--events FILE --event-actor "
+                    "FIELDS] [--restart POLICY] [--exit-command ARG]... PLAN_FILE\n");
     return 2;
   }
   status_init(a.status_fd);

@@ -14,7 +14,9 @@ void status_init(int fd);
 void status_started(pid_t pid);
 void status_error(const struct tsd_child_error *e);
 void status_exited(int exit_code, int signal, bool oom_killed);
-int write_exit_file(const char *path, int exit_code, int signal, bool oom_killed);
+/* restarts: how often the restart policy restarted it; reason: see lifecycle.h. */
+int write_exit_file(const char *path, int exit_code, int signal, bool oom_killed,
+                    const char *reason, unsigned restarts);
 
 /*
  * spawn.c: joins namespaces, clones the child, places it and lets it run. Returns the child's
@@ -50,10 +52,13 @@ void log_drop_stdio(struct tsd_log *l);
 bool log_drain(struct tsd_log *l, int s);
 /* Takes len bytes of stream s from elsewhere (the pty master: a terminal has one stream). */
 void log_write(struct tsd_log *l, int s, const char *data, size_t len);
+/* A restart: the last run's output flushed, fresh pipes given as stdio for the next. */
+int log_renew_stdio(struct tsd_log *l);
 void log_close(struct tsd_log *l);
 
 /* cgroups.c: what is left to do about the container's cgroups once it is gone. */
-bool oom_killed(const struct tsd_plan *plan);
+/* The cgroup's OOM kill counter (it only grows: a run compares it with its value at start). */
+uint64_t oom_kill_count(const struct tsd_plan *plan);
 int remove_cgroup_dirs(const struct tsd_plan *plan);
 
 #endif

@@ -103,10 +103,13 @@ static void json_now(struct json *j) {
 }
 
 /* Temp file in the same directory, fsync, rename: readers see the old state or the new one. */
-int write_exit_file(const char *path, int exit_code, int signal, bool oom_killed) {
+int write_exit_file(const char *path, int exit_code, int signal, bool oom_killed,
+                    const char *reason, unsigned restarts) {
   struct json j = {.len = 0};
-  json_printf(&j, "{\"exitCode\":%d,\"signal\":%d,\"oomKilled\":%s,\"finishedAt\":", exit_code,
-              signal, oom_killed ? "true" : "false");
+  json_printf(&j, "{\"exitCode\":%d,\"signal\":%d,\"oomKilled\":%s,\"reason\":", exit_code, signal,
+              oom_killed ? "true" : "false");
+  json_string(&j, reason);
+  json_printf(&j, ",\"restartCount\":%u,\"finishedAt\":", restarts);
   json_now(&j);
   json_printf(&j, "}\n");
 

@@ -17,6 +17,7 @@ import { parsePublish } from '../../network/ports.js';
 import { parseLayerLimits } from '../layer-limits.js';
 import type { GlobalOptions } from '../main.js';
 import { parseLogOpts } from './log-opts.js';
+import { parseRestartPolicy } from '../../runtime/restart-policy.js';
 import { parseSecurityOpts } from '../security-opt.js';
 import { DEFAULT_DETACH_KEYS, parseDetachKeys } from '../detach-keys.js';
 import { checkInputIsTerminal, localTerminalSize, sessionWithStarted } from '../terminal-session.js';
@@ -28,6 +29,7 @@ export interface RunFlags extends LimitFlags {
   rm?: boolean;
   logOpt: string[];
   init?: boolean;
+  restart: string;
   interactive?: boolean;
   tty?: boolean;
   detachKeys?: string;
@@ -162,6 +164,7 @@ export async function run(
   const attachedTerminal = options.tty === true && runFlags.detach !== true;
   if (attachedTerminal && options.interactive === true) checkInputIsTerminal();
   if (attachedTerminal) options.consoleSize = localTerminalSize();
+  const restartPolicy = parseRestartPolicy(runFlags.restart);
   const runtime = await Runtime.open({ root: globals.root, layerLimits: parseLayerLimits(globals.layerLimits) });
   // Before the handlers below: Ctrl-C during a pull ends it (the next pull resumes).
   await pullForRun(runtime, image, runFlags.pull);
@@ -170,6 +173,7 @@ export async function run(
     autoRemove: runFlags.rm ?? false,
     log: parseLogOpts(runFlags.logOpt),
     init: runFlags.init ?? false,
+    restartPolicy,
   };
   if (runFlags.detach === true) {
     process.stdout.write(`${await runtime.runDetached(image, { ...options, ...naming })}\n`);
