@@ -82,9 +82,9 @@ export async function hostMounts(): Promise<string[]> {
       .split('\n')
       .filter(Boolean)
       .map((line) => line.split(' ')[4] ?? '')
-      // Pinned network namespaces come and go with the network tests that run alongside (they
-      // check their own pins); they are never left by a container that has no network.
-      .filter((mount) => !mount.startsWith('/run/tsdock/netns'))
+      // Pinned network and pod namespaces come and go with the network and pod tests that run
+      // alongside (they check their own pins).
+      .filter((mount) => !mount.startsWith('/run/tsdock/netns') && !mount.startsWith('/run/tsdock/pods'))
       .sort()
   );
 }

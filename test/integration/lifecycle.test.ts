@@ -305,7 +305,8 @@ describe('stats and top', () => {
       .split('\n')
       .map((l) => JSON.parse(l) as { Name: string; CPUPerc: number; MemUsage: number; MemLimit: number; PIDs: number });
     expect(b).toMatchObject({ Name: busy, MemLimit: 64 * 1024 * 1024, PIDs: 1 });
-    expect(b?.CPUPerc).toBeGreaterThan(20);
+    // A busy loop on a loaded 2-core machine may get well under a core; idle reads below 5.
+    expect(b?.CPUPerc).toBeGreaterThan(5);
     expect(b?.MemUsage).toBeGreaterThan(0);
     expect(i).toMatchObject({ Name: idle, PIDs: 2 });
     expect(i?.CPUPerc).toBeLessThan(5);
