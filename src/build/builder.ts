@@ -16,7 +16,7 @@ import { chainIds } from '../image/digest.js';
 import { hostPlatform, type Platform } from '../image/oci.js';
 import { TransferStore } from '../image/registry/transfer-store.js';
 import { nameForImport } from '../image/oci-layout-reader.js';
-import { globalArgValues, type Expand } from './build-args.js';
+import { globalArgValues, PROXY_ARGS, type Expand } from './build-args.js';
 import { BuildCache } from './build-cache.js';
 import type { Dockerfile, Instruction } from './dockerfile/types.js';
 import { LayeredTree } from './file-tree.js';
@@ -94,6 +94,21 @@ function imagesNamed(
   return out;
 }
 
+/** Build args no ARG of the file's globals or built stages declares (Docker warns about them). */
+function unconsumedArgs(
+  buildArgs: ReadonlyMap<string, string>,
+  dockerfile: Dockerfile,
+  built: PlannedStage[],
+): string[] {
+  const declared = new Set<string>(PROXY_ARGS);
+  const arg = (i: Instruction): void => {
+    if (i.kind === 'ARG') for (const a of i.args) declared.add(a.name);
+  };
+  dockerfile.globalArgs.forEach(arg);
+  for (const { stage } of built) stage.instructions.forEach(arg);
+  return [...buildArgs.keys()].filter((name) => !declared.has(name));
+}
+
 /**
  * Builds the image; resolves with its ID once it is in the store under every tag.
  *
@@ -162,7 +177,8 @@ export async function buildImage(host: BuildHost, request: BuildRequest): Promis
         } else {
           state = scratchState(request.platform ?? hostPlatform());
         }
-        onEvent({ type: 'step-done', id: state.key.replace(/^image sha256:/, '').slice(0, 12) });
+        if (base.kind !== 'scratch')
+          onEvent({ type: 'step-done', id: state.key.replace(/^image sha256:/, '').slice(0, 12) });
         const builder = new StageBuilder(session, state, stage.index);
         if (triggers.length > 0) {
           onEvent({ type: 'triggers', count: triggers.length });
@@ -180,6 +196,10 @@ export async function buildImage(host: BuildHost, request: BuildRequest): Promis
     await rm(scratch, { recursive: true, force: true });
   }
   if (final === undefined) throw new TsdockError('BUILD_FAILED', 'the target stage was not built');
+  const unused = unconsumedArgs(request.buildArgs, dockerfile, plan.stages);
+  if (unused.length > 0) {
+    onEvent({ type: 'warning', message: `One or more build-args [${unused.join(' ')}] were not consumed` });
+  }
   const bytes = imageBytes(final);
   const committed = await store.commit(
     bytes.manifest,

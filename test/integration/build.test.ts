@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { busyboxRoot, type BusyboxRoot } from '../helpers/busybox.js';
-import { hostMounts, tsdock } from '../helpers/host.js';
+import { cgroupsUnder, hostMounts, tsdock } from '../helpers/host.js';
 import { tempDir } from './image-helpers.js';
 
 let busybox: BusyboxRoot;
@@ -121,6 +121,7 @@ describe('tsdock build', () => {
         'FROM scratch AS final',
         'COPY --from=compile /out/artifact /artifact',
         'COPY --from=0 /bin/busybox /bin/cat',
+        'COPY --from=busybox /etc/passwd /etc/passwd',
         'CMD ["/bin/cat", "/artifact"]',
       ].join('\n'),
     });
@@ -129,9 +130,12 @@ describe('tsdock build', () => {
     expect(built.code).toBe(0);
     expect(hits.get('/broken')).toBeUndefined();
     expect((await run(['final:1'])).stdout).toBe('compiled\n');
+    expect((await run(['final:1', '/bin/cat', '/etc/passwd'])).stdout).toMatch(/^root:x:0:0:/);
 
     const target = await build(['--target', 'compile', '-t', 'compile:1', dir]);
     expect(target.stdout).toContain('Step 2/2 : RUN mkdir');
+    const unused = await build(['--target', 'compile', '--build-arg', 'NOBODY=1', '-q', dir]);
+    expect(unused.stderr).toBe('[Warning] One or more build-args [NOBODY] were not consumed\n');
     expect((await run(['compile:1', 'cat', '/out/artifact'])).stdout).toBe('compiled\n');
   });
 
@@ -160,6 +164,10 @@ describe('tsdock build', () => {
     const failed = await build(['-t', 'greeter:1', dir]);
     expect(failed.code).toBe(1);
     expect(failed.stderr).toBe("tsdock: The command '/bin/sh -c exit 3' returned a non-zero code: 3\n");
+    const running = [...failed.stdout.matchAll(/Running in ([0-9a-f]{12})/g)].map((m) => m[1] ?? '');
+    expect(running).toHaveLength(2);
+    const leftCgroups = (await cgroupsUnder('tsdock')).filter((dir) => running.some((id) => dir.includes(`/${id}`)));
+    expect(leftCgroups).toEqual([]);
     expect(await readFile(join(busybox.root, 'images.json'), 'utf8')).toBe(imagesBefore);
     expect((await tsdock(['--root', busybox.root, 'ps', '-a', '-q'])).stdout).toBe('');
     expect((await hostMounts()).filter((m) => m.startsWith(busybox.root))).toEqual([]);

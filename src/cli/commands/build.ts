@@ -70,7 +70,12 @@ export async function build(globals: GlobalOptions, context: string, flags: Reco
         pull: flags.pull === true,
         network,
         ...(typeof flags.platform === 'string' ? { platform: parsePlatform(flags.platform) } : {}),
-        onEvent: quiet ? undefined : render,
+        // -q silences the steps, not the warnings (stderr).
+        onEvent: quiet
+          ? (e) => {
+              if (e.type === 'warning') render(e);
+            }
+          : render,
         signal: cancel.signal,
       });
       if (typeof flags.iidfile === 'string') await writeFile(flags.iidfile, result.id);
