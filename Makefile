@@ -3,7 +3,7 @@
 
 NATIVE_OUT := native/build/Release
 NATIVE_SRC := $(shell find native/src native/include -type f) native/binding.gyp
-TS_SRC     := $(shell find src images -name '*.ts') tsconfig.json tsconfig.build.json
+TS_SRC     := $(shell find src images examples -name '*.ts') tsconfig.json tsconfig.build.json
 TSDOCK     := node bin/tsdock.js
 
 .PHONY: all deps build lint format test test-native demo bench clean

@@ -1,5 +1,11 @@
 /**
- * tsdock as a library.
+ * tsdock as a library: one {@link Runtime} per store root. No daemon: every container has a small
+ * native monitor of its own, so containers keep running when this process exits, and a
+ * `Runtime` opened later on the same root finds them again (state is reconciled with the
+ * processes that really exist). Every error is a {@link TsdockError} with a stable `code`.
+ *
+ * Output of a detached container is its json-file log: read it as a stream with
+ * {@link Runtime.logs} (`follow: true` tails it); run commands in it with {@link Runtime.exec}.
  *
  * @example
  * ```ts
@@ -7,6 +13,8 @@
  * const runtime = await Runtime.open({ root: '/var/lib/tsdock' });
  * await runtime.loadImage('busybox-oci.tar');
  * const { exitCode } = await runtime.run('busybox', { command: ['echo', 'hi'] });
+ * const id = await runtime.runDetached('busybox', { name: 'web', command: ['httpd', '-f'] });
+ * for await (const line of runtime.logs(id, { follow: true })) process.stdout.write(line.log);
  * ```
  */
 import { join } from 'node:path';
@@ -15,7 +23,7 @@ import { TsdockError } from './errors.js';
 import { findContainer, type StoredContainer } from './runtime/container-store.js';
 import type { IdMapping } from './image/id-mapping.js';
 import type { LayerLimits } from './image/layer-limits.js';
-import type { ImageStore, ImageSummary, ResolvedImage } from './image/store.js';
+import type { ImageInspect, ImageStore, ImageSummary, ResolvedImage } from './image/store.js';
 import type { ArchiveStream } from './image/load.js';
 import type { ArchiveFormat } from './image/save.js';
 import {
@@ -50,7 +58,8 @@ import type { BuildOptions, BuildResult } from './build/build-options.js';
 
 export { TsdockError, StartError, exitStatusOf, type ErrorCode } from './errors.js';
 export type { ContainerOptions, BindMount, TmpfsMount } from './runtime/options.js';
-export type { ExitStatus, StdioMode } from './runtime/spawn.js';
+export type { ExitStatus, StdioMode, MonitorHandle } from './runtime/spawn.js';
+export type { StartedContainer } from './runtime/container.js';
 export type { ContainerInspect } from './runtime/container-inspect.js';
 export type { ObservedContainer } from './runtime/container-ops.js';
 export type { ContainerRecord, ContainerStatus, ExitReason, LogConfig } from './runtime/container-record.js';
@@ -70,7 +79,7 @@ export type { PodOptions, PodSummary } from './runtime/pod.js';
 export type { PodRecord, PodNamespace } from './runtime/pod-record.js';
 export type { ObservedState } from './runtime/container-state.js';
 export type { CgroupLimits } from './runtime/cgroups/index.js';
-export type { ImageSummary } from './image/store.js';
+export type { ImageSummary, ImageInspect, ImageConfig } from './image/store.js';
 export type { LayerLimits } from './image/layer-limits.js';
 export type { ArchiveStream } from './image/load.js';
 export type { ArchiveFormat } from './image/save.js';
@@ -85,11 +94,13 @@ export type { ProgressEvent, ProgressListener, LayerStatus } from './image/regis
 export type { BuildOptions, BuildResult } from './build/build-options.js';
 export type { BuildEvent, BuildListener } from './build/progress.js';
 
+/** Where a {@link Runtime} keeps its store unless told otherwise (`TSDOCK_ROOT` overrides it). */
 export const DEFAULT_ROOT = '/var/lib/tsdock';
 
 /** When `run` pulls its image: Docker's `--pull missing|always|never`. */
 export type PullPolicy = 'missing' | 'always' | 'never';
 
+/** How {@link Runtime.open} opens a store. */
 export interface RuntimeOptions {
   /** The store's root directory; default `TSDOCK_ROOT` or `/var/lib/tsdock`. */
   root?: string;
@@ -102,11 +113,13 @@ export interface RuntimeOptions {
   layerLimits?: Partial<LayerLimits>;
 }
 
+/** A container started attached to this process ({@link Runtime.start}, {@link Runtime.run}). */
 export interface RunOptions extends ContainerOptions {
   /** Default: stdin ignored, stdout/stderr inherited from this process. */
   stdio?: StdioMode;
 }
 
+/** How a {@link Runtime.run} ended, and which container it was. */
 export interface RunResult extends ExitStatus {
   id: string;
 }
@@ -129,8 +142,19 @@ export interface CreateOptions extends ContainerOptions {
   restartPolicy?: RestartPolicy;
 }
 
-/** One tsdock store and the containers started from it. */
+/**
+ * One tsdock store (images, containers, networks, pods) and the containers started from it.
+ *
+ * @example
+ * ```ts
+ * const runtime = await Runtime.open({ root: '/tmp/tsdock' });
+ * const id = await runtime.runDetached('busybox', { command: ['sleep', '60'] });
+ * await runtime.stop(id, { timeout: 2 });
+ * await runtime.remove(id);
+ * ```
+ */
 export class Runtime {
+  /** The store's root directory. */
   readonly root: string;
   private readonly images: ImageStore;
   /** Resolved images by reference and mapping, valid while the store's generation holds. */
@@ -145,6 +169,12 @@ export class Runtime {
     this.images = images;
   }
 
+  /**
+   * Opens (creating when needed) the store at `options.root`. Opening is cheap and several
+   * runtimes, in one process or many, may share a root: every change is locked and atomic.
+   *
+   * @example const runtime = await Runtime.open({ root: '/var/lib/tsdock' });
+   */
   static async open(options: RuntimeOptions = {}): Promise<Runtime> {
     const root = options.root ?? process.env.TSDOCK_ROOT ?? DEFAULT_ROOT;
     const [{ openImageStore }, { DEFAULT_LAYER_LIMITS }] = await Promise.all([
@@ -178,20 +208,49 @@ export class Runtime {
     await this.images.save(refs, destination, options);
   }
 
+  /**
+   * The stored images, one entry per name, newest first.
+   *
+   * @example for (const i of await runtime.listImages()) console.log(`${i.repository}:${i.tag}`, i.id);
+   */
   listImages(): Promise<ImageSummary[]> {
     return this.images.list();
   }
 
-  /** Removes an image by name or id; returns what was untagged and deleted. */
+  /**
+   * One image by name or ID: names, digest, size, and its config (Env, Cmd, ExposedPorts, …).
+   *
+   * @example const { config } = await runtime.inspectImage('busybox');
+   * @throws TsdockError `IMAGE_NOT_FOUND`.
+   */
+  inspectImage(ref: string): Promise<ImageInspect> {
+    return this.images.inspect(ref);
+  }
+
+  /**
+   * Removes an image by name or id; returns what was untagged and deleted.
+   *
+   * @example await runtime.removeImage('busybox'); // ['Untagged: busybox:latest', 'Deleted: sha256:…']
+   * @throws TsdockError `IMAGE_NOT_FOUND`.
+   */
   removeImage(ref: string, options: { force?: boolean } = {}): Promise<string[]> {
     return this.images.remove(ref, options);
   }
 
   /**
    * Pulls an image from its registry into the store (verified, resumable, layers unpacked in
-   * parallel); `options.onProgress` receives typed progress events.
+   * parallel); `options.onProgress` receives typed progress events ({@link ProgressEvent}), and
+   * `options.signal` aborts the pull (a later pull resumes what was downloaded).
    *
-   * @example await runtime.pullImage('127.0.0.1:5000/team/app:1.2', { platform: { os: 'linux', architecture: 'arm64' } });
+   * @example
+   * ```ts
+   * const abort = AbortSignal.timeout(60_000);
+   * await runtime.pullImage('127.0.0.1:5000/team/app:1.2', {
+   *   signal: abort,
+   *   onProgress: (e) => { if (e.type === 'layer') console.log(e.digest, e.status, e.current, e.total); },
+   * });
+   * ```
+   * @throws TsdockError `REGISTRY` (also for an aborted pull: `operation cancelled`), `UNAUTHORIZED`, `INVALID_IMAGE`.
    */
   async pullImage(ref: string, options: PullOptions = {}): Promise<PullResult> {
     const [{ pullImage }, { TransferStore }] = await Promise.all([
@@ -205,6 +264,8 @@ export class Runtime {
    * Makes sure `image` is in the store before a run, by Docker's `--pull` policy: `missing`
    * pulls it only when absent, `always` pulls it anyway (fetching only what changed), `never`
    * leaves a missing image to fail the run. Returns whether it pulled.
+   *
+   * @example await runtime.ensureImage('127.0.0.1:5000/app:1', 'missing');
    */
   async ensureImage(image: string, policy: PullPolicy, options: PullOptions = {}): Promise<boolean> {
     if (policy === 'never') return false;
@@ -221,7 +282,11 @@ export class Runtime {
     return true;
   }
 
-  /** Pushes a stored image to the registry its name names (`tagImage` it there first). */
+  /**
+   * Pushes a stored image to the registry its name names (`tagImage` it there first).
+   *
+   * @example await runtime.pushImage('127.0.0.1:5000/me/busybox:v1');
+   */
   async pushImage(ref: string, options: PushOptions = {}): Promise<PushResult> {
     const [{ pushImage }, { TransferStore }] = await Promise.all([
       import('./image/registry/push.js'),
@@ -255,7 +320,11 @@ export class Runtime {
     );
   }
 
-  /** Names the image `source` (a name or ID) also `target` (`docker tag`). */
+  /**
+   * Names the image `source` (a name or ID) also `target` (`docker tag`).
+   *
+   * @example await runtime.tagImage('busybox', '127.0.0.1:5000/me/busybox:v1');
+   */
   tagImage(source: string, target: string): Promise<void> {
     return this.images.tag(source, target);
   }
@@ -264,6 +333,7 @@ export class Runtime {
    * Checks credentials against a registry (`127.0.0.1:5000`; Docker Hub when empty) and stores
    * them in Docker's `config.json`. Returns the registry's domain.
    *
+   * @example await runtime.login('127.0.0.1:5001', { username: 'alice', password: 's3cret' });
    * @throws TsdockError `UNAUTHORIZED` when the registry refuses them.
    */
   async login(server: string | undefined, credentials: Credentials, options: RegistryOptions = {}): Promise<string> {
@@ -273,7 +343,11 @@ export class Runtime {
     return domain;
   }
 
-  /** Forgets the stored credentials of a registry; returns its domain and whether there were any. */
+  /**
+   * Forgets the stored credentials of a registry; returns its domain and whether there were any.
+   *
+   * @example const { removed } = await runtime.logout('127.0.0.1:5001');
+   */
   async logout(
     server: string | undefined,
     options: { configDir?: string } = {},
@@ -287,6 +361,13 @@ export class Runtime {
    * Creates a container from `image` and starts it attached to `options.stdio`; resolves once its
    * command runs. The caller waits with `wait()` (the container stays) or `waitAndRemove()`; a
    * failed start removes the container and rejects with a {@link TsdockError}.
+   *
+   * @example
+   * ```ts
+   * const c = await runtime.start('busybox', { command: ['sh', '-c', 'echo hi'], stdio: { stdin: 'ignore', output: 'pipe' } });
+   * c.monitor.stdout?.pipe(process.stdout);
+   * const { exitCode } = await c.waitAndRemove();
+   * ```
    */
   async start(image: string, options: RunOptions & CreateOptions = {}): Promise<StartedContainer> {
     const member = await this.podMember(options);
@@ -381,7 +462,12 @@ export class Runtime {
     return { connection, stdin: record.options.interactive === true };
   }
 
-  /** `docker run -d`: creates and starts a container detached; returns its id. */
+  /**
+   * `docker run -d`: creates and starts a container detached; returns its id. The container
+   * outlives this process; its output goes to its log ({@link Runtime.logs}).
+   *
+   * @example const id = await runtime.runDetached('busybox', { name: 'web', command: ['httpd', '-f', '-p', '80'] });
+   */
   async runDetached(image: string, options: CreateOptions = {}): Promise<string> {
     const id = await this.create(image, options);
     try {
@@ -396,6 +482,8 @@ export class Runtime {
   /**
    * Stops a container: its STOPSIGNAL (default SIGTERM), then SIGKILL after `timeout` seconds
    * (default 10). Resolves once it has exited.
+   *
+   * @example await runtime.stop('web', { timeout: 5 });
    */
   async stop(ref: string, options: { timeout?: number } = {}): Promise<ObservedContainer> {
     const ops = await this.ops();
@@ -404,7 +492,11 @@ export class Runtime {
     return stopped;
   }
 
-  /** Stops (if running) and starts a container again. */
+  /**
+   * Stops (if running) and starts a container again.
+   *
+   * @example await runtime.restart('web');
+   */
   async restart(ref: string, options: { timeout?: number } = {}): Promise<void> {
     await this.stop(ref, options);
     await this.startContainer(ref);
@@ -424,13 +516,22 @@ export class Runtime {
     yield* readEvents(this.containersRoot(), options);
   }
 
-  /** Sends a signal (`'KILL'`, `'SIGUSR1'`, `'9'`) to a running container's init. */
+  /**
+   * Sends a signal (`'KILL'`, `'SIGUSR1'`, `'9'`) to a running container's init.
+   *
+   * @example await runtime.kill('web', 'HUP');
+   * @throws TsdockError `CONFLICT` when it is not running, `INVALID_ARGUMENT` for an unknown signal.
+   */
   async kill(ref: string, signal = 'KILL'): Promise<void> {
     const ops = await this.ops();
     ops.killContainer(ops.observe(this.find(ref)), ops.parseSignal(signal));
   }
 
-  /** Freezes (`pause`) or thaws (`unpause`) every process of a container. */
+  /**
+   * Freezes (`pause`) or thaws (`unpause`) every process of a container.
+   *
+   * @example await runtime.pause('web'); await runtime.pause('web', false);
+   */
   async pause(ref: string, paused = true): Promise<void> {
     const ops = await this.ops();
     await ops.setPaused(ops.observe(this.find(ref)), paused);
@@ -440,7 +541,8 @@ export class Runtime {
    * Removes a container (directory, cgroup, record). A running one only with `force`, which
    * kills it first.
    *
-   * @throws TsdockError `CONFLICT` when it runs and `force` is not set.
+   * @example await runtime.remove('web', { force: true });
+   * @throws TsdockError `CONFLICT` when it runs and `force` is not set, or holds a pod.
    */
   async remove(ref: string, options: { force?: boolean } = {}): Promise<void> {
     const ops = await this.ops();
@@ -455,7 +557,12 @@ export class Runtime {
     if (container.record.options.userns === 'auto') await this.dropUnusedMappings();
   }
 
-  /** Waits until a container is no longer running; returns its exit code. */
+  /**
+   * Waits until a container is no longer running (however it ends: exit, kill, stop); returns
+   * its exit code. Works for containers this process did not start.
+   *
+   * @example const code = await runtime.wait('job');
+   */
   async wait(ref: string): Promise<number> {
     const ops = await this.ops();
     const done = await ops.waitInactive(this.find(ref));
@@ -463,7 +570,12 @@ export class Runtime {
     return done.observed.exitCode;
   }
 
-  /** One container and its reconciled state, as `docker inspect` shows it. */
+  /**
+   * One container and its reconciled state, as `docker inspect` shows it.
+   *
+   * @example const { State } = await runtime.inspect('web'); // State.Status, State.Pid, State.ExitCode…
+   * @throws TsdockError `CONTAINER_NOT_FOUND`.
+   */
   async inspect(ref: string): Promise<ContainerInspect> {
     const [ops, { inspectContainer }, { networkSettingsOf }] = await Promise.all([
       this.ops(),
@@ -478,7 +590,10 @@ export class Runtime {
 
   /**
    * The containers of this root with their reconciled state, newest first; only active ones
-   * unless `all`. Exited `--rm` containers are removed on the way.
+   * unless `all`. Exited `--rm` containers are removed on the way; pods' infra containers are
+   * not listed.
+   *
+   * @example const running = (await runtime.list()).map((c) => c.record.name);
    */
   async list(options: { all?: boolean } = {}): Promise<ObservedContainer[]> {
     const [ops, { listContainers }] = await Promise.all([this.ops(), import('./runtime/container-store.js')]);
@@ -526,6 +641,8 @@ export class Runtime {
   /**
    * CPU, memory and pids of running containers (all of them when `refs` is empty), read from
    * their cgroups twice, `intervalMs` apart, for the CPU percentage.
+   *
+   * @example const [s] = await runtime.stats(['web']);
    */
   async stats(refs: string[] = [], intervalMs = 200): Promise<ContainerStats[]> {
     const [ops, { sampleStats }] = await Promise.all([this.ops(), import('./runtime/container-stats.js')]);
@@ -539,7 +656,11 @@ export class Runtime {
     );
   }
 
-  /** Host pids of the processes of a running container (`top` shows them with `ps`). */
+  /**
+   * Host pids of the processes of a running container (`top` shows them with `ps`).
+   *
+   * @example const pids = await runtime.top('web');
+   */
   async top(ref: string): Promise<number[]> {
     const [ops, { containerPids }] = await Promise.all([this.ops(), import('./runtime/container-stats.js')]);
     const c = ops.observe(this.find(ref));
@@ -547,7 +668,11 @@ export class Runtime {
     return containerPids(c.record);
   }
 
-  /** Removes every container that is not running (`docker container prune`); returns their ids. */
+  /**
+   * Removes every container that is not running (`docker container prune`); returns their ids.
+   *
+   * @example const removed = await runtime.prune();
+   */
   async prune(): Promise<string[]> {
     const ops = await this.ops();
     const removed: string[] = [];
@@ -570,20 +695,40 @@ export class Runtime {
     return (await this.networks()).create(name, options);
   }
 
+  /**
+   * The networks of this root (the default `bridge` once made) with their containers.
+   *
+   * @example const names = (await runtime.listNetworks()).map((n) => n.name);
+   */
   async listNetworks(): Promise<NetworkSummary[]> {
     return (await this.networks()).list();
   }
 
+  /**
+   * One network by name or id, with its containers' addresses.
+   *
+   * @example const { subnet } = await runtime.inspectNetwork('appnet');
+   * @throws TsdockError `NETWORK_NOT_FOUND`.
+   */
   async inspectNetwork(ref: string): Promise<NetworkSummary> {
     return (await this.networks()).inspect(ref);
   }
 
-  /** Removes a network with no container attached; returns its name. */
+  /**
+   * Removes a network with no container attached; returns its name.
+   *
+   * @example await runtime.removeNetwork('appnet');
+   * @throws TsdockError `CONFLICT` while containers are attached.
+   */
   async removeNetwork(ref: string): Promise<string> {
     return (await this.networks()).remove(ref);
   }
 
-  /** Attaches a running container to one more network (its next interface, `eth1`…). */
+  /**
+   * Attaches a running container to one more network (its next interface, `eth1`…).
+   *
+   * @example await runtime.connectNetwork('appnet', 'web', { aliases: ['www'] });
+   */
   async connectNetwork(
     network: string,
     container: string,
@@ -607,6 +752,11 @@ export class Runtime {
     );
   }
 
+  /**
+   * Detaches a container from a network (its interface there goes).
+   *
+   * @example await runtime.disconnectNetwork('appnet', 'web');
+   */
   async disconnectNetwork(network: string, container: string): Promise<void> {
     await (await this.networks()).disconnect(this.find(container).record.id, network);
   }
@@ -614,6 +764,8 @@ export class Runtime {
   /**
    * Removes what stopped or crashed containers left on the host (pinned namespaces, their
    * veths, ports) and every network no container uses. Returns the removed networks' names.
+   *
+   * @example await runtime.pruneNetworks();
    */
   async pruneNetworks(): Promise<string[]> {
     const ops = await this.ops();
@@ -634,7 +786,11 @@ export class Runtime {
     return (await this.networks()).addressOf(this.find(ref).record.id);
   }
 
-  /** A container's interfaces on every network it is attached to. */
+  /**
+   * A container's interfaces on every network it is attached to.
+   *
+   * @example const [eth0] = await runtime.containerEndpoints('web');
+   */
   async containerEndpoints(ref: string): Promise<(EndpointRecord & { networkName: string })[]> {
     return (await this.networks()).endpointsOf(this.find(ref).record.id);
   }
@@ -654,7 +810,11 @@ export class Runtime {
     return (await this.pods()).create(options);
   }
 
-  /** Every pod of this root with its state and its containers, oldest first. */
+  /**
+   * Every pod of this root with its state and its containers, oldest first.
+   *
+   * @example const running = (await runtime.listPods()).filter((p) => p.status === 'running');
+   */
   async listPods(): Promise<PodSummary[]> {
     return (await this.pods()).list();
   }
@@ -662,18 +822,27 @@ export class Runtime {
   /**
    * One pod, its state (its pause process's) and its containers.
    *
+   * @example const { containers } = await runtime.inspectPod('web');
    * @throws TsdockError `POD_NOT_FOUND`.
    */
   async inspectPod(ref: string): Promise<PodSummary> {
     return (await this.pods()).inspect(ref);
   }
 
-  /** Starts a pod's pause process again (after `stopPod`, or when it died). */
+  /**
+   * Starts a pod's pause process again (after `stopPod`, or when it died).
+   *
+   * @example await runtime.startPod('web');
+   */
   async startPod(ref: string): Promise<void> {
     await (await this.pods()).start(ref);
   }
 
-  /** Stops a pod's containers, then its pause process; `timeout` as for {@link Runtime.stop}. */
+  /**
+   * Stops a pod's containers, then its pause process; `timeout` as for {@link Runtime.stop}.
+   *
+   * @example await runtime.stopPod('web', { timeout: 5 });
+   */
   async stopPod(ref: string, options: { timeout?: number } = {}): Promise<void> {
     await (await this.pods()).stop(ref, options.timeout ?? 10);
   }
@@ -682,6 +851,7 @@ export class Runtime {
    * Removes a pod with its containers; running containers only with `force` (killed first).
    * Returns the pod's name.
    *
+   * @example await runtime.removePod('web', { force: true });
    * @throws TsdockError `CONFLICT` when containers run and `force` is not set.
    */
   async removePod(ref: string, options: { force?: boolean } = {}): Promise<string> {
@@ -777,7 +947,11 @@ export class Runtime {
     return image;
   }
 
-  /** Runs a container to completion and removes it (`docker run --rm`). */
+  /**
+   * Runs a container to completion and removes it (`docker run --rm`).
+   *
+   * @example const { exitCode } = await runtime.run('busybox', { command: ['true'] });
+   */
   async run(image: string, options: RunOptions = {}): Promise<RunResult> {
     const container = await this.start(image, options);
     const exit = await container.waitAndRemove();
@@ -785,7 +959,11 @@ export class Runtime {
     return { id: container.id, ...exit };
   }
 
-  /** Where this runtime keeps a container's files. */
+  /**
+   * Where this runtime keeps a container's files (its record, log, upper dir).
+   *
+   * @example const dir = runtime.containerDir(id);
+   */
   containerDir(id: string): string {
     return join(containersRootOf(this.root), id);
   }

@@ -86,6 +86,26 @@ export interface ImageSummary {
   size: number;
 }
 
+/** One image as `inspect` shows it (Docker's `image inspect` essentials). */
+export interface ImageInspect {
+  /** `sha256:…` (the config digest). */
+  id: string;
+  /** Full names (`docker.io/library/busybox:latest`). */
+  names: string[];
+  /** The manifest digest. */
+  digest: string;
+  /** RFC 3339, when the image says. */
+  created?: string;
+  architecture: string;
+  os: string;
+  /** Bytes in the store: config plus compressed layers. */
+  size: number;
+  /** Execution defaults: Env, Cmd, Entrypoint, WorkingDir, User, ExposedPorts, … */
+  config: ImageConfig;
+  /** The uncompressed layers' digests, bottom to top. */
+  layers: string[];
+}
+
 /** An image a load or import added. */
 export interface LoadedImage {
   /** `sha256:…` */
@@ -219,6 +239,32 @@ export class ImageStore {
           (a, b) =>
             b.created.localeCompare(a.created) || `${a.repository}:${a.tag}`.localeCompare(`${b.repository}:${b.tag}`),
         );
+      }),
+    );
+  }
+
+  /**
+   * One image by name or ID, read from the store without unpacking anything.
+   *
+   * @throws TsdockError `IMAGE_NOT_FOUND`.
+   */
+  async inspect(refOrId: string): Promise<ImageInspect> {
+    return this.guard(() =>
+      this.lock.run('shared', async () => {
+        const found = findImage(await this.readImages(), refOrId);
+        const manifest = await this.readManifest(found.record.manifest);
+        const file = await this.readConfig(manifest.config.digest);
+        return {
+          id: found.id,
+          names: found.record.names,
+          digest: found.record.manifest,
+          created: file.created,
+          architecture: file.architecture,
+          os: file.os,
+          size: manifest.config.size + manifest.layers.reduce((sum, layer) => sum + layer.size, 0),
+          config: file.config,
+          layers: file.rootfs.diff_ids,
+        };
       }),
     );
   }
