@@ -43,6 +43,7 @@ describe('memberOptions', () => {
     ['the host uts', { uts: 'host' }, /--uts host/],
     ['the host ipc', { ipc: 'host' }, /--ipc host/],
     ['a user namespace', { userns: 'private' }, /--userns private/],
+    ['an automatic user namespace', { userns: 'auto' }, /--userns auto/],
   ])('refuses %s', (_what, options, message) => {
     expect(() => memberOptions(pod, '/run/p', options)).toThrow(message);
   });
