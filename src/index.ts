@@ -5,7 +5,8 @@
  * processes that really exist). Every error is a {@link TsdockError} with a stable `code`.
  *
  * Output of a detached container is its json-file log: read it as a stream with
- * {@link Runtime.logs} (`follow: true` tails it); run commands in it with {@link Runtime.exec}.
+ * {@link Runtime.logs} (`follow: true` tails it); run commands in it with {@link Runtime.exec};
+ * a container created with a terminal (`tty`) can be attached to with {@link Runtime.attach}.
  *
  * @example
  * ```ts
