@@ -1,12 +1,14 @@
 /**
  * Variable expansion in Dockerfile words, as the builder (not a shell) does it: `$VAR`,
  * `${VAR}`, `${VAR:-default}`, `${VAR-default}`, `${VAR:+alt}`, `${VAR+alt}`,
- * `${VAR:?message}`, `${VAR?message}`; single quotes are literal, double quotes allow `$`, the
+ * `${VAR:?message}`, `${VAR?message}`, `${VAR#pattern}` and `${VAR%pattern}` (shortest prefix or
+ * suffix removed; `##`, `%%` the longest), `${VAR/pattern/new}` (`//`: every match); single quotes are literal, double quotes allow `$`, the
  * escape character makes the next character literal; quotes and escapes are removed. An unset
  * variable expands to nothing. The grammar follows Docker's builder (POSIX parameter expansion,
  * minus command substitution and arithmetic).
  */
 import { TsdockError } from '../../errors.js';
+import { literalPattern, removePrefix, removeSuffix, replaceMatches } from './shell-pattern.js';
 
 /** The Dockerfile's escape character (`# escape=` directive). */
 export type EscapeChar = '\\' | '`';
@@ -79,8 +81,12 @@ class Expander {
     return this.scan(undefined);
   }
 
-  /** Scans up to `stop` (consumed) or, without one, to the end. */
-  private scan(stop: string | undefined): { text: string; words: string[] } {
+  /**
+   * Scans up to `stop` (consumed) or, without one, to the end. For a `pattern`, quoted and
+   * escaped text is made literal (`"*"` matches a star), as the shell does.
+   */
+  private scan(stop: string | undefined, pattern = false): { text: string; words: string[] } {
+    const literal = (value: string): string => (pattern ? literalPattern(value) : value);
     let text = '';
     const words = new WordCollector();
     while (this.pos < this.source.length) {
@@ -94,12 +100,12 @@ class Expander {
         text += value;
         words.addSplittable(value);
       } else if (ch === "'" || ch === '"') {
-        const value = ch === "'" ? this.singleQuoted() : this.doubleQuoted();
+        const value = literal(ch === "'" ? this.singleQuoted() : this.doubleQuoted());
         text += value;
         words.addLiteral(value);
       } else if (ch === this.escape) {
         // The escape character makes the next one literal; a trailing one vanishes.
-        const next = this.source.charAt(this.pos + 1);
+        const next = literal(this.source.charAt(this.pos + 1));
         this.pos += 2;
         text += next;
         words.addLiteral(next);
@@ -175,6 +181,21 @@ class Expander {
       case '+':
       case '?':
         return this.modified(name, op, false);
+      case '#':
+      case '%': {
+        const longest = this.source.charAt(this.pos) === op;
+        if (longest) this.pos++;
+        const pattern = this.scan('}', true).text;
+        const value = this.lookup(name) ?? '';
+        return op === '#' ? removePrefix(value, pattern, longest) : removeSuffix(value, pattern, longest);
+      }
+      case '/': {
+        const all = this.source.charAt(this.pos) === '/';
+        if (all) this.pos++;
+        const pattern = this.scan('/', true).text;
+        const replacement = this.scan('}').text;
+        return replaceMatches(this.lookup(name) ?? '', pattern, replacement, all);
+      }
       default:
         throw this.unsupported(op);
     }
@@ -214,7 +235,7 @@ class Expander {
   }
 
   private unsupported(modifier: string): TsdockError {
-    return this.error(`unsupported modifier "${modifier}" (use :-, -, :+, +, :? or ?)`);
+    return this.error(`unsupported modifier "${modifier}" (use :-, -, :+, +, :?, ?, #, ##, %, %%, / or //)`);
   }
 
   private error(reason: string): TsdockError {
