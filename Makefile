@@ -64,6 +64,7 @@ demo: build
 bench: build
 	TSDOCK_BENCH=1 scripts/install-deps.sh
 	bench/run-latency
+	bench/oci
 
 clean:
 	rm -rf dist native/build out

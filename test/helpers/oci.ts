@@ -71,10 +71,15 @@ export async function makeBundle(
  * Runs `tsdock-runtime ARGS…`. The container inherits create's and start's stdout and stderr, so
  * `output` (an fd) takes them when given: a pipe would stay open for as long as the container runs.
  */
-export function runtime(args: string[], options: { output?: number; input?: string } = {}): Promise<CliResult> {
+export function runtime(
+  args: string[],
+  options: { output?: number; input?: string; extraFds?: number[] } = {},
+): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const out = options.output ?? 'pipe';
-    const child = spawn(process.execPath, [RUNTIME, ...args], { stdio: ['pipe', out, out] });
+    const child = spawn(process.execPath, [RUNTIME, ...args], {
+      stdio: ['pipe', out, out, ...(options.extraFds ?? [])],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout?.on('data', (d: Buffer) => {

@@ -36,7 +36,10 @@ afterAll(async () => {
   await rm(work, { recursive: true, force: true });
 });
 
-function rt(args: string[], options: { output?: number; input?: string } = {}): ReturnType<typeof runtime> {
+function rt(
+  args: string[],
+  options: { output?: number; input?: string; extraFds?: number[] } = {},
+): ReturnType<typeof runtime> {
   return runtime(['--root', root, '--log', join(work, 'log.json'), '--log-format', 'json', ...args], options);
 }
 
@@ -55,10 +58,10 @@ async function bundle(args: string[], edit?: (c: Record<string, unknown>) => voi
   return { id, bundle: dir, out: join(work, `${id}.out`) };
 }
 
-async function create(m: Made, extra: string[] = []): Promise<number> {
+async function create(m: Made, extra: string[] = [], extraFds: number[] = []): Promise<number> {
   const fd = openSync(m.out, 'a');
   const pidFile = join(work, `${m.id}.pid`);
-  const r = await rt(['create', '--bundle', m.bundle, '--pid-file', pidFile, ...extra, m.id], { output: fd });
+  const r = await rt(['create', '--bundle', m.bundle, '--pid-file', pidFile, ...extra, m.id], { output: fd, extraFds });
   closeSync(fd);
   expect(r.code, readFileSync(m.out, 'utf8')).toBe(0);
   const pid = Number(await readFile(pidFile, 'utf8'));
@@ -186,6 +189,20 @@ describe('tsdock-runtime', () => {
     expect(update.code, update.stderr).toBe(0);
     expect((await readFile(join(pids ?? '', 'pids.max'), 'utf8')).trim()).toBe('30');
     expect((await rt(['delete', '--force', m.id])).code).toBe(0);
+  });
+
+  it('passes --preserve-fds on to the process, and no other fd', async () => {
+    const m = await bundle(['sh', '-c', 'echo to-fd-3 >&3; ls /proc/self/fd']);
+    const extra = join(work, `${m.id}.fd3`);
+    const fd3 = openSync(extra, 'w');
+    await create(m, ['--preserve-fds', '1'], [fd3]);
+    closeSync(fd3);
+    expect((await rt(['start', m.id])).code).toBe(0);
+    await until(m.id, 'stopped');
+    expect(await readFile(extra, 'utf8')).toBe('to-fd-3\n');
+    // stdin, stdout, stderr, fd 3, and the one ls opened for the listing.
+    expect((await readFile(m.out, 'utf8')).split('\n').filter(Boolean)).toEqual(['0', '1', '2', '3', '4']);
+    expect((await rt(['delete', m.id])).code).toBe(0);
   });
 
   it('runs hooks with the state on stdin', async () => {
