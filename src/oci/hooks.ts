@@ -29,9 +29,12 @@ export function runHooks(hooks: OciHooks | undefined, kind: HookKind, state: Rec
       timeout: hook.timeout === undefined ? undefined : hook.timeout * 1000,
       killSignal: 'SIGKILL',
     });
+    // A hook that does not read its stdin may exit before the state is written: EPIPE is no failure.
+    const spawnError: NodeJS.ErrnoException | undefined = result.error;
+    const error = spawnError?.code === 'EPIPE' ? undefined : spawnError;
     const why =
-      result.error !== undefined
-        ? result.error.message
+      error !== undefined
+        ? error.message
         : result.signal !== null
           ? `killed by ${result.signal}${hook.timeout === undefined ? '' : ` (timeout ${String(hook.timeout)}s)`}`
           : result.status !== 0
