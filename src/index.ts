@@ -640,8 +640,9 @@ export class Runtime {
   }
 
   /**
-   * CPU, memory and pids of running containers (all of them when `refs` is empty), read from
-   * their cgroups twice, `intervalMs` apart, for the CPU percentage.
+   * CPU, memory, pids and block I/O of running containers (all of them when `refs` is empty),
+   * read from their cgroups twice, `intervalMs` apart, for the CPU percentage; network I/O from
+   * their network namespaces.
    *
    * @example const [s] = await runtime.stats(['web']);
    */
@@ -652,7 +653,7 @@ export class Runtime {
       if (!ops.isActive(c.observed)) throw new TsdockError('CONFLICT', `container ${c.record.name} is not running`);
     }
     return sampleStats(
-      chosen.map((c) => c.record),
+      chosen.map((c) => ({ record: c.record, pid: c.observed.pid })),
       intervalMs,
     );
   }

@@ -314,6 +314,33 @@ describe('stats and top', () => {
     expect(top.stdout.match(/sleep 100/g)).toHaveLength(2);
     expect((await cli(['rm', '-f', busy, idle])).code).toBe(0);
   });
+
+  it('count block I/O (direct and buffered writes) and the network I/O of the container', async () => {
+    const name = unique('io');
+    const script = [
+      'dd if=/dev/zero of=/direct bs=1M count=4 oflag=direct 2>/dev/null',
+      'dd if=/dev/zero of=/buffered bs=1M count=2 2>/dev/null',
+      'ping -c 3 -W 1 $(ip route | awk "/default/ { print \\$3 }") >/dev/null',
+      'echo done',
+      'exec sleep 100',
+    ].join('; ');
+    try {
+      await runDetached(name, ['sh', '-c', script], ['--network', 'bridge']);
+      await until('the writes and pings', async () => (await cli(['logs', name])).stdout === 'done\n', 20_000);
+      const r = await cli(['stats', '--no-stream', '--format', 'json', name]);
+      expect(r.code).toBe(0);
+      const s = JSON.parse(r.stdout) as { NetRx: number; NetTx: number; BlockRead: number; BlockWrite: number };
+      expect(s.BlockWrite).toBeGreaterThanOrEqual(6 * 1024 * 1024);
+      // Three echo requests out, three replies in (84 bytes of IP each, plus the ARP exchange).
+      expect(s.NetTx).toBeGreaterThanOrEqual(3 * 98);
+      expect(s.NetRx).toBeGreaterThanOrEqual(3 * 98);
+      const table = await cli(['stats', '--no-stream', name]);
+      expect(table.stdout.split('\n')[0]).toMatch(/NET I\/O\s+BLOCK I\/O\s+PIDS$/);
+    } finally {
+      await cli(['rm', '-f', name]);
+      await cli(['network', 'prune']);
+    }
+  });
 });
 
 describe('logs', () => {

@@ -28,6 +28,8 @@ interface Usage {
   throttledPeriods: number;
   throttledUsec: number;
   pids: number;
+  readBytes: number;
+  writeBytes: number;
 }
 
 interface Fixture {
@@ -53,6 +55,7 @@ async function v1Fixture(root: string): Promise<Fixture> {
     cpuset: join(root, 'cpuset/c'),
     pids: join(root, 'pids/c'),
     freezer: join(root, 'freezer/c'),
+    blkio: join(root, 'blkio/c'),
   };
   const at = (controller: Controller, name: string): string => join(dirs[controller] ?? '', name);
   await populate(dirs.memory ?? '', {
@@ -75,6 +78,7 @@ async function v1Fixture(root: string): Promise<Fixture> {
   await populate(dirs.cpuset ?? '', { 'cgroup.procs': '', 'cpuset.cpus': '0-1\n', 'cpuset.mems': '0\n' });
   await populate(dirs.pids ?? '', { 'cgroup.procs': '', 'pids.max': 'max\n', 'pids.current': '0\n' });
   await populate(dirs.freezer ?? '', { 'cgroup.procs': '', 'freezer.state': 'THAWED\n' });
+  await populate(dirs.blkio ?? '', { 'cgroup.procs': '', 'blkio.throttle.io_service_bytes': 'Total 0\n' });
   return {
     driver: new V1Cgroup(dirs),
     file: (name) => {
@@ -99,6 +103,12 @@ async function v1Fixture(root: string): Promise<Fixture> {
         `nr_periods ${u.periods}\nnr_throttled ${u.throttledPeriods}\nthrottled_time ${u.throttledUsec * 1000}\n`,
       );
       await writeFile(at('pids', 'pids.current'), `${u.pids}\n`);
+      const devices = (read: number, write: number): string[] =>
+        ['8:0', '8:16'].flatMap((d) => [`${d} Read ${read}`, `${d} Write ${write}`, `${d} Sync 0`, `${d} Total 0`]);
+      await writeFile(
+        at('blkio', 'blkio.throttle.io_service_bytes'),
+        [...devices(u.readBytes / 2, u.writeBytes / 2), 'Total 0', ''].join('\n'),
+      );
     },
   };
 }
@@ -122,6 +132,7 @@ async function v2Fixture(root: string): Promise<Fixture> {
     'cpuset.cpus': '\n',
     'pids.max': 'max\n',
     'pids.current': '0\n',
+    'io.stat': '',
   });
   const serves = new Set<Controller>(['memory', 'cpu', 'cpuacct', 'cpuset', 'pids', 'freezer', 'devices', 'blkio']);
   return {
@@ -144,6 +155,11 @@ async function v2Fixture(root: string): Promise<Fixture> {
         `usage_usec ${u.cpuUsec}\nuser_usec 1\nsystem_usec 2\nnr_periods ${u.periods}\nnr_throttled ${u.throttledPeriods}\nthrottled_usec ${u.throttledUsec}\n`,
       );
       await writeFile(join(dir, 'pids.current'), `${u.pids}\n`);
+      await writeFile(
+        join(dir, 'io.stat'),
+        `8:16 rbytes=${u.readBytes / 2} wbytes=${u.writeBytes / 2} rios=1 wios=1 dbytes=0 dios=0\n` +
+          `8:0 rbytes=${u.readBytes / 2} wbytes=${u.writeBytes / 2} rios=1 wios=1 dbytes=0 dios=0\n`,
+      );
     },
   };
 }
@@ -273,6 +289,8 @@ describe.each(fixtures)('the %s driver', (kind, makeFixture) => {
       throttledPeriods: 4,
       throttledUsec: 25_000,
       pids: 3,
+      readBytes: 8192,
+      writeBytes: 4096,
     };
     await fixture.setUsage(usage);
     await fixture.driver.applyLimits({ memory: 32 * MiB, pidsLimit: 20 });
@@ -281,6 +299,7 @@ describe.each(fixtures)('the %s driver', (kind, makeFixture) => {
       cpu: { usageUsec: 1_500_000 },
       cpuThrottling: { periods: 12, throttledPeriods: 4, throttledUsec: 25_000 },
       pids: { current: 3, limit: 20 },
+      io: { readBytes: 8192, writeBytes: 4096 },
     };
     expect(await fixture.driver.stats()).toStrictEqual(expected);
   });
@@ -296,7 +315,7 @@ describe.each(fixtures)('the %s driver', (kind, makeFixture) => {
     expect(new Set(fixture.driver.procsFiles)).toStrictEqual(
       new Set(fixture.driver.dirs.map((d) => join(d, 'cgroup.procs'))),
     );
-    expect(fixture.driver.dirs.length).toBe(kind === 'v1' ? 5 : 1);
+    expect(fixture.driver.dirs.length).toBe(kind === 'v1' ? 6 : 1);
   });
 
   it('a write the kernel refuses names the file and the value', async () => {

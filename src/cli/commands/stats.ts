@@ -1,8 +1,8 @@
-/** `tsdock stats --no-stream [CONTAINER...]`: one reading of CPU, memory and pids per container. */
+/** `tsdock stats --no-stream [CONTAINER...]`: one reading of CPU, memory, I/O and pids per container. */
 import { TsdockError } from '../../errors.js';
 import { Runtime } from '../../index.js';
 import type { GlobalOptions } from '../main.js';
-import { table } from '../render.js';
+import { humanSize, table } from '../render.js';
 
 /** `12.5MiB`: Docker prints memory in powers of 1024. */
 export function binarySize(bytes: number): string {
@@ -27,7 +27,8 @@ export async function stats(
   if (flags.format === 'json') {
     for (const s of all) {
       const line = { ID: s.id.slice(0, 12), Name: s.name, CPUPerc: s.cpuPercent, MemUsage: s.memoryUsage };
-      process.stdout.write(JSON.stringify({ ...line, MemLimit: s.memoryLimit, PIDs: s.pids }) + '\n');
+      const io = { NetRx: s.netRx, NetTx: s.netTx, BlockRead: s.blockRead, BlockWrite: s.blockWrite };
+      process.stdout.write(JSON.stringify({ ...line, MemLimit: s.memoryLimit, ...io, PIDs: s.pids }) + '\n');
     }
     return;
   }
@@ -37,7 +38,10 @@ export async function stats(
     `${s.cpuPercent.toFixed(2)}%`,
     `${binarySize(s.memoryUsage)} / ${binarySize(s.memoryLimit)}`,
     `${s.memoryLimit > 0 ? ((s.memoryUsage / s.memoryLimit) * 100).toFixed(2) : '0.00'}%`,
+    `${humanSize(s.netRx)} / ${humanSize(s.netTx)}`,
+    `${humanSize(s.blockRead)} / ${humanSize(s.blockWrite)}`,
     String(s.pids),
   ]);
-  process.stdout.write(table(['CONTAINER ID', 'NAME', 'CPU %', 'MEM USAGE / LIMIT', 'MEM %', 'PIDS'], rows));
+  const header = ['CONTAINER ID', 'NAME', 'CPU %', 'MEM USAGE / LIMIT', 'MEM %', 'NET I/O', 'BLOCK I/O', 'PIDS'];
+  process.stdout.write(table(header, rows));
 }

@@ -6,6 +6,7 @@
 import type { OomSource } from '../plan.js';
 import type { Controller } from './detect.js';
 import type { CgroupLimits } from './limits.js';
+import type { IoBytes } from './io-stats.js';
 
 /**
  * The limits in effect, read back from the kernel, in driver-neutral units. A field is absent
@@ -52,6 +53,8 @@ export interface CgroupStats {
     current: number;
     limit: number | 'max';
   };
+  /** Bytes read from and written to block devices (v1 blkio, v2 io). */
+  io?: IoBytes;
 }
 
 /** One container's cgroup in one kind of hierarchy. */

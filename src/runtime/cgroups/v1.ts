@@ -28,6 +28,7 @@ import type { AppliedLimits, CgroupDriver, CgroupStats } from './driver.js';
 import type { CreateHooks } from './layout.js';
 import { DEFAULT_DEVICE_RULES, v1DeviceLine } from './devices.js';
 import { cpuSharesToWeight, memorySwapTotal, type CgroupLimits } from './limits.js';
+import { parseBlkioServiceBytes } from './io-stats.js';
 
 /** The container's directory in each controller's hierarchy (comounted ones share a path). */
 export type V1Dirs = Partial<Record<Controller, string>>;
@@ -104,7 +105,7 @@ export class V1Cgroup implements CgroupDriver {
   }
 
   async stats(): Promise<CgroupStats> {
-    const { memory, cpu, cpuacct, pids } = this.paths;
+    const { memory, cpu, cpuacct, pids, blkio } = this.paths;
     const stats: CgroupStats = {};
     if (memory !== undefined) {
       const oomFile = join(memory, 'memory.oom_control');
@@ -133,6 +134,9 @@ export class V1Cgroup implements CgroupDriver {
         current: readNumber(join(pids, 'pids.current')),
         limit: readLimit(join(pids, 'pids.max')),
       };
+    }
+    if (blkio !== undefined) {
+      stats.io = parseBlkioServiceBytes(readCgroupFile(join(blkio, 'blkio.throttle.io_service_bytes')));
     }
     return stats;
   }

@@ -28,6 +28,7 @@ import { compileDeviceProgram, encodeEbpf } from './device-program.js';
 import { DEFAULT_DEVICE_RULES } from './devices.js';
 import type { CreateHooks } from './layout.js';
 import { cpuSharesToWeight, memorySwapTotal, type CgroupLimits } from './limits.js';
+import { parseIoStat } from './io-stats.js';
 
 /** Attaches a cgroup device program (`struct bpf_insn[]`) to a v2 cgroup directory. */
 export type AttachDeviceProgram = (dir: string, program: Buffer) => void;
@@ -199,6 +200,7 @@ export class V2Cgroup implements CgroupDriver {
     if (this.serves.has('pids')) {
       stats.pids = { current: readNumber(file('pids.current')), limit: readLimit(file('pids.max')) };
     }
+    if (this.serves.has('blkio')) stats.io = parseIoStat(readCgroupFile(file('io.stat')));
     return stats;
   }
 
