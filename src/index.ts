@@ -24,7 +24,7 @@ import { TsdockError } from './errors.js';
 import { findContainer, type StoredContainer } from './runtime/container-store.js';
 import type { IdMapping } from './image/id-mapping.js';
 import type { LayerLimits } from './image/layer-limits.js';
-import type { ImageInspect, ImageStore, ImageSummary, ResolvedImage } from './image/store.js';
+import type { ImageInspect, ImageStore, ImageSummary, PruneResult, ResolvedImage } from './image/store.js';
 import type { ArchiveStream } from './image/load.js';
 import type { ArchiveFormat } from './image/save.js';
 import {
@@ -80,7 +80,7 @@ export type { PodOptions, PodSummary } from './runtime/pod.js';
 export type { PodRecord, PodNamespace } from './runtime/pod-record.js';
 export type { ObservedState } from './runtime/container-state.js';
 export type { CgroupLimits } from './runtime/cgroups/index.js';
-export type { ImageSummary, ImageInspect, ImageConfig } from './image/store.js';
+export type { ImageSummary, ImageInspect, ImageConfig, PruneResult } from './image/store.js';
 export type { LayerLimits } from './image/layer-limits.js';
 export type { ArchiveStream } from './image/load.js';
 export type { ArchiveFormat } from './image/save.js';
@@ -229,13 +229,30 @@ export class Runtime {
   }
 
   /**
-   * Removes an image by name or id; returns what was untagged and deleted.
+   * Removes an image by name or id; returns what was untagged and deleted. An image a container
+   * (running or not) was created from is refused, or with `force` only untagged.
    *
    * @example await runtime.removeImage('busybox'); // ['Untagged: busybox:latest', 'Deleted: sha256:…']
-   * @throws TsdockError `IMAGE_NOT_FOUND`.
+   * @throws TsdockError `IMAGE_NOT_FOUND`; `CONFLICT` for an image a container uses.
    */
-  removeImage(ref: string, options: { force?: boolean } = {}): Promise<string[]> {
-    return this.images.remove(ref, options);
+  async removeImage(ref: string, options: { force?: boolean } = {}): Promise<string[]> {
+    return this.images.remove(ref, { ...options, inUse: await this.imagesInUse() });
+  }
+
+  /**
+   * Removes dangling images (with `all`, every image no container was created from), then the
+   * blobs, layers and abandoned partial downloads no image refers to (`docker image prune`).
+   *
+   * @example const { lines, reclaimed } = await runtime.pruneImages({ all: true });
+   */
+  async pruneImages(options: { all?: boolean } = {}): Promise<PruneResult> {
+    return this.images.prune({ all: options.all, inUse: await this.imagesInUse() });
+  }
+
+  /** Image IDs the containers of this root were created from, each with one container's name. */
+  private async imagesInUse(): Promise<Map<string, string>> {
+    const { listContainers } = await import('./runtime/container-store.js');
+    return new Map(listContainers(this.containersRoot()).map((c) => [c.record.imageId, c.record.name]));
   }
 
   /**

@@ -409,6 +409,25 @@ function program(): Command {
       await images(globals(), flags);
     });
 
+  const image = cli.command('image').description('Manage images');
+  image
+    .command('inspect')
+    .description('Show images as JSON')
+    .argument('<image...>', 'image names or ids')
+    .action(async (refs: string[]) => {
+      const { imageInspect } = await import('./commands/image.js');
+      process.exitCode = await imageInspect(globals(), refs);
+    });
+  image
+    .command('prune')
+    .description('Remove dangling images (-a: every image no container uses) and what no image needs')
+    .option('-a, --all', 'remove every image no container was created from, not only dangling ones')
+    .option('-f, --force', 'do not ask for confirmation')
+    .action(async (flags: { all?: boolean; force?: boolean }) => {
+      const { imagePrune } = await import('./commands/image.js');
+      await imagePrune(globals(), flags);
+    });
+
   cli
     .command('rmi')
     .description('Remove images')
@@ -425,8 +444,9 @@ function program(): Command {
     .argument('<image>', 'image reference (busybox, 127.0.0.1:5000/team/app:1.2)')
     .option('--platform <os/arch[/variant]>', 'platform to pick from a multi-platform image (default: this host)')
     .option('--tls-verify [bool]', 'verify TLS certificates (--tls-verify=false to skip)')
+    .option('--max-concurrent-downloads <n>', 'layers downloaded and unpacked at once (default 3)')
     .option('-q, --quiet', 'print only the image name')
-    .action(async (image: string, flags: { platform?: string; tlsVerify?: string | boolean; quiet?: boolean }) => {
+    .action(async (image: string, flags: import('./commands/pull.js').PullFlags) => {
       const { pull } = await import('./commands/pull.js');
       await pull(globals(), image, flags);
     });

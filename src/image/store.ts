@@ -106,6 +106,17 @@ export interface ImageInspect {
   layers: string[];
 }
 
+/** What `image prune` removed. */
+export interface PruneResult {
+  /** Docker's lines: `untagged: busybox:latest`, `deleted: sha256:…`. */
+  lines: string[];
+  /** Bytes of blobs and abandoned partial downloads removed. */
+  reclaimed: number;
+}
+
+/** Images containers use (by image ID -> a container's name): never deleted. */
+export type ImagesInUse = ReadonlyMap<string, string>;
+
 /** An image a load or import added. */
 export interface LoadedImage {
   /** `sha256:…` */
@@ -270,14 +281,39 @@ export class ImageStore {
   }
 
   /**
+   * Removes unused images: those without a name (dangling), or with `all` every image no
+   * container uses; then every blob, layer directory and abandoned partial download no image
+   * refers to. Never an image in `inUse`.
+   */
+  async prune(options: { all?: boolean; inUse?: ImagesInUse } = {}): Promise<PruneResult> {
+    return this.guard(() =>
+      this.lock.run('exclusive', async () => {
+        const images = await this.readImages();
+        const lines: string[] = [];
+        for (const [id, record] of Object.entries(images.images)) {
+          if (options.inUse?.has(id) === true || (options.all !== true && record.names.length > 0)) continue;
+          lines.push(...record.names.map((n) => `untagged: ${familiarReference(parseReference(n))}`));
+          lines.push(`deleted: ${id}`);
+          // eslint-disable-next-line @typescript-eslint/no-dynamic-delete -- keyed by image ID
+          delete images.images[id];
+        }
+        if (lines.length > 0) await this.parts.writeImages(images);
+        return { lines, reclaimed: await this.collectGarbage(images) };
+      }),
+    );
+  }
+
+  /**
    * Removes a name; when it was the image's last name, or the image was named by ID, removes the
    * image and every blob and layer directory no other image uses. An image named by ID whose
-   * names span several repositories is removed only with `force`. Returns Docker's lines:
+   * names span several repositories is removed only with `force`. An image a container uses
+   * (`inUse`) is never deleted: refused, or with `force` only untagged. Returns Docker's lines:
    * `Untagged: busybox:latest`, `Deleted: sha256:…`.
    *
-   * @throws TsdockError `IMAGE_NOT_FOUND`; `INVALID_ARGUMENT` for the several-repositories case.
+   * @throws TsdockError `IMAGE_NOT_FOUND`; `INVALID_ARGUMENT` for the several-repositories case;
+   *   `CONFLICT` for an image a container uses.
    */
-  async remove(ref: string, options: { force?: boolean } = {}): Promise<string[]> {
+  async remove(ref: string, options: { force?: boolean; inUse?: ImagesInUse } = {}): Promise<string[]> {
     return this.guard(() =>
       this.lock.run('exclusive', async () => {
         const images = await this.readImages();
@@ -299,7 +335,14 @@ export class ImageStore {
           lines.push(...found.record.names.map((n) => `Untagged: ${familiar(n)}`));
           found.record.names = [];
         }
-        if (found.record.names.length > 0) {
+        const user = options.inUse?.get(found.id);
+        if (user !== undefined && found.record.names.length === 0 && options.force !== true) {
+          throw new TsdockError(
+            'CONFLICT',
+            `unable to remove image ${ref}: container ${user} uses it (remove the container, or -f to untag only)`,
+          );
+        }
+        if (found.record.names.length > 0 || user !== undefined) {
           await this.parts.writeImages(images);
           return lines;
         }
@@ -502,8 +545,12 @@ export class ImageStore {
     await this.layers.unpack(chainId, mapping, this.blobs.path(layer.digest), diffId, where);
   }
 
-  /** Removes blobs and layer directories that no image refers to any more. */
-  private async collectGarbage(images: ImagesFile): Promise<void> {
+  /**
+   * Removes blobs, layer directories and partial downloads that no image refers to any more;
+   * returns the bytes of blobs and downloads removed. Under the exclusive lock no pull is in
+   * flight (pulls hold the shared one), so a partial download is one a killed pull left.
+   */
+  private async collectGarbage(images: ImagesFile): Promise<number> {
     const liveBlobs = new Set<string>();
     const liveChains = new Set<string>();
     for (const record of Object.values(images.images)) {
@@ -513,10 +560,21 @@ export class ImageStore {
         liveBlobs.add(d);
       for (const c of chainIds(config.rootfs.diff_ids)) liveChains.add(digestHex(c));
     }
-    for (const digest of await this.blobs.list()) if (!liveBlobs.has(digest)) await this.blobs.remove(digest);
+    let reclaimed = 0;
+    for (const digest of await this.blobs.list()) {
+      if (liveBlobs.has(digest)) continue;
+      reclaimed += (await statIfExists(this.blobs.path(digest)))?.size ?? 0;
+      await this.blobs.remove(digest);
+    }
     for (const name of await this.layers.list()) {
       if (!liveChains.has(name.slice(0, 64))) await this.layers.remove(name);
     }
+    const downloads = join(this.root, 'downloads');
+    for (const name of (await statIfExists(downloads)) === undefined ? [] : await readdir(downloads)) {
+      reclaimed += (await statIfExists(join(downloads, name)))?.size ?? 0;
+      await rm(join(downloads, name), { force: true });
+    }
+    return reclaimed;
   }
 
   /** Clears temporaries a killed holder of the lock left behind. */

@@ -140,6 +140,42 @@ describe('pull from an open registry', () => {
     expect(await readdir(join(root, 'downloads'))).toEqual([]);
   });
 
+  it('--max-concurrent-downloads 1 fetches one layer after the other; a bad value is refused', async () => {
+    const root = join(work, 'root-serial');
+    await openImageStore(root);
+    const events: ProgressEvent[] = [];
+    await pullImage(new TransferStore(root), `${registry.host}/test/app:oci`, {
+      concurrency: 1,
+      onProgress: (e) => events.push(e),
+    });
+    // Each layer's events form one run: the next layer starts after the last one completed.
+    const order = events.flatMap((e) => (e.type === 'layer' && e.status !== 'waiting' ? [e.digest] : []));
+    const runs = order.filter((d, i) => i === 0 || order[i - 1] !== d);
+    expect(new Set(runs).size).toBe(runs.length);
+    expect(runs).toHaveLength(2);
+
+    const cliPull = await tsdock([
+      '--root',
+      join(work, 'root-serial-cli'),
+      'pull',
+      '-q',
+      '--max-concurrent-downloads',
+      '1',
+      `${registry.host}/test/app:oci`,
+    ]);
+    expect([cliPull.code, cliPull.stderr]).toEqual([0, '']);
+    const bad = await tsdock([
+      '--root',
+      root,
+      'pull',
+      '--max-concurrent-downloads',
+      '0',
+      `${registry.host}/test/app:oci`,
+    ]);
+    expect(bad.code).toBe(125);
+    expect(bad.stderr).toBe('tsdock: invalid --max-concurrent-downloads "0": expected 1 to 64\n');
+  });
+
   it('a second pull finds every layer already there', async () => {
     const root = join(work, 'root-oci');
     const events: ProgressEvent[] = [];
