@@ -8,6 +8,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Runtime } from '../../src/index.js';
 import type { ContainerRecord } from '../../src/runtime/container-record.js';
 import { isAlive, type ProcessIdentity } from '../../src/runtime/proc-stat.js';
 import { busyboxRoot, type BusyboxRoot } from '../helpers/busybox.js';
@@ -432,21 +433,9 @@ describe('logs', () => {
 });
 
 describe('no leftovers', () => {
-  it('is back at baseline after 50 run -d / rm -f cycles', async () => {
-    const mounts = await hostMounts();
-    const cgroups = await cgroupsUnder(parent);
-    const before = records().length;
-    for (let i = 0; i < 50; i++) {
-      const name = unique('loop');
-      await runDetached(name, ['sleep', '100']);
-      expect((await cli(['rm', '-f', name])).code).toBe(0);
-    }
-    expect(records()).toHaveLength(before);
-    expect(readdirSync(join(box.root, 'containers'))).toHaveLength(before);
-    expect(await hostMounts()).toEqual(mounts);
-    expect(await cgroupsUnder(parent)).toEqual(cgroups);
-    // No monitor of this root is left: each one's plan lies under the root.
-    const monitors = readdirSync('/proc')
+  /** Processes of this root (monitors, exit commands): each one's argv names a path under it. */
+  function processesOfRoot(): string[] {
+    return readdirSync('/proc')
       .filter((p) => /^\d+$/.test(p))
       .filter((p) => {
         try {
@@ -455,6 +444,39 @@ describe('no leftovers', () => {
           return false;
         }
       });
-    expect(monitors).toEqual([]);
-  }, 120_000);
+  }
+
+  function containerDirs(): string[] {
+    const dir = join(box.root, 'containers');
+    return existsSync(dir) ? readdirSync(dir).sort() : [];
+  }
+
+  it('is back at baseline after 200 run --rm cycles (library) and run -d / rm -f, run -d --rm (CLI)', async () => {
+    const runtime = await Runtime.open({ root: box.root });
+    const mounts = await hostMounts();
+    const cgroups = await cgroupsUnder(parent);
+    const fds = readdirSync('/proc/self/fd').length;
+    const before = containerDirs();
+    for (let i = 0; i < 200; i++) {
+      const result = await runtime.run('busybox', {
+        command: ['true'],
+        cgroupParent: parent,
+        stdio: { stdin: 'ignore', output: 'ignore' },
+      });
+      expect(result.exitCode).toBe(0);
+    }
+    for (let i = 0; i < 5; i++) {
+      const name = unique('loop');
+      await runDetached(name, ['sleep', '100']);
+      expect((await cli(['rm', '-f', name])).code).toBe(0);
+      await runDetached(unique('loop-rm'), ['true'], ['--rm']);
+    }
+    // The detached --rm ones are removed by their monitors' exit commands.
+    await until('the --rm containers to go', () => containerDirs().length === before.length);
+    await until('every process of the root to end', () => processesOfRoot().length === 0);
+    expect(containerDirs()).toEqual(before);
+    expect(await hostMounts()).toEqual(mounts);
+    expect(await cgroupsUnder(parent)).toEqual(cgroups);
+    expect(readdirSync('/proc/self/fd')).toHaveLength(fds);
+  }, 240_000);
 });
