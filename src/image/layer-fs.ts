@@ -138,7 +138,15 @@ export class LayerDir {
   private setXattrs(abs: string, xattrs: Map<string, Buffer>): void {
     for (const [name, value] of xattrs) {
       if (FORBIDDEN_XATTR_PREFIXES.some((prefix) => name.startsWith(prefix))) continue;
-      native().lsetxattr(abs, name, value);
+      try {
+        native().lsetxattr(abs, name, value);
+      } catch (err) {
+        // The kernel refuses `user.*` on symlinks and devices (xattr(7)) and a file system may
+        // not take a namespace at all: such an attribute cannot exist here, so it is dropped,
+        // as containerd does, rather than failing the whole layer.
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code !== 'EPERM' && code !== 'EOPNOTSUPP' && code !== 'ENOTSUP') throw err;
+      }
     }
   }
 

@@ -4,7 +4,7 @@
  * layers never reach outside their directory.
  */
 import { constants, createReadStream } from 'node:fs';
-import { chmod, chown, copyFile, link, lutimes, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { chmod, chown, copyFile, link, lstat, lutimes, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { digestStream, type Digest } from '../../src/image/digest.js';
@@ -245,6 +245,57 @@ describe('hostile layers', () => {
     expect(await listTree(outside, { times: true })).toEqual(before);
     expect(await readFile(join(outside, 'secret'), 'utf8')).toBe('untouched');
     expect(native().lgetxattr(outside, 'trusted.overlay.opaque')).toBeUndefined();
+  });
+
+  it.each([
+    [
+      'a directory member over a symlink to the outside (link, then chmod/chown)',
+      (o: string) => [
+        tarEntry({ path: 'd', type: 'symlink', linkname: o }),
+        tarEntry({ path: 'd/', type: 'directory', mode: 0o777, uid: 1234, gid: 1234 }),
+      ],
+    ],
+    [
+      'a file member over a symlink to an outside file',
+      (o: string) => [
+        tarEntry({ path: 'f', type: 'symlink', linkname: join(o, 'secret') }),
+        tarEntry({ path: 'f', mode: 0o4777, uid: 1234, size: 4, body: items([Buffer.from('evil')]) }),
+      ],
+    ],
+    [
+      'a hardlink to a symlink to the outside, then its metadata',
+      (o: string) => [
+        tarEntry({ path: 'l', type: 'symlink', linkname: join(o, 'secret') }),
+        tarEntry({ path: 'h', type: 'hardlink', linkname: 'l' }),
+        tarEntry({ path: 'h', type: 'directory', mode: 0o777 }),
+      ],
+    ],
+    [
+      'xattrs and times on a symlink to the outside',
+      (o: string) => [
+        tarEntry({
+          path: 'l',
+          type: 'symlink',
+          linkname: o,
+          mtime: 1,
+          xattrs: new Map([['user.evil', Buffer.from('x')]]),
+        }),
+      ],
+    ],
+  ])('never changes what %s points to', async (_what, make) => {
+    const outside = await outsideFile();
+    const stat = async (): Promise<unknown> => {
+      const st = await lstat(outside);
+      return [st.mode, st.uid, st.gid, st.mtimeMs, native().llistxattr(outside)];
+    };
+    const before = [await listTree(outside, { times: true }), await stat()];
+    const dest = await tempDir();
+    // Refusing the layer and unpacking it inside are both fine; touching the outside is not.
+    await unpackLayer(await crafted(make(outside)), dest).catch((err: unknown) => {
+      expect(err).toMatchObject({ code: 'INVALID_IMAGE' });
+    });
+    expect([await listTree(outside, { times: true }), await stat()]).toEqual(before);
+    expect(await readFile(join(outside, 'secret'), 'utf8')).toBe('untouched');
   });
 
   it('ignores overlayfs xattrs a layer tries to set', async () => {
