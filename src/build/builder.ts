@@ -132,6 +132,8 @@ export async function buildImage(host: BuildHost, request: BuildRequest): Promis
   const total = plan.stages.reduce((n, p) => n + 1 + p.stage.instructions.length, 0);
   let step = 0;
   const results = new Map<number, StageState>();
+  /** The layer directories of the images `COPY --from` names, read under the shared lock. */
+  const fromImageLayers = new Map<string, string[]>();
   const scratch = await mkdtemp(join(host.root, 'ingest', 'build-'));
   const session: BuildSession = {
     store,
@@ -156,8 +158,6 @@ export async function buildImage(host: BuildHost, request: BuildRequest): Promis
     onEvent,
     signal: request.signal,
   };
-  const fromImageLayers = new Map<string, string[]>();
-
   let final: StageState | undefined;
   try {
     await store.shared(async () => {

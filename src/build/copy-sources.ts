@@ -9,6 +9,7 @@ import { readLayeredFile } from '../runtime/layer-files.js';
 import { resolveUser } from '../runtime/user.js';
 import { collectTree, matchSource, resolveDestination, type CopyAttributes, type CopyItem } from './copy-plan.js';
 import { isTarArchive } from './copy-step.js';
+import { parseHeredocMarker } from './dockerfile/heredoc.js';
 import type { CopyInstruction } from './dockerfile/types.js';
 import { LayeredTree, type FileTree } from './file-tree.js';
 import type { DownloadedFile } from './download.js';
@@ -64,8 +65,8 @@ type Source =
 async function sourcesOf(instruction: CopyInstruction, words: string[], ctx: CopyContext): Promise<Source[]> {
   const out: Source[] = [];
   for (const word of words) {
-    const heredoc = /^<<-?["']?([^"']+)["']?$/.exec(word);
-    const doc = heredoc === null ? undefined : instruction.heredocs.find((h) => h.name === heredoc[1]);
+    const marker = parseHeredocMarker(word);
+    const doc = marker === undefined ? undefined : instruction.heredocs.find((h) => h.name === marker.name);
     if (doc !== undefined) {
       out.push({ kind: 'bytes', name: doc.name, data: Buffer.from(doc.content), mode: 0o644, mtime: 0 });
       continue;

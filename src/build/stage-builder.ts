@@ -16,6 +16,7 @@ import { BuildCache, stepKey, type CachedStep } from './build-cache.js';
 import type { CopyItem } from './copy-plan.js';
 import { copyAttributes, copyItems } from './copy-sources.js';
 import { contentHash, copyEntries, directoryEntries } from './copy-step.js';
+import { parseHeredocMarker } from './dockerfile/heredoc.js';
 import type { CopyInstruction, Instruction, RunInstruction } from './dockerfile/types.js';
 import { LayeredTree, resolveInTree, type FileTree } from './file-tree.js';
 import { applyMetadata, commandArgs, envMap } from './image-config.js';
@@ -179,7 +180,7 @@ export class StageBuilder {
     const { command, heredocs } = instruction;
     if (command.form === 'shell' && heredocs.length > 0) {
       const only = heredocs[0];
-      if (heredocs.length === 1 && only !== undefined && /^<<-?["']?[^"'\s]+["']?$/.test(command.script.trim())) {
+      if (heredocs.length === 1 && only !== undefined && parseHeredocMarker(command.script.trim()) !== undefined) {
         return commandArgs({ form: 'shell', script: only.content }, this.state.config.config);
       }
       // The shell reads the heredocs itself: hand it the script with their bodies after it.
@@ -237,7 +238,8 @@ export class StageBuilder {
   }
 
   private async copyInstruction(instruction: CopyInstruction): Promise<void> {
-    const words = instruction.sources.map(this.word);
+    // A heredoc source stays as written: it names a body, not a path.
+    const words = instruction.sources.map((w) => (parseHeredocMarker(w) === undefined ? this.word(w) : w));
     const destination = this.word(instruction.destination);
     const attrs = await copyAttributes(
       instruction.chown === undefined ? undefined : this.word(instruction.chown),
