@@ -41,7 +41,7 @@ import type { ContainerInspect } from './runtime/container-inspect.js';
 import type { LogEntry } from './runtime/container-logs.js';
 import type { ExecOptions, StartedExec } from './runtime/exec.js';
 import type { ContainerStats } from './runtime/container-stats.js';
-import type { LogConfig } from './runtime/container-record.js';
+import type { ContainerRecord, LogConfig } from './runtime/container-record.js';
 import type { ContainerOptions } from './runtime/options.js';
 import type { NamespaceJoin } from './runtime/plan.js';
 import type { PodOptions, Pods, PodSummary } from './runtime/pod.js';
@@ -438,8 +438,7 @@ export class Runtime {
     const [{ startCreated }, ops] = await Promise.all([import('./runtime/container.js'), this.ops()]);
     const container = ops.observe(this.find(ref));
     if (ops.isActive(container.observed)) return;
-    const { pod } = container.record.options;
-    if (pod !== undefined && container.record.infra !== true) await (await this.pods()).start(pod);
+    await this.startPodOf(container.record);
     const started = await startCreated(this.containersRoot(), container.record);
     started.monitor.detach();
   }
@@ -456,6 +455,7 @@ export class Runtime {
     if (ops.isActive(container.observed)) {
       throw new TsdockError('CONFLICT', `container ${container.record.name} is running: use attach`);
     }
+    await this.startPodOf(container.record);
     return startCreated(this.containersRoot(), container.record, stdio);
   }
 
@@ -880,6 +880,12 @@ export class Runtime {
   private async pods(): Promise<Pods> {
     const { Pods } = await import('./runtime/pod.js');
     return new Pods(this.root);
+  }
+
+  /** A pod member's namespaces are its pod's: the pod runs before the member starts. */
+  private async startPodOf(record: ContainerRecord): Promise<void> {
+    const { pod } = record.options;
+    if (pod !== undefined && record.infra !== true) await (await this.pods()).start(pod);
   }
 
   /** A container's options and namespace joins, resolved against its pod when it names one. */

@@ -236,9 +236,18 @@ describe('pods', () => {
     const again = await inspectPod(pod);
     expect(again.status).toBe('running');
     expect(again.pausePid).not.toBe(first.pausePid);
+    const member = await ok(['run', '-d', '--pod', pod, '--cgroup-parent', parent, 'busybox', 'sleep', '600']);
     await ok(['pod', 'stop', '-t', '1', pod]);
-    expect((await inspectPod(pod)).status).toBe('exited');
+    const stopped = await inspectPod(pod);
+    expect(stopped.status).toBe('exited');
+    expect(stopped.containers.map((c) => c.status)).toEqual(['exited']);
     expect(existsSync(podPinsDir(box.root, first.id))).toBe(false);
-    await ok(['pod', 'rm', pod]);
+    // Starting a member starts its pod first.
+    await ok(['start', member]);
+    const restarted = await inspectPod(pod);
+    expect(restarted.status).toBe('running');
+    expect(restarted.containers.map((c) => c.status)).toEqual(['running']);
+    expect(await ok(['exec', member, 'hostname'])).toBe(pod);
+    await ok(['pod', 'rm', '-f', pod]);
   });
 });
