@@ -1,11 +1,14 @@
 /** The pure parts of networking: subnets and addresses, `-p` forms, the nftables text, hosts and resolv.conf. */
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { TsdockError } from '../../src/errors.js';
 import { parseAddHost, renderHosts, renderResolvConf } from '../../src/network/hosts.js';
 import { allocateAddress, checkSubnet, chooseSubnet, macOf, type HostRoute } from '../../src/network/ipam.js';
 import { formatAddress, formatSubnet, parseAddress, parseSubnet } from '../../src/network/ipv4.js';
 import { renderIptables } from '../../src/network/iptables.js';
-import { renderTable } from '../../src/network/nat.js';
+import { applyTable, renderTable } from '../../src/network/nat.js';
 import { exposedPorts, parsePublish } from '../../src/network/ports.js';
 import { networkHostOf } from '../../src/network/store.js';
 
@@ -159,6 +162,29 @@ describe('nftables table', () => {
     expect(text).toContain('ip saddr 127.0.0.0/8 oifname "tsbr-1" masquerade');
     expect(text).toContain('iifname "tsdock0" oifname { "tsbr-1" } drop');
     expect(text).toContain('iifname "tsbr-1" oifname { "tsdock0" } drop');
+  });
+});
+
+describe('applying the table', () => {
+  it('runs no firewall tool when the table is the one last applied, and forgets it when an apply fails', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tsdock-nat-'));
+    const applied = join(dir, 'tsdock_test.rules');
+    const networks = [{ bridge: 'tsdock0', subnet: '172.17.0.0/16' }];
+    writeFileSync(applied, `nftables\n${renderTable('tsdock_test', networks, [])}`);
+    const path = process.env.PATH;
+    // No nft or iptables to be found: any run of one fails.
+    process.env.PATH = dir;
+    try {
+      await expect(applyTable('tsdock_test', networks, [], applied)).resolves.toBeUndefined();
+      const published = [
+        { ip: '172.17.0.2', ports: [{ hostPort: 8080, containerPort: 80, protocol: 'tcp' as const }] },
+      ];
+      await expect(applyTable('tsdock_test', networks, published, applied)).rejects.toThrow(/not found/);
+      expect(existsSync(applied)).toBe(false);
+    } finally {
+      process.env.PATH = path;
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
