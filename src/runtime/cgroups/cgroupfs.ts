@@ -25,6 +25,15 @@ export function isEnoent(err: unknown): boolean {
   return errnoCode(err) === 'ENOENT' || (err instanceof TsdockError && errnoCode(err.cause) === 'ENOENT');
 }
 
+/**
+ * A cgroup removed under us: its files are gone (ENOENT), or, when the file was opened before
+ * the rmdir, the kernel refuses the write to a dead cgroup (ENODEV, kernfs).
+ */
+export function isGone(err: unknown): boolean {
+  const codes = [errnoCode(err), err instanceof TsdockError ? errnoCode(err.cause) : undefined];
+  return codes.includes('ENOENT') || codes.includes('ENODEV');
+}
+
 /** The kernel's wording for an errno (`invalid argument`), as strerror(3) would print it. */
 export function reason(err: unknown): string {
   const errno = (err as NodeJS.ErrnoException | undefined)?.errno;

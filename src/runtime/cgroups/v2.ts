@@ -9,7 +9,7 @@ import { TsdockError } from '../../errors.js';
 import type { OomSource } from '../plan.js';
 import {
   exists,
-  isEnoent,
+  isGone,
   killAll,
   readCgroupFile,
   readFlatKeyed,
@@ -239,7 +239,7 @@ export class V2Cgroup implements CgroupDriver {
         return false;
       } catch (err) {
         // The cgroup was removed under us (the monitor's rmdir after the last exit): nothing is left.
-        if (isEnoent(err)) return true;
+        if (isGone(err)) return true;
         throw err;
       }
     }, SETTLE_MS);
