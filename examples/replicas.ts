@@ -26,10 +26,10 @@ export interface ReplicaSpec {
   options?: Omit<CreateOptions, 'name'>;
 }
 
-/** N replicas kept running: one supervisor per replica, each waiting for its container's exit. */
+/** N replicas kept running: their `die` events (the monitor records them) start them again. */
 export class ReplicaSet {
   private readonly stopping = new AbortController();
-  private supervisors: Promise<void>[] = [];
+  private supervisor: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly runtime: Runtime,
@@ -43,8 +43,10 @@ export class ReplicaSet {
 
   /** Starts (or adopts) every replica and resolves once all of them run. */
   async start(): Promise<void> {
+    // Events are replayed from here: a replica that dies while the others start is not missed.
+    const since = Date.now();
     await Promise.all(this.names.map((name) => this.ensureRunning(name)));
-    this.supervisors = this.names.map((name) => this.supervise(name));
+    this.supervisor = this.supervise(since);
   }
 
   /** How many replicas run now. */
@@ -56,18 +58,19 @@ export class ReplicaSet {
   /** Stops supervising, then stops and removes every replica. */
   async close(timeoutSeconds = 10): Promise<void> {
     this.stopping.abort();
+    await this.supervisor;
     await Promise.all(this.names.map((name) => this.runtime.stop(name, { timeout: timeoutSeconds }).catch(notFound)));
-    await Promise.all(this.supervisors);
     await Promise.all(this.names.map((name) => this.runtime.remove(name, { force: true }).catch(notFound)));
   }
 
-  /** Waits for the replica's exit and starts it again, until `close`. */
-  private async supervise(name: string): Promise<void> {
-    for (;;) {
-      const exitCode = await this.runtime.wait(name);
-      if (this.stopping.signal.aborted) return;
-      console.error(`replica ${name} exited with ${String(exitCode)}; starting it again`);
-      await this.ensureRunning(name);
+  /** Starts each replica again when it dies, until `close`. */
+  private async supervise(since: number): Promise<void> {
+    const names = new Set(this.names);
+    const deaths = this.runtime.events({ since, filters: { event: ['die'] }, signal: this.stopping.signal });
+    for await (const event of deaths) {
+      if (!names.has(event.name) || event.action !== 'die') continue;
+      console.error(`replica ${event.name} exited with ${String(event.exitCode)}; starting it again`);
+      await this.ensureRunning(event.name);
     }
   }
 
