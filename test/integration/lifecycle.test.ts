@@ -7,53 +7,15 @@ import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Runtime } from '../../src/index.js';
 import type { ContainerRecord } from '../../src/runtime/container-record.js';
 import { isAlive, type ProcessIdentity } from '../../src/runtime/proc-stat.js';
-import { busyboxRoot, type BusyboxRoot } from '../helpers/busybox.js';
-import { cgroupsUnder, hostMounts, removeCgroupParent, repoRoot, tsdock, uniqueCgroupParent } from '../helpers/host.js';
+import { containerBed } from '../helpers/container-bed.js';
+import { cgroupsUnder, hostMounts, repoRoot } from '../helpers/host.js';
 
-let box: BusyboxRoot;
-const parent = uniqueCgroupParent('life');
-let counter = 0;
-
-beforeAll(async () => {
-  box = await busyboxRoot('life');
-});
-
-/** Every process this file's containers started, killed by pid and start time; then the rest. */
-afterAll(async () => {
-  for (const r of records()) {
-    for (const who of [r.state.init, r.state.monitor]) {
-      if (who !== undefined && isAlive(who)) process.kill(who.pid, 'SIGKILL');
-    }
-  }
-  const left = records().map((r) => r.id);
-  if (left.length > 0) await cli(['rm', '-f', ...left]);
-  await removeCgroupParent(parent);
-  await box.remove();
-});
-
-function cli(args: string[]): ReturnType<typeof tsdock> {
-  return tsdock(['--root', box.root, ...args]);
-}
-
-function unique(label: string): string {
-  counter++;
-  return `life-${label}-${process.pid}-${counter}`;
-}
-
-function records(): ContainerRecord[] {
-  const dir = join(box.root, 'containers');
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir)
-    .filter((d) => /^[0-9a-f]{64}$/.test(d))
-    .flatMap((d) => {
-      const file = join(dir, d, 'config.json');
-      return existsSync(file) ? [JSON.parse(readFileSync(file, 'utf8')) as ContainerRecord] : [];
-    });
-}
+const bed = containerBed('life');
+const { cli, unique, records, parent } = bed;
 
 function recordOf(name: string): ContainerRecord {
   const r = records().find((c) => c.name === name);
@@ -121,12 +83,12 @@ describe('detached containers', () => {
     expect(quiet.stdout.split('\n')).toContain(id.slice(0, 12));
     expect((await cli(['rm', '-f', name])).code).toBe(0);
     await until('the monitor to end', () => gone(r.state.monitor));
-    expect(existsSync(join(box.root, 'containers', id))).toBe(false);
+    expect(existsSync(join(bed.root, 'containers', id))).toBe(false);
   });
 
   it('survives kill -9 of a foreground run', async () => {
     const name = unique('fg');
-    const args = ['--root', box.root, 'run', '--name', name, '--cgroup-parent', parent, 'busybox', 'sleep', '100'];
+    const args = ['--root', bed.root, 'run', '--name', name, '--cgroup-parent', parent, 'busybox', 'sleep', '100'];
     const child = spawn(process.execPath, [join(repoRoot, 'bin', 'tsdock.js'), ...args], { stdio: 'ignore' });
     await until('the container to run', () => records().some((r) => r.name === name && r.state.init !== undefined));
     child.kill('SIGKILL');
@@ -353,7 +315,7 @@ describe('logs', () => {
       'echo out1; echo err1 >&2; echo out2; printf "no newline \\"q\\""',
     ]);
     expect((await cli(['wait', name])).stdout).toBe('0\n');
-    const file = join(box.root, 'containers', id, `${id}-json.log`);
+    const file = join(bed.root, 'containers', id, `${id}-json.log`);
     const lines = readFileSync(file, 'utf8')
       .trim()
       .split('\n')
@@ -391,7 +353,7 @@ describe('logs', () => {
     // Early lines may be rotated out before the reader starts; from its first line on, none is missing.
     const first = seen[0] ?? 0;
     expect(seen).toEqual(Array.from({ length: 200 - first }, (_, i) => first + i));
-    const dir = join(box.root, 'containers', id);
+    const dir = join(bed.root, 'containers', id);
     const files = readdirSync(dir).filter((f) => f.startsWith(`${id}-json.log`));
     expect(files.sort()).toEqual([`${id}-json.log`, `${id}-json.log.1`, `${id}-json.log.2`]);
     for (const f of files) expect(readFileSync(join(dir, f)).length).toBeLessThanOrEqual(1024);
@@ -407,7 +369,7 @@ describe('logs', () => {
     await runDetached(name, ['sh', '-c', 'sleep 0.5; yes | head -n 200000; echo done']);
     const reader = spawn(
       process.execPath,
-      [join(repoRoot, 'bin', 'tsdock.js'), '--root', box.root, 'logs', '-f', name],
+      [join(repoRoot, 'bin', 'tsdock.js'), '--root', bed.root, 'logs', '-f', name],
       {
         stdio: 'ignore',
       },
@@ -439,7 +401,7 @@ describe('no leftovers', () => {
       .filter((p) => /^\d+$/.test(p))
       .filter((p) => {
         try {
-          return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(box.root);
+          return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(bed.root);
         } catch {
           return false;
         }
@@ -447,12 +409,12 @@ describe('no leftovers', () => {
   }
 
   function containerDirs(): string[] {
-    const dir = join(box.root, 'containers');
+    const dir = join(bed.root, 'containers');
     return existsSync(dir) ? readdirSync(dir).sort() : [];
   }
 
   it('is back at baseline after 200 run --rm cycles (library) and run -d / rm -f, run -d --rm (CLI)', async () => {
-    const runtime = await Runtime.open({ root: box.root });
+    const runtime = await Runtime.open({ root: bed.root });
     const mounts = await hostMounts();
     const cgroups = await cgroupsUnder(parent);
     const fds = readdirSync('/proc/self/fd').length;

@@ -3,52 +3,22 @@
  * `--rm` removed by the monitor's exit command, and the events all of it leaves, as root on the
  * real kernel.
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { Runtime, type TsdockEvent } from '../../src/index.js';
-import type { ContainerRecord } from '../../src/runtime/container-record.js';
 import { isAlive } from '../../src/runtime/proc-stat.js';
-import { busyboxRoot, type BusyboxRoot } from '../helpers/busybox.js';
-import { cgroupsUnder, removeCgroupParent, tsdock, uniqueCgroupParent } from '../helpers/host.js';
+import { containerBed } from '../helpers/container-bed.js';
+import { cgroupsUnder } from '../helpers/host.js';
 
-let box: BusyboxRoot;
+const bed = containerBed('rs');
+const { cli, unique, records, parent } = bed;
 let runtime: Runtime;
-const parent = uniqueCgroupParent('restart');
-let counter = 0;
 
 beforeAll(async () => {
-  box = await busyboxRoot('restart');
-  runtime = await Runtime.open({ root: box.root });
+  runtime = await Runtime.open({ root: bed.root });
 });
-
-afterAll(async () => {
-  for (const r of records()) {
-    for (const who of [r.state.monitor, r.state.init])
-      if (who !== undefined && isAlive(who)) process.kill(who.pid, 'SIGKILL');
-  }
-  const left = records().map((r) => r.id);
-  if (left.length > 0) await cli(['rm', '-f', ...left]);
-  await removeCgroupParent(parent);
-  await box.remove();
-});
-
-function cli(args: string[]): ReturnType<typeof tsdock> {
-  return tsdock(['--root', box.root, ...args]);
-}
-
-function unique(label: string): string {
-  return `rs-${label}-${process.pid}-${++counter}`;
-}
-
-function records(): ContainerRecord[] {
-  const dir = join(box.root, 'containers');
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir)
-    .filter((d) => existsSync(join(dir, d, 'config.json')))
-    .map((d) => JSON.parse(readFileSync(join(dir, d, 'config.json'), 'utf8')) as ContainerRecord);
-}
 
 async function runDetached(name: string, flags: string[], args: string[]): Promise<string> {
   const r = await cli(['run', '-d', '--name', name, '--cgroup-parent', parent, ...flags, 'busybox', ...args]);
@@ -156,7 +126,7 @@ describe('restart policies', () => {
     await until('the restarting state', async () => (await inspect(name)).State.Status === 'restarting');
     const monitor = records().find((r) => r.id === id)?.state.monitor;
     expect((await cli(['rm', '-f', name])).code).toBe(0);
-    expect(existsSync(join(box.root, 'containers', id))).toBe(false);
+    expect(existsSync(join(bed.root, 'containers', id))).toBe(false);
     await until('the monitor to end', () => !isAlive(monitor));
     expect(actions(await eventsOf(id)).slice(-1)).toEqual(['destroy']);
   });
@@ -176,7 +146,7 @@ describe('detached --rm', () => {
   it('is removed by its monitor once it exits, with no tsdock command run', async () => {
     const name = unique('rm');
     const id = await runDetached(name, ['--rm'], ['sh', '-c', 'sleep 0.2; exit 4']);
-    await until('the container to be removed', () => !existsSync(join(box.root, 'containers', id)));
+    await until('the container to be removed', () => !existsSync(join(bed.root, 'containers', id)));
     await until('the destroy event', async () => actions(await eventsOf(id)).includes('destroy'));
     expect(actions(await eventsOf(id))).toEqual(['create', 'start', 'die', 'destroy']);
     expect((await cgroupsUnder(parent)).filter((dir) => dir.endsWith(id))).toEqual([]);

@@ -7,16 +7,12 @@
  */
 import { join } from 'node:path';
 import { spawn as spawnPty, type IPty } from '@lydell/node-pty';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { ContainerRecord } from '../../src/runtime/container-record.js';
-import { isAlive } from '../../src/runtime/proc-stat.js';
-import { busyboxRoot, type BusyboxRoot } from '../helpers/busybox.js';
-import { removeCgroupParent, repoRoot, tsdock, uniqueCgroupParent } from '../helpers/host.js';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { afterEach, describe, expect, it } from 'vitest';
+import { containerBed } from '../helpers/container-bed.js';
+import { repoRoot } from '../helpers/host.js';
 
-let box: BusyboxRoot;
-const parent = uniqueCgroupParent('tty');
-let counter = 0;
+const bed = containerBed('tty');
+const { cli, unique, records, parent } = bed;
 const sessions: Terminal[] = [];
 
 /** The CLI on the slave side of a pty we hold the master of. */
@@ -29,7 +25,7 @@ class Terminal {
   readonly exited: Promise<number>;
 
   constructor(args: string[], size = { rows: 30, cols: 100 }) {
-    this.pty = spawnPty(process.execPath, [join(repoRoot, 'bin', 'tsdock.js'), '--root', box.root, ...args], {
+    this.pty = spawnPty(process.execPath, [join(repoRoot, 'bin', 'tsdock.js'), '--root', bed.root, ...args], {
       rows: size.rows,
       cols: size.cols,
       env: { ...process.env, TERM: 'xterm' },
@@ -87,10 +83,6 @@ class Terminal {
 /** busybox `sh`'s prompt as root, then its cursor position query (ESC [6n), at the end so far. */
 const PROMPT = new RegExp(`/ # (${String.fromCharCode(0x1b)}\\[6n)?$`);
 
-beforeAll(async () => {
-  box = await busyboxRoot('tty');
-});
-
 afterEach(({ task }) => {
   for (const s of sessions.splice(0)) {
     // What the terminal showed is the one clue to a session that hung.
@@ -98,39 +90,6 @@ afterEach(({ task }) => {
     s.kill();
   }
 });
-
-/** Every process this file's containers started, killed by pid and start time; then the rest. */
-afterAll(async () => {
-  for (const r of records()) {
-    for (const who of [r.state.init, r.state.monitor]) {
-      if (who !== undefined && isAlive(who)) process.kill(who.pid, 'SIGKILL');
-    }
-  }
-  const left = records().map((r) => r.id);
-  if (left.length > 0) await cli(['rm', '-f', ...left]);
-  await removeCgroupParent(parent);
-  await box.remove();
-});
-
-function cli(args: string[]): ReturnType<typeof tsdock> {
-  return tsdock(['--root', box.root, ...args]);
-}
-
-function unique(label: string): string {
-  counter++;
-  return `tty-${label}-${process.pid}-${counter}`;
-}
-
-function records(): ContainerRecord[] {
-  const dir = join(box.root, 'containers');
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir)
-    .filter((d) => /^[0-9a-f]{64}$/.test(d))
-    .flatMap((d) => {
-      const file = join(dir, d, 'config.json');
-      return existsSync(file) ? [JSON.parse(readFileSync(file, 'utf8')) as ContainerRecord] : [];
-    });
-}
 
 async function stateOf(name: string): Promise<string> {
   const r = await cli(['inspect', name]);

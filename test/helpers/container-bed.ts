@@ -1,0 +1,70 @@
+/**
+ * A test file's own busybox root and cgroup parent for containers driven through the CLI: unique
+ * names, the container records on disk, and an `afterAll` that kills whatever the file's
+ * containers left running (by pid and start time, never by name) and removes it all.
+ */
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
+import type { ContainerRecord } from '../../src/runtime/container-record.js';
+import { isAlive } from '../../src/runtime/proc-stat.js';
+import { busyboxRoot, type BusyboxRoot } from './busybox.js';
+import { removeCgroupParent, tsdock, uniqueCgroupParent } from './host.js';
+
+export interface ContainerBed {
+  /** The tsdock root, with the busybox image loaded (valid from `beforeAll` on). */
+  readonly root: string;
+  /** A cgroup parent under this test process's own cgroup, removed at the end. */
+  readonly parent: string;
+  /** The CLI on this root. */
+  readonly cli: (args: string[]) => ReturnType<typeof tsdock>;
+  /** A container name no other test or run uses. */
+  readonly unique: (label: string) => string;
+  /** The records of every container in the root. */
+  readonly records: () => ContainerRecord[];
+}
+
+/** Registers the root's set-up and clean-up hooks; call it at the top level of a test file. */
+export function containerBed(label: string): ContainerBed {
+  let box: BusyboxRoot | undefined;
+  let counter = 0;
+  const parent = uniqueCgroupParent(label);
+  const rootOf = (): string => {
+    if (box === undefined) throw new Error('containerBed: the root is ready only from beforeAll on');
+    return box.root;
+  };
+  const bed: ContainerBed = {
+    get root() {
+      return rootOf();
+    },
+    parent,
+    cli: (args) => tsdock(['--root', rootOf(), ...args]),
+    unique: (name) => `${label}-${name}-${String(process.pid)}-${String(++counter)}`,
+    records: () => {
+      const dir = join(rootOf(), 'containers');
+      if (!existsSync(dir)) return [];
+      return readdirSync(dir)
+        .filter((d) => /^[0-9a-f]{64}$/.test(d) && existsSync(join(dir, d, 'config.json')))
+        .map((d) => JSON.parse(readFileSync(join(dir, d, 'config.json'), 'utf8')) as ContainerRecord);
+    },
+  };
+
+  beforeAll(async () => {
+    box = await busyboxRoot(label);
+  });
+
+  afterAll(async () => {
+    if (box === undefined) return;
+    for (const r of bed.records()) {
+      for (const who of [r.state.init, r.state.monitor]) {
+        if (who !== undefined && isAlive(who)) process.kill(who.pid, 'SIGKILL');
+      }
+    }
+    const left = bed.records().map((r) => r.id);
+    if (left.length > 0) await bed.cli(['rm', '-f', ...left]);
+    await removeCgroupParent(parent);
+    await box.remove();
+  });
+
+  return bed;
+}
