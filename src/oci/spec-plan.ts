@@ -13,7 +13,7 @@ import { TsdockError } from '../errors.js';
 import { capabilityNames, capabilityNumber } from '../runtime/capabilities.js';
 import type { CgroupMount } from '../runtime/cgroups/detect.js';
 import { cgroupFsContainerOps, cgroupFsOps } from '../runtime/cgroup-mounts.js';
-import { MS } from '../runtime/mount-flags.js';
+import { MS, PROPAGATION, parseMountOptions } from '../runtime/mount-flags.js';
 import type { CapabilitySets, FsOp, NamespaceJoin, NamespaceType, Rlimit, SpawnPlan } from '../runtime/plan.js';
 import { parseSeccompProfile, seccompFilter } from '../runtime/seccomp/index.js';
 import type { OciDevice, OciMount, OciProcess, OciSpec } from './spec.js';
@@ -59,67 +59,8 @@ const RLIMITS = [
   'RTTIME',
 ];
 
-/** mount(8) option -> [flags set, flags cleared]; anything else is filesystem data. */
-const MOUNT_FLAGS: Record<string, [bigint, bigint]> = {
-  ro: [MS.RDONLY, 0n],
-  rw: [0n, MS.RDONLY],
-  nosuid: [MS.NOSUID, 0n],
-  suid: [0n, MS.NOSUID],
-  nodev: [MS.NODEV, 0n],
-  dev: [0n, MS.NODEV],
-  noexec: [MS.NOEXEC, 0n],
-  exec: [0n, MS.NOEXEC],
-  sync: [MS.SYNCHRONOUS, 0n],
-  async: [0n, MS.SYNCHRONOUS],
-  dirsync: [MS.DIRSYNC, 0n],
-  mand: [MS.MANDLOCK, 0n],
-  nomand: [0n, MS.MANDLOCK],
-  noatime: [MS.NOATIME, 0n],
-  atime: [0n, MS.NOATIME],
-  nodiratime: [MS.NODIRATIME, 0n],
-  diratime: [0n, MS.NODIRATIME],
-  relatime: [MS.RELATIME, 0n],
-  norelatime: [0n, MS.RELATIME],
-  strictatime: [MS.STRICTATIME, 0n],
-  nostrictatime: [0n, MS.STRICTATIME],
-  bind: [MS.BIND, 0n],
-  rbind: [MS.BIND | MS.REC, 0n],
-};
-
-const PROPAGATION: Record<string, bigint> = {
-  private: MS.PRIVATE,
-  rprivate: MS.PRIVATE | MS.REC,
-  slave: MS.SLAVE,
-  rslave: MS.SLAVE | MS.REC,
-  shared: MS.SHARED,
-  rshared: MS.SHARED | MS.REC,
-  unbindable: MS.UNBINDABLE,
-  runbindable: MS.UNBINDABLE | MS.REC,
-};
-
-/** Options the kernel has no flag for and runc handles itself; tsdock has nothing to do for them. */
-const IGNORED_OPTIONS = new Set(['tmpcopyup', 'nosymfollow', 'defaults']);
-
-/** Every mount option the converter understands (for `features`). */
-export const MOUNT_OPTIONS = [...Object.keys(MOUNT_FLAGS), ...Object.keys(PROPAGATION), ...IGNORED_OPTIONS].sort();
-
 function invalid(message: string): TsdockError {
   return new TsdockError('INVALID_ARGUMENT', `config.json: ${message}`);
-}
-
-/** Splits a mount's options into MS_* flags, propagation flags and filesystem data. */
-export function parseMountOptions(options: readonly string[]): { flags: bigint; propagation: bigint; data: string } {
-  let flags = 0n;
-  let propagation = 0n;
-  const data: string[] = [];
-  for (const option of options) {
-    const flag = MOUNT_FLAGS[option];
-    const prop = PROPAGATION[option];
-    if (flag !== undefined) flags = (flags | flag[0]) & ~flag[1];
-    else if (prop !== undefined) propagation = prop;
-    else if (!IGNORED_OPTIONS.has(option)) data.push(option);
-  }
-  return { flags, propagation, data: data.join(',') };
 }
 
 function namespacesOf(spec: OciSpec): { create: NamespaceType[]; join: NamespaceJoin[] } {

@@ -7,7 +7,7 @@ import { TsdockError } from '../errors.js';
 import { capabilityNames, capabilitySets, resolveCapabilities } from './capabilities.js';
 import type { CgroupMount } from './cgroups/detect.js';
 import { cgroupFsContainerOps, cgroupFsOps } from './cgroup-mounts.js';
-import { MS } from './mount-flags.js';
+import { MS, parseMountOptions } from './mount-flags.js';
 import { usesUserNamespace, type ContainerOptions, type DeviceMapping, type TmpfsMount } from './options.js';
 import type { FsOp, IdMapping, NamespaceJoin, NamespaceType, OomSource, SockFilter, SpawnPlan } from './plan.js';
 import { parseSeccompProfile, seccompFilter, type SeccompProfile } from './seccomp/index.js';
@@ -130,28 +130,6 @@ export function resolveEnv(
   for (const entry of [...(config.Env ?? []), ...(options.env ?? [])]) set(entry);
   if (!env.has('HOME')) env.set('HOME', home);
   return [...env].map(([k, v]) => `${k}=${v}`);
-}
-
-/** Splits mount options into MS_* flags and filesystem data, as mount(8) does. */
-export function mountOptions(options: readonly string[]): { flags: bigint; data: string } {
-  const flagOf: Record<string, [set: bigint, clear: bigint]> = {
-    ro: [MS.RDONLY, 0n],
-    rw: [0n, MS.RDONLY],
-    nosuid: [MS.NOSUID, 0n],
-    suid: [0n, MS.NOSUID],
-    nodev: [MS.NODEV, 0n],
-    dev: [0n, MS.NODEV],
-    noexec: [MS.NOEXEC, 0n],
-    exec: [0n, MS.NOEXEC],
-  };
-  let flags = 0n;
-  const data: string[] = [];
-  for (const option of options) {
-    const flag = flagOf[option];
-    if (flag === undefined) data.push(option);
-    else flags = (flags | flag[0]) & ~flag[1];
-  }
-  return { flags, data: data.join(',') };
 }
 
 function namespacesOf(options: ContainerOptions, joined: NamespaceJoin[]): NamespaceType[] {
@@ -324,7 +302,7 @@ function bindOps(root: string, input: PlanInput): FsOp[] {
     createTarget: input.bindKinds[i] ?? 'dir',
   }));
   const tmpfs = (options.tmpfs ?? []).map((t: TmpfsMount): FsOp => {
-    const { flags, data } = mountOptions(t.options);
+    const { flags, data } = parseMountOptions(t.options);
     return {
       kind: 'mount',
       source: 'tmpfs',

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { cgroupPlace, expandSlice } from '../../src/oci/cgroups-path.js';
 import { resourcesToLimits } from '../../src/oci/resources.js';
 import { parseProcess, parseResources, parseSpec, type OciSpec } from '../../src/oci/spec.js';
-import { parseMountOptions, processToExecPlan, specToPlan, type HostFacts } from '../../src/oci/spec-plan.js';
+import { processToExecPlan, specToPlan, type HostFacts } from '../../src/oci/spec-plan.js';
 import { MS } from '../../src/runtime/mount-flags.js';
 import { failure } from '../helpers/errors.js';
 
@@ -242,16 +242,6 @@ describe('exec plans', () => {
     );
     expect(p).toMatchObject({ args: ['id'], cwd: '/tmp', namespaces: [], cgroupProcs: ['/cg/cgroup.procs'] });
     expect(p.rootfs).toBeUndefined();
-  });
-});
-
-describe('parseMountOptions', () => {
-  it('splits flags, propagation and data, later options winning', () => {
-    expect(parseMountOptions(['ro', 'rw', 'nosuid', 'rslave', 'size=1m', 'mode=755', 'tmpcopyup'])).toEqual({
-      flags: MS.NOSUID,
-      propagation: MS.SLAVE | MS.REC,
-      data: 'size=1m,mode=755',
-    });
   });
 });
 

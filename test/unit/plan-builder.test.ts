@@ -1,12 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { MS } from '../../src/runtime/mount-flags.js';
-import {
-  buildSpawnPlan,
-  mountOptions,
-  resolveArgs,
-  resolveEnv,
-  type PlanInput,
-} from '../../src/runtime/plan-builder.js';
+import { buildSpawnPlan, resolveArgs, resolveEnv, type PlanInput } from '../../src/runtime/plan-builder.js';
 import type { FsOp } from '../../src/runtime/plan.js';
 
 const paths = {
@@ -57,15 +51,6 @@ describe('resolveEnv', () => {
   it('layers image env, user env and defaults', () => {
     const env = resolveEnv({ Env: ['PATH=/bin', 'A=1'] }, { env: ['A=2', 'B=3'] }, 'host1', '/root');
     expect(env).toEqual(['PATH=/bin', 'HOSTNAME=host1', 'A=2', 'B=3', 'HOME=/root']);
-  });
-});
-
-describe('mountOptions', () => {
-  it('splits flags from data', () => {
-    expect(mountOptions(['nosuid', 'size=64m', 'ro', 'exec'])).toEqual({
-      flags: MS.NOSUID | MS.RDONLY,
-      data: 'size=64m',
-    });
   });
 });
 

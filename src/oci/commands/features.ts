@@ -3,7 +3,7 @@ import { CAPABILITY_NAMES } from '../../runtime/capabilities.js';
 import { ACTIONS, COMPARE_OPS } from '../../runtime/seccomp/profile.js';
 import type { Flags, Globals } from '../context.js';
 import { HOOK_KINDS } from '../spec.js';
-import { MOUNT_OPTIONS } from '../spec-plan.js';
+import { MOUNT_OPTIONS } from '../../runtime/mount-flags.js';
 
 export function featuresDocument(): Record<string, unknown> {
   return {
