@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TsdockError } from '../errors.js';
-import { writeFileAtomic } from '../runtime/container-record.js';
+import { writeFileAtomic } from '../runtime/record-file.js';
 import type { CgroupPlace } from './cgroups-path.js';
 
 export type Status = 'created' | 'running' | 'paused' | 'stopped';

@@ -3,10 +3,10 @@
  * the last state tsdock recorded. Written to a temp file, fsynced and renamed, so a reader (or a
  * tsdock killed mid-write) sees the old record or the new one, never half of one.
  */
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { unlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { TsdockError } from '../errors.js';
 import type { ContainerOptions } from './options.js';
+import { readJsonFile, writeFileAtomic } from './record-file.js';
 import type { ProcessIdentity } from './proc-stat.js';
 import type { UserNamespaceIds } from './userns.js';
 import type { RestartPolicy } from './restart-policy.js';
@@ -102,60 +102,23 @@ export const RUN_FILE = 'run.json';
 /** Written before a user's stop or kill signal, so the restart policy leaves it stopped. */
 export const STOP_REQUEST_FILE = 'stop-request';
 
-/** Writes `data` to `path` through a temp file in the same directory: all or nothing. */
-export function writeFileAtomic(path: string, data: string): void {
-  const tmp = `${path}.${process.pid}.tmp`;
-  const fd = openSync(tmp, 'w', 0o600);
-  try {
-    writeSync(fd, data);
-    fsyncSync(fd);
-  } catch (err) {
-    closeSync(fd);
-    unlinkSync(tmp);
-    throw err;
-  }
-  closeSync(fd);
-  renameSync(tmp, path);
-}
-
 export function writeRecord(dir: string, record: ContainerRecord): void {
   writeFileAtomic(join(dir, RECORD_FILE), JSON.stringify(record, null, 2) + '\n');
 }
 
 /** The record in `dir`, or undefined when there is none (a container being created or removed). */
 export function readRecord(dir: string): ContainerRecord | undefined {
-  let text: string;
-  try {
-    text = readFileSync(join(dir, RECORD_FILE), 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new TsdockError('STORE', `cannot read ${join(dir, RECORD_FILE)}: ${(err as Error).message}`, { cause: err });
-  }
-  try {
-    return JSON.parse(text) as ContainerRecord;
-  } catch (err) {
-    throw new TsdockError('STORE', `${join(dir, RECORD_FILE)} is not valid JSON`, { cause: err });
-  }
-}
-
-// eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters -- the caller names the JSON it reads
-function readMonitorFile<T>(dir: string, name: string): T | undefined {
-  try {
-    return JSON.parse(readFileSync(join(dir, name), 'utf8')) as T;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new TsdockError('STORE', `cannot read ${join(dir, name)}: ${(err as Error).message}`, { cause: err });
-  }
+  return readJsonFile<ContainerRecord>(join(dir, RECORD_FILE));
 }
 
 /** The monitor's exit record in `dir`, when the last run has ended and the monitor wrote it. */
 export function readExitRecord(dir: string): ExitRecord | undefined {
-  return readMonitorFile<ExitRecord>(dir, EXIT_FILE);
+  return readJsonFile<ExitRecord>(join(dir, EXIT_FILE));
 }
 
 /** The monitor's live state in `dir`, once it started the container. */
 export function readRunRecord(dir: string): RunRecord | undefined {
-  return readMonitorFile<RunRecord>(dir, RUN_FILE);
+  return readJsonFile<RunRecord>(join(dir, RUN_FILE));
 }
 
 /** What the last start's monitor left (exit, live state, stop request): a start begins anew. */

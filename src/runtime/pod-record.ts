@@ -3,13 +3,13 @@
  * container's), finding one by name, id or id prefix, and the lock that serialises pod changes.
  * A pod's members are not listed here: each member's record names its pod (`options.pod`).
  */
-import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TsdockError } from '../errors.js';
 import { native } from '../native.js';
 import type { PortSpec } from '../network/ports.js';
-import { writeFileAtomic } from './container-record.js';
+import { readJsonFile, writeFileAtomic } from './record-file.js';
 
 /** A namespace the pod's containers share, by its `/proc/<pid>/ns/` name. */
 export type PodNamespace = 'net' | 'ipc' | 'uts' | 'pid';
@@ -53,18 +53,7 @@ export function removePodRecord(podsRoot: string, id: string): void {
 }
 
 function readPodRecord(dir: string): PodRecord | undefined {
-  let text: string;
-  try {
-    text = readFileSync(join(dir, RECORD_FILE), 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new TsdockError('STORE', `cannot read ${join(dir, RECORD_FILE)}: ${(err as Error).message}`, { cause: err });
-  }
-  try {
-    return JSON.parse(text) as PodRecord;
-  } catch (err) {
-    throw new TsdockError('STORE', `${join(dir, RECORD_FILE)} is not valid JSON`, { cause: err });
-  }
+  return readJsonFile<PodRecord>(join(dir, RECORD_FILE));
 }
 
 /** Every pod with a record, oldest first. */

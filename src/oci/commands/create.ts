@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import { TsdockError } from '../../errors.js';
 import { DEFAULT_DEVICE_RULES } from '../../runtime/cgroups/devices.js';
 import { createContainerCgroup, type CgroupLimits, type ContainerCgroup } from '../../runtime/cgroups/index.js';
-import { writeFileAtomic } from '../../runtime/container-record.js';
+import { writeFileAtomic } from '../../runtime/record-file.js';
 import { encodePlan } from '../../runtime/plan-codec.js';
 import { processStartTime } from '../../runtime/proc-stat.js';
 import { cgroupPlace } from '../cgroups-path.js';

@@ -7,7 +7,7 @@
 import { readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { TsdockError } from '../../errors.js';
-import { writeFileAtomic } from '../../runtime/container-record.js';
+import { writeFileAtomic } from '../../runtime/record-file.js';
 import { JOINABLE } from '../../runtime/exec-plan.js';
 import type { NamespaceJoin } from '../../runtime/plan.js';
 import { encodePlan } from '../../runtime/plan-codec.js';

@@ -1,0 +1,39 @@
+/**
+ * The small JSON records tsdock keeps per container and pod: written all or nothing, read back
+ * with one clear error when they are damaged.
+ */
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { TsdockError } from '../errors.js';
+
+/** Writes `data` to `path` through a temp file in the same directory: all or nothing. */
+export function writeFileAtomic(path: string, data: string): void {
+  const tmp = `${path}.${process.pid}.tmp`;
+  const fd = openSync(tmp, 'w', 0o600);
+  try {
+    writeSync(fd, data);
+    fsyncSync(fd);
+  } catch (err) {
+    closeSync(fd);
+    unlinkSync(tmp);
+    throw err;
+  }
+  closeSync(fd);
+  renameSync(tmp, path);
+}
+
+/** The JSON in `file`, or undefined when there is none (its owner is being created or removed). */
+// eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters -- the caller names the JSON it reads
+export function readJsonFile<T>(file: string): T | undefined {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new TsdockError('STORE', `cannot read ${file}: ${(err as Error).message}`, { cause: err });
+  }
+  try {
+    return JSON.parse(text) as T;
+  } catch (err) {
+    throw new TsdockError('STORE', `${file} is not valid JSON`, { cause: err });
+  }
+}
