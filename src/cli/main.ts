@@ -29,68 +29,80 @@ function program(): Command {
     );
   const globals = (): GlobalOptions => cli.opts<GlobalOptions>();
 
-  cli
-    .command('run')
-    .description('Run a command in a new container')
-    .argument('<image>', 'image name or id')
-    .argument('[command...]', 'command and arguments (default: the image CMD)')
-    .passThroughOptions()
-    .option('-d, --detach', 'run in the background and print the container id')
-    .option('--name <name>', 'name the container (unique)')
-    .option('--rm', 'remove the container when it exits')
-    .option('--log-opt <key=value>', 'json-file log rotation: max-size=10m, max-file=3', collect, [])
-    .option('--init', 'run a tiny init as pid 1 that forwards signals and reaps zombies')
-    .option('--restart <policy>', 'no, on-failure[:max-retries], always or unless-stopped', 'no')
-    .option('-i, --interactive', 'keep stdin attached')
-    .option('-t, --tty', 'give the container a terminal (with -i: this one, in raw mode)')
-    .option('--detach-keys <keys>', 'keys that detach from the terminal (default ctrl-p,ctrl-q)')
-    .option('-e, --env <KEY=value>', 'set an environment variable', collect, [])
-    .option('--env-file <file>', 'read environment variables from a file', collect, [])
-    .option('-w, --workdir <dir>', 'working directory inside the container')
-    .option('-u, --user <user[:group]>', 'user name or uid, optionally with group')
-    .option('-h, --hostname <name>', 'container host name')
-    .option('--entrypoint <cmd>', 'override the image ENTRYPOINT ("" clears it)')
-    .option(
-      '--network <mode>',
-      'network: bridge (the default), none, host, container:<name|id>, a network name or a netns path',
-    )
-    .option('--pod <pod>', 'run in a pod: share its network, IPC and UTS namespaces')
-    .option('-p, --publish <[ip:]host:ctr[/proto]>', 'publish a container port on the host', collect, [])
-    .option('-P, --publish-all', 'publish every EXPOSEd port on a random host port')
-    .option('--ip <address>', 'IPv4 address on a user network')
-    .option('--mac-address <mac>', 'MAC address of the container interface')
-    .option('--network-alias <name>', 'another name on user networks', collect, [])
-    .option('--add-host <name:ip>', 'add an /etc/hosts entry', collect, [])
-    .option('--dns <ip>', 'nameserver for /etc/resolv.conf', collect, [])
-    .option('--dns-search <domain>', 'search domain for /etc/resolv.conf', collect, [])
-    .option('--pid <mode>', 'pid namespace: host, or a private one by default')
-    .option('--ipc <mode>', 'ipc namespace: host, or a private one by default')
-    .option('--uts <mode>', 'uts namespace: host, or a private one by default')
-    .option(
-      '--userns <mode>',
-      'user namespace: host, private (root mapped to 100000) or auto (a range of its own)',
-      'host',
-    )
-    .option('--read-only', 'mount the container root read-only')
-    .option('-v, --volume <src:dst[:ro]>', 'bind mount a host path', collect, [])
-    .option('--tmpfs <dst[:opts]>', 'mount a tmpfs', collect, [])
-    .option('--cap-add <cap>', 'add a capability', collect, [])
-    .option('--cap-drop <cap>', 'drop a capability', collect, [])
-    .option('--security-opt <opt>', 'no-new-privileges, seccomp=unconfined or seccomp=PROFILE.json', collect, [])
-    .option('--privileged', 'every capability and device, no seccomp, no masked or read-only paths')
-    .option('--device <host[:ctr][:rwm]>', 'make a host device node available', collect, [])
-    .option('-m, --memory <bytes>', 'memory limit (e.g. 64m)')
-    .option('--memory-swap <bytes>', 'memory + swap limit, -1 for unlimited swap')
-    .option('--cpus <n>', 'number of CPUs (e.g. 0.5)')
-    .option('-c, --cpu-shares <n>', 'relative CPU weight')
-    .option('--cpuset-cpus <list>', 'CPUs to run on (e.g. 0-1)')
-    .option('--pids-limit <n>', 'maximum number of processes')
-    .option('--cgroup-parent <path>', 'parent cgroup')
-    .option('--pull <policy>', 'pull the image before running: missing, always or never', 'missing')
-    .action(async (image: string, command: string[], flags: Record<string, unknown>) => {
-      const { run } = await import('./commands/run.js');
-      process.exitCode = await run(globals(), image, command, flags);
-    });
+  /** The flags `run` and `create` share: everything that describes the container. */
+  const withContainerFlags = (command: Command): Command =>
+    command
+      .argument('<image>', 'image name or id')
+      .argument('[command...]', 'command and arguments (default: the image CMD)')
+      .passThroughOptions()
+      .option('--name <name>', 'name the container (unique)')
+      .option('--rm', 'remove the container when it exits')
+      .option('--log-opt <key=value>', 'json-file log rotation: max-size=10m, max-file=3', collect, [])
+      .option('--init', 'run a tiny init as pid 1 that forwards signals and reaps zombies')
+      .option('--restart <policy>', 'no, on-failure[:max-retries], always or unless-stopped', 'no')
+      .option('-i, --interactive', 'keep stdin attached')
+      .option('-t, --tty', 'give the container a terminal (with -i: this one, in raw mode)')
+      .option('--detach-keys <keys>', 'keys that detach from the terminal (default ctrl-p,ctrl-q)')
+      .option('-e, --env <KEY=value>', 'set an environment variable', collect, [])
+      .option('--env-file <file>', 'read environment variables from a file', collect, [])
+      .option('-w, --workdir <dir>', 'working directory inside the container')
+      .option('-u, --user <user[:group]>', 'user name or uid, optionally with group')
+      .option('-h, --hostname <name>', 'container host name')
+      .option('--entrypoint <cmd>', 'override the image ENTRYPOINT ("" clears it)')
+      .option(
+        '--network <mode>',
+        'network: bridge (the default), none, host, container:<name|id>, a network name or a netns path',
+      )
+      .option('--pod <pod>', 'run in a pod: share its network, IPC and UTS namespaces')
+      .option('-p, --publish <[ip:]host:ctr[/proto]>', 'publish a container port on the host', collect, [])
+      .option('-P, --publish-all', 'publish every EXPOSEd port on a random host port')
+      .option('--ip <address>', 'IPv4 address on a user network')
+      .option('--mac-address <mac>', 'MAC address of the container interface')
+      .option('--network-alias <name>', 'another name on user networks', collect, [])
+      .option('--add-host <name:ip>', 'add an /etc/hosts entry', collect, [])
+      .option('--dns <ip>', 'nameserver for /etc/resolv.conf', collect, [])
+      .option('--dns-search <domain>', 'search domain for /etc/resolv.conf', collect, [])
+      .option('--pid <mode>', 'pid namespace: host, or a private one by default')
+      .option('--ipc <mode>', 'ipc namespace: host, or a private one by default')
+      .option('--uts <mode>', 'uts namespace: host, or a private one by default')
+      .option(
+        '--userns <mode>',
+        'user namespace: host, private (root mapped to 100000) or auto (a range of its own)',
+        'host',
+      )
+      .option('--read-only', 'mount the container root read-only')
+      .option('-v, --volume <src:dst[:ro]>', 'bind mount a host path', collect, [])
+      .option('--tmpfs <dst[:opts]>', 'mount a tmpfs', collect, [])
+      .option('--cap-add <cap>', 'add a capability', collect, [])
+      .option('--cap-drop <cap>', 'drop a capability', collect, [])
+      .option('--security-opt <opt>', 'no-new-privileges, seccomp=unconfined or seccomp=PROFILE.json', collect, [])
+      .option('--privileged', 'every capability and device, no seccomp, no masked or read-only paths')
+      .option('--device <host[:ctr][:rwm]>', 'make a host device node available', collect, [])
+      .option('-m, --memory <bytes>', 'memory limit (e.g. 64m)')
+      .option('--memory-swap <bytes>', 'memory + swap limit, -1 for unlimited swap')
+      .option('--cpus <n>', 'number of CPUs (e.g. 0.5)')
+      .option('-c, --cpu-shares <n>', 'relative CPU weight')
+      .option('--cpuset-cpus <list>', 'CPUs to run on (e.g. 0-1)')
+      .option('--pids-limit <n>', 'maximum number of processes')
+      .option('--cgroup-parent <path>', 'parent cgroup')
+      .option('--pull <policy>', 'pull the image before running: missing, always or never', 'missing');
+
+  withContainerFlags(
+    cli
+      .command('run')
+      .description('Run a command in a new container')
+      .option('-d, --detach', 'run in the background and print the container id'),
+  ).action(async (image: string, command: string[], flags: Record<string, unknown>) => {
+    const { run } = await import('./commands/run.js');
+    process.exitCode = await run(globals(), image, command, flags);
+  });
+
+  withContainerFlags(cli.command('create').description('Create a container without starting it; print its id')).action(
+    async (image: string, command: string[], flags: Record<string, unknown>) => {
+      const { create } = await import('./commands/run.js');
+      process.exitCode = await create(globals(), image, command, flags);
+    },
+  );
 
   const containers = (name: string, description: string): Command =>
     cli.command(name).description(description).argument('<container...>', 'container names or ids');

@@ -176,6 +176,34 @@ describe('exit codes and reasons', () => {
 });
 
 describe('start, restart, pause, kill', () => {
+  it('creates a container without starting it; start -a runs it with its flags', async () => {
+    const name = unique('created');
+    const made = await cli([
+      'create',
+      '--name',
+      name,
+      '--cgroup-parent',
+      parent,
+      '--network',
+      'none',
+      '-e',
+      'WHO=created',
+      'busybox',
+      'sh',
+      '-c',
+      'echo $WHO; exit 6',
+    ]);
+    expect(made.stderr).toBe('');
+    expect(made.stdout).toMatch(/^[0-9a-f]{64}\n$/);
+    expect(await state(name)).toMatchObject({ Status: 'created', Running: false });
+    expect(await cgroupsUnder(parent)).toEqual([]);
+    const started = await cli(['start', '-a', name]);
+    expect(started.stdout).toBe('created\n');
+    expect(started.code).toBe(6);
+    expect(await state(name)).toMatchObject({ Status: 'exited', ExitCode: 6 });
+    expect((await cli(['rm', name])).code).toBe(0);
+  });
+
   it('starts an exited container again from its plan, with its files kept', async () => {
     const name = unique('again');
     const id = await runDetached(name, ['sh', '-c', 'echo x >> /runs; wc -l < /runs']);

@@ -17,7 +17,7 @@ import { parsePublish } from '../../network/ports.js';
 import { parseLayerLimits } from '../layer-limits.js';
 import type { GlobalOptions } from '../main.js';
 import { parseLogOpts } from './log-opts.js';
-import { parseRestartPolicy } from '../../runtime/restart-policy.js';
+import { parseRestartPolicy, type RestartPolicy } from '../../runtime/restart-policy.js';
 import { parseSecurityOpts } from '../security-opt.js';
 import { DEFAULT_DETACH_KEYS, parseDetachKeys } from '../detach-keys.js';
 import { checkInputIsTerminal, localTerminalSize, sessionWithStarted } from '../terminal-session.js';
@@ -168,13 +168,7 @@ export async function run(
   const runtime = await Runtime.open({ root: globals.root, layerLimits: parseLayerLimits(globals.layerLimits) });
   // Before the handlers below: Ctrl-C during a pull ends it (the next pull resumes).
   await pullForRun(runtime, image, runFlags.pull);
-  const naming = {
-    name: runFlags.name,
-    autoRemove: runFlags.rm ?? false,
-    log: parseLogOpts(runFlags.logOpt),
-    init: runFlags.init ?? false,
-    restartPolicy,
-  };
+  const naming = namingOf(runFlags, restartPolicy);
   if (runFlags.detach === true) {
     process.stdout.write(`${await runtime.runDetached(image, { ...options, ...naming })}\n`);
     return 0;
@@ -204,6 +198,33 @@ export async function run(
   } finally {
     for (const signal of FORWARDED) process.off(signal, forward);
   }
+}
+
+/** `docker create`: the container made as `run` would make it, left in the created state. */
+export async function create(
+  globals: GlobalOptions,
+  image: string,
+  command: string[],
+  flags: Record<string, unknown>,
+): Promise<number> {
+  const createFlags = flags as unknown as RunFlags;
+  const options = containerOptions(command, createFlags);
+  const restartPolicy = parseRestartPolicy(createFlags.restart);
+  const runtime = await Runtime.open({ root: globals.root, layerLimits: parseLayerLimits(globals.layerLimits) });
+  await pullForRun(runtime, image, createFlags.pull);
+  process.stdout.write(`${await runtime.create(image, { ...options, ...namingOf(createFlags, restartPolicy) })}\n`);
+  return 0;
+}
+
+/** What the container is called and how it is kept, beside what it runs. */
+function namingOf(flags: RunFlags, restartPolicy: RestartPolicy) {
+  return {
+    name: flags.name,
+    autoRemove: flags.rm ?? false,
+    log: parseLogOpts(flags.logOpt),
+    init: flags.init ?? false,
+    restartPolicy,
+  };
 }
 
 /** `--pull missing|always|never`: Docker's messages and progress go to stderr, keeping stdout the container's. */
