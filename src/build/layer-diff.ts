@@ -7,12 +7,12 @@
  * bookkeeping). Assumes the overlay ran without `redirect_dir` and `metacopy` (the kernel's
  * defaults), so that every changed file is whole in the upper directory.
  */
-import { createReadStream, type Stats } from 'node:fs';
-import { lstat, readdir, readlink } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
+import { lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { native } from '../native.js';
 import type { TarHeader } from '../image/tar-header.js';
-import type { TarWriterEntry } from '../image/tar-writer.js';
+import { nonDirectoryEntry, type TarWriterEntry } from '../image/tar-writer.js';
 import { OPAQUE_XATTR } from '../image/whiteout.js';
 
 const OVERLAY_XATTR_PREFIX = 'trusted.overlay.';
@@ -40,10 +40,6 @@ export function layerXattrs(path: string): Map<string, Buffer> {
   }
   return xattrs;
 }
-
-/** major(3)/minor(3) of a Linux dev_t. */
-const major = (rdev: number): number => Number(((BigInt(rdev) >> 8n) & 0xfffn) | ((BigInt(rdev) >> 32n) & ~0xfffn));
-const minor = (rdev: number): number => Number((BigInt(rdev) & 0xffn) | ((BigInt(rdev) >> 12n) & ~0xffn));
 
 function headerOf(path: string, st: Stats, xattrs: Map<string, Buffer>): TarHeader {
   return {
@@ -99,24 +95,11 @@ export async function* diffUpperDir(
         yield { ...base, path: `${path}/`, type: 'directory' };
         if (kind === 'opaque-dir') yield { ...headerOf(`${path}/.wh..wh..opq`, st, new Map()), mode: 0o644 };
         yield* walk(path);
-      } else if (st.isSymbolicLink()) {
-        yield { ...base, type: 'symlink', linkname: await readlink(abs) };
-      } else if (st.isFile()) {
-        const inode = `${st.dev}:${st.ino}`;
-        const first = st.nlink > 1 ? firstPathOfInode.get(inode) : undefined;
-        if (first !== undefined) {
-          yield { ...base, type: 'hardlink', linkname: first };
-          continue;
-        }
-        if (st.nlink > 1) firstPathOfInode.set(inode, path);
-        yield { ...base, size: st.size, body: createReadStream(abs) };
-      } else if (st.isCharacterDevice() || st.isBlockDevice()) {
-        const type = st.isCharacterDevice() ? 'chardev' : 'blockdev';
-        yield { ...base, type, devmajor: major(st.rdev), devminor: minor(st.rdev) };
-      } else if (st.isFIFO()) {
-        yield { ...base, type: 'fifo' };
+      } else {
+        // Sockets cannot be in a tar: left out, as Docker does.
+        const entry = await nonDirectoryEntry(abs, st, base, firstPathOfInode);
+        if (entry !== undefined) yield entry;
       }
-      // Sockets cannot be in a tar: left out, as Docker does.
     }
   }
 

@@ -2,7 +2,7 @@
  * Writing tar streams: {@link writeTar} serialises entries, {@link packDirectory} walks a
  * directory into entries in a reproducible order. Used to build layers and OCI archives.
  */
-import { createReadStream } from 'node:fs';
+import { createReadStream, type Stats } from 'node:fs';
 import { lstat, readdir, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TsdockError } from '../errors.js';
@@ -49,6 +49,33 @@ const major = (rdev: number): number => Number(((BigInt(rdev) >> 8n) & 0xfffn) |
 const minor = (rdev: number): number => Number((BigInt(rdev) & 0xffn) | ((BigInt(rdev) >> 12n) & ~0xffn));
 
 /**
+ * The entry for the non-directory `st` (on disk at `abs`) under the header `base`: a file whose
+ * inode was packed before under another path becomes a hardlink to that path (`firstPathOfInode`
+ * remembers them); a socket, which a tar cannot hold, has none.
+ */
+export async function nonDirectoryEntry(
+  abs: string,
+  st: Stats,
+  base: TarHeader,
+  firstPathOfInode: Map<string, string>,
+): Promise<TarWriterEntry | undefined> {
+  if (st.isSymbolicLink()) return { ...base, type: 'symlink', linkname: await readlink(abs) };
+  if (st.isFile()) {
+    const inode = `${String(st.dev)}:${String(st.ino)}`;
+    const first = st.nlink > 1 ? firstPathOfInode.get(inode) : undefined;
+    if (first !== undefined) return { ...base, type: 'hardlink', linkname: first };
+    if (st.nlink > 1) firstPathOfInode.set(inode, base.path);
+    return { ...base, size: st.size, body: createReadStream(abs) };
+  }
+  if (st.isCharacterDevice() || st.isBlockDevice()) {
+    const type = st.isCharacterDevice() ? 'chardev' : 'blockdev';
+    return { ...base, type, devmajor: major(st.rdev), devminor: minor(st.rdev) };
+  }
+  if (st.isFIFO()) return { ...base, type: 'fifo' };
+  return undefined;
+}
+
+/**
  * The entries of a directory tree, without the root itself: names sorted (so the same tree
  * always gives the same stream), directories with a trailing `/`, files with several links as
  * one file plus hardlinks to it. Sockets are left out (tar cannot hold them); xattrs are not
@@ -79,22 +106,9 @@ export async function* packDirectory(root: string, options: PackOptions = {}): A
       if (st.isDirectory()) {
         yield { ...base, path: `${path}/`, type: 'directory' };
         yield* walk(path);
-      } else if (st.isSymbolicLink()) {
-        yield { ...base, type: 'symlink', linkname: await readlink(abs) };
-      } else if (st.isFile()) {
-        const inode = `${st.dev}:${st.ino}`;
-        const first = st.nlink > 1 ? firstPathOfInode.get(inode) : undefined;
-        if (first !== undefined) {
-          yield { ...base, type: 'hardlink', linkname: first };
-          continue;
-        }
-        if (st.nlink > 1) firstPathOfInode.set(inode, path);
-        yield { ...base, size: st.size, body: createReadStream(abs) };
-      } else if (st.isCharacterDevice() || st.isBlockDevice()) {
-        const type = st.isCharacterDevice() ? 'chardev' : 'blockdev';
-        yield { ...base, type, devmajor: major(st.rdev), devminor: minor(st.rdev) };
-      } else if (st.isFIFO()) {
-        yield { ...base, type: 'fifo' };
+      } else {
+        const entry = await nonDirectoryEntry(abs, st, base, firstPathOfInode);
+        if (entry !== undefined) yield entry;
       }
     }
   }
