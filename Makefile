@@ -64,7 +64,11 @@ demo: build
 bench: build
 	TSDOCK_BENCH=1 scripts/install-deps.sh
 	bench/run-latency
+	bench/build
 	bench/oci
+	bench/lifecycle
+	bench/network
+	bench/pull
 
 clean:
 	rm -rf dist native/build out

@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 # drives tsdock-runtime in the OCI runtime tests.
 packages=(busybox-static skopeo umoci clang-format g++ make python3 iproute2 util-linux nftables docker-registry
   apache2-utils openssl oci-image-tool buildah containerd)
-[ "${TSDOCK_BENCH:-0}" = 1 ] && packages+=(runc crun hyperfine time bc conmon)
+[ "${TSDOCK_BENCH:-0}" = 1 ] && packages+=(runc crun hyperfine time bc conmon podman)
 
 missing=()
 for p in "${packages[@]}"; do
