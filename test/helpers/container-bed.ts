@@ -24,6 +24,15 @@ export interface ContainerBed {
   readonly records: () => ContainerRecord[];
 }
 
+/** The records of every container in the tsdock root `root`. */
+export function containerRecords(root: string): ContainerRecord[] {
+  const dir = join(root, 'containers');
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((d) => /^[0-9a-f]{64}$/.test(d) && existsSync(join(dir, d, 'config.json')))
+    .map((d) => JSON.parse(readFileSync(join(dir, d, 'config.json'), 'utf8')) as ContainerRecord);
+}
+
 /** Registers the root's set-up and clean-up hooks; call it at the top level of a test file. */
 export function containerBed(label: string): ContainerBed {
   let box: BusyboxRoot | undefined;
@@ -40,13 +49,7 @@ export function containerBed(label: string): ContainerBed {
     parent,
     cli: (args) => tsdock(['--root', rootOf(), ...args]),
     unique: (name) => `${label}-${name}-${String(process.pid)}-${String(++counter)}`,
-    records: () => {
-      const dir = join(rootOf(), 'containers');
-      if (!existsSync(dir)) return [];
-      return readdirSync(dir)
-        .filter((d) => /^[0-9a-f]{64}$/.test(d) && existsSync(join(dir, d, 'config.json')))
-        .map((d) => JSON.parse(readFileSync(join(dir, d, 'config.json'), 'utf8')) as ContainerRecord);
-    },
+    records: () => containerRecords(rootOf()),
   };
 
   beforeAll(async () => {

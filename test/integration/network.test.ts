@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ContainerRecord } from '../../src/runtime/container-record.js';
 import { isAlive } from '../../src/runtime/proc-stat.js';
 import { networkHostOf, type NetworkHost } from '../../src/network/store.js';
+import { containerRecords } from '../helpers/container-bed.js';
 import { busyboxRoot, type BusyboxRoot } from '../helpers/busybox.js';
 import { repoRoot, tsdock } from '../helpers/host.js';
 
@@ -45,11 +46,7 @@ async function ok(args: string[]): Promise<string> {
 }
 
 function records(): ContainerRecord[] {
-  const dir = join(box.root, 'containers');
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir)
-    .filter((d) => /^[0-9a-f]{64}$/.test(d) && existsSync(join(dir, d, 'config.json')))
-    .map((d) => JSON.parse(readFileSync(join(dir, d, 'config.json'), 'utf8')) as ContainerRecord);
+  return containerRecords(box.root);
 }
 
 /** Host links that belong to this root: its default bridge, its user networks' bridges, their veths. */

@@ -17,6 +17,7 @@ import { podPinsDir } from '../../src/runtime/pod-namespaces.js';
 import type { PodSummary } from '../../src/runtime/pod.js';
 import { isAlive } from '../../src/runtime/proc-stat.js';
 import { networkHostOf } from '../../src/network/store.js';
+import { containerRecords } from '../helpers/container-bed.js';
 import { busyboxRoot, type BusyboxRoot } from '../helpers/busybox.js';
 import { removeCgroupParent, tsdock, uniqueCgroupParent } from '../helpers/host.js';
 
@@ -58,11 +59,7 @@ function unique(label: string): string {
 }
 
 function records(): ContainerRecord[] {
-  const dir = join(box.root, 'containers');
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir)
-    .filter((d) => /^[0-9a-f]{64}$/.test(d) && existsSync(join(dir, d, 'config.json')))
-    .map((d) => JSON.parse(readFileSync(join(dir, d, 'config.json'), 'utf8')) as ContainerRecord);
+  return containerRecords(box.root);
 }
 
 async function inspectPod(ref: string): Promise<PodSummary> {
