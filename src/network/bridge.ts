@@ -2,7 +2,6 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { TsdockError } from '../errors.js';
 import { ipInNetns, ipOnHost } from './netns.js';
-import { runTool } from './tool.js';
 
 function linkExists(name: string): boolean {
   try {
@@ -37,10 +36,6 @@ export async function ensureBridge(name: string, gatewayCidr: string): Promise<v
 
 export async function deleteBridge(name: string): Promise<void> {
   if (linkExists(name)) await ipOnHost([`link delete ${name} type bridge`]);
-}
-
-export async function deleteLink(name: string): Promise<void> {
-  if (linkExists(name)) await runTool('ip', ['link', 'delete', name]);
 }
 
 export interface VethRequest {

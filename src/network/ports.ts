@@ -162,7 +162,3 @@ async function firstFree(spec: PortBinding, last: number, taken: Set<string>): P
     `no free host port in ${host}:${String(spec.hostPort)}-${String(last)}/${spec.protocol}`,
   );
 }
-
-export function formatBinding(b: PortBinding): string {
-  return `${String(b.containerPort)}/${b.protocol} -> ${b.hostIp ?? '0.0.0.0'}:${String(b.hostPort)}`;
-}
