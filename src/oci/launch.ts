@@ -16,7 +16,7 @@ export interface LaunchOptions {
   leave: boolean;
   /** fds 3 .. 3+N-1 of this process, passed on. */
   preserveFds: number;
-  /** Where the pty master of a plan with a terminal is sent (with `leave`). */
+  /** Where the pty master of a plan with a terminal is sent. */
   consoleSocket?: string;
 }
 

@@ -74,7 +74,8 @@ async function run(argv: string[], setLogger: (l: Logger) => void): Promise<void
       `unknown command "${verb}": expected one of ${Object.keys(VERBS).join(', ')}`,
     );
   }
-  const { flags, rest: args } = parseFlags(rest, specs, verb, false);
+  // exec's command keeps its own flags (`exec ID sh -c …`), as runc's exec skips arg reordering.
+  const { flags, rest: args } = parseFlags(rest, specs, verb, verb === 'exec');
   const debug = global.flags.debug === true;
   const g: Globals = {
     root: flagString(global.flags, 'root') ?? DEFAULT_ROOT,

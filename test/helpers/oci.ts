@@ -95,3 +95,48 @@ export function runtime(
     child.stdin?.end(options.input ?? '');
   });
 }
+
+/**
+ * The other end of `--console-socket`, as containerd's shim is: a python3 process (Node cannot
+ * receive an fd over a socket) that listens at `path`, takes the pty master the runtime sends and
+ * copies what the terminal prints until it closes. `output` resolves with that text.
+ */
+export async function consoleReceiver(path: string): Promise<{ output: Promise<string> }> {
+  const script = `
+import array, os, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind(sys.argv[1]); s.listen(1)
+print("ready", flush=True)
+conn, _ = s.accept()
+_, fds, _, _ = socket.recv_fds(conn, 1, 1)
+out = b""
+while True:
+    try:
+        chunk = os.read(fds[0], 4096)
+    except OSError:
+        break  # EIO: the last process holding the terminal's slave end is gone
+    if not chunk:
+        break
+    out += chunk
+sys.stdout.buffer.write(b"\\n" + out)
+`;
+  const child = spawn('python3', ['-c', script, path], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let text = '';
+  const ready = new Promise<void>((resolve, reject) => {
+    child.stdout.on('data', (d: Buffer) => {
+      text += d.toString();
+      if (text.startsWith('ready\n')) resolve();
+    });
+    child.on('error', reject);
+    child.on('close', () => {
+      reject(new Error(`console receiver ended before it was ready: ${text}`));
+    });
+  });
+  await ready;
+  const output = new Promise<string>((resolve) => {
+    child.on('close', () => {
+      resolve(text.slice('ready\n\n'.length));
+    });
+  });
+  return { output };
+}

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { monitorPath } from '../../src/native.js';
 import { processStartTime } from '../../src/runtime/proc-stat.js';
 import { cgroupParentDirs, cgroupsUnder, removeCgroupParent, uniqueCgroupParent } from '../helpers/host.js';
-import { makeBundle, runtime } from '../helpers/oci.js';
+import { consoleReceiver, makeBundle, runtime } from '../helpers/oci.js';
 
 const parent = uniqueCgroupParent('oci');
 let work: string;
@@ -154,6 +154,18 @@ describe('tsdock-runtime', () => {
     expect((await rt(['delete', '--force', again.id])).code).toBe(0);
     expect(existsSync(join(root, again.id))).toBe(false);
     expect(await cgroupsUnder(parent)).toEqual([]);
+  });
+
+  it('runs a foreground exec -t: the pty master to the console socket, the exit status back', async () => {
+    const m = await bundle(['sleep', '1000']);
+    await create(m);
+    expect((await rt(['start', m.id])).code).toBe(0);
+    const sock = join(work, `${m.id}.console`);
+    const receiver = await consoleReceiver(sock);
+    const exec = await rt(['exec', '-t', '--console-socket', sock, m.id, 'sh', '-c', 'tty; exit 6']);
+    expect(exec.code, exec.stderr).toBe(6);
+    expect(await receiver.output).toMatch(/^\/dev\/pts\/\d+\r\n$/);
+    expect((await rt(['delete', '--force', m.id])).code).toBe(0);
   });
 
   it('honours limits, sysctls, masks, a read-only root and the user; update changes a limit', async () => {

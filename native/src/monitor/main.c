@@ -1,6 +1,6 @@
 /*
  * tsdock-monitor [--log FILE [--log-max-size BYTES] [--log-max-file N]] [--attach SOCKET]
- * [--attach-fd FD] [--leave [--console-socket PATH]] [--status-fd FD] [--events FILE
+ * [--attach-fd FD] [--leave] [--console-socket PATH] [--status-fd FD] [--events FILE
  * --event-actor FIELDS] [--restart POLICY] [--exit-command ARG]... PLAN_FILE: starts one container
  * from a spawn plan (include/plan.h), stays with it as its subreaper, forwards signals to it,
  * restarts it as POLICY says (restart.c), records how it ended, and exits.
@@ -14,7 +14,8 @@
  * exec'd, or, for a plan with a start socket, is set up and waiting for start: the process is
  * reparented to the caller's subreaper (containerd's shim), which reaps it. Nothing is forwarded,
  * recorded or removed then; the "started" line is the last one. A plan with a terminal sends its
- * pty master to the unix socket at PATH then (runc's --console-socket), not to the monitor.
+ * pty master to the unix socket at PATH (runc's --console-socket), not to the monitor; without
+ * --leave (a foreground `exec -t`) the monitor then stays as usual, only without the master.
  *
  * With --log, the container's stdout and stderr are pipes the monitor drains into FILE as
  * Docker json-file lines, rotated at BYTES (default: never) keeping N files (default 1); see
@@ -277,7 +278,7 @@ struct args {
   const char *attach; /* --attach SOCKET, or NULL */
   int attach_fd;      /* --attach-fd FD: a client from the start, or -1 */
   bool leave;
-  const char *console_socket; /* --console-socket PATH (with --leave), or NULL */
+  const char *console_socket; /* --console-socket PATH, or NULL */
   int status_fd;
   struct tsd_lifecycle lc;
   const char *plan;
@@ -301,21 +302,25 @@ static int connect_unix(const char *path) {
   return fd;
 }
 
+/* The child sends its pty master to the console socket at path (NULL: no terminal). */
+static pid_t spawn_to_console(const struct tsd_plan *plan, unsigned cap_last_cap, const char *path,
+                              struct tsd_child_error *e) {
+  int console = -1;
+  if (path != NULL && (console = connect_unix(path)) < 0) return set_error(e, "terminal", path);
+  pid_t pid = spawn_container(plan, cap_last_cap, console, e);
+  if (console >= 0) close(console);
+  return pid;
+}
+
 /* --leave: the process is set up (or running); its caller's subreaper takes it from here. */
 static int leave(const struct tsd_plan *plan, const char *console_socket) {
   struct tsd_child_error e;
   unsigned cap_last_cap;
-  int console = -1;
   if (read_cap_last_cap(&cap_last_cap) < 0) {
     set_error(&e, "monitor", CAP_LAST_CAP_PATH);
     return fail_setup(plan, &e);
   }
-  if (console_socket != NULL && (console = connect_unix(console_socket)) < 0) {
-    set_error(&e, "terminal", console_socket);
-    return fail_setup(plan, &e);
-  }
-  pid_t pid = spawn_container(plan, cap_last_cap, console, &e);
-  if (console >= 0) close(console);
+  pid_t pid = spawn_to_console(plan, cap_last_cap, console_socket, &e);
   if (pid < 0) return fail_setup(plan, &e);
   status_started(pid);
   return 0;
@@ -365,7 +370,7 @@ static int monitor(const struct tsd_plan *plan, const struct args *la) {
     set_error(&e, "monitor", "");
     return fail_setup(plan, &e);
   }
-  if (plan->terminal.enabled) {
+  if (plan->terminal.enabled && la->console_socket == NULL) {
     if (tty_open(&tty, la->attach, la->attach_fd, lp) < 0) {
       set_error(&e, "monitor", la->attach != NULL ? la->attach : "");
       return fail_setup(plan, &e);
@@ -377,7 +382,9 @@ static int monitor(const struct tsd_plan *plan, const struct args *la) {
   for (unsigned restarts = 0;; restarts++) {
     uint64_t ooms = oom_kill_count(plan);
     pid_t pid = tp != NULL ? spawn_with_terminal(plan, cap_last_cap, tp, &e)
-                           : spawn_container(plan, cap_last_cap, -1, &e);
+                : la->console_socket != NULL
+                    ? spawn_to_console(plan, cap_last_cap, la->console_socket, &e)
+                    : spawn_container(plan, cap_last_cap, -1, &e);
     if (lp != NULL) log_drop_stdio(lp);
     if (pid < 0 && restarts == 0) {
       if (tp != NULL) tty_close(tp, -1);
@@ -445,7 +452,7 @@ static int parse_args(int argc, char **argv, struct args *a) {
       return -1;
     i++;
   }
-  if (i != argc - 1 || (a->console_socket != NULL && !a->leave) ||
+  if (i != argc - 1 || (a->console_socket != NULL && a->attach != NULL) ||
       (a->lc.events_file != NULL && a->lc.actor == NULL))
     return -1;
   a->plan = argv[i];
@@ -458,8 +465,8 @@ int main(int argc, char **argv) {
       .path = NULL, .max_size = 0, .max_files = 1, .attach_fd = -1, .leave = false, .status_fd = 3};
   if (parse_args(argc, argv, &a) < 0) {
     fprintf(stderr, "tsdock-monitor: usage: tsdock-monitor [--log FILE [--log-max-size BYTES] "
-                    "[--log-max-file N]] [--attach SOCKET] [--attach-fd FD] [--leave "
-                    "[--console-socket PATH]] [--status-fd FD] [--events FILE --event-actor "
+                    "[--log-max-file N]] [--attach SOCKET] [--attach-fd FD] [--leave] "
+                    "[--console-socket PATH] [--status-fd FD] [--events FILE --event-actor "
                     "FIELDS] [--restart POLICY] [--exit-command ARG]... PLAN_FILE\n");
     return 2;
   }

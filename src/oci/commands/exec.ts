@@ -2,7 +2,8 @@
  * `exec --process FILE [--detach] [--pid-file F] [--preserve-fds N] ID`, or `exec ID CMD...` with
  * the container's own process settings: a new process in every namespace of the init that differs
  * from ours, in the container's cgroup, under the container's seccomp profile. With --detach it is
- * left to the caller's subreaper once exec'd; without, this waits and exits with its status.
+ * left to the caller's subreaper once exec'd; without, this waits and exits with its status. A
+ * terminal's pty master goes to --console-socket either way.
  */
 import { readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -40,9 +41,6 @@ export async function exec(g: Globals, flags: Flags, args: string[]): Promise<vo
   const consoleSocket = flagString(flags, 'console-socket');
   checkTerminal(proc.terminal === true, consoleSocket);
   const detach = flags.detach === true;
-  if (consoleSocket !== undefined && !detach) {
-    throw new TsdockError('INVALID_ARGUMENT', '--console-socket needs --detach: the pty master goes to that socket');
-  }
   const preserveFds = Number(flagString(flags, 'preserve-fds') ?? '0');
   const plan = processToExecPlan(spec, proc, namespacesOf(c.state.pid), c.cgroup.procsFiles, hostCaps());
   plan.preserveFds = preserveFds;
