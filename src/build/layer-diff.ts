@@ -4,12 +4,15 @@
  * an empty `.wh.<name>` member; a directory marked `trusted.overlay.opaque=y` hides everything
  * below it and gets a `.wh..wh..opq` member after its own entry. Everything else is copied as
  * it is, with its owner, mode, mtime and xattrs (except overlayfs' own `trusted.overlay.*`
- * bookkeeping). Assumes the overlay ran without `redirect_dir` and `metacopy` (the kernel's
- * defaults), so that every changed file is whole in the upper directory.
+ * bookkeeping). The runtime mounts every overlay with `redirect_dir=off,metacopy=off`, so each
+ * changed file and renamed directory is whole in the upper directory; an entry that still
+ * carries a redirect or metacopy mark (an upper dir from elsewhere) fails the step rather than
+ * give a layer that silently lacks data.
  */
 import type { Stats } from 'node:fs';
 import { lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { TsdockError } from '../errors.js';
 import { native } from '../native.js';
 import type { TarHeader } from '../image/tar-header.js';
 import { nonDirectoryEntry, type TarWriterEntry } from '../image/tar-writer.js';
@@ -30,10 +33,23 @@ export function upperEntryKind(
   return 'plain';
 }
 
-/** The xattrs a layer member should carry: all but overlayfs' own. */
+/** overlayfs marks for "the data is elsewhere": a layer cannot express them. */
+const INCOMPLETE_MARKS = [`${OVERLAY_XATTR_PREFIX}redirect`, `${OVERLAY_XATTR_PREFIX}metacopy`];
+
+/**
+ * The xattrs a layer member should carry: all but overlayfs' own.
+ *
+ * @throws TsdockError `BUILD_FAILED` for an entry overlayfs left incomplete (redirect, metacopy).
+ */
 export function layerXattrs(path: string): Map<string, Buffer> {
   const xattrs = new Map<string, Buffer>();
   for (const name of native().llistxattr(path)) {
+    if (INCOMPLETE_MARKS.includes(name)) {
+      throw new TsdockError(
+        'BUILD_FAILED',
+        `${path}: overlayfs recorded a ${name.split('.').at(-1) ?? ''} instead of the data; mount with redirect_dir=off,metacopy=off`,
+      );
+    }
     if (name.startsWith(OVERLAY_XATTR_PREFIX)) continue;
     const value = native().lgetxattr(path, name);
     if (value !== undefined) xattrs.set(name, value);

@@ -155,6 +155,10 @@ function overlayOps(input: PlanInput, userns: boolean): FsOp[] {
     `lowerdir=${lower.join(':')}`,
     `upperdir=${paths.upper}`,
     `workdir=${paths.work}`,
+    // The upper dir must hold every change whole (a build's RUN layer, a diff): no rename
+    // recorded as a redirect to a lower dir, no copy-up of metadata alone (overlayfs.rst).
+    'redirect_dir=off',
+    'metacopy=off',
     // Inside a user namespace the trusted.* xattrs are out of reach; overlay uses user.* then.
     ...(userns ? ['userxattr'] : []),
   ].join(',');

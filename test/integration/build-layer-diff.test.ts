@@ -46,4 +46,16 @@ describe('upper dir -> layer', () => {
     expect(await listTree(unpacked)).toEqual(expected);
     expect(native().lgetxattr(join(unpacked, 'data/replaced'), 'trusted.overlay.opaque')?.toString()).toBe('y');
   });
+
+  it.each(['redirect', 'metacopy'])('fails on an entry overlayfs left incomplete (%s)', async (mark) => {
+    const upper = await tempDir('tsdock-upper-');
+    await mkdir(join(upper, 'moved'));
+    native().lsetxattr(join(upper, 'moved'), `trusted.overlay.${mark}`, Buffer.from('/data'));
+    const drain = async (): Promise<string[]> => {
+      const paths: string[] = [];
+      for await (const entry of diffUpperDir(upper)) paths.push(entry.path);
+      return paths;
+    };
+    await expect(drain()).rejects.toThrow(`overlayfs recorded a ${mark}`);
+  });
 });

@@ -67,7 +67,9 @@ describe('buildSpawnPlan', () => {
     const overlay = plan.rootfsOps[1];
     expect(plan.rootfsOps[0]).toEqual({ kind: 'chdir', target: '/s/layers' });
     expect(overlay).toMatchObject({ kind: 'mount', fstype: 'overlay', target: '/s/c/rootfs' });
-    expect(overlay?.kind === 'mount' && overlay.data).toBe('lowerdir=bbb:aaa,upperdir=/s/c/upper,workdir=/s/c/work');
+    expect(overlay?.kind === 'mount' && overlay.data).toBe(
+      'lowerdir=bbb:aaa,upperdir=/s/c/upper,workdir=/s/c/work,redirect_dir=off,metacopy=off',
+    );
     expect(targets(plan.rootfsOps)).toEqual(
       expect.arrayContaining([
         'mount /s/c/rootfs/proc',
