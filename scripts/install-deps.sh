@@ -10,8 +10,8 @@ cd "$(dirname "$0")/.."
 # docker-registry serves the registry tests, with htpasswd (apache2-utils) and openssl for their
 # Basic-auth and TLS set-ups; oci-image-tool validates what tsdock pushes; buildah builds the same
 # Dockerfiles for the build comparison test; containerd (with ctr and containerd-shim-runc-v2)
-# drives tsdock-runtime in the OCI runtime tests.
-packages=(busybox-static skopeo umoci clang-format g++ make python3 iproute2 util-linux nftables docker-registry
+# drives tsdock-runtime in the OCI runtime tests. bzip2 and xz-utils decode ADD's bzip2 and xz archives.
+packages=(busybox-static skopeo umoci clang-format g++ make python3 iproute2 util-linux nftables docker-registry bzip2 xz-utils
   apache2-utils openssl oci-image-tool buildah containerd)
 [ "${TSDOCK_BENCH:-0}" = 1 ] && packages+=(runc crun hyperfine time bc conmon podman)
 

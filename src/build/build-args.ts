@@ -6,6 +6,7 @@
  */
 import type { ArgInstruction } from './dockerfile/types.js';
 import { TsdockError } from '../errors.js';
+import { DockerfileError } from './dockerfile/errors.js';
 
 /** Expands one raw Dockerfile word with the variables `lookup` knows (see dockerfile/expand.ts). */
 export type Expand = (raw: string, lookup: (name: string) => string | undefined) => string;
@@ -61,7 +62,9 @@ export function globalArgValues(
   const lookup = (name: string): string | undefined => values.get(name);
   for (const instruction of globalArgs) {
     for (const arg of instruction.args) {
-      const fallback = arg.rawDefault === undefined ? undefined : expand(arg.rawDefault, lookup);
+      const raw = arg.rawDefault;
+      const fallback =
+        raw === undefined ? undefined : DockerfileError.placingSync(instruction.location, () => expand(raw, lookup));
       values.set(arg.name, buildArgs.get(arg.name) ?? fallback);
     }
   }

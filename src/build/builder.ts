@@ -18,7 +18,8 @@ import { TransferStore } from '../image/registry/transfer-store.js';
 import { nameForImport } from '../image/oci-layout-reader.js';
 import { globalArgValues, PROXY_ARGS, type Expand } from './build-args.js';
 import { BuildCache } from './build-cache.js';
-import type { Dockerfile, Instruction } from './dockerfile/types.js';
+import { DockerfileError } from './dockerfile/errors.js';
+import type { Dockerfile, Instruction, SourceLocation } from './dockerfile/types.js';
 import { LayeredTree } from './file-tree.js';
 import { imageBytes } from './image-output.js';
 import type { BuildListener } from './progress.js';
@@ -73,21 +74,29 @@ async function contextExclusions(contextDir: string): Promise<(components: reado
   return (components) => components.length > 0 && matcher.ignores(components.join('/'));
 }
 
+/** An image a build needs, and the instruction that names it (for errors). */
+interface ImageNeed {
+  ref: string;
+  platform: Platform | undefined;
+  location: SourceLocation;
+}
+
 /** Every image the planned stages name (bases, `COPY --from` images), expanded. */
 function imagesNamed(
   request: BuildRequest,
   planned: PlannedStage[],
   expand: Expand,
   globals: (name: string) => string | undefined,
-): { ref: string; platform: Platform | undefined }[] {
-  const out: { ref: string; platform: Platform | undefined }[] = [];
+): ImageNeed[] {
+  const out: ImageNeed[] = [];
   for (const { stage, base } of planned) {
-    if (base.kind === 'image') out.push({ ref: base.ref, platform: request.platform });
+    if (base.kind === 'image') out.push({ ref: base.ref, platform: request.platform, location: stage.from.location });
     for (const i of stage.instructions) {
       if (i.kind !== 'COPY' || i.from === undefined) continue;
-      const word = expand(i.from, globals);
+      const raw = i.from;
+      const word = DockerfileError.placingSync(i.location, () => expand(raw, globals));
       if (stageNamed(request.dockerfile, word, stage.index, true) === undefined) {
-        out.push({ ref: word, platform: request.platform });
+        out.push({ ref: word, platform: request.platform, location: i.location });
       }
     }
   }
@@ -124,8 +133,9 @@ export async function buildImage(host: BuildHost, request: BuildRequest): Promis
   const plan = planStages(dockerfile, request.target, globalLookup, expand);
 
   const imageIds = new Map<string, string>();
-  for (const { ref, platform } of imagesNamed(request, plan.stages, expand, globalLookup)) {
-    if (!imageIds.has(ref)) imageIds.set(ref, await host.ensureImage(ref, platform));
+  for (const { ref, platform, location } of imagesNamed(request, plan.stages, expand, globalLookup)) {
+    if (!imageIds.has(ref))
+      imageIds.set(ref, await DockerfileError.placing(location, () => host.ensureImage(ref, platform)));
   }
 
   const store = new TransferStore(host.root);
@@ -182,11 +192,14 @@ export async function buildImage(host: BuildHost, request: BuildRequest): Promis
         const builder = new StageBuilder(session, state, stage.index);
         if (triggers.length > 0) {
           onEvent({ type: 'triggers', count: triggers.length });
-          for (const trigger of triggers) await builder.run(request.parseTrigger(trigger));
+          // A base image's trigger fails at the FROM that brought it in, as Docker reports it.
+          for (const trigger of triggers) {
+            await DockerfileError.placing(stage.from.location, () => builder.run(request.parseTrigger(trigger)));
+          }
         }
         for (const instruction of stage.instructions) {
           onEvent({ type: 'step', step: ++step, total, instruction: instruction.original });
-          await builder.run(instruction);
+          await DockerfileError.placing(instruction.location, () => builder.run(instruction));
         }
         results.set(stage.index, builder.result);
       }

@@ -2,8 +2,9 @@
  * A COPY or ADD as layer members: the planned items (see `copy-plan.ts`) in order, each parent
  * directory first with the metadata it already has in the image (so the layer changes nothing
  * but what was copied; a missing parent is made 0755), local archives extracted below their
- * destination. `contentHash` is the cache's view of the same items: paths, types, modes,
- * owners, link targets and bytes, but not times (Docker's rule: touching a file is no change).
+ * destination, files linked among the sources kept linked. `contentHash` is the cache's view of
+ * the same items: paths, types, modes, owners, link targets (hard ones too) and bytes, but not
+ * times (Docker's rule: touching a file is no change).
  */
 import { constants, createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
@@ -15,6 +16,7 @@ import { entryComponents } from '../image/entry-path.js';
 import type { TarHeader } from '../image/tar-header.js';
 import { readTar } from '../image/tar-reader.js';
 import type { TarWriterEntry } from '../image/tar-writer.js';
+import { ARCHIVE_DECODERS } from './archive-decoders.js';
 import type { CopyAttributes, CopyItem } from './copy-plan.js';
 import type { FileTree } from './file-tree.js';
 
@@ -33,10 +35,10 @@ const header = (path: string, fields: Partial<TarHeader>): TarHeader => ({
   ...fields,
 });
 
-/** Whether a local file is a tar archive (plain, gzip or zstd: what `decompress` reads). */
+/** Whether a local file is a tar archive: plain, or compressed with gzip, zstd, bzip2 or xz. */
 export async function isTarArchive(hostPath: string): Promise<boolean> {
   try {
-    const stream = await decompress(createReadStream(hostPath, { highWaterMark: 64 * 1024 }));
+    const stream = await decompress(createReadStream(hostPath, { highWaterMark: 64 * 1024 }), ARCHIVE_DECODERS);
     const chunks: Buffer[] = [];
     let length = 0;
     for await (const chunk of stream) {
@@ -47,7 +49,8 @@ export async function isTarArchive(hostPath: string): Promise<boolean> {
     const head = Buffer.concat(chunks);
     return head.length >= 512 && head.subarray(257, 262).toString('latin1') === 'ustar';
   } catch (err) {
-    if (err instanceof TsdockError) return false; // bzip2, xz, corrupt data: copied as a file
+    // Corrupt data is no archive: copied as a file (Docker's rule).
+    if (err instanceof TsdockError && err.code === 'INVALID_IMAGE') return false;
     throw err;
   }
 }
@@ -68,11 +71,31 @@ async function hostPathOf(tree: FileTree, components: string[]): Promise<string>
   return entry.hostPath;
 }
 
-/** The member of one tree item, with `--chown`/`--chmod` applied. */
+/**
+ * For each tree item that is one more link to a file this COPY already copies, the destination
+ * of that first copy: as Docker does, files hardlinked among the sources stay linked in the layer.
+ */
+function hardlinkTargets(items: CopyItem[]): Map<CopyItem, string> {
+  const firstDest = new Map<string, string>();
+  const links = new Map<CopyItem, string>();
+  for (const item of items) {
+    const { source } = item;
+    if (source.kind !== 'tree' || !source.stat.isFile() || source.stat.nlink < 2) continue;
+    const inode = `${String(source.stat.dev)}:${String(source.stat.ino)}`;
+    const dest = item.dest.join('/');
+    const first = firstDest.get(inode);
+    if (first === undefined) firstDest.set(inode, dest);
+    else if (first !== dest) links.set(item, first);
+  }
+  return links;
+}
+
+/** The member of one tree item, with `--chown`/`--chmod` applied; `linkTo` makes it a hardlink. */
 function treeEntry(
   item: CopyItem & { source: { kind: 'tree' } },
   attrs: CopyAttributes,
   hostPath: string,
+  linkTo: string | undefined,
 ): TarWriterEntry {
   const { stat, linkname } = item.source;
   const path = item.dest.join('/');
@@ -80,6 +103,7 @@ function treeEntry(
   const base = header(path, { mode, uid: attrs.uid, gid: attrs.gid, mtime: Math.floor(stat.mtimeMs / 1000) });
   if (stat.isDirectory()) return { ...base, path: `${path}/`, type: 'directory' };
   if (stat.isSymbolicLink()) return { ...base, type: 'symlink', linkname: linkname ?? '' };
+  if (linkTo !== undefined) return { ...base, type: 'hardlink', linkname: linkTo };
   if (stat.isFile()) return { ...base, size: stat.size, body: fileBody(hostPath) };
   throw new TsdockError('INVALID_ARGUMENT', `COPY /${item.source.components.join('/')}: not a file, directory or link`);
 }
@@ -132,7 +156,7 @@ function parentDirs(items: CopyItem[]): string[][] {
 
 /** The members of an archive, moved below `dest`. */
 async function* archiveEntries(hostPath: string, dest: string[]): AsyncGenerator<TarWriterEntry> {
-  for await (const entry of readTar(await decompress(createReadStream(hostPath)))) {
+  for await (const entry of readTar(await decompress(createReadStream(hostPath), ARCHIVE_DECODERS))) {
     const components = entryComponents(entry.path);
     if (components.length === 0) continue;
     const path = [...dest, ...components].join('/');
@@ -149,6 +173,7 @@ export async function* copyEntries(
   attrs: CopyAttributes,
 ): AsyncGenerator<TarWriterEntry> {
   yield* await directoryEntries(parentDirs(items), rootfs, attrs);
+  const links = hardlinkTargets(items);
   for (const item of items) {
     const { source } = item;
     if (source.kind === 'archive') yield* archiveEntries(source.hostPath, item.dest);
@@ -160,8 +185,10 @@ export async function* copyEntries(
         body: Readable.from([source.data]),
       };
     } else {
-      const hostPath = source.stat.isFile() ? await hostPathOf(source.tree, source.components) : '';
-      yield treeEntry({ ...item, source }, attrs, hostPath);
+      const linkTo = links.get(item);
+      const hostPath =
+        source.stat.isFile() && linkTo === undefined ? await hostPathOf(source.tree, source.components) : '';
+      yield treeEntry({ ...item, source }, attrs, hostPath, linkTo);
     }
   }
 }
@@ -173,10 +200,13 @@ export async function contentHash(items: CopyItem[], attrs: CopyAttributes): Pro
     digester.update(Buffer.from(`${JSON.stringify(record)}\n`));
   };
   add(attrs);
+  const links = hardlinkTargets(items);
   for (const item of items) {
     const { source } = item;
     const dest = item.dest.join('/');
-    if (source.kind === 'bytes') add([dest, 'bytes', source.mode, sha256Digest(source.data)]);
+    const linkTo = links.get(item);
+    if (linkTo !== undefined) add([dest, 'hardlink', linkTo]);
+    else if (source.kind === 'bytes') add([dest, 'bytes', source.mode, sha256Digest(source.data)]);
     else if (source.kind === 'archive') {
       add([dest, 'archive', (await digestStream(createReadStream(source.hostPath))).digest]);
     } else {

@@ -16,6 +16,7 @@ import { BuildCache, stepKey, type CachedStep } from './build-cache.js';
 import type { CopyItem } from './copy-plan.js';
 import { copyAttributes, copyItems } from './copy-sources.js';
 import { contentHash, copyEntries, directoryEntries } from './copy-step.js';
+import { expandHeredoc } from './dockerfile/expand.js';
 import { parseHeredocMarker } from './dockerfile/heredoc.js';
 import type { CopyInstruction, Instruction, RunInstruction } from './dockerfile/types.js';
 import { LayeredTree, resolveInTree, type FileTree } from './file-tree.js';
@@ -237,7 +238,12 @@ export class StageBuilder {
     throw new TsdockError('INVALID_ARGUMENT', `RUN --network=${flag}: expected default, none or host`);
   }
 
-  private async copyInstruction(instruction: CopyInstruction): Promise<void> {
+  private async copyInstruction(written: CopyInstruction): Promise<void> {
+    // BuildKit expands a body at build time unless its delimiter was quoted (`<<"EOF"`).
+    const heredocs = written.heredocs.map((h) =>
+      h.expand ? { ...h, content: expandHeredoc(h.content, this.lookup) } : h,
+    );
+    const instruction = { ...written, heredocs };
     // A heredoc source stays as written: it names a body, not a path.
     const words = instruction.sources.map((w) => (parseHeredocMarker(w) === undefined ? this.word(w) : w));
     const destination = this.word(instruction.destination);
@@ -276,7 +282,12 @@ export class StageBuilder {
     }
   }
 
-  /** WORKDIR makes its directory when the image lacks it (a layer); otherwise it is metadata. */
+  /**
+   * WORKDIR makes its directory when the image lacks it (a layer); otherwise it is metadata.
+   * Like BuildKit's `mkdir -p` with the stage's USER, every directory it makes is that user's
+   * (a bare uid also as gid, a name through the image's /etc/passwd; a name it lacks is root,
+   * as BuildKit has it); existing ones stay as they are.
+   */
   private async workdirStep(instruction: Instruction): Promise<void> {
     const rootfs = this.rootfs();
     const dir = await resolveInTree(rootfs, this.state.config.config.WorkingDir ?? '/', true);
@@ -286,8 +297,14 @@ export class StageBuilder {
     }
     const key = stepKey(this.state.key, { instruction: 'WORKDIR', dir, config: this.state.config.config });
     const chain = dir.map((_, i) => dir.slice(0, i + 1));
+    const owner = await copyAttributes(this.state.config.config.User, undefined, this.state.layerDirs).catch(
+      (err: unknown) => {
+        if (err instanceof TsdockError && err.code === 'INVALID_ARGUMENT') return { uid: 0, gid: 0 };
+        throw err;
+      },
+    );
     await this.layerStep(key, this.createdBy(instruction), instruction.original, async () => ({
-      entries: toAsync(await directoryEntries(chain, rootfs, { uid: 0, gid: 0 })),
+      entries: toAsync(await directoryEntries(chain, rootfs, owner)),
     }));
   }
 }

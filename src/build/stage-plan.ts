@@ -5,6 +5,7 @@
  */
 import { TsdockError } from '../errors.js';
 import type { Expand } from './build-args.js';
+import { DockerfileError } from './dockerfile/errors.js';
 import type { CopyInstruction, Dockerfile, Stage } from './dockerfile/types.js';
 
 /** What a stage starts from. */
@@ -81,15 +82,13 @@ export function planStages(
     needed.add(index);
     const stage = stages[index];
     if (stage === undefined) return;
-    const image = expand(stage.from.image, globals);
-    if (image === '') {
-      throw new TsdockError(
-        'INVALID_ARGUMENT',
-        `${stage.from.location.file}:${stage.from.location.line}: FROM names no image (an ARG without a value?)`,
-      );
-    }
+    const { from } = stage;
+    const image = DockerfileError.placingSync(from.location, () => expand(from.image, globals));
+    if (image === '') throw new DockerfileError(from.location, 'FROM names no image (an ARG without a value?)');
     const fromStage = stageNamed(dockerfile, image, index, false);
-    const platform = stage.from.platform === undefined ? undefined : expand(stage.from.platform, globals);
+    const platform = DockerfileError.placingSync(from.location, () =>
+      from.platform === undefined ? undefined : expand(from.platform, globals),
+    );
     if (fromStage !== undefined) {
       bases.set(index, { kind: 'stage', index: fromStage });
       visit(fromStage);
@@ -99,8 +98,10 @@ export function planStages(
       bases.set(index, { kind: 'image', ref: image, platform });
     }
     for (const copy of copiesFrom(stage)) {
-      const from = stageNamed(dockerfile, expand(copy.from ?? '', globals), index, true);
-      if (from !== undefined) visit(from);
+      const source = DockerfileError.placingSync(copy.location, () =>
+        stageNamed(dockerfile, expand(copy.from ?? '', globals), index, true),
+      );
+      if (source !== undefined) visit(source);
     }
   };
   visit(targetIndex);

@@ -59,13 +59,23 @@ async function* unzstd(source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
   yield* out.splice(0);
 }
 
+/** Undoes one compression: compressed bytes in, plain bytes out. */
+export type Decoder = (source: AsyncIterable<Buffer>) => AsyncIterable<Buffer>;
+
+/** What an OCI layer may be compressed with (image-spec: gzip, zstd). */
+export const LAYER_DECODERS: Partial<Record<Compression, Decoder>> = { gzip: gunzip, zstd: unzstd };
+
 /**
- * The uncompressed bytes of `source`, whatever its (supported) compression.
+ * The uncompressed bytes of `source`, whatever its compression among `decoders` (by default
+ * those of OCI layers; a build's ADD adds bzip2 and xz).
  *
- * @throws TsdockError `INVALID_IMAGE` for bzip2 or xz data (not supported) and for corrupt
- *   gzip or zstd data.
+ * @throws TsdockError `INVALID_IMAGE` for another compression (bzip2 or xz in a layer) and for
+ *   corrupt data.
  */
-export async function decompress(source: AsyncIterable<Buffer>): Promise<AsyncIterable<Buffer>> {
+export async function decompress(
+  source: AsyncIterable<Buffer>,
+  decoders: Partial<Record<Compression, Decoder>> = LAYER_DECODERS,
+): Promise<AsyncIterable<Buffer>> {
   const it = source[Symbol.asyncIterator]();
   const head: Buffer[] = [];
   let length = 0;
@@ -88,8 +98,8 @@ export async function decompress(source: AsyncIterable<Buffer>): Promise<AsyncIt
   }
   const compression = detectCompression(first);
   if (compression === 'none') return whole();
-  if (compression === 'gzip') return gunzip(whole());
-  if (compression === 'zstd') return unzstd(whole());
+  const decoder = decoders[compression];
+  if (decoder !== undefined) return decoder(whole());
   await it.return?.();
   throw new TsdockError('INVALID_IMAGE', `${compression}-compressed data is not supported yet`);
 }

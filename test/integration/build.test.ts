@@ -163,7 +163,7 @@ describe('tsdock build', () => {
     const imagesBefore = await readFile(join(busybox.root, 'images.json'), 'utf8');
     const failed = await build(['-t', 'greeter:1', dir]);
     expect(failed.code).toBe(1);
-    expect(failed.stderr).toBe("tsdock: The command '/bin/sh -c exit 3' returned a non-zero code: 3\n");
+    expect(failed.stderr).toBe("tsdock: Dockerfile:3: The command '/bin/sh -c exit 3' returned a non-zero code: 3\n");
     const running = [...failed.stdout.matchAll(/Running in ([0-9a-f]{12})/g)].map((m) => m[1] ?? '');
     expect(running).toHaveLength(2);
     const leftCgroups = (await cgroupsUnder('tsdock')).filter((dir) => running.some((id) => dir.includes(`/${id}`)));

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ArgScope, globalArgValues, parseBuildArgs, type Expand } from '../../src/build/build-args.js';
 import { stepKey } from '../../src/build/build-cache.js';
+import { DockerfileError } from '../../src/build/dockerfile/errors.js';
 import { expandWord } from '../../src/build/dockerfile/expand.js';
 import { parseDockerfile } from '../../src/build/dockerfile/parse.js';
 import { segmentPattern } from '../../src/build/glob.js';
@@ -59,6 +60,26 @@ describe('stage planning', () => {
     ['FROM busybox AS a\nCOPY --from=1 /a /a\nFROM busybox\n', 'a', 'does not come before'],
   ])('%j (target %s) fails: %s', (text, target, message) => {
     expect(() => plan(text, target === '' ? undefined : target)).toThrow(message);
+  });
+
+  it.each([
+    ['ARG B\nFROM ${B}\n', 'Dockerfile:2: FROM names no image'],
+    ['FROM ${B:?unset}\n', 'Dockerfile:1: B: unset'],
+    ['FROM busybox\nRUN true\nCOPY --from=${S:?} /a /a\n', 'Dockerfile:3: S: is not allowed to be unset'],
+    ['ARG A=${X:?unset}\nFROM busybox\n', 'Dockerfile:1: X: unset'],
+    ['FROM busybox AS a\nCOPY --from=1 /a /a\nFROM busybox\n', 'Dockerfile:2: COPY --from=1'],
+  ])('%j fails at its line', (text, message) => {
+    const target = text.includes(' AS a') ? 'a' : undefined;
+    let err: unknown;
+    try {
+      plan(text, target);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(DockerfileError);
+    expect((err as DockerfileError).message).toContain(message);
+    expect((err as DockerfileError).message.startsWith('Dockerfile:')).toBe(true);
+    expect((err as DockerfileError).code).toBe('INVALID_ARGUMENT');
   });
 });
 

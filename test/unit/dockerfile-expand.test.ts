@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { expandWord, expandWords, type EscapeChar } from '../../src/build/dockerfile/expand.js';
+import { expandHeredoc, expandWord, expandWords, type EscapeChar } from '../../src/build/dockerfile/expand.js';
 import { failure } from '../helpers/errors.js';
 
 const VARIABLES: Readonly<Record<string, string>> = {
@@ -139,6 +139,24 @@ describe('expandWords', () => {
     ['${UNSET:-"d e"} f', '\\', ['d', 'e', 'f']],
   ])('%s (escape %s) -> %j', (raw, escape, expected) => {
     expect(expandWords(raw, lookup, escape)).toEqual(expected);
+  });
+});
+
+// BuildKit's own cases (dockerfile_heredoc_test.go: testHeredocVarSubstitution, testCopyHeredocSpecialSymbols).
+describe('expandHeredoc', () => {
+  it.each<[string, string]>([
+    ['Hello ${NAME}!\n', 'Hello web!\n'],
+    ["Hello '${NAME}'!\n", "Hello 'web'!\n"],
+    ['Hello "${NAME}"!\n', 'Hello "web"!\n'],
+    ['"quotes in file"\n', '"quotes in file"\n'],
+    ['\\\n', '\n'],
+    ['\\\\\n', '\\\n'],
+    ['\\$\n', '$\n'],
+    ['cost: \\$NAME $UNSET.\n', 'cost: $NAME .\n'],
+    ['${UNSET:-a "b"}\n', 'a "b"\n'],
+    ["it's $NAME\n", "it's web\n"],
+  ])('%j -> %j', (raw, expected) => {
+    expect(expandHeredoc(raw, lookup)).toBe(expected);
   });
 });
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseGoDuration } from '../../src/build/dockerfile/duration.js';
 import { DockerfileError } from '../../src/build/dockerfile/errors.js';
+import { TsdockError } from '../../src/errors.js';
 import { parseHeredocMarker } from '../../src/build/dockerfile/heredoc.js';
 import { parseDockerfile } from '../../src/build/dockerfile/parse.js';
 import type { Instruction } from '../../src/build/dockerfile/types.js';
@@ -385,5 +386,11 @@ describe('parseDockerfile: errors name the file, the line and the fix', () => {
     const placed = DockerfileError.at(location, new Error('cannot expand "${X": missing "}"'));
     expect(placed.message).toBe('Dockerfile:7: cannot expand "${X": missing "}"');
     expect(DockerfileError.at({ file: 'x', line: 1 }, placed)).toBe(placed);
+  });
+
+  it("DockerfileError.at keeps a TsdockError's code (a failed step still exits 1)", () => {
+    const placed = DockerfileError.at({ file: 'Dockerfile', line: 3 }, new TsdockError('BUILD_FAILED', 'exit 3'));
+    expect(placed.code).toBe('BUILD_FAILED');
+    expect(placed.message).toBe('Dockerfile:3: exit 3');
   });
 });

@@ -37,6 +37,18 @@ export function expandWords(raw: string, lookup: VariableLookup, escape: EscapeC
   return new Expander(raw, lookup, escape).expand().words;
 }
 
+/**
+ * Expands a COPY/ADD heredoc body whose delimiter was not quoted (`<<EOF`), as BuildKit does:
+ * variables expand, a backslash makes the next character literal (`\$HOME` gives `$HOME`,
+ * whatever the file's escape character), and quotes are kept as text (`"$A"` gives `"1"`).
+ *
+ * @example
+ * expandHeredoc('echo "$A" \\$B\n', (n) => ({ A: '1' })[n]) // 'echo "1" $B\n'
+ */
+export function expandHeredoc(raw: string, lookup: VariableLookup): string {
+  return new Expander(raw, lookup, '\\', false).expand().text;
+}
+
 /** Parameters the shell reserves (`$@`, `$*`, `$#`, `$?`, `$-`, `$$`, `$!`, `$0`): one character each. */
 const SPECIAL_PARAMETERS = new Set(['@', '*', '#', '?', '-', '$', '!', '0']);
 const NAME_CHAR = /[\p{L}\p{Nd}_]/u;
@@ -75,6 +87,8 @@ class Expander {
     private readonly source: string,
     private readonly lookup: VariableLookup,
     private readonly escape: EscapeChar,
+    /** False for a heredoc body: quotes are plain text there. */
+    private readonly quotes = true,
   ) {}
 
   expand(): { text: string; words: string[] } {
@@ -99,7 +113,7 @@ class Expander {
         const value = this.dollar();
         text += value;
         words.addSplittable(value);
-      } else if (ch === "'" || ch === '"') {
+      } else if (this.quotes && (ch === "'" || ch === '"')) {
         const value = literal(ch === "'" ? this.singleQuoted() : this.doubleQuoted());
         text += value;
         words.addLiteral(value);
