@@ -13,7 +13,7 @@ all: build
 deps:
 	@scripts/install-deps.sh
 
-$(NATIVE_OUT)/tsdock-monitor $(NATIVE_OUT)/tsdock.node &: $(NATIVE_SRC) | deps
+$(NATIVE_OUT)/tsdock-monitor $(NATIVE_OUT)/tsdock-runtime $(NATIVE_OUT)/tsdock.node &: $(NATIVE_SRC) | deps
 	npx node-gyp rebuild --directory native -j 2 --silent
 
 # The library (dist/src) is plain tsc output; the CLI is one bundle with lazily loaded chunks
@@ -31,7 +31,7 @@ dist/.built: $(TS_SRC) | deps
 	  "--banner:js=import { createRequire as __tsdockRequire } from 'node:module'; const require = __tsdockRequire(import.meta.url);"
 	@touch $@
 
-build: deps $(NATIVE_OUT)/tsdock-monitor dist/.built
+build: deps $(NATIVE_OUT)/tsdock-monitor $(NATIVE_OUT)/tsdock-runtime dist/.built
 
 lint: deps
 	npx tsc -p tsconfig.json --noEmit

@@ -39,6 +39,28 @@
       "ldflags!": ["-pthread", "-rdynamic"]
     },
     {
+      # The OCI runtime's front end (src/runtime/main.c): serves the hot verbs without Node.
+      "target_name": "tsdock-runtime",
+      "type": "executable",
+      "include_dirs": ["include", "src/core"],
+      "sources": [
+        "src/runtime/main.c",
+        "src/runtime/cli.c",
+        "src/runtime/json.c",
+        "src/runtime/state.c",
+        "src/runtime/log.c",
+        "src/runtime/container.c",
+        "src/runtime/cgroup.c",
+        "src/runtime/verbs.c"
+      ],
+      # The Node that built the addon runs the verbs this front end hands over.
+      "defines": ["TSDOCK_NODE=\"<!(node -p process.execPath)\""],
+      "cflags": ["-std=gnu11", "-O2", "-Wall", "-Wextra", "-Werror"],
+      "cflags!": ["-O3", "-fPIC", "-pthread", "-Wno-unused-parameter"],
+      "ldflags": ["-static-libgcc"],
+      "ldflags!": ["-pthread", "-rdynamic"]
+    },
+    {
       # run --init: pid 1 inside the container, so static (no libc of the image needed).
       "target_name": "tsdock-init",
       "type": "executable",

@@ -1,5 +1,6 @@
 /**
- * A container of tsdock-runtime on disk: `<root>/<id>/` holds `state.json` (written atomically)
+ * A container of tsdock-runtime on disk: `<root>/<id>/` holds `state.json` (written atomically;
+ * native/src/runtime/state.c reads it too)
  * and, from create until start, `start.sock`, the socket the waiting init accepts `start` on.
  * The status is derived, never stored: `stopped` once the init (pid + start time) is gone,
  * `created` while the start socket is there, `paused` while the cgroup is frozen, else `running`.
@@ -9,6 +10,7 @@ import { join } from 'node:path';
 import { TsdockError } from '../errors.js';
 import { writeFileAtomic } from '../runtime/record-file.js';
 import type { CgroupPlace } from './cgroups-path.js';
+import type { OciHooks } from './spec.js';
 
 export type Status = 'created' | 'running' | 'paused' | 'stopped';
 
@@ -24,6 +26,13 @@ export interface StoredState {
   created: string;
   annotations: Record<string, string>;
   cgroup: CgroupPlace;
+  /**
+   * The cgroup's files as create resolved them, so that the native front end
+   * (native/src/runtime) acts on them without detecting the hierarchies again.
+   */
+  cgroupPaths: { procs: string[]; dirs: string[]; parents: string[] };
+  /** The hooks of the later verbs, taken at create as runc keeps them: start's and delete's. */
+  hooks: Pick<OciHooks, 'startContainer' | 'poststart' | 'poststop'>;
 }
 
 export const STATE_FILE = 'state.json';

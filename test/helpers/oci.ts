@@ -6,7 +6,10 @@ import { HOST_BUSYBOX, makeRootfs } from '../../images/busybox/image.js';
 import { DEFAULT_CAPABILITIES } from '../../src/runtime/capabilities.js';
 import { repoRoot, type CliResult } from './host.js';
 
-export const RUNTIME = join(repoRoot, 'bin', 'tsdock-runtime.js');
+/** The native front end (it hands what it does not serve itself to bin/tsdock-runtime.js). */
+export const RUNTIME = join(repoRoot, 'bin', 'tsdock-runtime');
+/** The TypeScript runtime itself, which answers every call. */
+export const NODE_RUNTIME = join(repoRoot, 'bin', 'tsdock-runtime.js');
 
 /** `runc spec`'s defaults, give or take: own namespaces, the usual mounts, masks and caps. */
 export function defaultConfig(cgroupsPath: string, args: string[]): Record<string, unknown> {
@@ -68,16 +71,17 @@ export async function makeBundle(
 }
 
 /**
- * Runs `tsdock-runtime ARGS…`. The container inherits create's and start's stdout and stderr, so
+ * Runs `tsdock-runtime ARGS…` (with `node`, the TypeScript runtime directly). The container inherits create's and start's stdout and stderr, so
  * `output` (an fd) takes them when given: a pipe would stay open for as long as the container runs.
  */
 export function runtime(
   args: string[],
-  options: { output?: number; input?: string; extraFds?: number[] } = {},
+  options: { output?: number; input?: string; extraFds?: number[]; node?: boolean } = {},
 ): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const out = options.output ?? 'pipe';
-    const child = spawn(process.execPath, [RUNTIME, ...args], {
+    const [file, argv] = options.node === true ? [process.execPath, [NODE_RUNTIME, ...args]] : [RUNTIME, args];
+    const child = spawn(file, argv, {
       stdio: ['pipe', out, out, ...(options.extraFds ?? [])],
     });
     let stdout = '';
@@ -92,6 +96,8 @@ export function runtime(
     child.on('close', (code, signal) => {
       resolve({ code, signal, stdout, stderr });
     });
+    // The native front end exits without reading its stdin: a write it never takes is no error.
+    child.stdin?.on('error', () => undefined);
     child.stdin?.end(options.input ?? '');
   });
 }

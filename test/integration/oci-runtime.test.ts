@@ -239,6 +239,50 @@ describe('tsdock-runtime', () => {
     expect(existsSync(join(root, failing.id))).toBe(false);
   });
 
+  it('answers in the native front end exactly as in Node: output, errors, exit status, log line', async () => {
+    const m = await bundle(['sleep', '1000'], (c) => {
+      c.annotations = { 'org.example/a': 'x "quoted" \\ é' };
+    });
+    await create(m);
+    let n = 0;
+    /** One call both ways (it must not change the container), with a JSON and a text log. */
+    async function same(call: string[]): Promise<void> {
+      const answers = [];
+      for (const node of [false, true]) {
+        const logs = ['json', 'text'].map((format) => ({ format, file: join(work, `parity-${String(++n)}.log`) }));
+        const results = [];
+        for (const { format, file } of logs) {
+          const r = await runtime(['--root', root, '--log', file, '--log-format', format, ...call], { node });
+          const log = existsSync(file) ? readFileSync(file, 'utf8') : '';
+          results.push({ ...r, log: log.replace(/(?<="time":"|time=")[^"]+/g, 'T') });
+        }
+        answers.push(results);
+      }
+      expect(answers[0], call.join(' ')).toEqual(answers[1]);
+    }
+    await same(['state', m.id]);
+    await same(['resume', m.id]);
+    await same(['ps', '--format', 'json', m.id]);
+    await same(['state', 'no-such']);
+    await same(['kill', 'no-such', 'KILL']);
+    await same(['state', 'bad id']);
+    await same(['start']);
+    await same(['delete', '--force', 'no-such']);
+    expect((await rt(['start', m.id])).code).toBe(0);
+    await same(['state', m.id]);
+    await same(['delete', m.id]);
+    await same(['start', m.id]);
+    expect((await rt(['pause', m.id])).code).toBe(0);
+    await same(['state', m.id]);
+    await same(['pause', m.id]);
+    expect((await rt(['kill', m.id, 'KILL'])).code).toBe(0);
+    await until(m.id, 'stopped');
+    await same(['state', m.id]);
+    await same(['kill', m.id]);
+    expect((await rt(['delete', m.id])).code).toBe(0);
+    expect(existsSync(join(root, m.id))).toBe(false);
+  });
+
   it('answers --version, features, list, and refuses --systemd-cgroup', async () => {
     expect((await rt(['--version'])).stdout.split('\n')[0]).toMatch(/^tsdock-runtime version \d+\.\d+\.\d+$/);
     expect(JSON.parse((await rt(['features'])).stdout)).toMatchObject({ ociVersionMin: '1.0.0' });

@@ -79,6 +79,12 @@ export async function create(g: Globals, flags: Flags, args: string[]): Promise<
       created: new Date().toISOString(),
       annotations: spec.annotations ?? {},
       cgroup: place,
+      cgroupPaths: { procs: cgroup.procsFiles, dirs: cgroup.dirs, parents: cgroup.parentDirs },
+      hooks: {
+        startContainer: spec.hooks?.startContainer,
+        poststart: spec.hooks?.poststart,
+        poststop: spec.hooks?.poststop,
+      },
     };
     writeState(dir, state);
     const hookState = specState(state, 'created');

@@ -3,13 +3,11 @@
  * emptied and removed, its state dir deleted, then the poststop hooks); a running or paused one
  * only with --force. --force on an id that does not exist succeeds, as runc's does.
  */
-import { readFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { TsdockError } from '../../errors.js';
 import { initAlive, loadContainer, type Container } from '../container.js';
 import type { Flags, Globals } from '../context.js';
 import { runHooks } from '../hooks.js';
-import { parseSpec } from '../spec.js';
 import { specState } from '../state.js';
 
 /** SIGKILLs the init and waits until it is gone (a zombie counts: the shim reaps it). */
@@ -23,14 +21,8 @@ async function killInit(c: Container): Promise<void> {
 }
 
 function poststop(g: Globals, c: Container): void {
-  let hooks;
   try {
-    hooks = parseSpec(readFileSync(join(c.state.bundle, 'config.json'), 'utf8')).hooks;
-  } catch {
-    return; // The bundle is gone already: nothing to run.
-  }
-  try {
-    runHooks(hooks, 'poststop', specState(c.state, 'stopped'));
+    runHooks(c.state.hooks, 'poststop', specState(c.state, 'stopped'));
   } catch (err) {
     g.debugLog(`delete ${c.state.id}: ${(err as Error).message}`);
   }

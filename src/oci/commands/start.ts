@@ -3,7 +3,7 @@
  * comes back on the connection is its verdict, as on the monitor's error pipe: EOF when execve
  * succeeded, one `struct tsd_child_error` (native/src/core/child.h) when it failed.
  */
-import { readFileSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { StartError } from '../../errors.js';
@@ -11,7 +11,6 @@ import { startError } from '../../runtime/spawn.js';
 import { loadContainer, requireStatus } from '../container.js';
 import type { Flags, Globals } from '../context.js';
 import { runHooks } from '../hooks.js';
-import { parseSpec } from '../spec.js';
 import { specState, START_SOCKET } from '../state.js';
 
 /** struct tsd_child_error: char step[32]; int32_t err; char path[PATH_MAX]. */
@@ -64,13 +63,12 @@ function release(socket: string): Promise<Buffer> {
 export async function start(g: Globals, _flags: Flags, args: string[]): Promise<void> {
   const c = await loadContainer(g.root, args[0] ?? '');
   requireStatus(c, ['created'], 'start');
-  const spec = parseSpec(readFileSync(join(c.state.bundle, 'config.json'), 'utf8'));
   // Before the user's program runs, as the spec orders it.
-  runHooks(spec.hooks, 'startContainer', specState(c.state, 'created'));
+  runHooks(c.state.hooks, 'startContainer', specState(c.state, 'created'));
   const failure = verdictOf(await release(join(c.dir, START_SOCKET)));
   if (failure !== undefined) throw failure;
   try {
-    runHooks(spec.hooks, 'poststart', specState(c.state, 'running'));
+    runHooks(c.state.hooks, 'poststart', specState(c.state, 'running'));
   } catch (err) {
     g.debugLog(`start ${c.state.id}: ${(err as Error).message}`);
   }

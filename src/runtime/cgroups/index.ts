@@ -44,6 +44,8 @@ export interface ContainerCgroup {
    * removes the default parent once it is empty.
    */
   readonly dirs: string[];
+  /** The shared parents `destroy()` removes once nothing else uses them (only tsdock's default). */
+  readonly parentDirs: string[];
   /** Where the monitor reads the OOM-kill counter at exit; absent without a memory controller. */
   readonly oom: OomSource | undefined;
   /** Stops every task (v2 `cgroup.freeze`, else the v1 freezer); resolves once all are frozen. */
@@ -110,7 +112,7 @@ class Cgroup implements ContainerCgroup {
   constructor(
     private readonly v1: V1Cgroup | undefined,
     private readonly v2: V2Cgroup | undefined,
-    private readonly parentDirs: string[],
+    readonly parentDirs: string[],
   ) {
     this.drivers = [v1, v2].filter((d) => d !== undefined);
     this.procsFiles = this.drivers.flatMap((d) => d.procsFiles);

@@ -1,0 +1,110 @@
+#define _GNU_SOURCE
+#include "container.h"
+#include "cgroup.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+int failf(char *err, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(err, ERR_MAX, fmt, ap);
+  va_end(ap);
+  return FAILED;
+}
+
+const char *reason(int errnum) {
+  static char buf[128];
+  snprintf(buf, sizeof(buf), "%s", strerror(errnum));
+  buf[0] = (char)tolower((unsigned char)buf[0]);
+  return buf;
+}
+
+/* Reads a whole small file into buf (NUL-terminated); its length, or -1 with errno set. */
+static ssize_t read_small(const char *path, char *buf, size_t cap) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  size_t n = 0;
+  ssize_t r;
+  while (n < cap - 1 && (r = read(fd, buf + n, cap - 1 - n)) != 0) {
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) {
+      int saved = errno;
+      close(fd);
+      errno = saved;
+      return -1;
+    }
+    n += (size_t)r;
+  }
+  close(fd);
+  if (n == cap - 1) {
+    errno = EFBIG;
+    return -1;
+  }
+  buf[n] = '\0';
+  return (ssize_t)n;
+}
+
+/* proc(5): /proc/<pid>/stat field 22, the start time; false for a zombie or no such process. */
+static bool start_time_of(long long pid, char *out, size_t cap) {
+  char path[64], stat[1024];
+  snprintf(path, sizeof(path), "/proc/%lld/stat", pid);
+  if (read_small(path, stat, sizeof(stat)) < 0) return false;
+  /* The command name (field 2) is in parentheses and may itself hold spaces and parentheses. */
+  const char *p = strrchr(stat, ')');
+  if (p == NULL || p[1] != ' ') return false;
+  p += 2;
+  if (*p == 'Z' || *p == 'X') return false;
+  for (int field = 3; field < 22; field++) {
+    p = strchr(p, ' ');
+    if (p == NULL) return false;
+    p++;
+  }
+  size_t len = strcspn(p, " ");
+  if (len >= cap) return false;
+  memcpy(out, p, len);
+  out[len] = '\0';
+  return true;
+}
+
+bool init_alive(const struct oci_state *s) {
+  char now[32];
+  return s->pid > 0 && start_time_of(s->pid, now, sizeof(now)) && strcmp(now, s->start_time) == 0;
+}
+
+int container_load(const char *root, const char *id, struct container *c, char *err) {
+  if (id[0] == '\0') return failf(err, "container id cannot be empty");
+  if (!oci_id_valid(id))
+    return failf(err, "invalid container id \"%s\": use letters, digits, '_', '+', '.' or '-'", id);
+  char file[PATH_MAX];
+  if ((size_t)snprintf(c->dir, sizeof(c->dir), "%s/%s", root, id) >= sizeof(c->dir) ||
+      (size_t)snprintf(file, sizeof(file), "%s/%s", c->dir, STATE_FILE) >= sizeof(file))
+    return TO_NODE;
+  ssize_t len = read_small(file, c->text, sizeof(c->text));
+  if (len < 0 && errno == ENOENT) {
+    failf(err, "container \"%s\" does not exist", id);
+    return MISSING;
+  }
+  /* Anything else unusual (unreadable, not ours, an older layout) is Node's to report. */
+  if (len < 0 || oci_state_parse(&c->state, c->text, (size_t)len) < 0 ||
+      strcmp(c->state.id, id) != 0)
+    return TO_NODE;
+  char sock[PATH_MAX];
+  if ((size_t)snprintf(sock, sizeof(sock), "%s/%s", c->dir, START_SOCKET) >= sizeof(sock))
+    return TO_NODE;
+  bool alive = init_alive(&c->state);
+  c->status = oci_status_of(alive, access(sock, F_OK) == 0, alive && cgroup_frozen(&c->state));
+  return 0;
+}
+
+int send_signal(pid_t pid, int signal, char *err) {
+  if (kill(pid, signal) < 0 && errno != ESRCH)
+    return failf(err, "kill %s", strerrorname_np(errno) != NULL ? strerrorname_np(errno) : "");
+  return 0;
+}
