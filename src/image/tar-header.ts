@@ -73,55 +73,92 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** Bytes up to the first NUL, as UTF-8; non-UTF-8 names are refused rather than mangled. */
 export function decodeString(bytes: Buffer): string {
-  const nul = bytes.indexOf(0);
+  let end = 0;
+  let ascii = true;
+  for (; end < bytes.length; end++) {
+    const byte = bytes[end] ?? 0;
+    if (byte === 0) break;
+    if (byte > 0x7f) ascii = false;
+  }
+  if (ascii) return bytes.toString('latin1', 0, end); // the common case, without a decoder call
   try {
-    return utf8.decode(nul === -1 ? bytes : bytes.subarray(0, nul));
+    return utf8.decode(bytes.subarray(0, end));
   } catch {
     throw malformed('a name is not valid UTF-8');
   }
 }
 
+/**
+ * The common form of an octal field, digits up to a NUL or space or the field's end, read
+ * without building a string; `undefined` for anything else (then the general parse decides).
+ */
+function plainOctal(block: Buffer, start: number, end: number): number | undefined {
+  let value = 0;
+  let i = start;
+  for (; i < end; i++) {
+    const byte = block[i] ?? 0;
+    if (byte === 0 || byte === 0x20) break;
+    if (byte < 0x30 || byte > 0x37) return undefined;
+    value = value * 8 + byte - 0x30;
+  }
+  return i === start ? undefined : value;
+}
+
+/** A field's text up to its first NUL or space, trimmed. */
+function fieldText(block: Buffer, start: number, end: number): string {
+  return block
+    .toString('latin1', start, end)
+    .replace(/[\0 ].*$/s, '')
+    .trim();
+}
+
 /** An octal field, or GNU base-256 when the high bit of the first byte is set. */
-function decodeNumber(field: Buffer, name: string): number {
-  const first = field[0] ?? 0;
+function decodeNumber(block: Buffer, start: number, end: number, name: string): number {
+  const first = block[start] ?? 0;
   if (first & 0x80) {
     if (first === 0xff) throw malformed(`negative ${name}`);
     let value = first & 0x7f;
-    for (const byte of field.subarray(1)) value = value * 256 + byte;
+    for (let i = start + 1; i < end; i++) value = value * 256 + (block[i] ?? 0);
     if (!Number.isSafeInteger(value)) throw malformed(`${name} too large`);
     return value;
   }
-  const text = field
-    .toString('latin1')
-    .replace(/[\0 ].*$/s, '')
-    .trim();
+  const plain = plainOctal(block, start, end);
+  if (plain !== undefined) return plain;
+  const text = fieldText(block, start, end);
   if (text === '') return 0;
   if (!/^[0-7]+$/.test(text)) throw malformed(`bad ${name} field ${JSON.stringify(text)}`);
   return parseInt(text, 8);
 }
 
+/** Whether a block holds only zeros (the end-of-archive marker). */
+export function isZeroBlock(block: Buffer): boolean {
+  for (let i = 0; i < block.length; i++) if (block[i] !== 0) return false;
+  return true;
+}
+
 /** Whether a non-zero block is a tar header at all: its checksum field matches its bytes. */
 export function hasValidChecksum(block: Buffer): boolean {
-  const field = block
-    .toString('latin1', 148, 156)
-    .replace(/[\0 ].*$/s, '')
-    .trim();
-  if (!/^[0-7]+$/.test(field)) return false;
-  const stored = parseInt(field, 8);
+  let stored = plainOctal(block, 148, 156);
+  if (stored === undefined) {
+    const field = fieldText(block, 148, 156);
+    if (!/^[0-7]+$/.test(field)) return false;
+    stored = parseInt(field, 8);
+  }
+  // The sum counts the checksum field itself as spaces.
   let unsigned = 0;
-  let signed = 0;
+  let high = 0;
   for (let i = 0; i < BLOCK; i++) {
     const byte = i >= 148 && i < 156 ? 0x20 : (block[i] ?? 0);
     unsigned += byte;
-    signed += byte > 127 ? byte - 256 : byte;
+    if (byte > 127) high++;
   }
   // Some old writers summed signed chars; both sums are accepted, as GNU tar does.
-  return stored === unsigned || stored === signed;
+  return stored === unsigned || stored === unsigned - 256 * high;
 }
 
 /** Decodes one header block; `undefined` for an all-zero block (the end-of-archive marker). */
 export function decodeHeaderBlock(block: Buffer): RawHeader | undefined {
-  if (block.every((b) => b === 0)) return undefined;
+  if (isZeroBlock(block)) return undefined;
   if (!hasValidChecksum(block)) throw malformed('header checksum mismatch');
   const typeflag = String.fromCharCode(block[156] ?? 0);
   const kind = TYPES[typeflag];
@@ -134,14 +171,14 @@ export function decodeHeaderBlock(block: Buffer): RawHeader | undefined {
   return {
     kind: kind === 'file' && typeflag === '\0' && name.endsWith('/') ? 'directory' : kind,
     name: prefix === '' ? name : `${prefix}/${name}`,
-    mode: decodeNumber(block.subarray(100, 108), 'mode') & 0o7777,
-    uid: decodeNumber(block.subarray(108, 116), 'uid'),
-    gid: decodeNumber(block.subarray(116, 124), 'gid'),
-    size: decodeNumber(block.subarray(124, 136), 'size'),
-    mtime: decodeNumber(block.subarray(136, 148), 'mtime'),
+    mode: decodeNumber(block, 100, 108, 'mode') & 0o7777,
+    uid: decodeNumber(block, 108, 116, 'uid'),
+    gid: decodeNumber(block, 116, 124, 'gid'),
+    size: decodeNumber(block, 124, 136, 'size'),
+    mtime: decodeNumber(block, 136, 148, 'mtime'),
     linkname: decodeString(block.subarray(157, 257)),
-    devmajor: decodeNumber(block.subarray(329, 337), 'devmajor'),
-    devminor: decodeNumber(block.subarray(337, 345), 'devminor'),
+    devmajor: decodeNumber(block, 329, 337, 'devmajor'),
+    devminor: decodeNumber(block, 337, 345, 'devminor'),
   };
 }
 

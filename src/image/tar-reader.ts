@@ -12,6 +12,7 @@ import {
   decodeHeaderBlock,
   decodeString,
   hasValidChecksum,
+  isZeroBlock,
   parsePax,
   type TarHeader,
 } from './tar-header.js';
@@ -47,6 +48,14 @@ class ChunkReader {
       return undefined;
     }
     return next.value;
+  }
+
+  /** `n` bytes when the current chunk holds them, without waiting; else `undefined`. */
+  readAtHand(n: number): Buffer | undefined {
+    if (this.chunk.length < n) return undefined;
+    const out = this.chunk.subarray(0, n);
+    this.chunk = this.chunk.subarray(n);
+    return out;
   }
 
   /** Exactly `n` bytes; fewer only at the end of the input. */
@@ -117,13 +126,15 @@ export async function* readTar(source: AsyncIterable<Buffer>): AsyncGenerator<Ta
   let first = true;
   try {
     for (;;) {
-      const block = await reader.read(BLOCK);
+      const block = reader.readAtHand(BLOCK) ?? (await reader.read(BLOCK));
       if (block.length === 0) break; // EOF on a block boundary without the zero blocks: accepted, as Go's reader does
-      // Garbage (or too little) where the first header should be: the input is no tar at all.
-      const garbage = block.length < BLOCK || (!block.every((b) => b === 0) && !hasValidChecksum(block));
-      if (first && garbage) throw new TsdockError('INVALID_IMAGE', 'malformed tar: not a tar archive');
+      if (first) {
+        // Garbage (or too little) where the first header should be: the input is no tar at all.
+        const garbage = block.length < BLOCK || (!isZeroBlock(block) && !hasValidChecksum(block));
+        if (garbage) throw new TsdockError('INVALID_IMAGE', 'malformed tar: not a tar archive');
+        first = false;
+      }
       if (block.length < BLOCK) throw truncated();
-      first = false;
       const raw = decodeHeaderBlock(block);
       if (raw === undefined) break;
 
@@ -146,9 +157,9 @@ export async function* readTar(source: AsyncIterable<Buffer>): AsyncGenerator<Ta
 
       const header = applyPax(
         { ...raw, kind: raw.kind, name: longName ?? raw.name, linkname: longLink ?? raw.linkname },
-        new Map([...globalPax, ...pax]),
+        globalPax.size === 0 ? pax : new Map([...globalPax, ...pax]),
       );
-      pax = new Map();
+      if (pax.size > 0) pax = new Map();
       longName = undefined;
       longLink = undefined;
 

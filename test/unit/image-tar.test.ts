@@ -172,6 +172,22 @@ describe('tar reader formats', () => {
     expect(file?.mtime).toBe(1_700_000_000.5);
   });
 
+  it('reads the octal fields and checksums older writers produce', async () => {
+    const spaced = rawBlock({ name: 'spaced', type: '0' });
+    spaced.write('000755 \0', 100, 'latin1'); // space-terminated, as old tars write them
+    spaced.write('      \0\0', 108, 'latin1'); // blank: 0
+    withChecksum(spaced);
+    // A checksum that summed the bytes as signed chars (old SunOS and GNU writers).
+    const signed = rawBlock({ name: 'caf\u00e9', type: '0' });
+    signed.fill(0x20, 148, 156);
+    let sum = 0;
+    for (const b of signed) sum += b > 127 ? b - 256 : b;
+    signed.write(sum.toString(8).padStart(6, '0') + '\0 ', 148, 'latin1');
+    const [a, b] = await read(Buffer.concat([spaced, signed, END]));
+    expect([a?.mode, a?.uid]).toEqual([0o755, 0]);
+    expect(b?.path).toBe('caf\u00e9');
+  });
+
   it('joins the ustar prefix and name', async () => {
     const block = rawBlock({ name: 'name', type: '0', magic: 'ustar\x0000' });
     block.write('the/prefix', 345, 'utf8');
@@ -200,6 +216,11 @@ describe('tar reader formats', () => {
     ],
     ['a truncated body', () => rawBlock({ name: 'a', type: '0', size: 100 }), /unexpected end/],
     ['an unknown type', () => Buffer.concat([rawBlock({ name: 'a', type: 'V' }), END]), /unsupported entry type 'V'/],
+    [
+      'a number field with a non-octal digit',
+      () => Buffer.concat([withChecksum(rawBlock({ name: 'a', type: '0' }).fill(0x38, 100, 101)), END]),
+      /bad mode field "8000644"/,
+    ],
     [
       'a sparse file',
       () => {
