@@ -30,7 +30,9 @@
         "src/monitor/lifecycle.c",
         "src/monitor/events.c",
         "src/monitor/restart.c",
-        "src/monitor/exit.c"
+        "src/monitor/exit.c",
+        "src/monitor/json.c",
+        "src/monitor/health.c"
       ],
       "cflags": ["-std=gnu11", "-O2", "-Wall", "-Wextra", "-Werror"],
       "cflags!": ["-O3", "-fPIC", "-pthread", "-Wno-unused-parameter"],

@@ -36,6 +36,7 @@ import {
   type StartedContainer,
 } from './runtime/container.js';
 import { releaseUserNamespace, userNamespaceFor, type UserNamespaceIds } from './runtime/userns.js';
+import { resolveHealthcheck } from './runtime/healthcheck.js';
 import type { ObservedContainer } from './runtime/container-ops.js';
 import type { ContainerInspect } from './runtime/container-inspect.js';
 import type { LogEntry } from './runtime/container-logs.js';
@@ -66,6 +67,13 @@ export type { ObservedContainer } from './runtime/container-ops.js';
 export type { ContainerRecord, ContainerStatus, ExitReason, LogConfig } from './runtime/container-record.js';
 export type { LogEntry } from './runtime/container-logs.js';
 export type { RestartPolicy } from './runtime/restart-policy.js';
+export type {
+  Healthcheck,
+  HealthcheckOptions,
+  HealthFailureAction,
+  HealthResult,
+  HealthState,
+} from './runtime/healthcheck.js';
 export type {
   TsdockEvent,
   ContainerEvent,
@@ -400,6 +408,7 @@ export class Runtime {
         log: options.log,
         init: options.init,
         restartPolicy: options.restartPolicy,
+        healthcheck: resolveHealthcheck(prepared.image.config.Healthcheck, member.options.healthcheck),
         stdio: options.stdio ?? { stdin: 'ignore', output: 'inherit' },
       }),
     );
@@ -423,6 +432,7 @@ export class Runtime {
         log: options.log,
         init: options.init,
         restartPolicy: options.restartPolicy,
+        healthcheck: resolveHealthcheck(prepared.image.config.Healthcheck, member.options.healthcheck),
       }),
     );
     return record.id;

@@ -85,6 +85,14 @@ function program(): Command {
       .option('--cpuset-cpus <list>', 'CPUs to run on (e.g. 0-1)')
       .option('--pids-limit <n>', 'maximum number of processes')
       .option('--cgroup-parent <path>', 'parent cgroup')
+      .option('--health-cmd <command>', 'command that checks the container is healthy (run by /bin/sh -c)')
+      .option('--health-interval <duration>', 'time between health checks: ms, s, m or h (default 30s)')
+      .option('--health-timeout <duration>', 'longest a health check may run (default 30s)')
+      .option('--health-retries <n>', 'failures in a row that make it unhealthy (default 3)')
+      .option('--health-start-period <duration>', 'start-up time in which failed checks do not count (default 0s)')
+      .option('--health-start-interval <duration>', 'time between health checks during the start period (default 5s)')
+      .option('--health-on-failure <action>', 'on becoming unhealthy: none, kill, restart or stop (default none)')
+      .option('--no-healthcheck', "disable the image's HEALTHCHECK")
       .option('--pull <policy>', 'pull the image before running: missing, always or never', 'missing');
 
   withContainerFlags(

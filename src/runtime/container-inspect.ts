@@ -2,6 +2,7 @@
 import type { NetworkSettings } from '../network/settings.js';
 import type { ObservedContainer } from './container-ops.js';
 import { networkModeOf } from './container-network.js';
+import { dockerHealthConfig, type HealthState, type ImageHealthcheck } from './healthcheck.js';
 import type { IdMapping } from './plan.js';
 
 export interface ContainerInspect {
@@ -25,8 +26,13 @@ export interface ContainerInspect {
     Error: string;
     StartedAt: string;
     FinishedAt: string;
-    /** tsdock's own: why the last run ended (exited, signal, oom, stop-timeout, monitor-lost). */
+    /**
+     * tsdock's own: why the last run ended (exited, signal, oom, stop-timeout, health-kill,
+     * monitor-lost).
+     */
     ExitReason: string;
+    /** A container with a health check: its state as of the last check. */
+    Health?: HealthState;
   };
   Config: {
     Hostname: string;
@@ -39,6 +45,10 @@ export interface ContainerInspect {
     StopSignal: string;
     Tty: boolean;
     OpenStdin: boolean;
+    /** The health check run: the image's HEALTHCHECK and the `--health-*` flags merged. */
+    Healthcheck?: Required<ImageHealthcheck>;
+    /** Podman's name for `--health-on-failure`. */
+    HealthcheckOnFailureAction?: string;
   };
   HostConfig: {
     AutoRemove: boolean;
@@ -89,6 +99,7 @@ export function inspectContainer(c: ObservedContainer): ContainerInspect {
       StartedAt: o.startedAt ?? ZERO_TIME,
       FinishedAt: o.finishedAt ?? ZERO_TIME,
       ExitReason: o.reason ?? '',
+      ...(r.healthcheck === undefined ? {} : { Health: o.health ?? { Status: 'starting', FailingStreak: 0, Log: [] } }),
     },
     Config: {
       Hostname: opts.hostname ?? r.id.slice(0, 12),
@@ -101,6 +112,12 @@ export function inspectContainer(c: ObservedContainer): ContainerInspect {
       StopSignal: r.stopSignal ?? 'SIGTERM',
       Tty: opts.tty ?? false,
       OpenStdin: opts.interactive ?? false,
+      ...(r.healthcheck === undefined
+        ? {}
+        : {
+            Healthcheck: dockerHealthConfig(r.healthcheck),
+            HealthcheckOnFailureAction: r.healthcheck.onFailure,
+          }),
     },
     HostConfig: {
       AutoRemove: r.autoRemove,
@@ -123,7 +140,14 @@ export function inspectContainer(c: ObservedContainer): ContainerInspect {
   };
 }
 
-/** `Up 3 minutes`, `Exited (137) 5 seconds ago`, `Created`: the ps STATUS column. */
+/** Docker's suffix of a running container with a health check: ` (healthy)`, ` (health: starting)`. */
+function healthSuffix(c: ObservedContainer): string {
+  if (c.record.healthcheck === undefined) return '';
+  const status = c.observed.health?.Status ?? 'starting';
+  return status === 'starting' ? ' (health: starting)' : ` (${status})`;
+}
+
+/** `Up 3 minutes (healthy)`, `Exited (137) 5 seconds ago`, `Created`: the ps STATUS column. */
 export function statusText(
   c: ObservedContainer,
   ago: (iso: string) => string,
@@ -134,7 +158,7 @@ export function statusText(
     case 'created':
       return 'Created';
     case 'running':
-      return `Up ${duration(o.startedAt ?? c.record.created)}`;
+      return `Up ${duration(o.startedAt ?? c.record.created)}${healthSuffix(c)}`;
     case 'paused':
       return `Up ${duration(o.startedAt ?? c.record.created)} (Paused)`;
     case 'restarting':

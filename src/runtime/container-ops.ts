@@ -14,6 +14,7 @@ import { releaseUserNamespace } from './userns.js';
 import { releaseNetwork } from './container-network.js';
 import {
   readExitRecord,
+  readHealthRecord,
   readRecord,
   readRunRecord,
   writeRecord,
@@ -31,7 +32,11 @@ export interface ObservedContainer extends StoredContainer {
 }
 
 export function observe(stored: StoredContainer): ObservedContainer {
-  const files = { exit: readExitRecord(stored.dir), run: readRunRecord(stored.dir) };
+  const files = {
+    exit: readExitRecord(stored.dir),
+    run: readRunRecord(stored.dir),
+    health: stored.record.healthcheck === undefined ? undefined : readHealthRecord(stored.dir),
+  };
   return { ...stored, observed: observeState(stored.record, files) };
 }
 

@@ -5,6 +5,7 @@
  */
 import { unlinkSync } from 'node:fs';
 import { join } from 'node:path';
+import { HEALTH_FILE, type Healthcheck, type HealthState } from './healthcheck.js';
 import type { ContainerOptions } from './options.js';
 import { readJsonFile, writeFileAtomic } from './record-file.js';
 import type { ProcessIdentity } from './proc-stat.js';
@@ -12,7 +13,7 @@ import type { UserNamespaceIds } from './userns.js';
 import type { RestartPolicy } from './restart-policy.js';
 
 /** Why a container's last run ended. */
-export type ExitReason = 'exited' | 'signal' | 'oom' | 'stop-timeout' | 'monitor-lost';
+export type ExitReason = 'exited' | 'signal' | 'oom' | 'stop-timeout' | 'health-kill' | 'monitor-lost';
 
 /** Docker's container states. */
 export type ContainerStatus = 'created' | 'running' | 'paused' | 'restarting' | 'exited' | 'dead';
@@ -69,6 +70,8 @@ export interface ContainerRecord {
   idMappings?: UserNamespaceIds;
   /** `--restart`; absent: `no`. */
   restartPolicy?: RestartPolicy;
+  /** The health check the monitor runs: the image's and the options' merged. */
+  healthcheck?: Healthcheck;
   state: RecordedState;
 }
 
@@ -121,9 +124,14 @@ export function readRunRecord(dir: string): RunRecord | undefined {
   return readJsonFile<RunRecord>(join(dir, RUN_FILE));
 }
 
-/** What the last start's monitor left (exit, live state, stop request): a start begins anew. */
+/** The health check's state, once the monitor ran the container with one. */
+export function readHealthRecord(dir: string): HealthState | undefined {
+  return readJsonFile<HealthState>(join(dir, HEALTH_FILE));
+}
+
+/** What the last start's monitor left (exit, live state, stop request, health): a start begins anew. */
 export function removeMonitorFiles(dir: string): void {
-  for (const name of [EXIT_FILE, RUN_FILE, STOP_REQUEST_FILE]) {
+  for (const name of [EXIT_FILE, RUN_FILE, STOP_REQUEST_FILE, HEALTH_FILE]) {
     try {
       unlinkSync(join(dir, name));
     } catch (err) {

@@ -5,6 +5,7 @@
  * with no exit file, is dead. Processes are recognised by pid *and* start time.
  */
 import type { ContainerRecord, ContainerStatus, ExitReason, ExitRecord, RunRecord } from './container-record.js';
+import type { HealthState } from './healthcheck.js';
 import { isAlive, type ProcessIdentity } from './proc-stat.js';
 
 export interface ObservedState {
@@ -21,12 +22,15 @@ export interface ObservedState {
   error?: string;
   /** Restarts by the restart policy since the last start. */
   restartCount: number;
+  /** The health check's state (a container with one, once started), as of its last check. */
+  health?: HealthState;
 }
 
 /** What the monitor of the last start wrote: its live state, and the exit once it is over. */
 export interface MonitorFiles {
   exit?: ExitRecord;
   run?: RunRecord;
+  health?: HealthState;
 }
 
 function exitReason(exit: ExitRecord, stopTimedOut: boolean): ExitReason {
@@ -48,7 +52,12 @@ export function observeState(
   const { exit, run } = files;
   const restartCount = exit?.restartCount ?? run?.restartCount ?? s.restartCount ?? 0;
   const startedAt = run !== undefined && !run.restarting ? run.since : s.startedAt;
-  const base = { startedAt, error: s.error, restartCount };
+  const base = {
+    startedAt,
+    error: s.error,
+    restartCount,
+    ...(files.health === undefined ? {} : { health: files.health }),
+  };
   const ended = (status: ContainerStatus): ObservedState => ({
     ...base,
     status,

@@ -45,7 +45,8 @@ import { readLayeredFile } from './layer-files.js';
 import { usesUserNamespace, type ContainerOptions } from './options.js';
 import type { NamespaceJoin } from './plan.js';
 import { buildSpawnPlan, resolveArgs, type ImageRuntimeConfig } from './plan-builder.js';
-import { execBaseOf } from './exec-plan.js';
+import { buildExecPlan, execBaseOf } from './exec-plan.js';
+import { HEALTH_PLAN_FILE, healthcheckArgv, healthcheckJoins, type Healthcheck } from './healthcheck.js';
 import { encodePlan } from './plan-codec.js';
 import { actorOf, recordEvent } from './events.js';
 import { monitorLifecycleArgs } from './monitor-args.js';
@@ -92,6 +93,8 @@ export interface CreateRequest {
   infra?: boolean;
   /** `--restart`, applied by the monitor; default `no`. */
   restartPolicy?: RestartPolicy;
+  /** The health check the monitor runs (`resolveHealthcheck`); none when absent. */
+  healthcheck?: Healthcheck;
 }
 
 export interface StartRequest extends CreateRequest {
@@ -228,6 +231,14 @@ export async function createContainer(req: CreateRequest): Promise<ContainerReco
       });
       writeFileSync(paths.plan, encodePlan(plan), { mode: 0o600 });
       writeFileSync(execBaseFileOf(paths.dir), JSON.stringify(execBaseOf(plan)), { mode: 0o600 });
+      if (req.healthcheck !== undefined) {
+        const check = buildExecPlan(execBaseOf(plan), {
+          args: healthcheckArgv(req.healthcheck),
+          joins: healthcheckJoins(plan),
+          cgroupProcs: plan.cgroupProcs,
+        });
+        writeFileSync(join(paths.dir, HEALTH_PLAN_FILE), encodePlan(check), { mode: 0o600 });
+      }
       const record: ContainerRecord = {
         id,
         name: wanted ?? defaultName(taken),
@@ -243,6 +254,7 @@ export async function createContainer(req: CreateRequest): Promise<ContainerReco
         ...(req.infra === true ? { infra: true } : {}),
         ...(ids === undefined ? {} : { idMappings: ids }),
         restartPolicy,
+        ...(req.healthcheck === undefined ? {} : { healthcheck: req.healthcheck }),
         state: { status: 'created' },
       };
       writeRecord(paths.dir, record);

@@ -1,12 +1,15 @@
 /**
  * The lifecycle flags a container's monitor starts with (native/src/monitor/main.c): where its
- * events go and how they name the container, its restart policy, and, for a detached `--rm`
- * container, the exit command that removes it once it is over — no Node process waits for that.
+ * events go and how they name the container, its restart policy, its health check, and, for a
+ * detached `--rm` container, the exit command that removes it once it is over — no Node process
+ * waits for that.
  */
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import { cliPath } from '../native.js';
 import type { ContainerRecord } from './container-record.js';
+import { parseSignal } from './container-ops.js';
 import { actorOf, eventsFileOf } from './events.js';
+import { HEALTH_PLAN_FILE, healthMonitorArgs } from './healthcheck.js';
 import { NO_RESTART, restartArg } from './restart-policy.js';
 
 export function monitorLifecycleArgs(containersRoot: string, record: ContainerRecord, detached: boolean): string[] {
@@ -14,6 +17,10 @@ export function monitorLifecycleArgs(containersRoot: string, record: ContainerRe
   const args = ['--events', eventsFileOf(containersRoot), '--event-actor', actor];
   const policy = record.restartPolicy ?? NO_RESTART;
   if (policy.name !== 'no') args.push('--restart', restartArg(policy));
+  if (record.healthcheck !== undefined) {
+    const planFile = join(containersRoot, record.id, HEALTH_PLAN_FILE);
+    args.push(...healthMonitorArgs(record.healthcheck, planFile, parseSignal(record.stopSignal ?? 'SIGTERM')));
+  }
   if (detached && record.autoRemove) {
     const rm = [process.execPath, cliPath(), '--root', dirname(containersRoot), 'rm', record.id];
     for (const arg of rm) args.push('--exit-command', arg);

@@ -8,6 +8,7 @@ import { isAbsolute, posix } from 'node:path';
 import { TsdockError } from '../errors.js';
 import type { PortSpec } from '../network/ports.js';
 import type { CgroupLimits } from './cgroups/index.js';
+import type { HealthcheckOptions } from './healthcheck.js';
 
 /** A bind mount from the host (`-v /host:/ctr[:ro]`). */
 export interface BindMount {
@@ -109,6 +110,11 @@ export interface ContainerOptions {
   consoleSize?: { rows: number; cols: number };
   /** `-i`: clients attached to the terminal may type into it. */
   interactive?: boolean;
+  /**
+   * `--health-*`, `--no-healthcheck` (`test: ['NONE']`): merged field by field over the image's
+   * HEALTHCHECK; the container's monitor runs the check.
+   */
+  healthcheck?: HealthcheckOptions;
 }
 
 /** `/a/b/` and `/a//b` are `/a/b` to the kernel; keep one spelling so mounts sort by depth. */

@@ -1,7 +1,12 @@
-/* The lifecycle flags of tsdock-monitor (see main.c): events, restart policy, exit command. */
+/*
+ * The lifecycle flags of tsdock-monitor (see main.c): events, restart policy, exit command and
+ * health check. Pure parsing: unit-tested in test/lifecycle_test.c.
+ */
 #define _GNU_SOURCE
 #include "lifecycle.h"
 
+#include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,6 +37,64 @@ static int parse_restart(struct tsd_lifecycle *lc, const char *v) {
   return 1;
 }
 
+/* A decimal number in [min, max]; -1 for anything else. */
+static int parse_number(const char *v, uint64_t min, uint64_t max, uint64_t *out) {
+  char *end;
+  if (*v < '0' || *v > '9') return -1;
+  errno = 0;
+  unsigned long long n = strtoull(v, &end, 10);
+  if (errno != 0 || *end != '\0' || n < min || n > max) return -1;
+  *out = n;
+  return 1;
+}
+
+static int parse_health_action(enum tsd_health_action *a, const char *v) {
+  static const char *const names[] = {"none", "kill", "restart", "stop"};
+  for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+    if (strcmp(v, names[i]) == 0) {
+      *a = (enum tsd_health_action)i;
+      return 1;
+    }
+  }
+  return -1;
+}
+
+/* About 24 days: what a poll(2) timeout in milliseconds can wait at once. */
+#define DURATION_MAX_MS ((uint64_t)INT32_MAX)
+
+static int health_arg(struct tsd_health_config *h, const char *flag, const char *value) {
+  const struct {
+    const char *flag;
+    uint64_t *field;
+    uint64_t min;
+  } durations[] = {
+      {"--health-interval", &h->interval_ms, 1},
+      {"--health-timeout", &h->timeout_ms, 1},
+      {"--health-start-period", &h->start_period_ms, 0},
+      {"--health-start-interval", &h->start_interval_ms, 1},
+  };
+  for (size_t i = 0; i < sizeof(durations) / sizeof(durations[0]); i++)
+    if (strcmp(flag, durations[i].flag) == 0)
+      return parse_number(value, durations[i].min, DURATION_MAX_MS, durations[i].field);
+  uint64_t n;
+  if (strcmp(flag, "--health-plan") == 0) {
+    h->plan = value;
+    return 1;
+  }
+  if (strcmp(flag, "--health-retries") == 0) {
+    if (parse_number(value, 1, 1000000, &n) < 0) return -1;
+    h->retries = (unsigned)n;
+    return 1;
+  }
+  if (strcmp(flag, "--health-on-failure") == 0) return parse_health_action(&h->on_failure, value);
+  if (strcmp(flag, "--stop-signal") == 0) {
+    if (parse_number(value, 1, 64, &n) < 0) return -1;
+    h->stop_signal = (int)n;
+    return 1;
+  }
+  return 0;
+}
+
 int lifecycle_arg(struct tsd_lifecycle *lc, const char *flag, const char *value) {
   if (strcmp(flag, "--events") == 0) {
     lc->events_file = value;
@@ -44,7 +107,14 @@ int lifecycle_arg(struct tsd_lifecycle *lc, const char *flag, const char *value)
     lc->exit_command[lc->n_exit_command++] = value;
     lc->exit_command[lc->n_exit_command] = NULL;
   } else {
-    return 0;
+    return health_arg(&lc->health, flag, value);
   }
   return 1;
+}
+
+bool lifecycle_complete(const struct tsd_lifecycle *lc) {
+  const struct tsd_health_config *h = &lc->health;
+  if (lc->events_file != NULL && lc->actor == NULL) return false;
+  return h->plan == NULL ||
+         (h->interval_ms > 0 && h->timeout_ms > 0 && h->start_interval_ms > 0 && h->retries > 0);
 }

@@ -21,6 +21,23 @@ enum tsd_restart {
 
 #define TSD_EXIT_COMMAND_MAX 16
 
+/* --health-on-failure: what the monitor does once the check says unhealthy (Podman's). */
+enum tsd_health_action {
+  TSD_HEALTH_NONE = 0,
+  TSD_HEALTH_KILL,
+  TSD_HEALTH_RESTART,
+  TSD_HEALTH_STOP,
+};
+
+/* The health check (health.c); every duration in milliseconds, defaults already applied. */
+struct tsd_health_config {
+  const char *plan; /* --health-plan FILE: an exec plan of the check; NULL: no check */
+  uint64_t interval_ms, timeout_ms, start_period_ms, start_interval_ms;
+  unsigned retries;
+  enum tsd_health_action on_failure;
+  int stop_signal; /* --stop-signal N: what stop and restart send first */
+};
+
 struct tsd_lifecycle {
   const char *events_file; /* NULL: no events */
   const char *actor; /* "id":"…","name":"…","image":"…": the fields naming the container */
@@ -28,10 +45,14 @@ struct tsd_lifecycle {
   unsigned max_retries;                               /* on-failure:N; 0: unlimited */
   const char *exit_command[TSD_EXIT_COMMAND_MAX + 1]; /* argv run once it is over; NULL-ended */
   unsigned n_exit_command;
+  struct tsd_health_config health;
 };
 
 /* Takes one "--flag value" pair if it is ours: 1 taken, 0 not ours, -1 a bad value. */
 int lifecycle_arg(struct tsd_lifecycle *lc, const char *flag, const char *value);
+
+/* Whether the flags make sense together: events need an actor, a health check its timing. */
+bool lifecycle_complete(const struct tsd_lifecycle *lc);
 
 /* events.c: one JSON line appended with a single write; `extra` is ",\"key\":value…" or "". */
 void event_emit(const struct tsd_lifecycle *lc, const char *action, const char *extra);
@@ -57,6 +78,9 @@ uint64_t restart_delay_ms(uint64_t previous_ms, uint64_t ran_ms);
  * waiting to restart after that exit. */
 int write_run_file(const struct tsd_plan *p, pid_t pid, unsigned restarts,
                    const struct tsd_exit *last);
+
+/* DIR/name, DIR being the directory of the plan's exit file; false without one (restart.c). */
+bool container_file(const struct tsd_plan *p, const char *name, char *out, size_t len);
 
 /* exit.c: starts the exit command, detached; the monitor does not wait for it. */
 void run_exit_command(const struct tsd_lifecycle *lc);

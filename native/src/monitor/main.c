@@ -1,14 +1,21 @@
 /*
  * tsdock-monitor [--log FILE [--log-max-size BYTES] [--log-max-file N]] [--attach SOCKET]
  * [--attach-fd FD] [--leave] [--console-socket PATH] [--status-fd FD] [--events FILE
- * --event-actor FIELDS] [--restart POLICY] [--exit-command ARG]... PLAN_FILE: starts one container
- * from a spawn plan (include/plan.h), stays with it as its subreaper, forwards signals to it,
- * restarts it as POLICY says (restart.c), records how it ended, and exits.
+ * --event-actor FIELDS] [--restart POLICY] [--exit-command ARG]... [--health-plan FILE
+ * --health-interval MS --health-timeout MS --health-retries N --health-start-period MS
+ * --health-start-interval MS [--health-on-failure ACTION] [--stop-signal N]] PLAN_FILE: starts
+ * one container from a spawn plan (include/plan.h), stays with it as its subreaper, forwards
+ * signals to it, restarts it as POLICY says (restart.c), records how it ended, and exits.
  *
  * --events appends start, die and oom events to FILE (events.c), naming the container with
  * FIELDS (`"id":…,"name":…,"image":…`). --restart is Docker's no, on-failure[:N], always or
  * unless-stopped. --exit-command, repeated, is an argv started once the container is over for
  * good (exit.c).
+ *
+ * --health-plan is the exec plan of a health check, run every interval in the container's
+ * namespaces (health.c), its state kept in health.json beside the exit file. ACTION (none, kill,
+ * restart, stop) is what becoming unhealthy does; stop and restart send signal N first (SIGTERM
+ * unless given) and SIGKILL 10 s later.
  *
  * With --leave (the OCI runtime's create and exec), the monitor exits as soon as the process has
  * exec'd, or, for a plan with a start socket, is set up and waiting for start: the process is
@@ -57,6 +64,7 @@
  * (pid_namespaces(7)); SIGKILL it always does.
  */
 #define _GNU_SOURCE
+#include "health.h"
 #include "lifecycle.h"
 #include "monitor.h"
 #include "tty.h"
@@ -160,8 +168,11 @@ static int become_monitor(int *sfd) {
   return *sfd < 0 ? -1 : 0;
 }
 
-/* Reaps every child that is done (orphans reparent to us); true once pid is among them. */
-static bool reap(pid_t pid, int *wstatus) {
+/*
+ * Reaps every child that is done (orphans reparent to us; a health check's probe is ours); true
+ * once pid is among them.
+ */
+static bool reap(pid_t pid, int *wstatus, struct tsd_health *health) {
   bool done = false;
   int st;
   pid_t got;
@@ -169,36 +180,45 @@ static bool reap(pid_t pid, int *wstatus) {
     if (got == pid) {
       *wstatus = st;
       done = true;
+    } else if (health != NULL) {
+      health_reaped(health, got, st);
     }
   }
   return done;
 }
 
 /*
- * Forwards signals and drains the log pipes (when there is a log) until the container process
- * exits; returns its wait status.
+ * Forwards signals, drains the log pipes (when there is a log) and runs the health check (when
+ * there is one) until the container process exits; returns its wait status.
  */
-static int supervise(int sfd, pid_t pid, struct tsd_log *log, struct tsd_tty *tty) {
+static int supervise(int sfd, pid_t pid, struct tsd_log *log, struct tsd_tty *tty,
+                     struct tsd_health *health) {
   int wstatus = 0;
   for (;;) {
-    struct pollfd fds[3 + TTY_POLL_FDS] = {{.fd = sfd, .events = POLLIN}, {.fd = -1}, {.fd = -1}};
+    /* 0: signals, 1-2: log pipes, 3: the health check's output, then the terminal's. */
+    struct pollfd fds[4 + TTY_POLL_FDS] = {
+        {.fd = sfd, .events = POLLIN}, {.fd = -1}, {.fd = -1}, {.fd = -1}};
     for (int s = 0; log != NULL && s < 2; s++)
       fds[s + 1] = (struct pollfd){.fd = log->pipes[s], .events = POLLIN};
-    if (tty != NULL) tty_poll_fds(tty, fds + 3);
-    if (poll(fds, tty != NULL ? 3 + TTY_POLL_FDS : 3, -1) < 0) {
+    if (health != NULL) fds[3] = (struct pollfd){.fd = health_fd(health), .events = POLLIN};
+    if (tty != NULL) tty_poll_fds(tty, fds + 4);
+    int timeout = health != NULL ? health_poll_timeout(health) : -1;
+    if (poll(fds, tty != NULL ? 4 + TTY_POLL_FDS : 4, timeout) < 0) {
       if (errno == EINTR) continue;
       break;
     }
     for (int s = 0; s < 2; s++)
       if (fds[s + 1].revents != 0) log_drain(log, s);
-    if (tty != NULL) tty_on_poll(tty, fds + 3);
+    if (fds[3].revents != 0) health_on_readable(health);
+    if (tty != NULL) tty_on_poll(tty, fds + 4);
+    if (health != NULL) health_tick(health);
     if (fds[0].revents == 0) continue;
     struct signalfd_siginfo si;
     ssize_t n = read(sfd, &si, sizeof(si));
     if (n < 0 && errno == EINTR) continue;
     if (n != sizeof(si)) break;
     if (si.ssi_signo == SIGCHLD) {
-      if (reap(pid, &wstatus)) return wstatus;
+      if (reap(pid, &wstatus, health)) return wstatus;
     } else {
       kill(pid, (int)si.ssi_signo);
     }
@@ -282,6 +302,7 @@ struct args {
   int status_fd;
   struct tsd_lifecycle lc;
   const char *plan;
+  struct tsd_plan *health_plan; /* decoded from lc.health.plan, or NULL */
 };
 
 /* A stream connection to the unix socket at path, or -1. */
@@ -377,6 +398,15 @@ static int monitor(const struct tsd_plan *plan, const struct args *la) {
     }
     tp = &tty;
   }
+  static struct tsd_health health;
+  struct tsd_health *hp = NULL;
+  if (la->health_plan != NULL) {
+    if (health_open(&health, &la->lc, la->health_plan, plan, cap_last_cap) < 0) {
+      set_error(&e, "monitor", la->lc.health.plan);
+      return fail_setup(plan, &e);
+    }
+    hp = &health;
+  }
   const struct tsd_lifecycle *lc = &la->lc;
   uint64_t delay_ms = 0;
   for (unsigned restarts = 0;; restarts++) {
@@ -399,17 +429,24 @@ static int monitor(const struct tsd_plan *plan, const struct args *la) {
     if (restarts == 0) status_started(pid);
     write_run_file(plan, pid, restarts, NULL);
     event_emit(lc, "start", "");
+    if (hp != NULL) health_begin(hp, pid);
     uint64_t began = now_ms();
-    int wstatus = supervise(sfd, pid, lp, tp);
+    int wstatus = supervise(sfd, pid, lp, tp, hp);
+    if (hp != NULL) health_end(hp);
     /* What the container wrote before it ended is in the pipes still (its other processes died
      * with it). */
     if (tp != NULL) tty_drain(tp);
     struct tsd_exit x = exit_of(plan, wstatus, oom_kill_count(plan) > ooms);
     if (x.oom_killed) event_emit(lc, "oom", "");
-    if (stop_requested(plan) || !should_restart(lc, &x, restarts))
-      return finish(plan, lc, lp, tp, &x, restarts, false);
+    enum tsd_health_action acted = hp != NULL ? hp->acted : TSD_HEALTH_NONE;
+    const char *health_reason = hp != NULL ? health_exit_reason(hp) : NULL;
+    if (health_reason != NULL && !x.oom_killed) x.reason = health_reason;
+    /* --health-on-failure restart restarts whatever the policy; kill and stop end it. */
+    bool restart = acted == TSD_HEALTH_RESTART ||
+                   (acted == TSD_HEALTH_NONE && should_restart(lc, &x, restarts));
+    if (stop_requested(plan) || !restart) return finish(plan, lc, lp, tp, &x, restarts, false);
     emit_die(lc, &x);
-    delay_ms = restart_delay_ms(delay_ms, now_ms() - began);
+    delay_ms = acted == TSD_HEALTH_RESTART ? 0 : restart_delay_ms(delay_ms, now_ms() - began);
     write_run_file(plan, 0, restarts + 1, &x);
     if (!wait_restart(sfd, plan, delay_ms) || (lp != NULL && log_renew_stdio(lp) < 0))
       return finish(plan, lc, lp, tp, &x, restarts, true);
@@ -453,7 +490,7 @@ static int parse_args(int argc, char **argv, struct args *a) {
     i++;
   }
   if (i != argc - 1 || (a->console_socket != NULL && a->attach != NULL) ||
-      (a->lc.events_file != NULL && a->lc.actor == NULL))
+      !lifecycle_complete(&a->lc))
     return -1;
   a->plan = argv[i];
   return 0;
@@ -467,13 +504,25 @@ int main(int argc, char **argv) {
     fprintf(stderr, "tsdock-monitor: usage: tsdock-monitor [--log FILE [--log-max-size BYTES] "
                     "[--log-max-file N]] [--attach SOCKET] [--attach-fd FD] [--leave] "
                     "[--console-socket PATH] [--status-fd FD] [--events FILE --event-actor "
-                    "FIELDS] [--restart POLICY] [--exit-command ARG]... PLAN_FILE\n");
+                    "FIELDS] [--restart POLICY] [--exit-command ARG]... [--health-plan FILE "
+                    "--health-interval MS --health-timeout MS --health-retries N "
+                    "--health-start-period MS --health-start-interval MS [--health-on-failure "
+                    "ACTION] [--stop-signal N]] PLAN_FILE\n");
     return 2;
   }
   status_init(a.status_fd);
   keep_stdio_open();
   if (load_plan(a.plan, &plan) < 0) return 2;
+  static struct tsd_plan health_plan;
+  if (a.lc.health.plan != NULL) {
+    if (load_plan(a.lc.health.plan, &health_plan) < 0) {
+      tsd_plan_free(&plan);
+      return 2;
+    }
+    a.health_plan = &health_plan;
+  }
   int rc = a.leave ? leave(&plan, a.console_socket) : monitor(&plan, &a);
+  if (a.health_plan != NULL) tsd_plan_free(a.health_plan);
   tsd_plan_free(&plan);
   return rc;
 }

@@ -30,8 +30,7 @@
 #define RESTART_MAX_DELAY_MS (60u * 1000u)
 #define RESTART_RESET_AFTER_MS (10u * 1000u)
 
-/* DIR/name, from the plan's exit file; false without one. */
-static bool dir_file(const struct tsd_plan *p, const char *name, char *out, size_t len) {
+bool container_file(const struct tsd_plan *p, const char *name, char *out, size_t len) {
   if (p->exit_file == NULL) return false;
   const char *slash = strrchr(p->exit_file, '/');
   int dir_len = slash == NULL ? 1 : (int)(slash - p->exit_file);
@@ -43,7 +42,7 @@ static bool dir_file(const struct tsd_plan *p, const char *name, char *out, size
 static void read_stop_request(const struct tsd_plan *p, char *buf, size_t len) {
   char path[PATH_MAX];
   buf[0] = '\0';
-  if (!dir_file(p, "stop-request", path, sizeof(path))) return;
+  if (!container_file(p, "stop-request", path, sizeof(path))) return;
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return;
   ssize_t n = read(fd, buf, len - 1);
@@ -113,7 +112,7 @@ int write_run_file(const struct tsd_plan *p, pid_t pid, unsigned restarts,
                    const struct tsd_exit *last) {
   bool restarting = last != NULL;
   char path[PATH_MAX], tmp[PATH_MAX + 16], start[32], date[32], json[512];
-  if (!dir_file(p, "run.json", path, sizeof(path))) return 0;
+  if (!container_file(p, "run.json", path, sizeof(path))) return 0;
   struct timespec ts;
   struct tm tm;
   clock_gettime(CLOCK_REALTIME, &ts);

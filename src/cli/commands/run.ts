@@ -14,6 +14,7 @@ import {
 } from '../../runtime/options.js';
 import { parseAddHost } from '../../network/hosts.js';
 import { parsePublish } from '../../network/ports.js';
+import { parseHealthFlags, type HealthFlags } from '../health-flags.js';
 import { parseLayerLimits } from '../layer-limits.js';
 import type { GlobalOptions } from '../main.js';
 import { parseLogOpts } from './log-opts.js';
@@ -23,7 +24,7 @@ import { DEFAULT_DETACH_KEYS, parseDetachKeys } from '../detach-keys.js';
 import { checkInputIsTerminal, localTerminalSize, sessionWithStarted } from '../terminal-session.js';
 
 /** The parsed `run` flags; the resource flags are the cgroup driver's own `LimitFlags`. */
-export interface RunFlags extends LimitFlags {
+export interface RunFlags extends LimitFlags, HealthFlags {
   detach?: boolean;
   name?: string;
   rm?: boolean;
@@ -148,6 +149,7 @@ export function containerOptions(command: string[], flags: RunFlags): ContainerO
     limits: parseCgroupLimits(flags),
     cgroupParent: flags.cgroupParent,
     pod: flags.pod,
+    healthcheck: parseHealthFlags(flags),
     ...(flags.tty === true ? { tty: true, interactive: flags.interactive === true } : {}),
   };
 }

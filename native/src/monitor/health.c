@@ -1,0 +1,342 @@
+/*
+ * The health check. Every interval (start interval during the start period, until the first
+ * success) the monitor forks a probe process that does what `tsdock exec` does — joins the
+ * init's namespaces and cgroup and clones the check's exec plan (spawn.c) — with stdout and
+ * stderr on a pipe back to the monitor, then waits for the check and exits with its status:
+ *
+ *   monitor                      probe (forked)                  check (in the container)
+ *   fork, keeps the pipe's  ---> joins namespaces, clone   --->  execve(test)
+ *   read end, polls it           waits: SIGCHLD -> _exit(status)
+ *   timeout: SIGTERM        ---> SIGKILL to the check, _exit
+ *   reaps the probe: result
+ *
+ * The probe and not the monitor joins: setns(2) of a mount or pid namespace cannot be undone.
+ * The result goes into DIR/health.json (Docker's State.Health: Status, FailingStreak, the last
+ * 5 results with 4 KiB of output each), written atomically after every check. Status moves as
+ * Docker's: a success is healthy and resets the streak; a failure counts unless the container
+ * is still starting within its start period; `retries` failures in a row are unhealthy. A change
+ * is a health_status event; becoming unhealthy applies --health-on-failure once per run.
+ */
+#define _GNU_SOURCE
+#include "health.h"
+#include "json.h"
+#include "monitor.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* What `tsdock stop` waits by default before SIGKILL. */
+#define STOP_GRACE_MS 10000u
+
+static const char *const status_names[] = {"starting", "healthy", "unhealthy"};
+
+static uint64_t monotonic_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+int health_open(struct tsd_health *h, const struct tsd_lifecycle *lc, const struct tsd_plan *plan,
+                const struct tsd_plan *container, unsigned cap_last_cap) {
+  memset(h, 0, sizeof(*h));
+  h->lc = lc;
+  h->plan = plan;
+  h->cap_last_cap = cap_last_cap;
+  h->out_fd = -1;
+  if (!container_file(container, "health.json", h->file, sizeof(h->file))) {
+    errno = ENAMETOOLONG;
+    return -1;
+  }
+  return 0;
+}
+
+/* Docker's json: {"Status":…,"FailingStreak":N,"Log":[{"Start","End","ExitCode","Output"}]}. */
+static void save(const struct tsd_health *h) {
+  /* Each output escaped at worst as \u00XX; freed at once, so an idle monitor stays small. */
+  size_t cap = 512 + HEALTH_LOG_MAX * (6 * HEALTH_OUTPUT_MAX + 256);
+  struct json j = {.buf = malloc(cap), .cap = cap, .len = 0};
+  if (j.buf == NULL) return;
+  json_printf(&j, "{\"Status\":\"%s\",\"FailingStreak\":%u,\"Log\":[", status_names[h->status],
+              h->failing_streak);
+  for (unsigned i = 0; i < h->n_log; i++) {
+    const struct tsd_health_result *r = &h->log[i];
+    json_printf(&j, "%s{\"Start\":", i == 0 ? "" : ",");
+    json_time(&j, &r->start, 9);
+    json_printf(&j, ",\"End\":");
+    json_time(&j, &r->end, 9);
+    json_printf(&j, ",\"ExitCode\":%d,\"Output\":", r->exit_code);
+    json_string_n(&j, r->output, r->len);
+    json_printf(&j, "}");
+  }
+  json_printf(&j, "]}\n");
+  /* A state that cannot be saved is seen as the last one saved; the check goes on. */
+  json_write_file(&j, h->file);
+  free(j.buf);
+}
+
+static void schedule(struct tsd_health *h, uint64_t now) {
+  const struct tsd_health_config *c = &h->lc->health;
+  bool in_start_period =
+      h->status == TSD_HEALTH_STARTING && now - h->run_started_ms < c->start_period_ms;
+  h->next_ms = now + (in_start_period ? c->start_interval_ms : c->interval_ms);
+}
+
+void health_begin(struct tsd_health *h, pid_t init) {
+  h->init = init;
+  h->status = TSD_HEALTH_STARTING;
+  h->failing_streak = 0;
+  h->n_log = 0;
+  h->acted = TSD_HEALTH_NONE;
+  h->kill_at_ms = 0;
+  h->escalated = false;
+  h->run_started_ms = monotonic_ms();
+  schedule(h, h->run_started_ms);
+  save(h);
+}
+
+int health_poll_timeout(const struct tsd_health *h) {
+  uint64_t now = monotonic_ms();
+  uint64_t at = UINT64_MAX;
+  if (h->kill_at_ms != 0) at = h->kill_at_ms;
+  if (h->acted == TSD_HEALTH_NONE) {
+    uint64_t next = h->probe == 0 ? h->next_ms : h->timed_out ? UINT64_MAX : h->deadline_ms;
+    if (next < at) at = next;
+  }
+  if (at == UINT64_MAX) return -1;
+  return at <= now ? 0 : (int)(at - now);
+}
+
+int health_fd(const struct tsd_health *h) {
+  return h->out_fd;
+}
+
+/* Keeps the first HEALTH_OUTPUT_MAX bytes; the rest is read and dropped. */
+static void read_output(struct tsd_health *h) {
+  struct tsd_health_result *r = &h->current;
+  for (;;) {
+    char scratch[512];
+    bool room = r->len < sizeof(r->output);
+    ssize_t n = room ? read(h->out_fd, r->output + r->len, sizeof(r->output) - r->len)
+                     : read(h->out_fd, scratch, sizeof(scratch));
+    if (n < 0 && errno == EINTR) continue;
+    if (n > 0) {
+      if (room) r->len += (size_t)n;
+      continue;
+    }
+    if (n == 0 || errno != EAGAIN) {
+      close(h->out_fd);
+      h->out_fd = -1;
+    }
+    return;
+  }
+}
+
+void health_on_readable(struct tsd_health *h) {
+  if (h->out_fd >= 0) read_output(h);
+}
+
+/* The file under /proc/<pid>/ns/ of a CLONE_NEW* flag. */
+static const char *ns_file(uint32_t type) {
+  switch (type) {
+  case CLONE_NEWUSER:
+    return "user";
+  case CLONE_NEWNS:
+    return "mnt";
+  case CLONE_NEWPID:
+    return "pid";
+  case CLONE_NEWNET:
+    return "net";
+  case CLONE_NEWIPC:
+    return "ipc";
+  case CLONE_NEWUTS:
+    return "uts";
+  case CLONE_NEWCGROUP:
+    return "cgroup";
+  }
+  return "";
+}
+
+/* The probe process (see the top): never returns. */
+static _Noreturn void probe_main(struct tsd_health *h, int out) {
+  int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (null < 0 || dup2(null, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0) _exit(125);
+  /* The plan names the init of its creation; this run's init may be another process. */
+  struct tsd_plan plan = *h->plan;
+  struct tsd_ns_join joins[plan.n_ns_joins + 1];
+  char paths[plan.n_ns_joins + 1][64];
+  for (size_t i = 0; i < plan.n_ns_joins; i++) {
+    snprintf(paths[i], sizeof(paths[i]), "/proc/%d/ns/%s", (int)h->init,
+             ns_file(plan.ns_joins[i].type));
+    joins[i] = (struct tsd_ns_join){.type = plan.ns_joins[i].type, .path = paths[i]};
+  }
+  plan.ns_joins = joins;
+  struct tsd_child_error e;
+  pid_t pid = spawn_container(&plan, h->cap_last_cap, -1, &e);
+  if (pid < 0) {
+    dprintf(2, "tsdock: health check: %s %s: %s\n", e.step, e.path, strerror(e.err));
+    _exit(strcmp(e.step, "exec") != 0 ? 125 : e.err == ENOENT ? 127 : 126);
+  }
+  /* SIGCHLD and SIGTERM are blocked (inherited from the monitor): wait for either. */
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGCHLD);
+  sigaddset(&set, SIGTERM);
+  for (;;) {
+    int sig = sigwaitinfo(&set, NULL);
+    int st;
+    if (sig == SIGTERM) {
+      /* Not waited for: a check frozen with its container's cgroup is reaped by the monitor. */
+      kill(pid, SIGKILL);
+      _exit(137);
+    }
+    if (sig == SIGCHLD && waitpid(pid, &st, WNOHANG) == pid)
+      _exit(WIFSIGNALED(st) ? 128 + WTERMSIG(st) : WEXITSTATUS(st));
+  }
+}
+
+static void start_probe(struct tsd_health *h, uint64_t now) {
+  int p[2];
+  struct tsd_health_result *r = &h->current;
+  r->len = 0;
+  clock_gettime(CLOCK_REALTIME, &r->start);
+  h->probe_started_ms = now;
+  h->deadline_ms = now + h->lc->health.timeout_ms;
+  h->timed_out = false;
+  if (pipe2(p, O_CLOEXEC) < 0) {
+    r->len = (size_t)snprintf(r->output, sizeof(r->output), "tsdock: health check: pipe: %s",
+                              strerror(errno));
+    return;
+  }
+  pid_t pid = fork();
+  if (pid == 0) {
+    close(p[0]);
+    probe_main(h, p[1]);
+  }
+  close(p[1]);
+  if (pid < 0) {
+    r->len = (size_t)snprintf(r->output, sizeof(r->output), "tsdock: health check: fork: %s",
+                              strerror(errno));
+    close(p[0]);
+    return;
+  }
+  fcntl(p[0], F_SETFL, O_NONBLOCK);
+  h->probe = pid;
+  h->out_fd = p[0];
+}
+
+/* Go's time.Duration text for whole milliseconds: 500ms, 30s, 1.5s. */
+static void duration_text(uint64_t ms, char *out, size_t len) {
+  unsigned long long s = ms / 1000, frac = ms % 1000;
+  if (s == 0) {
+    snprintf(out, len, "%llums", frac);
+    return;
+  }
+  int digits = 3;
+  for (; digits > 0 && frac % 10 == 0; digits--)
+    frac /= 10;
+  if (digits == 0)
+    snprintf(out, len, "%llus", s);
+  else
+    snprintf(out, len, "%llu.%0*llus", s, digits, frac);
+}
+
+/* --health-on-failure, on becoming unhealthy. */
+static void act(struct tsd_health *h, uint64_t now) {
+  enum tsd_health_action a = h->lc->health.on_failure;
+  if (a == TSD_HEALTH_NONE) return;
+  h->acted = a;
+  if (a == TSD_HEALTH_KILL) {
+    kill(h->init, SIGKILL);
+    return;
+  }
+  kill(h->init, h->lc->health.stop_signal > 0 ? h->lc->health.stop_signal : SIGTERM);
+  h->kill_at_ms = now + STOP_GRACE_MS;
+}
+
+static void record(struct tsd_health *h, int exit_code, uint64_t now) {
+  struct tsd_health_result *r = &h->current;
+  clock_gettime(CLOCK_REALTIME, &r->end);
+  r->exit_code = h->timed_out ? -1 : exit_code;
+  if (h->timed_out) {
+    char d[32];
+    duration_text(h->lc->health.timeout_ms, d, sizeof(d));
+    r->len =
+        (size_t)snprintf(r->output, sizeof(r->output), "Health check exceeded timeout (%s)", d);
+  }
+  if (h->n_log == HEALTH_LOG_MAX) {
+    memmove(&h->log[0], &h->log[1], sizeof(h->log[0]) * (HEALTH_LOG_MAX - 1));
+    h->n_log--;
+  }
+  h->log[h->n_log++] = *r;
+
+  enum tsd_health_status before = h->status;
+  const struct tsd_health_config *c = &h->lc->health;
+  if (r->exit_code == 0) {
+    h->failing_streak = 0;
+    h->status = TSD_HEALTH_HEALTHY;
+  } else if (h->status != TSD_HEALTH_STARTING ||
+             h->probe_started_ms - h->run_started_ms >= c->start_period_ms) {
+    if (++h->failing_streak >= c->retries) h->status = TSD_HEALTH_UNHEALTHY;
+  }
+  save(h);
+  if (h->status != before) {
+    char extra[64];
+    snprintf(extra, sizeof(extra), ",\"status\":\"%s\"", status_names[h->status]);
+    event_emit(h->lc, "health_status", extra);
+    if (h->status == TSD_HEALTH_UNHEALTHY) act(h, now);
+  }
+  schedule(h, now);
+}
+
+void health_tick(struct tsd_health *h) {
+  uint64_t now = monotonic_ms();
+  if (h->kill_at_ms != 0 && now >= h->kill_at_ms) {
+    kill(h->init, SIGKILL);
+    h->kill_at_ms = 0;
+    h->escalated = true;
+  }
+  if (h->acted != TSD_HEALTH_NONE) return;
+  if (h->probe != 0 && !h->timed_out && now >= h->deadline_ms) {
+    h->timed_out = true;
+    kill(h->probe, SIGTERM);
+  } else if (h->probe == 0 && now >= h->next_ms) {
+    start_probe(h, now);
+    /* A check that could not even be forked is a failed one. */
+    if (h->probe == 0) record(h, -1, now);
+  }
+}
+
+bool health_reaped(struct tsd_health *h, pid_t pid, int wstatus) {
+  if (h->probe == 0 || pid != h->probe) return false;
+  h->probe = 0;
+  if (h->out_fd >= 0) read_output(h);
+  if (h->out_fd >= 0) {
+    /* Something the check left behind holds the pipe open: what it wrote so far is the output. */
+    close(h->out_fd);
+    h->out_fd = -1;
+  }
+  int code = WIFSIGNALED(wstatus) ? 128 + WTERMSIG(wstatus) : WEXITSTATUS(wstatus);
+  if (h->acted == TSD_HEALTH_NONE) record(h, code, monotonic_ms());
+  return true;
+}
+
+void health_end(struct tsd_health *h) {
+  if (h->probe != 0) kill(h->probe, SIGTERM);
+  h->probe = 0;
+  if (h->out_fd >= 0) close(h->out_fd);
+  h->out_fd = -1;
+  h->kill_at_ms = 0;
+}
+
+const char *health_exit_reason(const struct tsd_health *h) {
+  if (h->acted == TSD_HEALTH_KILL) return "health-kill";
+  if (h->escalated) return "stop-timeout";
+  return NULL;
+}
