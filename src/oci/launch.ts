@@ -5,7 +5,6 @@
  * it reaps runc's. Without `leave` (a foreground exec) the monitor stays and reports the exit.
  */
 import { spawn, type StdioOptions } from 'node:child_process';
-import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { TsdockError } from '../errors.js';
 import { monitorPath } from '../native.js';
@@ -35,12 +34,19 @@ export function launch(planFile: string, opts: LaunchOptions): Promise<number> {
   const child = spawn(monitorPath(), args, { stdio });
   const status = child.stdio[statusFd] as Readable;
   return new Promise((resolve, reject) => {
-    // The first of these settles the promise; a promise ignores the later ones.
-    createInterface({ input: status }).on('line', (text) => {
-      const line = JSON.parse(text) as StatusLine;
-      if (line.type === 'error') reject(startError(line));
-      else if (line.type === 'started' && opts.leave) resolve(line.pid);
-      else if (line.type === 'exited') resolve(line.exitCode);
+    // The first of these settles the promise; a promise ignores the later ones. Lines are split
+    // here rather than by node:readline, which this short-lived process would load only for this.
+    let pending = '';
+    status.setEncoding('utf8');
+    status.on('data', (chunk: string) => {
+      const lines = (pending + chunk).split('\n');
+      pending = lines.pop() ?? '';
+      for (const text of lines) {
+        const line = JSON.parse(text) as StatusLine;
+        if (line.type === 'error') reject(startError(line));
+        else if (line.type === 'started' && opts.leave) resolve(line.pid);
+        else if (line.type === 'exited') resolve(line.exitCode);
+      }
     });
     child.on('error', (err) => {
       reject(new TsdockError('START_FAILED', `cannot start tsdock-monitor: ${err.message}`, { cause: err }));

@@ -4,7 +4,7 @@
  * TypeScript side writes — start, state, kill, delete, pause, resume and `ps --format json` — so
  * they do not pay Node's start-up; everything else (create, exec, update, features, list, ps's
  * table, --version, --help, and any call it would have to reject or does not recognise) is
- * exec'd, argv unchanged, into the TypeScript runtime (bin/tsdock-runtime.js), which answers it.
+ * exec'd, argv unchanged, into the TypeScript runtime (dist/oci/main.cjs), which answers it.
  *
  * Errors are reported as the TypeScript runtime reports them: a line in the --log file (logrus
  * text, or JSON with --log-format json: containerd shows its msg), "tsdock-runtime: MESSAGE" on
@@ -26,15 +26,15 @@
 #ifndef TSDOCK_NODE
 #define TSDOCK_NODE "/usr/bin/node"
 #endif
-/* From this executable (native/build/Release) to the TypeScript runtime's entry. */
-#define NODE_ENTRY "/../../../bin/tsdock-runtime.js"
+/* From this executable (native/build/Release) to the TypeScript runtime, one CommonJS bundle. */
+#define NODE_ENTRY "/../../../dist/oci/main.cjs"
 
 static void report(const struct cli *c, const char *msg) {
   log_write(c != NULL ? c->log : NULL, c != NULL && c->log_json, "error", msg);
   fprintf(stderr, "tsdock-runtime: %s\n", msg);
 }
 
-/* Replaces this process with `node bin/tsdock-runtime.js ARGS…`; returns only on failure. */
+/* Replaces this process with `node dist/oci/main.cjs ARGS…`; returns only on failure. */
 static void exec_node(int argc, char **argv) {
   char exe[PATH_MAX], entry[PATH_MAX + sizeof(NODE_ENTRY)];
   ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
