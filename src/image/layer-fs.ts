@@ -29,6 +29,7 @@ import {
   lutimesSync,
   mkdirSync,
   openSync,
+  readFileSync,
   rmSync,
   symlinkSync,
   unlinkSync,
@@ -47,7 +48,15 @@ import { OPAQUE_VALUE, OPAQUE_XATTR } from './whiteout.js';
 /** xattrs a layer may not set: they would forge overlayfs whiteouts, opaque dirs or redirects. */
 const FORBIDDEN_XATTR_PREFIXES = ['trusted.overlay.', 'user.overlay.'];
 
+/** The setgid mode bit (absent from `fs.constants`). */
+const S_ISGID = 0o2000;
 const CREATE_FILE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+
+/** The process's umask, read from /proc: `process.umask()` sets it to 0 for a moment to read it. */
+function umask(): number {
+  const found = /^Umask:\s*([0-7]+)$/m.exec(readFileSync('/proc/self/status', 'latin1'));
+  return found?.[1] === undefined ? 0o777 : parseInt(found[1], 8);
+}
 
 /** Filled in from a layer's members, one at a time and in archive order. */
 export class LayerDir {
@@ -59,8 +68,12 @@ export class LayerDir {
   private readonly created = new Set<string>();
   /** Relative paths known to be real directories ('' is the root). */
   private readonly dirs = new Set<string>(['']);
+  /** Directories with the setgid bit: what is created in them takes their group, not ours. */
+  private readonly setgidDirs = new Set<string>();
   /** Directory times, set at the end: creating children changes a directory's mtime. */
   private readonly dirTimes = new Map<string, [atime: number, mtime: number]>();
+  /** Who owns what this process creates, and the umask it creates with. */
+  private readonly creator = { uid: process.geteuid?.() ?? -1, gid: process.getegid?.() ?? -1, umask: umask() };
 
   private constructor(root: string, mapping: IdMapping | undefined) {
     this.root = root;
@@ -77,6 +90,7 @@ export class LayerDir {
     if ((await readdir(root)).length > 0) throw new TsdockError('STORE', `${root}: layer directory is not empty`);
     const dir = new LayerDir(root, mapping);
     lchownSync(root, ...dir.rootOwner());
+    if ((lstatSync(root).mode & S_ISGID) !== 0) dir.setgidDirs.add('');
     return dir;
   }
 
@@ -95,8 +109,35 @@ export class LayerDir {
     return [mapId(this.mapping?.uid, 0, 'root'), mapId(this.mapping?.gid, 0, 'root')];
   }
 
+  /**
+   * The mode to create an inode with: its final `mode` when that is safe while the inode is
+   * still being filled (no setuid, setgid or sticky bit, nothing writable by others) and the
+   * umask keeps all of it, which saves the chmod; else `ownerOnly`, and a chmod follows.
+   */
+  private initialMode(mode: number, ownerOnly: number): number {
+    return (mode & ~0o755) === 0 && (mode & this.creator.umask) === 0 ? mode : ownerOnly;
+  }
+
+  /**
+   * Whether what was just created at `rel` (with `initial` mode, this process's ids) still needs
+   * a chown to `uid:gid` and a chmod to `mode`. In a setgid directory a new inode takes the
+   * directory's group (and a new directory its setgid bit), so both are done there.
+   */
+  private fixups(
+    rel: string,
+    uid: number,
+    gid: number,
+    initial: number,
+    mode: number,
+  ): [chown: boolean, chmod: boolean] {
+    const slash = rel.lastIndexOf('/');
+    if (this.setgidDirs.has(slash === -1 ? '' : rel.slice(0, slash))) return [true, true];
+    return [uid !== this.creator.uid || gid !== this.creator.gid, initial !== mode];
+  }
+
   /** Makes sure every parent of `components` is a real directory, creating missing ones. */
   private ensureParents(components: readonly string[]): void {
+    if (components.length <= 1 || this.dirs.has(components.slice(0, -1).join('/'))) return; // the usual case
     for (let depth = 1; depth < components.length; depth++) {
       const rel = components.slice(0, depth).join('/');
       if (this.dirs.has(rel)) continue;
@@ -105,9 +146,12 @@ export class LayerDir {
         throw this.refuse(components, `goes through ${what} at ${JSON.stringify(rel)}`);
       }
       const abs = join(this.root, rel);
-      mkdirSync(abs, 0o700);
-      lchownSync(abs, ...this.rootOwner());
-      chmodSync(abs, 0o755);
+      const initial = this.initialMode(0o755, 0o700);
+      mkdirSync(abs, initial);
+      const [uid, gid] = this.rootOwner();
+      const [chown, chmod] = this.fixups(rel, uid, gid, initial, 0o755);
+      if (chown) lchownSync(abs, uid, gid);
+      if (chmod) chmodSync(abs, 0o755);
       this.created.add(rel);
       this.dirs.add(rel);
     }
@@ -130,7 +174,7 @@ export class LayerDir {
     }
     rmSync(abs, { recursive: true });
     const inside = (p: string): boolean => p === rel || p.startsWith(`${rel}/`);
-    for (const set of [this.created, this.dirs]) for (const p of set) if (inside(p)) set.delete(p);
+    for (const set of [this.created, this.dirs, this.setgidDirs]) for (const p of set) if (inside(p)) set.delete(p);
     for (const p of this.dirTimes.keys()) if (inside(p)) this.dirTimes.delete(p);
   }
 
@@ -164,14 +208,20 @@ export class LayerDir {
     const [uid, gid] = this.owner(header);
 
     if (header.type === 'directory') {
+      let chown = true;
+      let chmod = true;
       if (!this.dirs.has(rel)) {
         this.clear(rel);
-        mkdirSync(abs, 0o700);
+        const initial = this.initialMode(header.mode, 0o700);
+        mkdirSync(abs, initial);
         this.created.add(rel);
         this.dirs.add(rel);
+        [chown, chmod] = this.fixups(rel, uid, gid, initial, header.mode);
       }
-      lchownSync(abs, uid, gid);
-      chmodSync(abs, header.mode);
+      if (chown) lchownSync(abs, uid, gid);
+      if (chmod) chmodSync(abs, header.mode);
+      if ((header.mode & S_ISGID) !== 0) this.setgidDirs.add(rel);
+      else this.setgidDirs.delete(rel);
       this.setXattrs(abs, header.xattrs);
       this.dirTimes.set(rel, times);
       return;
@@ -183,7 +233,8 @@ export class LayerDir {
       return;
     }
     if (header.type === 'file') {
-      const fd = openSync(abs, CREATE_FILE, 0o600);
+      const initial = this.initialMode(header.mode, 0o600);
+      const fd = openSync(abs, CREATE_FILE, initial);
       this.created.add(rel);
       try {
         for await (const chunk of body) {
@@ -191,8 +242,9 @@ export class LayerDir {
         }
         // chown before chmod, since chown clears setuid/setgid; xattrs after chown, which
         // clears security.capability.
-        fchownSync(fd, uid, gid);
-        fchmodSync(fd, header.mode);
+        const [chown, chmod] = this.fixups(rel, uid, gid, initial, header.mode);
+        if (chown) fchownSync(fd, uid, gid);
+        if (chmod) fchmodSync(fd, header.mode);
         this.setXattrs(abs, header.xattrs);
         futimesSync(fd, ...times);
       } finally {
@@ -203,7 +255,8 @@ export class LayerDir {
     if (header.type === 'symlink') symlinkSync(header.linkname, abs);
     else native().mknod(abs, constants.S_IFIFO | header.mode, 0, 0);
     this.created.add(rel);
-    lchownSync(abs, uid, gid);
+    const [chown] = this.fixups(rel, uid, gid, 0, 0);
+    if (chown) lchownSync(abs, uid, gid);
     if (header.type === 'fifo') chmodSync(abs, header.mode);
     this.setXattrs(abs, header.xattrs);
     lutimesSync(abs, ...times);

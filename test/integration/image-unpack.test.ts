@@ -298,6 +298,32 @@ describe('hostile layers', () => {
     expect(await readFile(join(outside, 'secret'), 'utf8')).toBe('untouched');
   });
 
+  it('gives each member its own owner and mode inside setgid directories, whatever they would hand down', async () => {
+    const dest = await tempDir();
+    await chown(dest, 0, 50);
+    await chmod(dest, 0o2755); // a setgid layer root: a new member would take gid 50
+    await unpackLayer(
+      await crafted([
+        tarEntry({ path: 'top', mode: 0o640 }),
+        tarEntry({ path: 'shared/', type: 'directory', mode: 0o2775, gid: 60 }),
+        tarEntry({ path: 'shared/f', mode: 0o666 }),
+        tarEntry({ path: 'shared/sub/', type: 'directory', mode: 0o755 }),
+        tarEntry({ path: 'shared/link', type: 'symlink', linkname: 'f' }),
+        tarEntry({ path: 'plain/f', mode: 0o755, uid: 7, gid: 8 }),
+      ]),
+      dest,
+    );
+    expect(await listTree(dest)).toEqual([
+      'plain d 0755 0:0',
+      'plain/f f 0755 7:8 size 0',
+      'shared d 2775 0:60',
+      'shared/f f 0666 0:0 size 0',
+      'shared/link l 0777 0:0 -> f',
+      'shared/sub d 0755 0:0',
+      'top f 0640 0:0 size 0',
+    ]);
+  });
+
   it('ignores overlayfs xattrs a layer tries to set', async () => {
     const dest = await tempDir();
     const forged = new Map([
