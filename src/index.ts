@@ -57,6 +57,7 @@ import type { RegistryOptions } from './image/registry/client.js';
 import type { PullOptions, PullResult } from './image/registry/pull.js';
 import type { PushOptions, PushResult } from './image/registry/push.js';
 import type { BuildOptions, BuildResult } from './build/build-options.js';
+import type { CachePruneOptions, CachePruneResult } from './build/cache-prune.js';
 
 export { TsdockError, StartError, exitStatusOf, type ErrorCode } from './errors.js';
 export type { ContainerOptions, BindMount, TmpfsMount } from './runtime/options.js';
@@ -101,6 +102,7 @@ export type { PullOptions, PullResult } from './image/registry/pull.js';
 export type { PushOptions, PushResult } from './image/registry/push.js';
 export type { ProgressEvent, ProgressListener, LayerStatus } from './image/registry/progress.js';
 export type { BuildOptions, BuildResult } from './build/build-options.js';
+export type { CachePruneOptions, CachePruneResult } from './build/cache-prune.js';
 export type { BuildEvent, BuildListener } from './build/progress.js';
 
 /** Where a {@link Runtime} keeps its store unless told otherwise (`TSDOCK_ROOT` overrides it). */
@@ -244,7 +246,9 @@ export class Runtime {
    * @throws TsdockError `IMAGE_NOT_FOUND`; `CONFLICT` for an image a container uses.
    */
   async removeImage(ref: string, options: { force?: boolean } = {}): Promise<string[]> {
-    return this.images.remove(ref, { ...options, inUse: await this.imagesInUse() });
+    const lines = await this.images.remove(ref, { ...options, inUse: await this.imagesInUse() });
+    if (lines.some((l) => l.startsWith('Deleted: '))) await this.dropUnreachableBuildCache();
+    return lines;
   }
 
   /**
@@ -254,7 +258,26 @@ export class Runtime {
    * @example const { lines, reclaimed } = await runtime.pruneImages({ all: true });
    */
   async pruneImages(options: { all?: boolean } = {}): Promise<PruneResult> {
-    return this.images.prune({ all: options.all, inUse: await this.imagesInUse() });
+    const result = await this.images.prune({ all: options.all, inUse: await this.imagesInUse() });
+    return { ...result, reclaimed: result.reclaimed + (await this.dropUnreachableBuildCache()) };
+  }
+
+  /**
+   * Removes build cache (`docker builder prune`): by default the entries whose layers no image
+   * shares, with `all` every entry, with `usedBefore` (ms since the epoch) only those unused
+   * since; then the layers nothing holds. Waits for in-flight builds rather than take what they use.
+   *
+   * @example const { removed, reclaimed } = await runtime.pruneBuildCache({ usedBefore: Date.now() - 86_400_000 });
+   */
+  async pruneBuildCache(options: CachePruneOptions = {}): Promise<CachePruneResult> {
+    const { pruneBuildCache } = await import('./build/cache-prune.js');
+    return pruneBuildCache(this.images, options);
+  }
+
+  /** Build cache entries an image removal left unreachable (no build could hit them again). */
+  private async dropUnreachableBuildCache(): Promise<number> {
+    const { dropUnreachableEntries } = await import('./build/cache-prune.js');
+    return dropUnreachableEntries(this.images);
   }
 
   /** Image IDs the containers of this root were created from, each with one container's name. */

@@ -18,6 +18,7 @@ import { TransferStore } from '../image/registry/transfer-store.js';
 import { nameForImport } from '../image/oci-layout-reader.js';
 import { globalArgValues, PROXY_ARGS, type Expand } from './build-args.js';
 import { BuildCache } from './build-cache.js';
+import { buildsLock } from './cache-prune.js';
 import { DockerfileError } from './dockerfile/errors.js';
 import type { Dockerfile, Instruction, SourceLocation } from './dockerfile/types.js';
 import { LayeredTree } from './file-tree.js';
@@ -124,6 +125,12 @@ function unconsumedArgs(
  * @throws TsdockError `BUILD_FAILED` for a failing step (the store's images unchanged).
  */
 export async function buildImage(host: BuildHost, request: BuildRequest): Promise<BuildResult> {
+  // Held from the first pull to the image's name: `builder prune` waits rather than take a
+  // layer this build made and has not named yet.
+  return buildsLock(host.root).run('shared', () => buildHeld(host, request));
+}
+
+async function buildHeld(host: BuildHost, request: BuildRequest): Promise<BuildResult> {
   const { dockerfile } = request;
   const onEvent = request.onEvent ?? (() => undefined);
   const names = request.tags.map(nameForImport);

@@ -109,7 +109,7 @@ export class StageBuilder {
     const key = stepKey(this.state.key, { instruction: instruction.kind, config: this.state.config.config, ...extra });
     const cached = this.session.noCache ? undefined : await this.session.cache.get(key);
     const created = cached?.created ?? new Date().toISOString();
-    if (cached === undefined) await this.session.cache.put(key, { created });
+    if (cached === undefined) await this.session.cache.put(key, { parent: this.state.key, created });
     this.state = {
       ...this.state,
       key,
@@ -166,7 +166,7 @@ export class StageBuilder {
       const layer = await commitLayer(this.session.store, topChainId(this.state), made.entries, where);
       const created = new Date().toISOString();
       const entry = { descriptor: layer.descriptor, diffId: layer.diffId };
-      await this.session.cache.put(key, { created, layer: entry });
+      await this.session.cache.put(key, { parent: this.state.key, created, layer: entry });
       this.appendLayer(key, created, createdBy, entry);
     } finally {
       await made.done?.();

@@ -449,6 +449,19 @@ function program(): Command {
     });
 
   cli
+    .command('builder')
+    .description('Manage the build cache')
+    .command('prune')
+    .description('Remove build cache: entries no image shares (-a: all), then the layers nothing holds')
+    .option('-a, --all', 'remove all build cache, not only what no image shares')
+    .option('-f, --force', 'do not ask for confirmation')
+    .option('--filter <until=DURATION>', 'only cache unused for DURATION (e.g. until=24h)', collect, [])
+    .action(async (flags: import('./commands/builder.js').BuilderPruneFlags) => {
+      const { builderPrune } = await import('./commands/builder.js');
+      await builderPrune(globals(), flags);
+    });
+
+  cli
     .command('rmi')
     .description('Remove images')
     .argument('<image...>', 'image names or ids')

@@ -304,6 +304,14 @@ export class ImageStore {
   }
 
   /**
+   * Removes every blob, layer directory and abandoned partial download no image refers to,
+   * removing no image (what `builder prune` leaves to collect); returns the bytes removed.
+   */
+  async collect(): Promise<number> {
+    return this.guard(() => this.lock.run('exclusive', async () => this.collectGarbage(await this.readImages())));
+  }
+
+  /**
    * Removes a name; when it was the image's last name, or the image was named by ID, removes the
    * image and every blob and layer directory no other image uses. An image named by ID whose
    * names span several repositories is removed only with `force`. An image a container uses
