@@ -37,7 +37,6 @@ import {
   type Stats,
 } from 'node:fs';
 import { readdir } from 'node:fs/promises';
-import { join } from 'node:path';
 import { TsdockError } from '../errors.js';
 import { native } from '../native.js';
 import { entryComponents } from './entry-path.js';
@@ -94,6 +93,11 @@ export class LayerDir {
     return dir;
   }
 
+  /** The absolute path of `rel`: checked components joined by `/`, so nothing to normalise. */
+  private abs(rel: string): string {
+    return `${this.root}/${rel}`;
+  }
+
   private refuse(components: readonly string[], why: string): TsdockError {
     return new TsdockError('INVALID_IMAGE', `layer member ${JSON.stringify(components.join('/'))}: ${why}`);
   }
@@ -142,10 +146,10 @@ export class LayerDir {
       const rel = components.slice(0, depth).join('/');
       if (this.dirs.has(rel)) continue;
       if (this.created.has(rel)) {
-        const what = lstatSync(join(this.root, rel)).isSymbolicLink() ? 'a symlink' : 'a non-directory';
+        const what = lstatSync(this.abs(rel)).isSymbolicLink() ? 'a symlink' : 'a non-directory';
         throw this.refuse(components, `goes through ${what} at ${JSON.stringify(rel)}`);
       }
-      const abs = join(this.root, rel);
+      const abs = this.abs(rel);
       const initial = this.initialMode(0o755, 0o700);
       mkdirSync(abs, initial);
       const [uid, gid] = this.rootOwner();
@@ -159,14 +163,14 @@ export class LayerDir {
 
   /** The existing member at `rel`, if this unpack created one. */
   private existing(rel: string): Stats | undefined {
-    return this.created.has(rel) ? lstatSync(join(this.root, rel)) : undefined;
+    return this.created.has(rel) ? lstatSync(this.abs(rel)) : undefined;
   }
 
   /** Removes what is at `rel`, if anything, so that a later member can replace it. */
   private clear(rel: string): void {
     const st = this.existing(rel);
     if (st === undefined) return;
-    const abs = join(this.root, rel);
+    const abs = this.abs(rel);
     if (!st.isDirectory()) {
       unlinkSync(abs);
       this.created.delete(rel);
@@ -196,7 +200,7 @@ export class LayerDir {
   /** Creates one member (not a whiteout); `body` is read for regular files. */
   async put(components: string[], header: TarHeader, body: AsyncIterable<Buffer>): Promise<void> {
     const rel = components.join('/');
-    const abs = join(this.root, rel);
+    const abs = this.abs(rel);
     const times: [number, number] = [header.atime ?? header.mtime, header.mtime];
     if (header.type === 'chardev' || header.type === 'blockdev') {
       this.skippedDevices++;
@@ -279,7 +283,7 @@ export class LayerDir {
     if (st === undefined || st.isDirectory()) {
       throw this.refuse(components, `link target ${JSON.stringify(linkname)} is not an earlier member of this layer`);
     }
-    linkSync(join(this.root, targetRel), join(this.root, components.join('/')));
+    linkSync(this.abs(targetRel), this.abs(components.join('/')));
     this.created.add(components.join('/'));
   }
 
@@ -287,7 +291,7 @@ export class LayerDir {
   whiteout(target: string[], header: TarHeader): void {
     this.ensureParents(target);
     const rel = target.join('/');
-    const abs = join(this.root, rel);
+    const abs = this.abs(rel);
     this.clear(rel);
     native().mknod(abs, constants.S_IFCHR, 0, 0);
     this.created.add(rel);
@@ -298,11 +302,11 @@ export class LayerDir {
   /** Makes directory `dir` opaque: nothing below it in lower layers shows through. */
   opaque(dir: string[]): void {
     this.ensureParents([...dir, '']); // `dir` itself too, as the parent of a dummy child
-    native().lsetxattr(join(this.root, dir.join('/')), OPAQUE_XATTR, OPAQUE_VALUE);
+    native().lsetxattr(this.abs(dir.join('/')), OPAQUE_XATTR, OPAQUE_VALUE);
   }
 
   /** Sets the directories' times, now that nothing will be created in them any more. */
   finish(): void {
-    for (const [rel, [atime, mtime]] of this.dirTimes) lutimesSync(join(this.root, rel), atime, mtime);
+    for (const [rel, [atime, mtime]] of this.dirTimes) lutimesSync(this.abs(rel), atime, mtime);
   }
 }

@@ -85,6 +85,13 @@ class ChunkReader {
     return out;
   }
 
+  /** Skips `n` bytes when the current chunk holds them, without waiting; whether it did. */
+  skipAtHand(n: number): boolean {
+    if (this.chunk.length < n) return false;
+    this.chunk = this.chunk.subarray(n);
+    return true;
+  }
+
   async skip(n: number): Promise<void> {
     let left = n;
     while (left > 0) {
@@ -176,7 +183,8 @@ export async function* readTar(source: AsyncIterable<Buffer>): AsyncGenerator<Ta
       }
       yield { ...header, body: body() };
       current = false;
-      await reader.skip(remaining + padded(header.size) - header.size);
+      const rest = remaining + padded(header.size) - header.size;
+      if (!reader.skipAtHand(rest)) await reader.skip(rest);
     }
     await reader.drain();
     finished = true;
