@@ -20,6 +20,7 @@
         "src/core/exec.c",
         "src/core/seccomp.c",
         "src/core/terminal.c",
+        "src/core/hooks.c",
         "src/monitor/main.c",
         "src/monitor/spawn.c",
         "src/monitor/status.c",

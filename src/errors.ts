@@ -57,7 +57,7 @@ export class StartError extends TsdockError {
   readonly path: string;
 
   constructor(code: ErrorCode, step: string, errno: number, path: string, reason: string) {
-    super(code, [step, path].filter((s) => s !== '').join(' ') + `: ${reason}`);
+    super(code, [step, path].filter((s) => s !== '').join(' ') + (reason === '' ? '' : `: ${reason}`));
     this.name = 'StartError';
     this.step = step;
     this.errno = errno;

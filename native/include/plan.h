@@ -56,6 +56,20 @@ enum tsd_plan_tag {
                                    process gets a new pty of the container's devpts as its
                                    controlling terminal and stdio; the master goes to the
                                    monitor's console socket (terminal.c) */
+  TSD_TAG_HOOK = 30,            /* hook (below), repeated: an OCI hook the child runs itself, in
+                                   the container's namespaces, in order (hooks.c) */
+  TSD_TAG_HOOK_STATE = 31,      /* string: the OCI state the hooks get on stdin, a JSON object
+                                   without "status" and "pid", which the child adds */
+};
+
+/*
+ * hook payload:
+ *   u32 kind (enum tsd_hook_kind) | u32 timeout in seconds (0: none) | u32 argc | u32 envc
+ *   | then 1 + argc + envc strings, each u32 length + bytes: path, argv (argv[0] included), env
+ */
+enum tsd_hook_kind {
+  TSD_HOOK_CREATE_CONTAINER = 1, /* after the rootfs ops, before pivot_root: host paths */
+  TSD_HOOK_START_CONTAINER = 2,  /* after start, right before execve: container paths */
 };
 
 /*

@@ -107,6 +107,23 @@ static void dump(const struct tsd_plan *p) {
     printf("seccomp code=0x%x jt=%u jf=%u k=0x%" PRIx32 "\n", p->seccomp[i].code, p->seccomp[i].jt,
            p->seccomp[i].jf, p->seccomp[i].k);
   if (p->terminal.enabled) printf("terminal %u %u\n", p->terminal.rows, p->terminal.cols);
+  for (size_t i = 0; i < p->n_hooks; i++) {
+    const struct tsd_hook *h = &p->hooks[i];
+    printf("hook %" PRIu32 " timeout=%" PRIu32 " ", h->kind, h->timeout);
+    quoted(h->path);
+    fputs(" argv", stdout);
+    for (size_t a = 0; a < h->args.n; a++) {
+      putchar(' ');
+      quoted(h->args.v[a]);
+    }
+    fputs(" env", stdout);
+    for (size_t e = 0; e < h->env.n; e++) {
+      putchar(' ');
+      quoted(h->env.v[e]);
+    }
+    putchar('\n');
+  }
+  line("hook_state", p->hook_state);
 }
 
 int main(int argc, char **argv) {

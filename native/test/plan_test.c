@@ -248,7 +248,7 @@ static void tag_zero(struct buf *b) {
 }
 static void tag_past_end(struct buf *b) {
   minimal(b);
-  rec_u32(b, TSD_TAG_TERMINAL + 1, 0);
+  rec_u32(b, TSD_TAG_HOOK_STATE + 1, 0);
 }
 static void tag_huge(struct buf *b) {
   minimal(b);
@@ -435,6 +435,85 @@ static void exec_plan(struct buf *b) {
   put(&p, "/proc/42/ns/mnt", 15);
   rec_buf(b, TSD_TAG_NS_JOIN, &p);
 }
+/* A hook record: kind, timeout, path, argv, env. */
+static void hook(struct buf *b, uint32_t kind, uint32_t timeout, const char *path, uint32_t argc,
+                 const char *const *argv, uint32_t envc, const char *const *env) {
+  static struct buf p;
+  p.n = 0;
+  put_u32(&p, kind);
+  put_u32(&p, timeout);
+  put_u32(&p, argc);
+  put_u32(&p, envc);
+  put_lp(&p, path);
+  for (uint32_t i = 0; i < argc; i++)
+    put_lp(&p, argv[i]);
+  for (uint32_t i = 0; i < envc; i++)
+    put_lp(&p, env[i]);
+  rec_buf(b, TSD_TAG_HOOK, &p);
+}
+static const char *const hook_argv[] = {"sh", "-c", "cat"};
+static const char *const hook_env[] = {"A=1"};
+static void hooks(struct buf *b) {
+  minimal(b);
+  hook(b, TSD_HOOK_CREATE_CONTAINER, 5, "/bin/sh", 3, hook_argv, 1, hook_env);
+  hook(b, TSD_HOOK_START_CONTAINER, 0, "/bin/true", 1, hook_argv, 0, hook_env);
+  rec_str(b, TSD_TAG_HOOK_STATE, "{\"id\":\"c\"}");
+}
+static void check_hooks(const struct tsd_plan *p) {
+  CHECK(p->n_hooks == 2 && strcmp(p->hook_state, "{\"id\":\"c\"}") == 0);
+  CHECK(p->hooks[0].kind == TSD_HOOK_CREATE_CONTAINER && p->hooks[0].timeout == 5);
+  CHECK(strcmp(p->hooks[0].path, "/bin/sh") == 0 && p->hooks[0].args.n == 3);
+  CHECK(strcmp(p->hooks[0].args.v[2], "cat") == 0 && p->hooks[0].args.v[3] == NULL);
+  CHECK(p->hooks[0].env.n == 1 && strcmp(p->hooks[0].env.v[0], "A=1") == 0);
+  CHECK(p->hooks[1].kind == TSD_HOOK_START_CONTAINER && p->hooks[1].env.n == 0);
+  CHECK(p->hooks[1].env.v != NULL && p->hooks[1].env.v[0] == NULL);
+}
+static void hook_without_state(struct buf *b) {
+  minimal(b);
+  hook(b, TSD_HOOK_CREATE_CONTAINER, 0, "/bin/true", 1, hook_argv, 0, hook_env);
+}
+static void hook_unknown_kind(struct buf *b) {
+  minimal(b);
+  hook(b, 3, 0, "/bin/true", 1, hook_argv, 0, hook_env);
+  rec_str(b, TSD_TAG_HOOK_STATE, "{}");
+}
+static void hook_relative(struct buf *b) {
+  minimal(b);
+  hook(b, TSD_HOOK_START_CONTAINER, 0, "bin/true", 1, hook_argv, 0, hook_env);
+  rec_str(b, TSD_TAG_HOOK_STATE, "{}");
+}
+static void hook_no_argv(struct buf *b) {
+  minimal(b);
+  hook(b, TSD_HOOK_START_CONTAINER, 0, "/bin/true", 0, hook_argv, 0, hook_env);
+  rec_str(b, TSD_TAG_HOOK_STATE, "{}");
+}
+static void hook_argc_too_big(struct buf *b) {
+  struct buf p = {.n = 0};
+  minimal(b);
+  put_u32(&p, TSD_HOOK_START_CONTAINER);
+  put_u32(&p, 0);
+  put_u32(&p, UINT32_MAX);
+  put_u32(&p, 0);
+  put_lp(&p, "/bin/true");
+  rec_buf(b, TSD_TAG_HOOK, &p);
+  rec_str(b, TSD_TAG_HOOK_STATE, "{}");
+}
+static void hook_cut_short(struct buf *b) {
+  struct buf p = {.n = 0};
+  minimal(b);
+  put_u32(&p, TSD_HOOK_START_CONTAINER);
+  put_u32(&p, 0);
+  put_u32(&p, 2);
+  put_u32(&p, 0);
+  put_lp(&p, "/bin/true");
+  put_lp(&p, "true");
+  rec_buf(b, TSD_TAG_HOOK, &p);
+  rec_str(b, TSD_TAG_HOOK_STATE, "{}");
+}
+static void hook_state_not_object(struct buf *b) {
+  minimal(b);
+  rec_str(b, TSD_TAG_HOOK_STATE, "[]");
+}
 static void check_exec_plan(const struct tsd_plan *p) {
   CHECK(p->rootfs == NULL);
   CHECK(p->n_ns_joins == 1 && p->ns_joins[0].type == CLONE_NEWNS);
@@ -450,6 +529,14 @@ struct test_case {
 static const struct test_case cases[] = {
     {"minimal plan", minimal, NULL, check_minimal},
     {"every record", rich, NULL, check_rich},
+    {"hooks", hooks, NULL, check_hooks},
+    {"hooks without a state", hook_without_state, "no hook state", NULL},
+    {"hook of an unknown kind", hook_unknown_kind, "unknown kind 3", NULL},
+    {"hook with a relative path", hook_relative, "not absolute", NULL},
+    {"hook without argv", hook_no_argv, "no argv", NULL},
+    {"hook with 2^32-1 args", hook_argc_too_big, "overflow the record", NULL},
+    {"hook cut short", hook_cut_short, "truncated record", NULL},
+    {"hook state not an object", hook_state_not_object, "not a JSON object", NULL},
     {"empty buffer", empty, "bad magic", NULL},
     {"short magic", short_magic, "bad magic", NULL},
     {"wrong magic", wrong_magic, "bad magic", NULL},

@@ -1,8 +1,9 @@
 /**
  * Runtime-spec hooks: each runs with the container's state JSON on stdin, in order, and a hook
  * that fails or outlives its timeout fails the operation (poststart and poststop ones are only
- * reported, as the spec asks). tsdock runs every kind in the runtime's namespaces; the spec puts
- * createContainer and startContainer in the container's, which this does not do yet.
+ * reported, as the spec asks). These are the kinds that run in the runtime's namespaces
+ * (prestart, createRuntime, poststart, poststop); createContainer and startContainer run in the
+ * container's, started by the init itself (native/src/core/hooks.c).
  */
 import { spawnSync } from 'node:child_process';
 import { TsdockError } from '../errors.js';

@@ -9,6 +9,7 @@ import { TsdockError } from '../errors.js';
 import { GLOBAL_FLAGS, parseFlags, VERB_FLAGS } from './args.js';
 import { flagString, type Flags, type Globals } from './context.js';
 import { Logger, type LogFormat } from './log.js';
+import { SPEC_VERSION } from './state.js';
 
 type Verb = (g: Globals, flags: Flags, args: string[]) => Promise<void>;
 
@@ -28,7 +29,6 @@ const VERBS: Record<string, () => Promise<Verb>> = {
 };
 
 const DEFAULT_ROOT = '/run/tsdock-runtime';
-export const SPEC_VERSION = '1.0.2';
 
 const USAGE = `usage: tsdock-runtime [--root DIR] [--log FILE] [--log-format text|json] [--debug] COMMAND [FLAGS] ID
 commands: ${Object.keys(VERBS).join(', ')}

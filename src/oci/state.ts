@@ -32,10 +32,11 @@ export interface StoredState {
    */
   cgroupPaths: { procs: string[]; dirs: string[]; parents: string[] };
   /** The hooks of the later verbs, taken at create as runc keeps them: start's and delete's. */
-  hooks: Pick<OciHooks, 'startContainer' | 'poststart' | 'poststop'>;
+  hooks: Pick<OciHooks, 'poststart' | 'poststop'>;
 }
 
 export const STATE_FILE = 'state.json';
+export const SPEC_VERSION = '1.0.2';
 export const START_SOCKET = 'start.sock';
 
 /** Container ids as runc takes them: no path separators, nothing that climbs. */
@@ -88,7 +89,7 @@ export function statusOf(o: Observed): Status {
 /** The runtime-spec state document (`state`, and hooks' stdin). */
 export function specState(s: StoredState, status: Status): Record<string, unknown> {
   return {
-    ociVersion: '1.0.2',
+    ociVersion: SPEC_VERSION,
     id: s.id,
     status,
     pid: status === 'stopped' ? 0 : s.pid,

@@ -38,11 +38,14 @@ export const Tag = {
   startSocket: 27,
   preserveFds: 28,
   terminal: 29,
+  hook: 30,
+  hookState: 31,
 } as const;
 
 const OpKind = { mount: 1, mkdir: 2, mknod: 3, symlink: 4, mask: 5, readonly: 6, chdir: 7, write: 8 } as const;
 const OpFlag = { mkdirTarget: 1, mkfileTarget: 2, readonly: 4, noSymlinks: 8 } as const;
 const OomDriver = { v1: 1, v2: 2 } as const;
+const HookKind = { createContainer: 1, startContainer: 2 } as const;
 
 /** CLONE_NEW* flag of each namespace type (linux/sched.h). */
 export const CLONE_FLAG: Record<NamespaceType, number> = {
@@ -217,5 +220,10 @@ export function encodePlan(plan: SpawnPlan): Buffer {
   if (plan.terminal !== undefined) {
     w.record(Tag.terminal, Buffer.concat([u32(plan.terminal.rows), u32(plan.terminal.cols)]));
   }
+  for (const h of plan.hooks ?? []) {
+    const head = [HookKind[h.kind], h.timeout ?? 0, h.args.length, h.env.length].map(u32);
+    w.record(Tag.hook, Buffer.concat([...head, ...[h.path, ...h.args, ...h.env].map(lengthPrefixed)]));
+  }
+  if (plan.hookState !== undefined) w.string(Tag.hookState, plan.hookState);
   return w.finish();
 }

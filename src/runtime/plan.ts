@@ -141,4 +141,22 @@ export interface SpawnPlan {
    * to the first resize.
    */
   terminal?: { rows: number; cols: number };
+  /**
+   * OCI createContainer and startContainer hooks, which the child runs itself, in the
+   * container's namespaces: the first after its mounts and before `pivot_root`, the second after
+   * start and right before `execve`.
+   */
+  hooks?: PlanHook[];
+  /** The OCI state those hooks read on stdin, a JSON object the child adds `status` and `pid` to. */
+  hookState?: string;
+}
+
+export interface PlanHook {
+  kind: 'createContainer' | 'startContainer';
+  path: string;
+  /** argv, argv[0] included. */
+  args: string[];
+  env: string[];
+  /** Seconds; absent: none. */
+  timeout?: number;
 }

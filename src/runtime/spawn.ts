@@ -101,10 +101,13 @@ function reason(message: string): string {
 /** The typed error of a monitor's `error` line (127 and 126 for exec failures, as Docker). */
 export function startError(line: Extract<StatusLine, { type: 'error' }>): StartError {
   const code = codeOfFailure(line.step, line.errno);
+  // errno 0: the path says it all (a hook's "hook /x failed: exit status 1").
   const detail =
     code === 'COMMAND_NOT_FOUND'
       ? `${line.path}: executable file not found in $PATH`
-      : reason(line.message) + (line.errno === EACCES && line.step === 'exec' ? ' (is it executable?)' : '');
+      : line.errno === 0
+        ? ''
+        : reason(line.message) + (line.errno === EACCES && line.step === 'exec' ? ' (is it executable?)' : '');
   const step = code === 'COMMAND_NOT_FOUND' ? 'exec' : line.step;
   const path = code === 'COMMAND_NOT_FOUND' ? '' : line.path;
   return new StartError(code, step, line.errno, path, detail);

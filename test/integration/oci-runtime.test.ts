@@ -239,6 +239,58 @@ describe('tsdock-runtime', () => {
     expect(existsSync(join(root, failing.id))).toBe(false);
   });
 
+  it('runs createContainer and startContainer hooks in the container, where the spec says', async () => {
+    const seen = join(work, 'create-container-hook');
+    const env = ['PATH=/usr/sbin:/usr/bin:/sbin:/bin'];
+    const m = await bundle(['cat', '/started'], (c) => {
+      c.hooks = {
+        // Its path is the host's (before pivot_root); its namespaces are the container's.
+        createContainer: [
+          {
+            path: '/bin/sh',
+            args: ['sh', '-c', `{ readlink /proc/self/ns/mnt /proc/self/ns/uts; cat; } > ${seen}`],
+            env,
+          },
+        ],
+        // Its path is the container's: busybox's sh, which writes into the container's root.
+        startContainer: [{ path: '/bin/sh', args: ['sh', '-c', '{ hostname; cat; } > /started'], env }],
+      };
+    });
+    const pid = await create(m);
+    const [mnt, uts, state] = readFileSync(seen, 'utf8').split('\n');
+    expect([mnt, uts]).toEqual([
+      readlinkSync(`/proc/${String(pid)}/ns/mnt`),
+      readlinkSync(`/proc/${String(pid)}/ns/uts`),
+    ]);
+    expect(mnt).not.toBe(readlinkSync('/proc/self/ns/mnt'));
+    expect(JSON.parse(state ?? '')).toMatchObject({ id: m.id, status: 'creating', pid: 1, bundle: m.bundle });
+    expect(existsSync(join(m.bundle, 'rootfs', 'started'))).toBe(false);
+    expect((await rt(['start', m.id])).code).toBe(0);
+    await until(m.id, 'stopped');
+    const [hostname, startState] = (await readFile(m.out, 'utf8')).split('\n');
+    expect(hostname).toBe('ocibox');
+    expect(JSON.parse(startState ?? '')).toMatchObject({ id: m.id, status: 'created', pid: 1 });
+    expect((await rt(['delete', m.id])).code).toBe(0);
+
+    const failing = await bundle(['true'], (c) => {
+      c.hooks = { createContainer: [{ path: '/bin/sh', args: ['sh', '-c', 'echo broken >&2; exit 3'] }] };
+    });
+    const r = await rt(['create', '--bundle', failing.bundle, failing.id]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe('tsdock-runtime: createContainer hook /bin/sh failed: exit status 3: broken\n');
+    expect(existsSync(join(root, failing.id))).toBe(false);
+
+    const late = await bundle(['true'], (c) => {
+      c.hooks = { startContainer: [{ path: '/bin/no-such-hook' }] };
+    });
+    await create(late);
+    const start = await rt(['start', late.id]);
+    expect(start.code).toBe(1);
+    expect(start.stderr).toBe('tsdock-runtime: startContainer hook /bin/no-such-hook failed: exit status 127\n');
+    await until(late.id, 'stopped');
+    expect((await rt(['delete', late.id])).code).toBe(0);
+  });
+
   it('answers in the native front end exactly as in Node: output, errors, exit status, log line', async () => {
     const m = await bundle(['sleep', '1000'], (c) => {
       c.annotations = { 'org.example/a': 'x "quoted" \\ é' };

@@ -134,6 +134,11 @@ const richPlan: SpawnPlan = {
   startSocket: '/run/tsdock-runtime/abc/start.sock',
   preserveFds: 2,
   terminal: { rows: 24, cols: 65535 },
+  hooks: [
+    { kind: 'createContainer', path: '/bin/sh', args: ['sh', '-c', 'cat'], env: ['A=1'], timeout: 5 },
+    { kind: 'startContainer', path: '/bin/true', args: ['true'], env: [] },
+  ],
+  hookState: '{"id":"abc"}',
 };
 
 describe('plan wire format', () => {
@@ -186,6 +191,9 @@ describe('plan wire format', () => {
       'seccomp code=0x15 jt=1 jf=255 k=0xc000003e',
       'seccomp code=0x6 jt=0 jf=0 k=0x7fff0000',
       'terminal 24 65535',
+      'hook 1 timeout=5 "/bin/sh" argv "sh" "-c" "cat" env "A=1"',
+      'hook 2 timeout=0 "/bin/true" argv "true" env',
+      'hook_state "{\\"id\\":\\"abc\\"}"',
     ];
     expect(dump(encodePlan(richPlan)).split('\n')).toEqual([...expected, '']);
   });

@@ -110,6 +110,8 @@ _Noreturn void tsd_child_main(const struct tsd_child *c) {
   /* No rootfs: the mount namespace joined (exec) is the container's, already pivoted. */
   if (p->rootfs != NULL) {
     run_ops(c, &p->rootfs_ops, p->rootfs);
+    /* In the container's namespaces, its mounts made, the host's paths still reachable. */
+    tsd_run_hooks(c, TSD_HOOK_CREATE_CONTAINER);
     pivot_into(c, p->rootfs);
   }
   /* After pivot_root, "/" is the container's root; still no magic links (/proc/self/fd/N). */

@@ -76,6 +76,15 @@ void tsd_setup_terminal(const struct tsd_child *c);
 /* creds.c: supplementary groups, gid, uid, capabilities, no_new_privs, in that order. */
 void tsd_set_credentials(const struct tsd_child *c);
 
+/*
+ * hooks.c: runs the plan's hooks of one kind (enum tsd_hook_kind) in order, each with the state
+ * on stdin; fails through tsd_child_fail.
+ */
+void tsd_run_hooks(const struct tsd_child *c, uint32_t kind);
+
+/* exec.c: every signal to its default disposition, none blocked (before an execve). */
+void tsd_reset_signals(void);
+
 /* seccomp.c: loads the plan's seccomp filter (the plan has one); fails through tsd_child_fail. */
 void tsd_load_seccomp(const struct tsd_child *c);
 

@@ -5,6 +5,8 @@
 #define _GNU_SOURCE
 #include "child.h"
 
+#include "plan.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -31,7 +33,7 @@ struct kernel_sigaction {
  * The raw syscall, because glibc's sigaction() refuses the two real-time signals it keeps for
  * itself (32 and 33), which a parent can still have ignored.
  */
-static void reset_signals(void) {
+void tsd_reset_signals(void) {
   struct kernel_sigaction dfl = {.handler = SIG_DFL};
   for (int sig = 1; sig < NSIG; sig++) /* EINVAL for SIGKILL and SIGSTOP: nothing to do */
     syscall(SYS_rt_sigaction, sig, &dfl, NULL, sizeof dfl.mask);
@@ -150,7 +152,7 @@ _Noreturn void tsd_exec(const struct tsd_child *c) {
   static char found[PATH_MAX];
   const struct tsd_plan *p = c->plan;
   char *const *envp = p->env.v != NULL ? p->env.v : no_env;
-  reset_signals();
+  tsd_reset_signals();
   /* Everything but stdio, the preserved fds and our own (execve closes those: O_CLOEXEC). */
   int keep[2] = {c->err_fd < c->start_fd ? c->err_fd : c->start_fd,
                  c->err_fd < c->start_fd ? c->start_fd : c->err_fd};
@@ -164,6 +166,8 @@ _Noreturn void tsd_exec(const struct tsd_child *c) {
   const char *file = find_executable(p->args.v[0], envp, found, sizeof(found));
   if (file == NULL) tsd_child_fail(c, "exec", p->args.v[0]);
   if (c->start_fd >= 0) wait_for_start(c);
+  /* After start, before the user's program, in the container (runtime-spec config.md). */
+  tsd_run_hooks(c, TSD_HOOK_START_CONTAINER);
   /* Last: from here on only execve runs, and every profile worth running allows it. */
   if (p->seccomp != NULL && p->no_new_privs) tsd_load_seccomp(c);
   execve(file, p->args.v, envp);

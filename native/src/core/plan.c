@@ -24,7 +24,7 @@
 #define REPEATED_TAGS                                                                              \
   (BIT(TSD_TAG_ARG) | BIT(TSD_TAG_ENV) | BIT(TSD_TAG_NS_JOIN) | BIT(TSD_TAG_ADDITIONAL_GID) |      \
    BIT(TSD_TAG_RLIMIT) | BIT(TSD_TAG_CGROUP_PROCS) | BIT(TSD_TAG_ROOTFS_OP) |                      \
-   BIT(TSD_TAG_CONTAINER_OP) | BIT(TSD_TAG_CGROUP_DIR))
+   BIT(TSD_TAG_CONTAINER_OP) | BIT(TSD_TAG_CGROUP_DIR) | BIT(TSD_TAG_HOOK))
 
 /* The unread rest of one record's payload. */
 struct cursor {
@@ -230,6 +230,33 @@ static int decode_terminal(struct decoder *d, struct cursor *c) {
   return 0;
 }
 
+/* n length-prefixed strings appended to sv. */
+static int take_strings(struct decoder *d, struct cursor *c, uint32_t n, struct tsd_strv *sv) {
+  if (n > c->left / 4) return fail(d, "%u strings overflow the record", n);
+  sv->v = calloc((size_t)n + 1, sizeof(*sv->v));
+  if (sv->v == NULL) return fail(d, "out of memory");
+  for (; sv->n < n; sv->n++)
+    if (take_prefixed_string(d, c, &sv->v[sv->n]) < 0) return -1;
+  return 0;
+}
+
+static int decode_hook(struct decoder *d, struct cursor *c) {
+  struct tsd_plan *p = d->plan;
+  uint32_t argc, envc;
+  struct tsd_hook *h = grow(d, (void **)&p->hooks, &p->n_hooks, sizeof(*h));
+  if (h == NULL || take_u32(d, c, &h->kind) < 0 || take_u32(d, c, &h->timeout) < 0 ||
+      take_u32(d, c, &argc) < 0 || take_u32(d, c, &envc) < 0)
+    return -1;
+  if (h->kind != TSD_HOOK_CREATE_CONTAINER && h->kind != TSD_HOOK_START_CONTAINER)
+    return fail(d, "hook has unknown kind %u", h->kind);
+  if (argc == 0) return fail(d, "hook has no argv");
+  if (take_prefixed_string(d, c, &h->path) < 0 || take_strings(d, c, argc, &h->args) < 0 ||
+      take_strings(d, c, envc, &h->env) < 0)
+    return -1;
+  if (h->path[0] != '/') return fail(d, "hook path %s is not absolute", h->path);
+  return 0;
+}
+
 static int decode_record(struct decoder *d, struct cursor *c) {
   struct tsd_plan *p = d->plan;
   switch (d->tag) {
@@ -299,6 +326,12 @@ static int decode_record(struct decoder *d, struct cursor *c) {
     return 0;
   case TSD_TAG_TERMINAL:
     return decode_terminal(d, c);
+  case TSD_TAG_HOOK:
+    return decode_hook(d, c);
+  case TSD_TAG_HOOK_STATE:
+    if (take_string(d, c, &p->hook_state) < 0) return -1;
+    if (p->hook_state[0] != '{') return fail(d, "hook state is not a JSON object");
+    return 0;
   }
   return fail(d, "unknown tag");
 }
@@ -315,7 +348,7 @@ static int decode_next(struct decoder *d, const uint8_t *buf, size_t len, size_t
   d->offset = *offset;
   if (n > head.left)
     return fail(d, "length %u overflows the buffer (%zu bytes left)", n, head.left);
-  if (tag < TSD_TAG_ARG || tag > TSD_TAG_TERMINAL) return fail(d, "unknown tag");
+  if (tag < TSD_TAG_ARG || tag > TSD_TAG_HOOK_STATE) return fail(d, "unknown tag");
   if ((d->seen & BIT(tag)) && !(REPEATED_TAGS & BIT(tag))) return fail(d, "duplicate record");
   d->seen |= BIT(tag);
 
@@ -335,6 +368,8 @@ static int check_required(struct decoder *d) {
   for (size_t i = 0; i < d->plan->n_ns_joins; i++)
     joins_mnt = joins_mnt || d->plan->ns_joins[i].type == CLONE_NEWNS;
   if (d->plan->rootfs == NULL && !joins_mnt) return fail(d, "plan has no rootfs");
+  if (d->plan->n_hooks > 0 && d->plan->hook_state == NULL)
+    return fail(d, "plan has hooks but no hook state");
   return 0;
 }
 
@@ -397,5 +432,12 @@ void tsd_plan_free(struct tsd_plan *p) {
   free(p->exit_file);
   free(p->seccomp);
   free(p->start_socket);
+  for (size_t i = 0; i < p->n_hooks; i++) {
+    free(p->hooks[i].path);
+    free_strv(&p->hooks[i].args);
+    free_strv(&p->hooks[i].env);
+  }
+  free(p->hooks);
+  free(p->hook_state);
   memset(p, 0, sizeof(*p));
 }

@@ -50,6 +50,14 @@ struct tsd_terminal {
   uint16_t rows, cols; /* 0 0: left as the kernel makes it */
 };
 
+/* An OCI createContainer or startContainer hook. */
+struct tsd_hook {
+  uint32_t kind;    /* enum tsd_hook_kind */
+  uint32_t timeout; /* seconds; 0: none */
+  char *path;
+  struct tsd_strv args, env; /* args: [path] when the spec gives none */
+};
+
 struct tsd_plan {
   struct tsd_strv args, env;
   char *cwd, *rootfs;
@@ -83,6 +91,9 @@ struct tsd_plan {
   char *start_socket;    /* NULL: exec as soon as set up */
   uint32_t preserve_fds; /* fds 3 .. 3+preserve_fds-1 stay open across execve */
   struct tsd_terminal terminal;
+  struct tsd_hook *hooks;
+  size_t n_hooks;
+  char *hook_state; /* NULL: no hooks */
 };
 
 /*

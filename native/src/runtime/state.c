@@ -28,7 +28,7 @@ static bool has_hooks(const struct oci_state *s, int hooks, const char *const *k
 }
 
 int oci_state_parse(struct oci_state *s, const char *text, size_t len) {
-  static const char *const start_kinds[] = {"startContainer", "poststart", NULL};
+  static const char *const start_kinds[] = {"poststart", NULL};
   static const char *const delete_kinds[] = {"poststop", NULL};
   if (json_parse(&s->doc, text, len, s->tokens, MAX_STATE_TOKENS) < 0 ||
       s->doc.tokens[0].type != JSON_OBJECT)

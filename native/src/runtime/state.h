@@ -37,7 +37,7 @@ struct oci_state {
   /* Every cgroup.procs file, the container's own cgroup dirs (deepest first) and the shared
    * parents delete removes once unused. */
   struct path_list procs, dirs, parents;
-  /* The hook kinds that run in start (startContainer, poststart) and in delete (poststop). */
+  /* Whether start (poststart) and delete (poststop) have hooks to run, which Node does. */
   bool start_hooks, delete_hooks;
   /* The parsed text, for the annotations, which `state` prints as they were stored. */
   struct json_doc doc;

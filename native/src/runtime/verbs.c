@@ -45,6 +45,8 @@ static int verdict(const struct tsd_child_error *e, size_t len, char *err) {
     memcpy(path, e->path, len - sizeof(e->step) - sizeof(e->err));
   if (strcmp(step, "exec") == 0 && errnum == ENOENT)
     return failf(err, "exec: %s: executable file not found in $PATH", path);
+  /* errno 0: the path says it all (a hook's "hook /x failed: exit status 1"). */
+  if (errnum == 0) return failf(err, "%s%s%s", step, path[0] != '\0' ? " " : "", path);
   return failf(err, "%s%s%s: %s%s", step, path[0] != '\0' ? " " : "", path, reason(errnum),
                strcmp(step, "exec") == 0 && errnum == EACCES ? " (is it executable?)" : "");
 }
@@ -52,8 +54,7 @@ static int verdict(const struct tsd_child_error *e, size_t len, char *err) {
 /* Connects to the start socket (the init goes), removes it (no second start), reads the verdict. */
 static int do_start(char *err) {
   if (require_status(&ct, ONLY(OCI_CREATED), "start", err) < 0) return FAILED;
-  /* Hooks run in Node until they run in the container (runtime-spec
-   * config.md#posix-platform-hooks). */
+  /* poststart hooks are Node's to run (startContainer ones the init runs itself). */
   if (ct.state.start_hooks) return TO_NODE;
   struct sockaddr_un addr = {.sun_family = AF_UNIX};
   if ((size_t)snprintf(addr.sun_path, sizeof(addr.sun_path), "%s/%s", ct.dir, START_SOCKET) >=

@@ -10,6 +10,7 @@ import { DEFAULT_DEVICE_RULES } from '../../runtime/cgroups/devices.js';
 import { createContainerCgroup, type CgroupLimits, type ContainerCgroup } from '../../runtime/cgroups/index.js';
 import { writeFileAtomic } from '../../runtime/record-file.js';
 import { encodePlan } from '../../runtime/plan-codec.js';
+import type { PlanHook } from '../../runtime/plan.js';
 import { processStartTime } from '../../runtime/proc-stat.js';
 import { cgroupPlace } from '../cgroups-path.js';
 import { flagString, type Flags, type Globals } from '../context.js';
@@ -17,9 +18,9 @@ import { runHooks } from '../hooks.js';
 import { hostFacts } from '../host-facts.js';
 import { checkTerminal, launch } from '../launch.js';
 import { resourcesToLimits } from '../resources.js';
-import { parseSpec, type OciSpec } from '../spec.js';
+import { parseSpec, type OciHooks, type OciSpec } from '../spec.js';
 import { specToPlan } from '../spec-plan.js';
-import { checkId, specState, START_SOCKET, writeState, type StoredState } from '../state.js';
+import { checkId, SPEC_VERSION, specState, START_SOCKET, writeState, type StoredState } from '../state.js';
 
 function preserveFdsOf(flags: Flags): number {
   const text = flagString(flags, 'preserve-fds') ?? '0';
@@ -35,6 +36,19 @@ function limitsOf(spec: OciSpec): CgroupLimits {
   const limits = resourcesToLimits(spec.linux.resources ?? {});
   if (limits.devices !== undefined) limits.devices = [...limits.devices, ...DEFAULT_DEVICE_RULES.slice(1)];
   return limits;
+}
+
+/** The hooks the init runs itself, in the container's namespaces (native/src/core/hooks.c). */
+function inContainerHooks(hooks: OciHooks | undefined): PlanHook[] {
+  return (['createContainer', 'startContainer'] as const).flatMap((kind) =>
+    (hooks?.[kind] ?? []).map((h) => ({
+      kind,
+      path: h.path,
+      args: h.args !== undefined && h.args.length > 0 ? h.args : [h.path],
+      env: h.env ?? [],
+      timeout: h.timeout,
+    })),
+  );
 }
 
 export async function create(g: Globals, flags: Flags, args: string[]): Promise<void> {
@@ -59,12 +73,23 @@ export async function create(g: Globals, flags: Flags, args: string[]): Promise<
   }
   let cgroup: ContainerCgroup | undefined;
   let pid = 0;
+  const created = new Date().toISOString();
   try {
     const place = cgroupPlace(spec.linux.cgroupsPath, id);
     cgroup = await createContainerCgroup({ name: place.name, parent: place.parent, limits: limitsOf(spec) });
     plan.cgroupProcs = cgroup.procsFiles;
     plan.startSocket = join(dir, START_SOCKET);
     plan.preserveFds = preserveFds;
+    plan.hooks = inContainerHooks(spec.hooks);
+    plan.hookState = JSON.stringify({
+      ociVersion: SPEC_VERSION,
+      id,
+      bundle,
+      rootfs: plan.rootfs ?? '',
+      created,
+      owner: '',
+      annotations: spec.annotations ?? {},
+    });
     const planFile = join(dir, 'plan');
     writeFileSync(planFile, encodePlan(plan), { mode: 0o600 });
     g.debugLog(`create ${id}: starting the init`);
@@ -76,21 +101,16 @@ export async function create(g: Globals, flags: Flags, args: string[]): Promise<
       rootfs: plan.rootfs ?? '',
       pid,
       startTime: processStartTime(pid) ?? '',
-      created: new Date().toISOString(),
+      created,
       annotations: spec.annotations ?? {},
       cgroup: place,
       cgroupPaths: { procs: cgroup.procsFiles, dirs: cgroup.dirs, parents: cgroup.parentDirs },
-      hooks: {
-        startContainer: spec.hooks?.startContainer,
-        poststart: spec.hooks?.poststart,
-        poststop: spec.hooks?.poststop,
-      },
+      hooks: { poststart: spec.hooks?.poststart, poststop: spec.hooks?.poststop },
     };
     writeState(dir, state);
     const hookState = specState(state, 'created');
     runHooks(spec.hooks, 'prestart', hookState);
     runHooks(spec.hooks, 'createRuntime', hookState);
-    runHooks(spec.hooks, 'createContainer', hookState);
     if (pidFile !== undefined) writeFileAtomic(resolve(pidFile), String(pid));
   } catch (err) {
     if (pid > 0) process.kill(pid, 'SIGKILL');

@@ -63,8 +63,6 @@ function release(socket: string): Promise<Buffer> {
 export async function start(g: Globals, _flags: Flags, args: string[]): Promise<void> {
   const c = await loadContainer(g.root, args[0] ?? '');
   requireStatus(c, ['created'], 'start');
-  // Before the user's program runs, as the spec orders it.
-  runHooks(c.state.hooks, 'startContainer', specState(c.state, 'created'));
   const failure = verdictOf(await release(join(c.dir, START_SOCKET)));
   if (failure !== undefined) throw failure;
   try {
