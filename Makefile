@@ -16,17 +16,22 @@ deps:
 $(NATIVE_OUT)/tsdock-monitor $(NATIVE_OUT)/tsdock-runtime $(NATIVE_OUT)/tsdock.node &: $(NATIVE_SRC) | deps
 	npx node-gyp rebuild --directory native -j 2 --silent
 
-# The library (dist/src) is plain tsc output; the CLI is one bundle with lazily loaded chunks
-# (dist/cli), which saves Node most of its per-module resolution on every command. The OCI
-# runtime's Node half (dist/oci/main.cjs, run by bin/tsdock-runtime for create, exec and the
-# rest) is one CommonJS file: containerd starts it for every such operation, and one script
-# compiles faster than ESM chunks resolve (a V8 startup snapshot of it measured no better).
+# The library (dist/src) is plain tsc output. The CLI is one CommonJS bundle (dist/cli/main.cjs;
+# modules it imports dynamically are evaluated on first use) that bin/tsdock.js runs through a V8
+# code cache (src/cli/code-cache.ts): no per-module resolution, and no compiling after the first
+# run of a command. The OCI runtime's Node half (dist/oci/main.cjs, run by bin/tsdock-runtime for
+# create, exec and the rest) is one CommonJS file too: containerd starts it for every such
+# operation, and one script compiles faster than ESM chunks resolve (a V8 startup snapshot of it
+# measured no better).
 dist/.built: $(TS_SRC) | deps
 	npx tsc -p tsconfig.build.json
 	rm -rf dist/cli
-	npx esbuild src/cli/main.ts --bundle --splitting --format=esm --platform=node --target=node20 \
-	  --outdir=dist/cli --external:undici --external:fzstd --log-level=warning \
-	  "--banner:js=import { createRequire as __tsdockRequire } from 'node:module'; const require = __tsdockRequire(import.meta.url);"
+	npx esbuild src/cli/main.ts --bundle --format=cjs --platform=node --target=node20 \
+	  --outfile=dist/cli/main.cjs --external:undici --external:fzstd --log-level=warning \
+	  --define:import.meta.url=__tsdockUrl \
+	  "--banner:js=const __tsdockUrl = require('node:url').pathToFileURL(__filename).href;"
+	npx esbuild src/cli/code-cache.ts --bundle --format=cjs --platform=node --target=node20 \
+	  --outfile=dist/cli/code-cache.cjs --log-level=warning
 	rm -rf dist/oci
 	npx esbuild src/oci/main.ts --bundle --format=cjs --platform=node --target=node20 \
 	  --outfile=dist/oci/main.cjs --log-level=warning --define:import.meta.url=__tsdockUrl \
