@@ -191,6 +191,39 @@ describe('health checks', () => {
   });
 });
 
+describe('a paused container', () => {
+  it('is not checked until it is unpaused', async () => {
+    const name = unique('paused');
+    const id = await runDetached(name, [
+      ...FAST,
+      '--health-timeout',
+      '300ms',
+      '--health-retries',
+      '1',
+      '--health-cmd',
+      'true',
+    ]);
+    await untilHealth(name, 'healthy');
+    expect((await cli(['pause', name])).code).toBe(0);
+    // Many intervals and timeouts long: a check run meanwhile would have frozen and timed out.
+    await sleep(1500);
+    expect(await healthOf(name)).toMatchObject({ Status: 'healthy', FailingStreak: 0 });
+    expect((await healthOf(name))?.Log.map((r) => r.ExitCode)).not.toContain(-1);
+    expect((await cli(['unpause', name])).code).toBe(0);
+    const unpaused = Date.now();
+    await until('a check after unpause', async () => {
+      const last = (await healthOf(name))?.Log.at(-1);
+      return last !== undefined && Date.parse(last.Start) > unpaused;
+    });
+    // A check the pause froze midway finished on unpause (before the next one began): discarded,
+    // not a timeout.
+    expect(await healthOf(name)).toMatchObject({ Status: 'healthy', FailingStreak: 0 });
+    const statuses = (await eventsOf(id)).flatMap((e) => (e.action === 'health_status' ? [e.status] : []));
+    expect(statuses).toEqual(['healthy']);
+    expect((await cli(['rm', '-f', name])).code).toBe(0);
+  });
+});
+
 describe('the image HEALTHCHECK', () => {
   let image: string;
 
@@ -274,6 +307,30 @@ describe('--health-on-failure', () => {
     await until('2 more checks', async () => ((await healthOf(name))?.Log.length ?? 0) >= 3);
     expect((await inspect(name)).State.Status).toBe('running');
     expect((await cli(['rm', '-f', name])).code).toBe(0);
+  });
+});
+
+describe('the library', () => {
+  it('takes a typed health check and reports its status as health_status events', async () => {
+    const stop = new AbortController();
+    const id = await runtime.runDetached('busybox', {
+      network: 'none',
+      cgroupParent: parent,
+      command: SERVE,
+      healthcheck: { test: ['CMD', 'true'], intervalMs: 200, retries: 1 },
+    });
+    let seen: TsdockEvent | undefined;
+    for await (const e of runtime.events({ since: 0, filters: { container: [id] }, signal: stop.signal })) {
+      if (e.action === 'health_status') {
+        seen = e;
+        stop.abort();
+      }
+    }
+    expect(seen).toMatchObject({ action: 'health_status', status: 'healthy', id });
+    const info = await runtime.inspect(id);
+    expect(info.State.Health?.Status).toBe('healthy');
+    expect(info.Config.Healthcheck).toMatchObject({ Test: ['CMD', 'true'], Interval: 200e6, Retries: 1 });
+    await runtime.remove(id, { force: true });
   });
 });
 

@@ -4,6 +4,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -39,6 +41,27 @@ static int remove_dir(const char *dir) {
     nanosleep(&pause, NULL);
   }
   return -1;
+}
+
+/* Whether the file at dir/name starts with `want`. */
+static bool file_starts_with(const char *dir, const char *name, const char *want) {
+  char path[PATH_MAX], buf[16] = "";
+  if (snprintf(path, sizeof(path), "%s/%s", dir, name) >= (int)sizeof(path)) return false;
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  ssize_t n = read(fd, buf, sizeof(buf) - 1);
+  close(fd);
+  return n > 0 && strncmp(buf, want, strlen(want)) == 0;
+}
+
+/* v1 freezer.state FROZEN or FREEZING (cgroup-v1/freezer-subsystem), v2 cgroup.freeze 1. */
+bool cgroup_frozen(const struct tsd_plan *p) {
+  for (size_t i = 0; i < p->cgroup_dirs.n; i++) {
+    const char *dir = p->cgroup_dirs.v[i];
+    if (file_starts_with(dir, "freezer.state", "FR") || file_starts_with(dir, "cgroup.freeze", "1"))
+      return true;
+  }
+  return false;
 }
 
 int remove_cgroup_dirs(const struct tsd_plan *p) {

@@ -11,6 +11,8 @@
  *   reaps the probe: result
  *
  * The probe and not the monitor joins: setns(2) of a mount or pid namespace cannot be undone.
+ * A paused container is not checked (the check would freeze with it); a check it froze midway
+ * is discarded at its timeout.
  * The result goes into DIR/health.json (Docker's State.Health: Status, FailingStreak, the last
  * 5 results with 4 KiB of output each), written atomically after every check. Status moves as
  * Docker's: a success is healthy and resets the streak; a failure counts unless the container
@@ -48,6 +50,7 @@ int health_open(struct tsd_health *h, const struct tsd_lifecycle *lc, const stru
   memset(h, 0, sizeof(*h));
   h->lc = lc;
   h->plan = plan;
+  h->container = container;
   h->cap_last_cap = cap_last_cap;
   h->out_fd = -1;
   if (!container_file(container, "health.json", h->file, sizeof(h->file))) {
@@ -209,6 +212,7 @@ static void start_probe(struct tsd_health *h, uint64_t now) {
   h->probe_started_ms = now;
   h->deadline_ms = now + h->lc->health.timeout_ms;
   h->timed_out = false;
+  h->discarded = false;
   if (pipe2(p, O_CLOEXEC) < 0) {
     r->len = (size_t)snprintf(r->output, sizeof(r->output), "tsdock: health check: pipe: %s",
                               strerror(errno));
@@ -305,7 +309,11 @@ void health_tick(struct tsd_health *h) {
   if (h->acted != TSD_HEALTH_NONE) return;
   if (h->probe != 0 && !h->timed_out && now >= h->deadline_ms) {
     h->timed_out = true;
+    h->discarded = cgroup_frozen(h->container);
     kill(h->probe, SIGTERM);
+  } else if (h->probe == 0 && now >= h->next_ms && cgroup_frozen(h->container)) {
+    /* A check would freeze with a paused container: it is skipped, as its time. */
+    schedule(h, now);
   } else if (h->probe == 0 && now >= h->next_ms) {
     start_probe(h, now);
     /* A check that could not even be forked is a failed one. */
@@ -323,7 +331,10 @@ bool health_reaped(struct tsd_health *h, pid_t pid, int wstatus) {
     h->out_fd = -1;
   }
   int code = WIFSIGNALED(wstatus) ? 128 + WTERMSIG(wstatus) : WEXITSTATUS(wstatus);
-  if (h->acted == TSD_HEALTH_NONE) record(h, code, monotonic_ms());
+  if (h->discarded)
+    schedule(h, monotonic_ms());
+  else if (h->acted == TSD_HEALTH_NONE)
+    record(h, code, monotonic_ms());
   return true;
 }
 

@@ -29,7 +29,8 @@ enum tsd_health_status { TSD_HEALTH_STARTING, TSD_HEALTH_HEALTHY, TSD_HEALTH_UNH
 
 struct tsd_health {
   const struct tsd_lifecycle *lc;
-  const struct tsd_plan *plan; /* the check's exec plan; its joins are pointed at the init */
+  const struct tsd_plan *plan;      /* the check's exec plan; its joins are pointed at the init */
+  const struct tsd_plan *container; /* the container's: its cgroup */
   unsigned cap_last_cap;
   char file[PATH_MAX]; /* DIR/health.json */
   pid_t init;
@@ -41,6 +42,7 @@ struct tsd_health {
   uint64_t deadline_ms;
   uint64_t probe_started_ms;
   bool timed_out;
+  bool discarded; /* paused while it ran: its result is no result */
   struct tsd_health_result current;
   /* What inspect shows. */
   enum tsd_health_status status;

@@ -60,5 +60,7 @@ void log_close(struct tsd_log *l);
 /* The cgroup's OOM kill counter (it only grows: a run compares it with its value at start). */
 uint64_t oom_kill_count(const struct tsd_plan *plan);
 int remove_cgroup_dirs(const struct tsd_plan *plan);
+/* Whether `pause` froze the container's cgroup. */
+bool cgroup_frozen(const struct tsd_plan *plan);
 
 #endif
