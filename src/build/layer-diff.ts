@@ -4,7 +4,7 @@
  * an empty `.wh.<name>` member; a directory marked `trusted.overlay.opaque=y` hides everything
  * below it and gets a `.wh..wh..opq` member after its own entry. Everything else is copied as
  * it is, with its owner, mode, mtime and xattrs (except overlayfs' own `trusted.overlay.*`
- * bookkeeping). The runtime mounts every overlay with `redirect_dir=off,metacopy=off`, so each
+ * bookkeeping). The runtime mounts every overlay with `redirect_dir=nofollow,metacopy=off`, so each
  * changed file and renamed directory is whole in the upper directory; an entry that still
  * carries a redirect or metacopy mark (an upper dir from elsewhere) fails the step rather than
  * give a layer that silently lacks data.
@@ -47,7 +47,7 @@ export function layerXattrs(path: string): Map<string, Buffer> {
     if (INCOMPLETE_MARKS.includes(name)) {
       throw new TsdockError(
         'BUILD_FAILED',
-        `${path}: overlayfs recorded a ${name.split('.').at(-1) ?? ''} instead of the data; mount with redirect_dir=off,metacopy=off`,
+        `${path}: overlayfs recorded a ${name.split('.').at(-1) ?? ''} instead of the data; mount with redirect_dir=nofollow,metacopy=off`,
       );
     }
     if (name.startsWith(OVERLAY_XATTR_PREFIX)) continue;

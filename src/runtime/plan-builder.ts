@@ -160,7 +160,9 @@ function overlayOps(input: PlanInput, userns: boolean): FsOp[] {
     `workdir=${paths.work}`,
     // The upper dir must hold every change whole (a build's RUN layer, a diff): no rename
     // recorded as a redirect to a lower dir, no copy-up of metadata alone (overlayfs.rst).
-    'redirect_dir=off',
+    // `nofollow`, not `off`: `off` means `follow` where redirect_always_follow is set, which
+    // the kernel refuses beside userxattr; our layers never hold redirects to follow.
+    'redirect_dir=nofollow',
     'metacopy=off',
     // Inside a user namespace the trusted.* xattrs are out of reach; overlay uses user.* then.
     ...(userns ? ['userxattr'] : []),

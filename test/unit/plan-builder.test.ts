@@ -68,7 +68,7 @@ describe('buildSpawnPlan', () => {
     expect(plan.rootfsOps[0]).toEqual({ kind: 'chdir', target: '/s/layers' });
     expect(overlay).toMatchObject({ kind: 'mount', fstype: 'overlay', target: '/s/c/rootfs' });
     expect(overlay?.kind === 'mount' && overlay.data).toBe(
-      'lowerdir=bbb:aaa,upperdir=/s/c/upper,workdir=/s/c/work,redirect_dir=off,metacopy=off',
+      'lowerdir=bbb:aaa,upperdir=/s/c/upper,workdir=/s/c/work,redirect_dir=nofollow,metacopy=off',
     );
     expect(targets(plan.rootfsOps)).toEqual(
       expect.arrayContaining([
