@@ -122,7 +122,8 @@ function program(): Command {
     .option('-q, --quiet', 'only show container ids')
     .option('--format <format>', 'json: one JSON object per line')
     .option('--pod', 'show the pod of each container')
-    .action(async (flags: { all?: boolean; quiet?: boolean; format?: string; pod?: boolean }) => {
+    .option('-f, --filter <key=value>', 'health=starting|healthy|unhealthy|none (repeatable: any of them)', collect, [])
+    .action(async (flags: { all?: boolean; quiet?: boolean; format?: string; pod?: boolean; filter: string[] }) => {
       const { ps } = await import('./commands/ps.js');
       await ps(globals(), flags);
     });

@@ -140,10 +140,15 @@ export function inspectContainer(c: ObservedContainer): ContainerInspect {
   };
 }
 
+/** What `ps --filter health=` matches: the check's status, or `none` without a check. */
+export function healthStatusOf(c: ObservedContainer): HealthState['Status'] | 'none' {
+  return c.record.healthcheck === undefined ? 'none' : (c.observed.health?.Status ?? 'starting');
+}
+
 /** Docker's suffix of a running container with a health check: ` (healthy)`, ` (health: starting)`. */
 function healthSuffix(c: ObservedContainer): string {
-  if (c.record.healthcheck === undefined) return '';
-  const status = c.observed.health?.Status ?? 'starting';
+  const status = healthStatusOf(c);
+  if (status === 'none') return '';
   return status === 'starting' ? ' (health: starting)' : ` (${status})`;
 }
 

@@ -191,6 +191,32 @@ describe('health checks', () => {
   });
 });
 
+describe('ps --filter health=', () => {
+  it('lists the containers whose check is in that state', async () => {
+    const good = await runDetached(unique('f-good'), [...FAST, '--health-cmd', 'true']);
+    const bad = await runDetached(unique('f-bad'), [...FAST, '--health-retries', '1', '--health-cmd', 'false']);
+    const plain = await runDetached(unique('f-none'), []);
+    await until('both checked', async () => {
+      const [g, b] = await Promise.all([healthOf(good), healthOf(bad)]);
+      return g?.Status === 'healthy' && b?.Status === 'unhealthy';
+    });
+    const ids = async (...filters: string[]): Promise<string[]> => {
+      const r = await cli(['ps', '-q', ...filters.flatMap((f) => ['--filter', f])]);
+      expect(r.code).toBe(0);
+      const shown = r.stdout.split('\n').filter(Boolean);
+      return [good, bad, plain].filter((id) => shown.includes(id.slice(0, 12)));
+    };
+    expect(await ids('health=healthy')).toEqual([good]);
+    expect(await ids('health=unhealthy', 'health=healthy')).toEqual([good, bad]);
+    expect(await ids('health=none')).toEqual([plain]);
+    expect(await ids('health=starting')).toEqual([]);
+    const wrong = await cli(['ps', '--filter', 'health=sick']);
+    expect(wrong.code).toBe(125);
+    expect(wrong.stderr).toContain('invalid --filter "health=sick"');
+    expect((await cli(['rm', '-f', good, bad, plain])).code).toBe(0);
+  });
+});
+
 describe('a paused container', () => {
   it('is not checked until it is unpaused', async () => {
     const name = unique('paused');

@@ -1,6 +1,7 @@
-/** `tsdock ps [-a] [-q] [--pod] [--format json]`. */
-import { Runtime } from '../../index.js';
-import { statusText } from '../../runtime/container-inspect.js';
+/** `tsdock ps [-a] [-q] [--pod] [--filter health=…] [--format json]`. */
+import { TsdockError } from '../../errors.js';
+import { Runtime, type ObservedContainer } from '../../index.js';
+import { healthStatusOf, statusText } from '../../runtime/container-inspect.js';
 import type { GlobalOptions } from '../main.js';
 import { since, table } from '../render.js';
 
@@ -10,6 +11,28 @@ export interface PsFlags {
   format?: string;
   /** Show each container's pod (podman's `ps --pod`). */
   pod?: boolean;
+  /** Docker's `--filter key=value`; values of one key are alternatives. */
+  filter?: string[];
+}
+
+const HEALTH_VALUES = ['starting', 'healthy', 'unhealthy', 'none'];
+
+/** `health=X` filters as a predicate (every container when there are none). */
+function psFilter(specs: string[]): (c: ObservedContainer) => boolean {
+  const health = specs.map((spec) => {
+    const [key, value = ''] = spec.split(/=(.*)/s);
+    if (key !== 'health') {
+      throw new TsdockError('INVALID_ARGUMENT', `invalid --filter "${spec}": the supported filter is health=…`);
+    }
+    if (!HEALTH_VALUES.includes(value)) {
+      throw new TsdockError(
+        'INVALID_ARGUMENT',
+        `invalid --filter "${spec}": health is one of starting, healthy, unhealthy, none`,
+      );
+    }
+    return value;
+  });
+  return (c) => health.length === 0 || health.includes(healthStatusOf(c));
 }
 
 /** `3 minutes` (no "ago"), for "Up 3 minutes". */
@@ -25,7 +48,8 @@ function command(args: string[]): string {
 
 export async function ps(globals: GlobalOptions, flags: PsFlags): Promise<void> {
   const runtime = await Runtime.open({ root: globals.root });
-  const containers = await runtime.list({ all: flags.all });
+  const matches = psFilter(flags.filter ?? []);
+  const containers = (await runtime.list({ all: flags.all })).filter(matches);
   if (flags.quiet === true) {
     process.stdout.write(containers.map((c) => `${c.record.id.slice(0, 12)}\n`).join(''));
     return;
