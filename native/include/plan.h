@@ -60,6 +60,10 @@ enum tsd_plan_tag {
                                    the container's namespaces, in order (hooks.c) */
   TSD_TAG_HOOK_STATE = 31,      /* string: the OCI state the hooks get on stdin, a JSON object
                                    without "status" and "pid", which the child adds */
+  TSD_TAG_RUNTIME_HOOKS = 32,   /* u32 0|1: the caller runs hooks in the runtime's namespaces
+                                   (OCI prestart, createRuntime) once the child's exist and
+                                   before its createContainer hooks: the child pauses there and
+                                   the monitor asks (status.c status_runtime_hooks) */
 };
 
 /*

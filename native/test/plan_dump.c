@@ -124,6 +124,7 @@ static void dump(const struct tsd_plan *p) {
     putchar('\n');
   }
   line("hook_state", p->hook_state);
+  if (p->runtime_hooks) printf("runtime_hooks 1\n");
 }
 
 int main(int argc, char **argv) {

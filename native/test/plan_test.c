@@ -248,7 +248,7 @@ static void tag_zero(struct buf *b) {
 }
 static void tag_past_end(struct buf *b) {
   minimal(b);
-  rec_u32(b, TSD_TAG_HOOK_STATE + 1, 0);
+  rec_u32(b, TSD_TAG_RUNTIME_HOOKS + 1, 0);
 }
 static void tag_huge(struct buf *b) {
   minimal(b);
@@ -458,9 +458,10 @@ static void hooks(struct buf *b) {
   hook(b, TSD_HOOK_CREATE_CONTAINER, 5, "/bin/sh", 3, hook_argv, 1, hook_env);
   hook(b, TSD_HOOK_START_CONTAINER, 0, "/bin/true", 1, hook_argv, 0, hook_env);
   rec_str(b, TSD_TAG_HOOK_STATE, "{\"id\":\"c\"}");
+  rec_u32(b, TSD_TAG_RUNTIME_HOOKS, 1);
 }
 static void check_hooks(const struct tsd_plan *p) {
-  CHECK(p->n_hooks == 2 && strcmp(p->hook_state, "{\"id\":\"c\"}") == 0);
+  CHECK(p->n_hooks == 2 && strcmp(p->hook_state, "{\"id\":\"c\"}") == 0 && p->runtime_hooks);
   CHECK(p->hooks[0].kind == TSD_HOOK_CREATE_CONTAINER && p->hooks[0].timeout == 5);
   CHECK(strcmp(p->hooks[0].path, "/bin/sh") == 0 && p->hooks[0].args.n == 3);
   CHECK(strcmp(p->hooks[0].args.v[2], "cat") == 0 && p->hooks[0].args.v[3] == NULL);

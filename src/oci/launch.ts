@@ -5,7 +5,7 @@
  * it reaps runc's. Without `leave` (a foreground exec) the monitor stays and reports the exit.
  */
 import { spawn, type StdioOptions } from 'node:child_process';
-import type { Readable } from 'node:stream';
+import type { Duplex } from 'node:stream';
 import { TsdockError } from '../errors.js';
 import { monitorPath } from '../native.js';
 import { startError, type StatusLine } from '../runtime/spawn.js';
@@ -17,6 +17,11 @@ export interface LaunchOptions {
   preserveFds: number;
   /** Where the pty master of a plan with a terminal is sent. */
   consoleSocket?: string;
+  /**
+   * A plan with `runtimeHooks`: runs them with the process's pid once its namespaces exist; the
+   * process goes on when this returns, and is killed when it throws.
+   */
+  onRuntimeHooks?: (pid: number) => void;
 }
 
 /** The process's pid (leave), or its exit code (128+N for signal N) when the monitor stays. */
@@ -32,7 +37,8 @@ export function launch(planFile: string, opts: LaunchOptions): Promise<number> {
     planFile,
   ];
   const child = spawn(monitorPath(), args, { stdio });
-  const status = child.stdio[statusFd] as Readable;
+  // libuv makes a 'pipe' a unix socketpair: the monitor reads its answers on the same fd.
+  const status = child.stdio[statusFd] as Duplex;
   return new Promise((resolve, reject) => {
     // The first of these settles the promise; a promise ignores the later ones. Lines are split
     // here rather than by node:readline, which this short-lived process would load only for this.
@@ -43,7 +49,16 @@ export function launch(planFile: string, opts: LaunchOptions): Promise<number> {
       pending = lines.pop() ?? '';
       for (const text of lines) {
         const line = JSON.parse(text) as StatusLine;
-        if (line.type === 'error') reject(startError(line));
+        if (line.type === 'runtime-hooks') {
+          try {
+            opts.onRuntimeHooks?.(line.pid);
+            status.write('g');
+          } catch (err) {
+            reject(err instanceof Error ? err : new TsdockError('START_FAILED', String(err)));
+            // EOF on its status socket: the monitor kills the process, then reports and exits.
+            status.destroy();
+          }
+        } else if (line.type === 'error') reject(startError(line));
         else if (line.type === 'started' && opts.leave) resolve(line.pid);
         else if (line.type === 'exited') resolve(line.exitCode);
       }

@@ -86,8 +86,8 @@ export function statusOf(o: Observed): Status {
   return o.frozen ? 'paused' : 'running';
 }
 
-/** The runtime-spec state document (`state`, and hooks' stdin). */
-export function specState(s: StoredState, status: Status): Record<string, unknown> {
+/** The runtime-spec state document (`state`, and hooks' stdin: `creating` during create). */
+export function specState(s: StoredState, status: Status | 'creating'): Record<string, unknown> {
   return {
     ociVersion: SPEC_VERSION,
     id: s.id,

@@ -40,6 +40,7 @@ export const Tag = {
   terminal: 29,
   hook: 30,
   hookState: 31,
+  runtimeHooks: 32,
 } as const;
 
 const OpKind = { mount: 1, mkdir: 2, mknod: 3, symlink: 4, mask: 5, readonly: 6, chdir: 7, write: 8 } as const;
@@ -225,5 +226,6 @@ export function encodePlan(plan: SpawnPlan): Buffer {
     w.record(Tag.hook, Buffer.concat([...head, ...[h.path, ...h.args, ...h.env].map(lengthPrefixed)]));
   }
   if (plan.hookState !== undefined) w.string(Tag.hookState, plan.hookState);
+  if (plan.runtimeHooks === true) w.u32(Tag.runtimeHooks, 1);
   return w.finish();
 }

@@ -149,6 +149,12 @@ export interface SpawnPlan {
   hooks?: PlanHook[];
   /** The OCI state those hooks read on stdin, a JSON object the child adds `status` and `pid` to. */
   hookState?: string;
+  /**
+   * The caller runs hooks in its own namespaces (OCI prestart, createRuntime) once the child's
+   * exist, before the child's createContainer hooks: the monitor reports `runtime-hooks` with
+   * the pid on its status fd and waits for one byte back.
+   */
+  runtimeHooks?: boolean;
 }
 
 export interface PlanHook {

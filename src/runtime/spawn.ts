@@ -17,6 +17,7 @@ export interface ExitStatus {
 
 /** One line the monitor writes on its status fd. */
 export type StatusLine =
+  | { type: 'runtime-hooks'; pid: number }
   | { type: 'started'; pid: number }
   | { type: 'error'; step: string; errno: number; path: string; message: string }
   | ({ type: 'exited' } & ExitStatus);
@@ -164,7 +165,7 @@ export function spawnMonitor(
     else if (line.type === 'error') {
       settled = true;
       fail(startError(line));
-    } else {
+    } else if (line.type === 'exited') {
       settled = true;
       exited.resolve({ exitCode: line.exitCode, signal: line.signal, oomKilled: line.oomKilled });
     }

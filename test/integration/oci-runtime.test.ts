@@ -217,26 +217,36 @@ describe('tsdock-runtime', () => {
     expect((await rt(['delete', m.id])).code).toBe(0);
   });
 
-  it('runs hooks with the state on stdin', async () => {
+  it('runs hooks with the state on stdin, those of the runtime before those of the container', async () => {
     const seen = join(work, 'hook-state.json');
+    const order = join(work, 'hook-order');
     const m = await bundle(['true'], (c) => {
-      c.hooks = { createRuntime: [{ path: '/bin/sh', args: ['sh', '-c', `cat > ${seen}`] }] };
+      c.hooks = {
+        createRuntime: [{ path: '/bin/sh', args: ['sh', '-c', `cat > ${seen}; echo runtime >> ${order}`] }],
+        createContainer: [{ path: '/bin/sh', args: ['sh', '-c', `echo container >> ${order}`] }],
+      };
     });
     const pid = await create(m);
     expect(JSON.parse(await readFile(seen, 'utf8'))).toMatchObject({
       id: m.id,
       pid,
-      status: 'created',
+      status: 'creating',
       bundle: m.bundle,
     });
+    expect(await readFile(order, 'utf8')).toBe('runtime\ncontainer\n');
     expect((await rt(['delete', m.id])).code).toBe(0);
 
     const failing = await bundle(['true'], (c) => {
-      c.hooks = { prestart: [{ path: '/bin/false' }] };
+      c.hooks = {
+        prestart: [{ path: '/bin/false' }],
+        createContainer: [{ path: '/bin/sh', args: ['sh', '-c', `echo ran >> ${order}`] }],
+      };
     });
     const r = await rt(['create', '--bundle', failing.bundle, failing.id]);
     expect(r.stderr).toMatch(/prestart hook \/bin\/false failed: exit status 1/);
     expect(existsSync(join(root, failing.id))).toBe(false);
+    expect(await readFile(order, 'utf8')).toBe('runtime\ncontainer\n');
+    expect(await cgroupsUnder(parent)).toEqual([]);
   });
 
   it('runs createContainer and startContainer hooks in the container, where the spec says', async () => {

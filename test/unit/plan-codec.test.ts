@@ -139,6 +139,7 @@ const richPlan: SpawnPlan = {
     { kind: 'startContainer', path: '/bin/true', args: ['true'], env: [] },
   ],
   hookState: '{"id":"abc"}',
+  runtimeHooks: true,
 };
 
 describe('plan wire format', () => {
@@ -194,6 +195,7 @@ describe('plan wire format', () => {
       'hook 1 timeout=5 "/bin/sh" argv "sh" "-c" "cat" env "A=1"',
       'hook 2 timeout=0 "/bin/true" argv "true" env',
       'hook_state "{\\"id\\":\\"abc\\"}"',
+      'runtime_hooks 1',
     ];
     expect(dump(encodePlan(richPlan)).split('\n')).toEqual([...expected, '']);
   });

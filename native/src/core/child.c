@@ -42,7 +42,7 @@ _Noreturn void tsd_child_fail(const struct tsd_child *c, const char *step, const
   _exit(1);
 }
 
-/* Blocks until the parent has placed us (id maps, cgroups); EOF means it gave up on us. */
+/* Blocks until the parent says go; EOF means it gave up on us. */
 static void wait_for_go(const struct tsd_child *c) {
   char go;
   ssize_t n;
@@ -50,7 +50,19 @@ static void wait_for_go(const struct tsd_child *c) {
     n = read(c->sync_fd, &go, 1);
   while (n < 0 && errno == EINTR);
   if (n != 1) _exit(1);
-  close(c->sync_fd);
+}
+
+/*
+ * The OCI prestart and createRuntime hooks run in the runtime's namespaces before the
+ * createContainer ones run in ours: tell the parent (an empty step, path "runtime-hooks") and
+ * wait until it says go again.
+ */
+static void wait_for_runtime_hooks(const struct tsd_child *c) {
+  struct tsd_child_error pause;
+  memset(&pause, 0, sizeof(pause));
+  strcpy(pause.path, TSD_RUNTIME_HOOKS_PAUSE);
+  if (write(c->err_fd, &pause, sizeof(pause)) != (ssize_t)sizeof(pause)) _exit(1);
+  wait_for_go(c);
 }
 
 /*
@@ -96,6 +108,7 @@ static void set_rlimits(const struct tsd_child *c) {
 
 _Noreturn void tsd_child_main(const struct tsd_child *c) {
   const struct tsd_plan *p = c->plan;
+  /* The parent has placed us (id maps, cgroups). */
   wait_for_go(c);
   if (p->namespaces & CLONE_NEWUSER) become_userns_root(c);
   /* Only now: the new cgroup namespace is rooted at the cgroups the parent just put us in. */
@@ -110,6 +123,7 @@ _Noreturn void tsd_child_main(const struct tsd_child *c) {
   /* No rootfs: the mount namespace joined (exec) is the container's, already pivoted. */
   if (p->rootfs != NULL) {
     run_ops(c, &p->rootfs_ops, p->rootfs);
+    if (p->runtime_hooks) wait_for_runtime_hooks(c);
     /* In the container's namespaces, its mounts made, the host's paths still reachable. */
     tsd_run_hooks(c, TSD_HOOK_CREATE_CONTAINER);
     pivot_into(c, p->rootfs);
@@ -122,6 +136,7 @@ _Noreturn void tsd_child_main(const struct tsd_child *c) {
     tsd_child_fail(c, "sethostname", p->hostname);
   if (p->loopback_up) loopback_up(c);
   set_rlimits(c);
+  close(c->sync_fd);
   /* After the mounts (the container's /dev/pts), before the ids change (chown of the pty). */
   if (p->terminal.enabled) tsd_setup_terminal(c);
   tsd_set_credentials(c);

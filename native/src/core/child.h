@@ -21,6 +21,9 @@ struct tsd_child_error {
   char path[PATH_MAX]; /* what the step acted on (NUL-terminated, may be empty) */
 };
 
+/* The path of an empty-step message: paused for the caller's runtime hooks (plan.h). */
+#define TSD_RUNTIME_HOOKS_PAUSE "runtime-hooks"
+
 struct tsd_child {
   const struct tsd_plan *plan;
   int sync_fd;           /* read end: one byte from the parent means "go", EOF means "die" */

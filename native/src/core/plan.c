@@ -328,6 +328,8 @@ static int decode_record(struct decoder *d, struct cursor *c) {
     return decode_terminal(d, c);
   case TSD_TAG_HOOK:
     return decode_hook(d, c);
+  case TSD_TAG_RUNTIME_HOOKS:
+    return take_bool(d, c, &p->runtime_hooks);
   case TSD_TAG_HOOK_STATE:
     if (take_string(d, c, &p->hook_state) < 0) return -1;
     if (p->hook_state[0] != '{') return fail(d, "hook state is not a JSON object");
@@ -348,7 +350,7 @@ static int decode_next(struct decoder *d, const uint8_t *buf, size_t len, size_t
   d->offset = *offset;
   if (n > head.left)
     return fail(d, "length %u overflows the buffer (%zu bytes left)", n, head.left);
-  if (tag < TSD_TAG_ARG || tag > TSD_TAG_HOOK_STATE) return fail(d, "unknown tag");
+  if (tag < TSD_TAG_ARG || tag > TSD_TAG_RUNTIME_HOOKS) return fail(d, "unknown tag");
   if ((d->seen & BIT(tag)) && !(REPEATED_TAGS & BIT(tag))) return fail(d, "duplicate record");
   d->seen |= BIT(tag);
 

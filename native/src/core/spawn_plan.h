@@ -93,7 +93,8 @@ struct tsd_plan {
   struct tsd_terminal terminal;
   struct tsd_hook *hooks;
   size_t n_hooks;
-  char *hook_state; /* NULL: no hooks */
+  char *hook_state;   /* NULL: no hooks */
+  bool runtime_hooks; /* pause for the caller's hooks before the createContainer ones */
 };
 
 /*

@@ -38,6 +38,10 @@
  * the container inherit it):
  *
  *   line                                                      when
+ *   {"type":"runtime-hooks","pid":P}                          a plan with runtime_hooks: the
+ *                                                             child's namespaces exist; the
+ *                                                             monitor waits for one byte back
+ *                                                             on the status fd (EOF: give up)
  *   {"type":"started","pid":P}                                the container exec'd; P is its
  *                                                             pid in the monitor's namespace
  *   {"type":"error","step":S,"errno":N,"path":F,"message":M}  set-up failed; nothing is left
@@ -50,6 +54,7 @@
  *                                                             file is written; then exit
  *
  *   S (the step that failed): start_socket setns clone uid_map gid_map cgroup oom_score_adj sync
+ *   runtime_hooks createContainer startContainer
  * userns unshare setsid propagation mount mkdir mknod symlink mask readonly chdir pivot_root
  *   sethostname loopback rlimit setgroups setgid setuid capabilities no_new_privs cwd exec,
  *   or monitor (its own set-up). "sync" means the child vanished during the handshake.

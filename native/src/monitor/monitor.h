@@ -13,6 +13,9 @@
 void status_init(int fd);
 void status_started(pid_t pid);
 void status_error(const struct tsd_child_error *e);
+/* {"type":"runtime-hooks","pid":P}, then one byte back on the status fd (a socket): the caller
+ * ran them. -1 when it closed the fd instead (a hook failed). */
+int status_runtime_hooks(pid_t pid);
 void status_exited(int exit_code, int signal, bool oom_killed);
 /* restarts: how often the restart policy restarted it; reason: see lifecycle.h. */
 int write_exit_file(const char *path, int exit_code, int signal, bool oom_killed,

@@ -9,6 +9,10 @@
  *   "go" on the sync pipe           ---->   set-up steps ... execve
  *   reads the error pipe            <----   EOF (exec'd) or one struct tsd_child_error
  *
+ * With runtime hooks (OCI prestart, createRuntime), the child pauses once more after its mounts
+ * (an empty struct tsd_child_error naming TSD_RUNTIME_HOOKS_PAUSE) until the caller ran them and
+ * the parent says go again, and then runs its createContainer hooks.
+ *
  * With a start socket (OCI create), the child stops right before execve and sends an empty
  * struct tsd_child_error ("ready"); the parent returns then, and `start` later connects to the
  * socket to let the child go (exec.c).
@@ -114,7 +118,8 @@ static void reap(pid_t pid) {
   }
 }
 
-/* Reads the child's verdict: 0 on EOF (it exec'd), else -1 with *e filled. */
+/* Reads the child's verdict: 0 on EOF (it exec'd) or ready, 1 when it paused for the runtime's
+ * hooks, else -1 with *e filled. */
 static int read_verdict(int fd, struct tsd_child_error *e) {
   size_t got = 0;
   while (got < sizeof(*e)) {
@@ -129,18 +134,28 @@ static int read_verdict(int fd, struct tsd_child_error *e) {
     errno = EPROTO;
     return set_error(e, "sync", "");
   }
-  if (e->step[0] == '\0') return 0; /* ready: waiting for start */
+  if (e->step[0] == '\0') {
+    e->path[sizeof(e->path) - 1] = '\0';
+    return strcmp(e->path, TSD_RUNTIME_HOOKS_PAUSE) == 0 ? 1 : 0; /* else ready: waits for start */
+  }
   e->step[sizeof(e->step) - 1] = '\0';
   e->path[sizeof(e->path) - 1] = '\0';
   return -1;
 }
 
-/* Lets the placed child go and waits for its verdict. */
+/* Lets the placed child go and waits for its verdict, letting it go again after the caller ran
+ * the runtime's hooks when it pauses for them. */
 static int release(pid_t pid, int sync_fd, int err_fd, const struct tsd_plan *p,
                    const int *procs_fds, struct tsd_child_error *e) {
   if (place_child(p, procs_fds, pid, e) < 0) return -1;
   if (write(sync_fd, "g", 1) != 1) return set_error(e, "sync", "");
-  return read_verdict(err_fd, e);
+  int rc = read_verdict(err_fd, e);
+  if (rc == 1) {
+    if (status_runtime_hooks(pid) < 0) return set_error(e, "runtime_hooks", "");
+    if (write(sync_fd, "g", 1) != 1) return set_error(e, "sync", "");
+    rc = read_verdict(err_fd, e);
+  }
+  return rc == 1 ? set_error(e, "sync", "") : rc;
 }
 
 /*

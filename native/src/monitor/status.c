@@ -3,6 +3,7 @@
 #include "json.h"
 #include "monitor.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -32,6 +33,19 @@ void status_started(pid_t pid) {
   struct json j = {.buf = buf, .cap = sizeof(buf), .len = 0};
   json_printf(&j, "{\"type\":\"started\",\"pid\":%d}", (int)pid);
   emit(&j);
+}
+
+int status_runtime_hooks(pid_t pid) {
+  char buf[STATUS_JSON_MAX], reply;
+  struct json j = {.buf = buf, .cap = sizeof(buf), .len = 0};
+  json_printf(&j, "{\"type\":\"runtime-hooks\",\"pid\":%d}", (int)pid);
+  emit(&j);
+  if (status_fd < 0) return -1;
+  ssize_t n;
+  do
+    n = read(status_fd, &reply, 1);
+  while (n < 0 && errno == EINTR);
+  return n == 1 ? 0 : -1;
 }
 
 void status_error(const struct tsd_child_error *e) {

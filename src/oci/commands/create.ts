@@ -20,7 +20,7 @@ import { checkTerminal, launch } from '../launch.js';
 import { resourcesToLimits } from '../resources.js';
 import { parseSpec, type OciHooks, type OciSpec } from '../spec.js';
 import { specToPlan } from '../spec-plan.js';
-import { checkId, SPEC_VERSION, specState, START_SOCKET, writeState, type StoredState } from '../state.js';
+import { checkId, specState, START_SOCKET, writeState, type StoredState } from '../state.js';
 
 function preserveFdsOf(flags: Flags): number {
   const text = flagString(flags, 'preserve-fds') ?? '0';
@@ -80,37 +80,41 @@ export async function create(g: Globals, flags: Flags, args: string[]): Promise<
     plan.cgroupProcs = cgroup.procsFiles;
     plan.startSocket = join(dir, START_SOCKET);
     plan.preserveFds = preserveFds;
-    plan.hooks = inContainerHooks(spec.hooks);
-    plan.hookState = JSON.stringify({
-      ociVersion: SPEC_VERSION,
-      id,
-      bundle,
-      rootfs: plan.rootfs ?? '',
-      created,
-      owner: '',
-      annotations: spec.annotations ?? {},
-    });
-    const planFile = join(dir, 'plan');
-    writeFileSync(planFile, encodePlan(plan), { mode: 0o600 });
-    g.debugLog(`create ${id}: starting the init`);
-    pid = await launch(planFile, { leave: true, preserveFds, consoleSocket: consoleSocket && resolve(consoleSocket) });
-    rmSync(planFile);
     const state: StoredState = {
       id,
       bundle,
       rootfs: plan.rootfs ?? '',
-      pid,
-      startTime: processStartTime(pid) ?? '',
+      pid: 0,
+      startTime: '',
       created,
       annotations: spec.annotations ?? {},
       cgroup: place,
       cgroupPaths: { procs: cgroup.procsFiles, dirs: cgroup.dirs, parents: cgroup.parentDirs },
       hooks: { poststart: spec.hooks?.poststart, poststop: spec.hooks?.poststop },
     };
+    plan.hooks = inContainerHooks(spec.hooks);
+    // The init adds its status and pid to what its own hooks read.
+    const hookState = Object.entries(specState(state, 'creating')).filter(([k]) => k !== 'status' && k !== 'pid');
+    plan.hookState = JSON.stringify(Object.fromEntries(hookState));
+    plan.runtimeHooks = [...(spec.hooks?.prestart ?? []), ...(spec.hooks?.createRuntime ?? [])].length > 0;
+    const planFile = join(dir, 'plan');
+    writeFileSync(planFile, encodePlan(plan), { mode: 0o600 });
+    g.debugLog(`create ${id}: starting the init`);
+    pid = await launch(planFile, {
+      leave: true,
+      preserveFds,
+      consoleSocket: consoleSocket && resolve(consoleSocket),
+      // In the runtime's namespaces once the init's exist, before its createContainer hooks.
+      onRuntimeHooks: (initPid) => {
+        const creating = specState({ ...state, pid: initPid }, 'creating');
+        runHooks(spec.hooks, 'prestart', creating);
+        runHooks(spec.hooks, 'createRuntime', creating);
+      },
+    });
+    rmSync(planFile);
+    state.pid = pid;
+    state.startTime = processStartTime(pid) ?? '';
     writeState(dir, state);
-    const hookState = specState(state, 'created');
-    runHooks(spec.hooks, 'prestart', hookState);
-    runHooks(spec.hooks, 'createRuntime', hookState);
     if (pidFile !== undefined) writeFileAtomic(resolve(pidFile), String(pid));
   } catch (err) {
     if (pid > 0) process.kill(pid, 'SIGKILL');
