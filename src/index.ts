@@ -32,6 +32,7 @@ import {
   createContainer,
   newContainerId,
   startContainer,
+  startCreated,
   type RuntimeImage,
   type StartedContainer,
 } from './runtime/container.js';
@@ -444,8 +445,12 @@ export class Runtime {
    * @throws TsdockError `CONFLICT` when the name is taken.
    */
   async create(image: string, options: CreateOptions = {}): Promise<string> {
+    return (await this.createRecord(image, options)).id;
+  }
+
+  private async createRecord(image: string, options: CreateOptions): Promise<ContainerRecord> {
     const member = await this.podMember(options);
-    const record = await this.withPrepared(image, member.options, (prepared) =>
+    return this.withPrepared(image, member.options, (prepared) =>
       createContainer({
         containersRoot: this.containersRoot(),
         ...prepared,
@@ -458,7 +463,6 @@ export class Runtime {
         healthcheck: resolveHealthcheck(prepared.image.config.Healthcheck, member.options.healthcheck),
       }),
     );
-    return record.id;
   }
 
   /**
@@ -520,14 +524,15 @@ export class Runtime {
    * @example const id = await runtime.runDetached('busybox', { name: 'web', command: ['httpd', '-f', '-p', '80'] });
    */
   async runDetached(image: string, options: CreateOptions = {}): Promise<string> {
-    const id = await this.create(image, options);
+    const record = await this.createRecord(image, options);
     try {
-      await this.startContainer(id);
+      await this.startPodOf(record);
+      await startCreated(this.containersRoot(), record, undefined, { justCreated: true });
     } catch (err) {
-      await this.remove(id, { force: true });
+      await this.remove(record.id, { force: true });
       throw err;
     }
-    return id;
+    return record.id;
   }
 
   /**

@@ -299,6 +299,11 @@ function spawnContainerMonitor(
     : spawnMonitor(plan, stdio, undefined, undefined, lifecycle);
 }
 
+export interface StartOptions {
+  /** The caller created the record just now: no earlier run left monitor files or a cgroup. */
+  justCreated?: boolean;
+}
+
 /**
  * Starts a created or exited container from its saved plan and resolves once its command runs.
  * With `stdio` absent the container is detached: its output goes to its log file, and the
@@ -308,12 +313,15 @@ export async function startCreated(
   containersRoot: string,
   record: ContainerRecord,
   stdio?: StdioMode,
+  options: StartOptions = {},
 ): Promise<StartedContainer> {
   const paths = containerDirPaths(containersRoot, record.id);
   const spec = { name: record.id, parent: record.options.cgroupParent };
-  removeMonitorFiles(paths.dir);
-  // A container whose monitor was killed may have left its cgroup: it must not be reused.
-  await (await openContainerCgroup(spec)).destroy();
+  if (options.justCreated !== true) {
+    removeMonitorFiles(paths.dir);
+    // A container whose monitor was killed may have left its cgroup: it must not be reused.
+    await (await openContainerCgroup(spec)).destroy();
+  }
   let cgroup: ContainerCgroup | undefined;
   let monitor: MonitorHandle | undefined;
   try {
@@ -399,7 +407,7 @@ function started(
 export async function startContainer(req: StartRequest): Promise<StartedContainer> {
   const record = await createContainer(req);
   try {
-    return await startCreated(req.containersRoot, record, req.stdio);
+    return await startCreated(req.containersRoot, record, req.stdio, { justCreated: true });
   } catch (err) {
     removeContainerDir(containerDirPaths(req.containersRoot, record.id));
     await releaseUserNamespace(req.containersRoot, record.id);
