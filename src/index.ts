@@ -6,7 +6,7 @@
  *
  * Output of a detached container is its json-file log: read it as a stream with
  * {@link Runtime.logs} (`follow: true` tails it); run commands in it with {@link Runtime.exec};
- * a container created with a terminal (`tty`) can be attached to with {@link Runtime.attach}.
+ * a running container's stdio can be attached to with {@link Runtime.attachStdio}.
  *
  * @example
  * ```ts
@@ -35,7 +35,9 @@ import {
   startCreated,
   type RuntimeImage,
   type StartedContainer,
+  type StartStdio,
 } from './runtime/container.js';
+import type { AttachStreams, ContainerAttachment } from './runtime/attachment.js';
 import { releaseUserNamespace, userNamespaceFor, type UserNamespaceIds } from './runtime/userns.js';
 import { resolveHealthcheck } from './runtime/healthcheck.js';
 import type { ObservedContainer } from './runtime/container-ops.js';
@@ -52,7 +54,7 @@ import type { ReadEventsOptions, TsdockEvent } from './runtime/events.js';
 import type { RestartPolicy } from './runtime/restart-policy.js';
 import type { CreateNetworkOptions, Networks, NetworkSummary } from './network/networks.js';
 import type { EndpointRecord, NetworkRecord } from './network/store.js';
-import type { ExitStatus, StdioMode } from './runtime/spawn.js';
+import type { ExitStatus } from './runtime/spawn.js';
 import type { Credentials } from './image/registry/auth.js';
 import type { RegistryOptions } from './image/registry/client.js';
 import type { PullOptions, PullResult } from './image/registry/pull.js';
@@ -63,7 +65,8 @@ import type { CachePruneOptions, CachePruneResult } from './build/cache-prune.js
 export { TsdockError, StartError, exitStatusOf, type ErrorCode } from './errors.js';
 export type { ContainerOptions, BindMount, TmpfsMount } from './runtime/options.js';
 export type { ExitStatus, StdioMode, MonitorHandle } from './runtime/spawn.js';
-export type { StartedContainer } from './runtime/container.js';
+export type { StartedContainer, StartStdio } from './runtime/container.js';
+export type { AttachStreams, ContainerAttachment } from './runtime/attachment.js';
 export type { ContainerInspect } from './runtime/container-inspect.js';
 export type { ObservedContainer } from './runtime/container-ops.js';
 export type { ContainerRecord, ContainerStatus, ExitReason, LogConfig } from './runtime/container-record.js';
@@ -127,8 +130,11 @@ export interface RuntimeOptions {
 
 /** A container started attached to this process ({@link Runtime.start}, {@link Runtime.run}). */
 export interface RunOptions extends ContainerOptions {
-  /** Default: stdin ignored, stdout/stderr inherited from this process. */
-  stdio?: StdioMode;
+  /**
+   * Default: stdin ignored, stdout/stderr inherited from this process. `'attach'`: this process
+   * is the first attach client (`monitor.attach`), and the output is logged too.
+   */
+  stdio?: StartStdio;
 }
 
 /** How a {@link Runtime.run} ended, and which container it was. */
@@ -481,12 +487,14 @@ export class Runtime {
   }
 
   /**
-   * `docker start -a`: starts a created or exited container attached to `stdio` (for a container
-   * with a terminal: to `monitor.attach`, see `runtime/attach-protocol.ts`).
+   * `docker start -a`: starts a created or exited container attached to `stdio`: the caller's own
+   * fds, or with `'attach'` (always, for a container with a terminal) `monitor.attach`, the first
+   * attach connection (`runtime/attach-protocol.ts`, {@link ContainerAttachment} wraps it), which
+   * sees all of its output while the log keeps it too.
    *
    * @throws TsdockError `CONFLICT` when it is running already.
    */
-  async startAttached(ref: string, stdio: StdioMode): Promise<StartedContainer> {
+  async startAttached(ref: string, stdio: StartStdio): Promise<StartedContainer> {
     const [{ startCreated }, ops] = await Promise.all([import('./runtime/container.js'), this.ops()]);
     const container = ops.observe(this.find(ref));
     if (ops.isActive(container.observed)) {
@@ -497,24 +505,51 @@ export class Runtime {
   }
 
   /**
-   * `docker attach`: connects to the terminal of a running container created with `tty`. The
-   * connection speaks `runtime/attach-protocol.ts`; closing it detaches. `stdin` says whether the
-   * container was created to take input (`-i`).
+   * `docker attach`, raw: connects to the monitor of a running container. The connection speaks
+   * `runtime/attach-protocol.ts`; closing it detaches. `stdin` says whether the container was
+   * created to take input (`-i`), `tty` whether it has a terminal. {@link Runtime.attachStdio}
+   * gives the same as streams.
    *
-   * @throws TsdockError `CONFLICT` when it is not running or has no terminal.
+   * @throws TsdockError `CONFLICT` when it is not running.
    */
-  async attach(ref: string): Promise<{ connection: Duplex; stdin: boolean }> {
+  async attach(ref: string): Promise<{ connection: Duplex; stdin: boolean; tty: boolean }> {
     const [ops, { attachSocketOf, connectAttachSocket }] = await Promise.all([
       this.ops(),
       import('./runtime/attach-socket.js'),
     ]);
     const { record, observed, dir } = ops.observe(this.find(ref));
     if (!ops.isActive(observed)) throw new TsdockError('CONFLICT', `container ${record.name} is not running`);
-    if (record.options.tty !== true) {
-      throw new TsdockError('CONFLICT', `container ${record.name} has no terminal: attach needs one created with -t`);
-    }
     const connection = await connectAttachSocket(attachSocketOf(dir), record.name);
-    return { connection, stdin: record.options.interactive === true };
+    return { connection, stdin: record.options.interactive === true, tty: record.options.tty === true };
+  }
+
+  /**
+   * `docker attach`: the stdio of a running container as streams, from now on (its log has what
+   * came before). Output this process reads too slowly is lost to it, never to the log, and the
+   * container never waits for it. `stdin` is only for a container created with `interactive`;
+   * ending it closes the container's stdin.
+   *
+   * @example
+   * ```ts
+   * const a = await runtime.attachStdio('job', { stdin: true });
+   * a.stdout?.pipe(process.stdout);
+   * a.stderr?.pipe(process.stderr);
+   * a.stdin?.end('input\n');
+   * const exitCode = await a.exit; // undefined after a.detach()
+   * ```
+   * @throws TsdockError `CONFLICT` when it is not running, or `stdin` is asked of a container
+   *   created without `interactive`.
+   */
+  async attachStdio(ref: string, streams: AttachStreams = {}): Promise<ContainerAttachment> {
+    const [{ connection, stdin, tty }, { ContainerAttachment }] = await Promise.all([
+      this.attach(ref),
+      import('./runtime/attachment.js'),
+    ]);
+    if (streams.stdin === true && !stdin) {
+      connection.destroy();
+      throw new TsdockError('CONFLICT', `container ${ref} was not created with -i: it takes no input`);
+    }
+    return new ContainerAttachment(connection, tty, streams);
   }
 
   /**

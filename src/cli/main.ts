@@ -41,6 +41,7 @@ function program(): Command {
       .option('--init', 'run a tiny init as pid 1 that forwards signals and reaps zombies')
       .option('--restart <policy>', 'no, on-failure[:max-retries], always or unless-stopped', 'no')
       .option('-i, --interactive', 'keep stdin attached')
+      .option('-a, --attach <stream>', 'attach only stdin, stdout or stderr (repeatable)', collect, [])
       .option('-t, --tty', 'give the container a terminal (with -i: this one, in raw mode)')
       .option('--detach-keys <keys>', 'keys that detach from the terminal (default ctrl-p,ctrl-q)')
       .option('-e, --env <KEY=value>', 'set an environment variable', collect, [])
@@ -160,11 +161,12 @@ function program(): Command {
 
   cli
     .command('attach')
-    .description("Attach this terminal to a running container's terminal (started with -t)")
+    .description("Attach to a running container's terminal, or to its stdout, stderr and (-i) stdin")
     .argument('<container>', 'container name or id')
-    .option('--no-stdin', 'do not pass keystrokes on')
-    .option('--detach-keys <keys>', 'keys that detach from the terminal (default ctrl-p,ctrl-q)')
-    .action(async (ref: string, flags: { stdin: boolean; detachKeys?: string }) => {
+    .option('--no-stdin', 'do not pass input on')
+    .option('--sig-proxy [bool]', 'pass the signals this process gets on to the container (default true)')
+    .option('--detach-keys <keys>', 'keys that detach from the container (default ctrl-p,ctrl-q)')
+    .action(async (ref: string, flags: import('./commands/attach.js').AttachFlags) => {
       const { attach } = await import('./commands/attach.js');
       process.exitCode = await attach(globals(), ref, flags);
     });

@@ -1,10 +1,12 @@
 /**
- * The attach protocol between a client and the monitor of a container with a terminal
- * (`native/src/monitor/tty_frame.h` is the other side). Frames both ways:
+ * The attach protocol between a client and a container's monitor
+ * (`native/src/monitor/attach_frame.h` is the other side). Frames both ways:
  * `u8 type | u32 length (LE) | payload`.
  *
- * - client → monitor: `i` keystrokes, `w` window size (u16 rows, u16 cols)
- * - monitor → client: `o` terminal output, `x` exit code (i32), the last frame before EOF
+ * - client → monitor: `i` input (keystrokes, or bytes for stdin), `w` window size (u16 rows,
+ *   u16 cols), `c` close the container's stdin (no payload)
+ * - monitor → client: `o` terminal output or stdout, `e` stderr (never with a terminal), `x` exit
+ *   code (i32), the last frame before EOF
  *
  * Closing the connection detaches.
  */
@@ -13,8 +15,9 @@ const HEADER = 5;
 /** The largest payload the monitor accepts. */
 export const MAX_FRAME = 16384;
 
-/** What the monitor sends. */
-export type MonitorFrame = { type: 'output'; data: Buffer } | { type: 'exit'; exitCode: number };
+/** What the monitor sends. A terminal's output is all `stdout`. */
+export type MonitorFrame =
+  { type: 'output'; stream: 'stdout' | 'stderr'; data: Buffer } | { type: 'exit'; exitCode: number };
 
 function frame(type: string, payload: Buffer): Buffer {
   const head = Buffer.alloc(HEADER);
@@ -28,6 +31,11 @@ export function inputFrames(data: Buffer): Buffer {
   const frames: Buffer[] = [];
   for (let at = 0; at < data.length; at += MAX_FRAME) frames.push(frame('i', data.subarray(at, at + MAX_FRAME)));
   return Buffer.concat(frames);
+}
+
+/** The end of the input: the container reads EOF once it has read what came before. */
+export function closeStdinFrame(): Buffer {
+  return frame('c', Buffer.alloc(0));
 }
 
 /** A window size (each at most 65535: RangeError otherwise). */
@@ -49,15 +57,15 @@ export class MonitorFrameReader {
     while (this.pending.length >= HEADER) {
       const type = String.fromCharCode(this.pending[0] ?? 0);
       const length = this.pending.readUInt32LE(1);
-      if ((type !== 'o' && type !== 'x') || length > MAX_FRAME || (type === 'x' && length !== 4)) {
+      if (!['o', 'e', 'x'].includes(type) || length > MAX_FRAME || (type === 'x' && length !== 4)) {
         throw new RangeError(`malformed attach frame (type ${JSON.stringify(type)}, ${length} bytes)`);
       }
       if (this.pending.length < HEADER + length) break;
       const payload = this.pending.subarray(HEADER, HEADER + length);
       out.push(
-        type === 'o'
-          ? { type: 'output', data: Buffer.from(payload) }
-          : { type: 'exit', exitCode: payload.readInt32LE(0) },
+        type === 'x'
+          ? { type: 'exit', exitCode: payload.readInt32LE(0) }
+          : { type: 'output', stream: type === 'o' ? 'stdout' : 'stderr', data: Buffer.from(payload) },
       );
       this.pending = this.pending.subarray(HEADER + length);
     }

@@ -1,7 +1,7 @@
 /**
- * The attach socket of a container with a terminal: where it lives, and connecting to it. A unix
+ * The attach socket of a container's monitor: where it lives, and connecting to it. A unix
  * socket's path holds at most 107 bytes, which a deep `--root` passes; then, as the monitor does
- * when it binds (native/src/monitor/tty.c), the path goes through an fd of its directory.
+ * when it binds (native/src/monitor/attach.c), the path goes through an fd of its directory.
  */
 import { closeSync, openSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';

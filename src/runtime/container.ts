@@ -97,8 +97,15 @@ export interface CreateRequest {
   healthcheck?: Healthcheck;
 }
 
+/**
+ * How a start connects its caller: a {@link StdioMode} of the caller's own fds, or `'attach'`:
+ * the caller is the monitor's first attach client (`monitor.attach`, see attach-protocol.ts),
+ * while the container's output is logged as for a detached one.
+ */
+export type StartStdio = StdioMode | 'attach';
+
 export interface StartRequest extends CreateRequest {
-  stdio: StdioMode;
+  stdio: StartStdio;
 }
 
 /** A container whose process is running under its monitor. */
@@ -278,25 +285,29 @@ export function logFileOf(dir: string, id: string): string {
 }
 
 /**
- * The monitor of a container: detached (`stdio` absent), its output goes to its log file; else to
- * `stdio`. A container with a terminal always logs, and serves attach clients on its socket;
- * with `stdio` given, the caller is attached from the start (`monitor.attach`).
+ * The monitor of a container: detached (`stdio` absent) or `'attach'`ed, its output goes to its
+ * log file and to the clients of its attach socket (the caller the first of them with
+ * `'attach'`); with `-i` its stdin is theirs. A container with a terminal always goes that way
+ * (any `stdio` attaches the caller); one without can also be given the caller's `stdio`.
  */
 function spawnContainerMonitor(
   paths: ContainerDir,
   record: ContainerRecord,
-  stdio: StdioMode | undefined,
+  stdio: StartStdio | undefined,
   lifecycle: string[],
 ): MonitorHandle {
   const { plan, dir } = paths;
-  const log = { path: logFileOf(dir, record.id), ...record.log };
-  if (record.options.tty === true) {
-    const attach = { socket: attachSocketOf(dir), client: stdio !== undefined };
-    return spawnMonitor(plan, { stdin: 'ignore', output: 'ignore' }, log, attach, lifecycle);
+  const tty = record.options.tty === true;
+  if (!tty && stdio !== undefined && stdio !== 'attach') {
+    return spawnMonitor(plan, stdio, undefined, undefined, lifecycle);
   }
-  return stdio === undefined
-    ? spawnMonitor(plan, { stdin: 'ignore', output: 'ignore' }, log, undefined, lifecycle)
-    : spawnMonitor(plan, stdio, undefined, undefined, lifecycle);
+  const log = { path: logFileOf(dir, record.id), ...record.log };
+  const attach = {
+    socket: attachSocketOf(dir),
+    client: stdio !== undefined,
+    openStdin: !tty && record.options.interactive === true,
+  };
+  return spawnMonitor(plan, { stdin: 'ignore', output: 'ignore' }, log, attach, lifecycle);
 }
 
 export interface StartOptions {
@@ -312,7 +323,7 @@ export interface StartOptions {
 export async function startCreated(
   containersRoot: string,
   record: ContainerRecord,
-  stdio?: StdioMode,
+  stdio?: StartStdio,
   options: StartOptions = {},
 ): Promise<StartedContainer> {
   const paths = containerDirPaths(containersRoot, record.id);

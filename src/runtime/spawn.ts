@@ -37,12 +37,20 @@ export interface MonitorLog {
   maxFile?: number;
 }
 
-/** For a plan with a terminal: where attach clients connect, and whether the caller is one from the start. */
+/**
+ * Where attach clients connect, and whether the caller is one from the start. Without a terminal
+ * the output clients get is what the log drains, so it needs a {@link MonitorLog}.
+ */
 export interface MonitorAttach {
   /** The unix socket the monitor listens on. */
   socket?: string;
-  /** Attach the caller from the start (its end is the handle's `attach`): no output is missed. */
+  /**
+   * Attach the caller from the start (its end is the handle's `attach`): no output is missed, and
+   * output the caller has no room for waits in the container's pipes or pty.
+   */
   client?: boolean;
+  /** Without a terminal: the container's stdin is a pipe the clients write to (`-i`). */
+  openStdin?: boolean;
 }
 
 /** The monitor's fd of the caller's attach connection (after stdio and the status fd). */
@@ -52,6 +60,7 @@ function attachArgs(attach: MonitorAttach | undefined): string[] {
   return [
     ...(attach?.socket === undefined ? [] : ['--attach', attach.socket]),
     ...(attach?.client === true ? ['--attach-fd', String(ATTACH_FD)] : []),
+    ...(attach?.openStdin === true ? ['--open-stdin'] : []),
   ];
 }
 

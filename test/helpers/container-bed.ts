@@ -17,7 +17,7 @@ export interface ContainerBed {
   /** A cgroup parent under this test process's own cgroup, removed at the end. */
   readonly parent: string;
   /** The CLI on this root. */
-  readonly cli: (args: string[]) => ReturnType<typeof tsdock>;
+  readonly cli: (args: string[], options?: Parameters<typeof tsdock>[1]) => ReturnType<typeof tsdock>;
   /** A container name no other test or run uses. */
   readonly unique: (label: string) => string;
   /** The records of every container in the root. */
@@ -47,7 +47,7 @@ export function containerBed(label: string): ContainerBed {
       return rootOf();
     },
     parent,
-    cli: (args) => tsdock(['--root', rootOf(), ...args]),
+    cli: (args, options) => tsdock(['--root', rootOf(), ...args], options),
     unique: (name) => `${label}-${name}-${String(process.pid)}-${String(++counter)}`,
     records: () => containerRecords(rootOf()),
   };

@@ -5,78 +5,17 @@
  * -a -i` starts it anew; `exec -it`
  * gets a pty of its own; and `-t` without a terminal on our side still works.
  */
-import { join } from 'node:path';
-import { spawn as spawnPty, type IPty } from '@lydell/node-pty';
 import { afterEach, describe, expect, it } from 'vitest';
 import { containerBed } from '../helpers/container-bed.js';
-import { repoRoot } from '../helpers/host.js';
+import { endTerminals, Terminal as TerminalOn } from '../helpers/terminal.js';
 
 const bed = containerBed('tty');
 const { cli, unique, records, parent } = bed;
-const sessions: Terminal[] = [];
 
-/** The CLI on the slave side of a pty we hold the master of. */
-class Terminal {
-  private readonly pty: IPty;
-  private output = '';
-  /** Where waitFor starts looking: output already matched is not matched again. */
-  private mark = 0;
-  private readonly waiters: (() => void)[] = [];
-  readonly exited: Promise<number>;
-
-  constructor(args: string[], size = { rows: 30, cols: 100 }) {
-    this.pty = spawnPty(process.execPath, [join(repoRoot, 'bin', 'tsdock.js'), '--root', bed.root, ...args], {
-      rows: size.rows,
-      cols: size.cols,
-      env: { ...process.env, TERM: 'xterm' },
-    });
-    this.pty.onData((data) => {
-      this.output += data;
-      for (const wake of this.waiters.splice(0)) wake();
-    });
-    this.exited = new Promise((resolve) => {
-      this.pty.onExit(({ exitCode }) => {
-        resolve(exitCode);
-      });
-    });
-    sessions.push(this);
-  }
-
-  /** Resolves once the output after the last match matches; the test's timeout bounds the wait. */
-  async waitFor(pattern: RegExp): Promise<RegExpMatchArray> {
-    for (;;) {
-      const match = pattern.exec(this.output.slice(this.mark));
-      if (match !== null) {
-        this.mark += match.index + match[0].length;
-        return match;
-      }
-      await new Promise<void>((resolve) => this.waiters.push(resolve));
-    }
-  }
-
-  transcript(): string {
-    return this.output;
-  }
-
-  /** Everything printed after the last match. */
-  rest(): string {
-    return this.output.slice(this.mark);
-  }
-
-  type(keys: string): void {
-    this.pty.write(keys);
-  }
-
-  resize(rows: number, cols: number): void {
-    this.pty.resize(cols, rows);
-  }
-
-  kill(): void {
-    try {
-      process.kill(this.pty.pid, 'SIGKILL');
-    } catch {
-      // Already gone.
-    }
+/** The CLI on this file's root, on a terminal of its own. */
+class Terminal extends TerminalOn {
+  constructor(args: string[], size?: { rows: number; cols: number }) {
+    super(bed.root, args, size);
   }
 }
 
@@ -84,11 +23,7 @@ class Terminal {
 const PROMPT = new RegExp(`/ # (${String.fromCharCode(0x1b)}\\[6n)?$`);
 
 afterEach(({ task }) => {
-  for (const s of sessions.splice(0)) {
-    // What the terminal showed is the one clue to a session that hung.
-    if (task.result?.state === 'fail') console.error(`terminal output: ${JSON.stringify(s.transcript())}`);
-    s.kill();
-  }
+  endTerminals(task.result?.state === 'fail');
 });
 
 async function stateOf(name: string): Promise<string> {
@@ -157,6 +92,31 @@ describe('terminals', () => {
     await restarted.waitFor(PROMPT);
     restarted.type('exit 2\r');
     expect(await restarted.exited).toBe(2);
+    expect((await cli(['rm', name])).code).toBe(0);
+  });
+
+  it('every run of a -t container gets a fresh pty, and attach follows it: restart policy, restart', async () => {
+    const name = unique('rerun');
+    const args = ['--restart', 'on-failure', '--name', name, '--cgroup-parent', parent, 'busybox', 'sh'];
+    expect((await cli(['run', '-d', '-it', ...args])).code).toBe(0);
+    const t = new Terminal(['attach', name]);
+    t.type('echo "first $(tty)"; exit 1\r');
+    await t.waitFor(/first \/dev\/pts\/0\r\n/);
+    // The policy starts a new shell on a pty of the new run's devpts; this client stays on it.
+    await t.waitFor(PROMPT);
+    t.type('echo "second $(tty)"; exit 0\r');
+    await t.waitFor(/second \/dev\/pts\/0\r\n/);
+    expect(await t.exited).toBe(0);
+    expect(await stateOf(name)).toBe('exited');
+
+    expect((await cli(['start', name])).code).toBe(0);
+    expect((await cli(['restart', '-t', '1', name])).code).toBe(0);
+    const again = new Terminal(['attach', name]);
+    // A success ends it for good (the policy restarts failures only).
+    again.type('echo "third $(tty)"; exit 0\r');
+    await again.waitFor(/third \/dev\/pts\/0\r\n/);
+    expect(await again.exited).toBe(0);
+    expect(await stateOf(name)).toBe('exited');
     expect((await cli(['rm', name])).code).toBe(0);
   });
 

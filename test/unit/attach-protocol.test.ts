@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { inputFrames, MAX_FRAME, MonitorFrameReader, resizeFrame } from '../../src/runtime/attach-protocol.js';
+import {
+  closeStdinFrame,
+  inputFrames,
+  MAX_FRAME,
+  MonitorFrameReader,
+  resizeFrame,
+} from '../../src/runtime/attach-protocol.js';
 
 describe('attach protocol', () => {
   it('frames keystrokes, splitting what is longer than one frame', () => {
@@ -15,19 +21,28 @@ describe('attach protocol', () => {
     expect(() => resizeFrame(65536, 1)).toThrow(RangeError);
   });
 
-  it('reads output and exit frames across chunk boundaries', () => {
+  it('frames the end of the input with no payload', () => {
+    expect(closeStdinFrame()).toEqual(Buffer.from('c\x00\x00\x00\x00', 'latin1'));
+  });
+
+  it('reads stdout, stderr and exit frames across chunk boundaries', () => {
     const reader = new MonitorFrameReader();
-    const stream = Buffer.from('o\x03\x00\x00\x00hi\no\x00\x00\x00\x00x\x04\x00\x00\x00\xfd\xff\xff\xff', 'latin1');
+    const stream = Buffer.from(
+      'o\x03\x00\x00\x00hi\ne\x02\x00\x00\x00!\no\x00\x00\x00\x00x\x04\x00\x00\x00\xfd\xff\xff\xff',
+      'latin1',
+    );
     const frames = [...stream].flatMap((byte) => reader.push(Buffer.from([byte])));
     expect(frames).toEqual([
-      { type: 'output', data: Buffer.from('hi\n') },
-      { type: 'output', data: Buffer.alloc(0) },
+      { type: 'output', stream: 'stdout', data: Buffer.from('hi\n') },
+      { type: 'output', stream: 'stderr', data: Buffer.from('!\n') },
+      { type: 'output', stream: 'stdout', data: Buffer.alloc(0) },
       { type: 'exit', exitCode: -3 },
     ]);
   });
 
   it.each([
     ['an unknown type', 'i\x00\x00\x00\x00'],
+    ['a client frame', 'c\x00\x00\x00\x00'],
     ['an oversized frame', 'o\x01\x40\x00\x00'],
     ['an exit frame of 3 bytes', 'x\x03\x00\x00\x00'],
   ])('refuses %s', (_, bytes) => {

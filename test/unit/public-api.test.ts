@@ -5,10 +5,13 @@
  * Additions are free; removals and changes are breaking and must be made here on purpose.
  */
 import { describe, expect, expectTypeOf, it } from 'vitest';
+import type { Readable, Writable } from 'node:stream';
 import * as tsdock from '../../src/index.js';
 import {
   Runtime,
   TsdockError,
+  type AttachStreams,
+  type ContainerAttachment,
   type ContainerInspect,
   type CreateOptions,
   type ErrorCode,
@@ -74,6 +77,11 @@ describe('the public API', () => {
     expectTypeOf<ReturnType<Runtime['logs']>>().toExtend<AsyncIterable<LogEntry>>();
     expectTypeOf<Parameters<Runtime['logs']>[1]>().toExtend<{ follow?: boolean; signal?: AbortSignal } | undefined>();
     expectTypeOf<StartedContainer['wait']>().returns.resolves.toHaveProperty('exitCode');
+    expectTypeOf<Runtime['attachStdio']>().parameters.toEqualTypeOf<[ref: string, streams?: AttachStreams]>();
+    expectTypeOf<Runtime['attachStdio']>().returns.resolves.toEqualTypeOf<ContainerAttachment>();
+    expectTypeOf<ContainerAttachment['stdout']>().toEqualTypeOf<Readable | null>();
+    expectTypeOf<ContainerAttachment['stdin']>().toEqualTypeOf<Writable | null>();
+    expectTypeOf<ContainerAttachment['exit']>().resolves.toEqualTypeOf<number | undefined>();
   });
 
   it('manages networks and pods', () => {

@@ -145,21 +145,25 @@ static void flush_lines(struct tsd_log *l, int s, bool all) {
   b->len -= start;
 }
 
-bool log_drain(struct tsd_log *l, int s) {
+/* One read a call: the attach clients (tee) make room for a chunk at a time. */
+enum log_read log_drain(struct tsd_log *l, int s) {
   struct tsd_log_buf *b = &l->bufs[s];
-  for (;;) {
-    ssize_t n = read(l->pipes[s], b->data + b->len, LOG_CHUNK - b->len);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return true; /* EAGAIN: drained for now */
-    if (n == 0) {
-      flush_lines(l, s, true);
-      close(l->pipes[s]);
-      l->pipes[s] = -1;
-      return false;
-    }
-    b->len += (size_t)n;
-    flush_lines(l, s, false);
+  ssize_t n;
+  if (l->pipes[s] < 0) return LOG_READ_EOF;
+  do
+    n = read(l->pipes[s], b->data + b->len, LOG_CHUNK - b->len);
+  while (n < 0 && errno == EINTR);
+  if (n < 0) return LOG_READ_NONE; /* EAGAIN: drained for now */
+  if (n == 0) {
+    flush_lines(l, s, true);
+    close(l->pipes[s]);
+    l->pipes[s] = -1;
+    return LOG_READ_EOF;
   }
+  if (l->tee != NULL) l->tee(l->tee_ctx, s, b->data + b->len, (size_t)n);
+  b->len += (size_t)n;
+  flush_lines(l, s, false);
+  return LOG_READ_DATA;
 }
 
 void log_write(struct tsd_log *l, int s, const char *data, size_t len) {
@@ -178,7 +182,8 @@ void log_write(struct tsd_log *l, int s, const char *data, size_t len) {
 static void close_pipes(struct tsd_log *l) {
   for (int s = 0; s < 2; s++) {
     if (l->pipes[s] >= 0) {
-      log_drain(l, s);
+      while (log_drain(l, s) == LOG_READ_DATA) {
+      }
       flush_lines(l, s, true);
       if (l->pipes[s] >= 0) close(l->pipes[s]);
       l->pipes[s] = -1;

@@ -1,6 +1,6 @@
 /*
  * tsdock-monitor [--log FILE [--log-max-size BYTES] [--log-max-file N]] [--attach SOCKET]
- * [--attach-fd FD] [--leave] [--console-socket PATH] [--status-fd FD] [--events FILE
+ * [--attach-fd FD] [--open-stdin] [--leave] [--console-socket PATH] [--status-fd FD] [--events FILE
  * --event-actor FIELDS] [--restart POLICY] [--exit-command ARG]... [--health-plan FILE
  * --health-interval MS --health-timeout MS --health-retries N --health-start-period MS
  * --health-start-interval MS [--health-on-failure ACTION] [--stop-signal N]] PLAN_FILE: starts
@@ -29,8 +29,10 @@
  * log.c. Without it, the container's stdout and stderr are the monitor's.
  *
  * A plan with a terminal gives the process a pty instead (core/terminal.c); the monitor holds
- * its master, logs what it prints (stream stdout) and serves attach clients (tty.h): those that
- * connect to SOCKET, and the one already connected on FD.
+ * its master and logs what it prints (stream stdout). With a terminal, or with --log and
+ * --attach or --attach-fd, it serves attach clients (attach.h): those that connect to SOCKET,
+ * and the one already connected on FD. --open-stdin (without a terminal) makes the container's
+ * stdin a pipe the clients write to; otherwise it is the monitor's.
  *
  * Protocol. fds 0, 1 and 2 are the container's (a closed one is replaced by /dev/null first), and
  * so are the plan's preserved fds from 3 on. If the status fd (3 unless --status-fd) is open at
@@ -69,10 +71,10 @@
  * (pid_namespaces(7)); SIGKILL it always does.
  */
 #define _GNU_SOURCE
+#include "attach.h"
 #include "health.h"
 #include "lifecycle.h"
 #include "monitor.h"
-#include "tty.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -196,26 +198,28 @@ static bool reap(pid_t pid, int *wstatus, struct tsd_health *health) {
  * Forwards signals, drains the log pipes (when there is a log) and runs the health check (when
  * there is one) until the container process exits; returns its wait status.
  */
-static int supervise(int sfd, pid_t pid, struct tsd_log *log, struct tsd_tty *tty,
+static int supervise(int sfd, pid_t pid, struct tsd_log *log, struct tsd_attach *attach,
                      struct tsd_health *health) {
   int wstatus = 0;
   for (;;) {
-    /* 0: signals, 1-2: log pipes, 3: the health check's output, then the terminal's. */
-    struct pollfd fds[4 + TTY_POLL_FDS] = {
+    /* 0: signals, 1-2: log pipes, 3: the health check's output, then the attach server's. */
+    struct pollfd fds[4 + ATTACH_POLL_FDS] = {
         {.fd = sfd, .events = POLLIN}, {.fd = -1}, {.fd = -1}, {.fd = -1}};
-    for (int s = 0; log != NULL && s < 2; s++)
+    /* The primary attach client holds the output while it has no room for it. */
+    bool room = attach == NULL || attach_output_room(attach);
+    for (int s = 0; log != NULL && room && s < 2; s++)
       fds[s + 1] = (struct pollfd){.fd = log->pipes[s], .events = POLLIN};
     if (health != NULL) fds[3] = (struct pollfd){.fd = health_fd(health), .events = POLLIN};
-    if (tty != NULL) tty_poll_fds(tty, fds + 4);
+    if (attach != NULL) attach_poll_fds(attach, fds + 4);
     int timeout = health != NULL ? health_poll_timeout(health) : -1;
-    if (poll(fds, tty != NULL ? 4 + TTY_POLL_FDS : 4, timeout) < 0) {
+    if (poll(fds, attach != NULL ? 4 + ATTACH_POLL_FDS : 4, timeout) < 0) {
       if (errno == EINTR) continue;
       break;
     }
     for (int s = 0; s < 2; s++)
       if (fds[s + 1].revents != 0) log_drain(log, s);
     if (fds[3].revents != 0) health_on_readable(health);
-    if (tty != NULL) tty_on_poll(tty, fds + 4);
+    if (attach != NULL) attach_on_poll(attach, fds + 4);
     if (health != NULL) health_tick(health);
     if (fds[0].revents == 0) continue;
     struct signalfd_siginfo si;
@@ -246,7 +250,7 @@ static void emit_die(const struct tsd_lifecycle *lc, const struct tsd_exit *x) {
  * exit recorded (then told to attached clients), and the exit command started.
  */
 static int finish(const struct tsd_plan *p, const struct tsd_lifecycle *lc, struct tsd_log *log,
-                  struct tsd_tty *tty, const struct tsd_exit *x, unsigned restarts,
+                  struct tsd_attach *attach, const struct tsd_exit *x, unsigned restarts,
                   bool die_emitted) {
   if (log != NULL) log_close(log);
   int rc = remove_cgroup_dirs(p) < 0 ? 1 : 0;
@@ -257,7 +261,7 @@ static int finish(const struct tsd_plan *p, const struct tsd_lifecycle *lc, stru
     rc = 1;
   status_exited(x->exit_code, x->signal, x->oom_killed);
   /* Attached clients learn the exit once it is recorded. */
-  if (tty != NULL) tty_close(tty, x->exit_code);
+  if (attach != NULL) attach_close(attach, x->exit_code);
   run_exit_command(lc);
   return rc;
 }
@@ -302,6 +306,7 @@ struct args {
   unsigned max_files;
   const char *attach; /* --attach SOCKET, or NULL */
   int attach_fd;      /* --attach-fd FD: a client from the start, or -1 */
+  bool open_stdin;    /* --open-stdin */
   bool leave;
   const char *console_socket; /* --console-socket PATH, or NULL */
   int status_fd;
@@ -357,12 +362,12 @@ static int leave(const struct tsd_plan *plan, const char *console_socket) {
  * cannot be, so the container is killed rather than left without a terminal.
  */
 static pid_t spawn_with_terminal(const struct tsd_plan *plan, unsigned cap_last_cap,
-                                 struct tsd_tty *tty, struct tsd_child_error *e) {
+                                 struct tsd_attach *attach, struct tsd_child_error *e) {
   int console[2];
-  if (tty_console_pair(console) < 0) return set_error(e, "terminal", "socketpair");
+  if (attach_console_pair(console) < 0) return set_error(e, "terminal", "socketpair");
   pid_t pid = spawn_container(plan, cap_last_cap, console[1], e);
   close(console[1]);
-  if (pid >= 0 && tty_receive_master(tty, console[0]) < 0) {
+  if (pid >= 0 && attach_receive_master(attach, console[0]) < 0) {
     set_error(e, "terminal", "console socket");
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);
@@ -378,9 +383,9 @@ static int monitor(const struct tsd_plan *plan, const struct args *la) {
   unsigned cap_last_cap;
   int sfd;
   static struct tsd_log log;
-  static struct tsd_tty tty;
+  static struct tsd_attach attach;
   struct tsd_log *lp = NULL;
-  struct tsd_tty *tp = NULL;
+  struct tsd_attach *ap = NULL;
   if (la->path != NULL) {
     if (log_open(&log, la->path, la->max_size, la->max_files) < 0 || log_give_stdio(&log) < 0) {
       set_error(&e, "monitor", la->path);
@@ -396,12 +401,14 @@ static int monitor(const struct tsd_plan *plan, const struct args *la) {
     set_error(&e, "monitor", "");
     return fail_setup(plan, &e);
   }
-  if (plan->terminal.enabled && la->console_socket == NULL) {
-    if (tty_open(&tty, la->attach, la->attach_fd, lp) < 0) {
+  /* A terminal's master that goes to a console socket is not ours to serve. */
+  bool terminal = plan->terminal.enabled && la->console_socket == NULL;
+  if (terminal || (!plan->terminal.enabled && (la->attach != NULL || la->attach_fd >= 0))) {
+    if (attach_open(&attach, terminal, la->open_stdin, la->attach, la->attach_fd, lp) < 0) {
       set_error(&e, "monitor", la->attach != NULL ? la->attach : "");
       return fail_setup(plan, &e);
     }
-    tp = &tty;
+    ap = &attach;
   }
   static struct tsd_health health;
   struct tsd_health *hp = NULL;
@@ -416,31 +423,36 @@ static int monitor(const struct tsd_plan *plan, const struct args *la) {
   uint64_t delay_ms = 0;
   for (unsigned restarts = 0;; restarts++) {
     uint64_t ooms = oom_kill_count(plan);
-    pid_t pid = tp != NULL ? spawn_with_terminal(plan, cap_last_cap, tp, &e)
-                : la->console_socket != NULL
-                    ? spawn_to_console(plan, cap_last_cap, la->console_socket, &e)
-                    : spawn_container(plan, cap_last_cap, -1, &e);
+    pid_t pid;
+    if (ap != NULL && attach_give_stdin(ap) < 0)
+      pid = set_error(&e, "monitor", "stdin");
+    else
+      pid = terminal ? spawn_with_terminal(plan, cap_last_cap, ap, &e)
+            : la->console_socket != NULL
+                ? spawn_to_console(plan, cap_last_cap, la->console_socket, &e)
+                : spawn_container(plan, cap_last_cap, -1, &e);
+    if (ap != NULL) attach_drop_stdin(ap);
     if (lp != NULL) log_drop_stdio(lp);
     if (pid < 0 && restarts == 0) {
-      if (tp != NULL) tty_close(tp, -1);
+      if (ap != NULL) attach_close(ap, -1);
       return fail_setup(plan, &e);
     }
     if (pid < 0) {
       /* A restart that cannot start ends the container, as a command that is not there would. */
       struct tsd_exit x = {.exit_code = strcmp(e.step, "exec") == 0 ? 127 : 125,
                            .reason = "exited"};
-      return finish(plan, lc, lp, tp, &x, restarts - 1, false);
+      return finish(plan, lc, lp, ap, &x, restarts - 1, false);
     }
     if (restarts == 0) status_started(pid);
     write_run_file(plan, pid, restarts, NULL);
     event_emit(lc, "start", "");
     if (hp != NULL) health_begin(hp, pid);
     uint64_t began = now_ms();
-    int wstatus = supervise(sfd, pid, lp, tp, hp);
+    int wstatus = supervise(sfd, pid, lp, ap, hp);
     if (hp != NULL) health_end(hp);
     /* What the container wrote before it ended is in the pipes still (its other processes died
      * with it). */
-    if (tp != NULL) tty_drain(tp);
+    if (ap != NULL) attach_drain(ap);
     struct tsd_exit x = exit_of(plan, wstatus, oom_kill_count(plan) > ooms);
     if (x.oom_killed) event_emit(lc, "oom", "");
     enum tsd_health_action acted = hp != NULL ? hp->acted : TSD_HEALTH_NONE;
@@ -449,12 +461,12 @@ static int monitor(const struct tsd_plan *plan, const struct args *la) {
     /* --health-on-failure restart restarts whatever the policy; kill and stop end it. */
     bool restart = acted == TSD_HEALTH_RESTART ||
                    (acted == TSD_HEALTH_NONE && should_restart(lc, &x, restarts));
-    if (stop_requested(plan) || !restart) return finish(plan, lc, lp, tp, &x, restarts, false);
+    if (stop_requested(plan) || !restart) return finish(plan, lc, lp, ap, &x, restarts, false);
     emit_die(lc, &x);
     delay_ms = acted == TSD_HEALTH_RESTART ? 0 : restart_delay_ms(delay_ms, now_ms() - began);
     write_run_file(plan, 0, restarts + 1, &x);
     if (!wait_restart(sfd, plan, delay_ms) || (lp != NULL && log_renew_stdio(lp) < 0))
-      return finish(plan, lc, lp, tp, &x, restarts, true);
+      return finish(plan, lc, lp, ap, &x, restarts, true);
   }
 }
 
@@ -464,6 +476,10 @@ static int parse_args(int argc, char **argv, struct args *a) {
   for (; i < argc - 1 && strncmp(argv[i], "--", 2) == 0; i++) {
     if (strcmp(argv[i], "--leave") == 0) {
       a->leave = true;
+      continue;
+    }
+    if (strcmp(argv[i], "--open-stdin") == 0) {
+      a->open_stdin = true;
       continue;
     }
     char *end;
@@ -506,13 +522,14 @@ int main(int argc, char **argv) {
   struct args a = {
       .path = NULL, .max_size = 0, .max_files = 1, .attach_fd = -1, .leave = false, .status_fd = 3};
   if (parse_args(argc, argv, &a) < 0) {
-    fprintf(stderr, "tsdock-monitor: usage: tsdock-monitor [--log FILE [--log-max-size BYTES] "
-                    "[--log-max-file N]] [--attach SOCKET] [--attach-fd FD] [--leave] "
-                    "[--console-socket PATH] [--status-fd FD] [--events FILE --event-actor "
-                    "FIELDS] [--restart POLICY] [--exit-command ARG]... [--health-plan FILE "
-                    "--health-interval MS --health-timeout MS --health-retries N "
-                    "--health-start-period MS --health-start-interval MS [--health-on-failure "
-                    "ACTION] [--stop-signal N]] PLAN_FILE\n");
+    fprintf(stderr,
+            "tsdock-monitor: usage: tsdock-monitor [--log FILE [--log-max-size BYTES] "
+            "[--log-max-file N]] [--attach SOCKET] [--attach-fd FD] [--open-stdin] [--leave] "
+            "[--console-socket PATH] [--status-fd FD] [--events FILE --event-actor "
+            "FIELDS] [--restart POLICY] [--exit-command ARG]... [--health-plan FILE "
+            "--health-interval MS --health-timeout MS --health-retries N "
+            "--health-start-period MS --health-start-interval MS [--health-on-failure "
+            "ACTION] [--stop-signal N]] PLAN_FILE\n");
     return 2;
   }
   status_init(a.status_fd);

@@ -47,12 +47,16 @@ struct tsd_log {
   int pipes[2];   /* read ends, stdout and stderr; -1 once at EOF */
   int writers[2]; /* write ends, until the container has them */
   struct tsd_log_buf bufs[2];
+  /* Where each read of a pipe goes besides the file (the attach clients), or NULL. */
+  void (*tee)(void *ctx, int stream, const char *data, size_t len);
+  void *tee_ctx;
 };
+enum log_read { LOG_READ_DATA, LOG_READ_NONE, LOG_READ_EOF };
 int log_open(struct tsd_log *l, const char *path, uint64_t max_size, unsigned max_files);
 int log_give_stdio(struct tsd_log *l);
 void log_drop_stdio(struct tsd_log *l);
-/* Reads what stream s (0 stdout, 1 stderr) has; false once it reached EOF. */
-bool log_drain(struct tsd_log *l, int s);
+/* One read of stream s (0 stdout, 1 stderr), of at most LOG_CHUNK bytes. */
+enum log_read log_drain(struct tsd_log *l, int s);
 /* Takes len bytes of stream s from elsewhere (the pty master: a terminal has one stream). */
 void log_write(struct tsd_log *l, int s, const char *data, size_t len);
 /* A restart: the last run's output flushed, fresh pipes given as stdio for the next. */

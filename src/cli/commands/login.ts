@@ -2,6 +2,7 @@
 import { Runtime } from '../../index.js';
 import { TsdockError } from '../../errors.js';
 import type { GlobalOptions } from '../main.js';
+import { parseBooleanFlag } from '../boolean-flag.js';
 
 export interface LoginFlags {
   username?: string;
@@ -10,11 +11,9 @@ export interface LoginFlags {
   tlsVerify?: string | boolean;
 }
 
-/** `--tls-verify`, `--tls-verify=false`: a boolean flag that also takes a value, as podman's. */
+/** `--tls-verify`, `--tls-verify=false`. */
 export function parseTlsVerify(value: string | boolean | undefined): boolean {
-  if (value === undefined || value === true || value === 'true') return true;
-  if (value === false || value === 'false') return false;
-  throw new TsdockError('INVALID_ARGUMENT', `invalid --tls-verify "${value}": expected true or false`);
+  return parseBooleanFlag('--tls-verify', value);
 }
 
 async function readStdin(): Promise<string> {

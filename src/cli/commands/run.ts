@@ -22,6 +22,7 @@ import { parseRestartPolicy, type RestartPolicy } from '../../runtime/restart-po
 import { parseSecurityOpts } from '../security-opt.js';
 import { DEFAULT_DETACH_KEYS, parseDetachKeys } from '../detach-keys.js';
 import { checkInputIsTerminal, localTerminalSize, sessionWithStarted } from '../terminal-session.js';
+import { streamsWithStarted } from '../stream-session.js';
 
 /** The parsed `run` flags; the resource flags are the cgroup driver's own `LimitFlags`. */
 export interface RunFlags extends LimitFlags, HealthFlags {
@@ -33,6 +34,7 @@ export interface RunFlags extends LimitFlags, HealthFlags {
   restart: string;
   interactive?: boolean;
   tty?: boolean;
+  attach: string[];
   detachKeys?: string;
   env: string[];
   envFile: string[];
@@ -150,7 +152,8 @@ export function containerOptions(command: string[], flags: RunFlags): ContainerO
     cgroupParent: flags.cgroupParent,
     pod: flags.pod,
     healthcheck: parseHealthFlags(flags),
-    ...(flags.tty === true ? { tty: true, interactive: flags.interactive === true } : {}),
+    ...(flags.tty === true ? { tty: true } : {}),
+    ...(flags.interactive === true ? { interactive: true } : {}),
   };
 }
 
@@ -163,6 +166,7 @@ export async function run(
   const runFlags = flags as unknown as RunFlags;
   const options = containerOptions(command, runFlags);
   const detachKeys = parseDetachKeys(runFlags.detachKeys ?? DEFAULT_DETACH_KEYS);
+  const streams = attachedStreams(runFlags);
   const attachedTerminal = options.tty === true && runFlags.detach !== true;
   if (attachedTerminal && options.interactive === true) checkInputIsTerminal();
   if (attachedTerminal) options.consoleSize = localTerminalSize();
@@ -185,18 +189,15 @@ export async function run(
   };
   for (const signal of FORWARDED) process.on(signal, forward);
   try {
-    container = await runtime.start(image, {
-      ...options,
-      ...naming,
-      stdio: { stdin: runFlags.interactive ? 'inherit' : 'ignore', output: 'inherit' },
-    });
+    // The container's output is logged too, and `attach` can join it, as with Docker.
+    container = await runtime.start(image, { ...options, ...naming, stdio: 'attach' });
     for (const signal of pending.splice(0)) container.monitor.signal(signal);
     if (options.tty === true) {
       // Keystrokes reach the container through its terminal; signals sent to us still go on.
       const session = { stdin: options.interactive === true, detachKeys, endOnSignal: false };
       return await sessionWithStarted(container, session, naming.autoRemove);
     }
-    return (await (naming.autoRemove ? container.waitAndRemove() : container.wait())).exitCode;
+    return await streamsWithStarted(container, { ...streams, detachKeys }, naming.autoRemove);
   } finally {
     for (const signal of FORWARDED) process.off(signal, forward);
   }
@@ -216,6 +217,21 @@ export async function create(
   await pullForRun(runtime, image, createFlags.pull);
   process.stdout.write(`${await runtime.create(image, { ...options, ...namingOf(createFlags, restartPolicy) })}\n`);
   return 0;
+}
+
+/** `-a stdin|stdout|stderr` (repeatable; default stdout and stderr, and stdin with `-i`). */
+function attachedStreams(flags: RunFlags): { stdin: boolean; stdout: boolean; stderr: boolean } {
+  for (const stream of flags.attach) oneOf('--attach', stream, ['stdin', 'stdout', 'stderr'] as const);
+  if (flags.attach.length > 0 && flags.detach === true) {
+    throw new TsdockError('INVALID_ARGUMENT', 'conflicting options: -a and -d (choose one)');
+  }
+  const all = flags.attach.length === 0;
+  const interactive = flags.interactive === true;
+  return {
+    stdin: interactive && (all || flags.attach.includes('stdin')),
+    stdout: all || flags.attach.includes('stdout'),
+    stderr: all || flags.attach.includes('stderr'),
+  };
 }
 
 /** What the container is called and how it is kept, beside what it runs. */

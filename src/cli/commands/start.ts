@@ -7,6 +7,8 @@ import { Runtime } from '../../index.js';
 import type { GlobalOptions } from '../main.js';
 import { DEFAULT_DETACH_KEYS, parseDetachKeys } from '../detach-keys.js';
 import { checkInputIsTerminal, sessionWithStarted } from '../terminal-session.js';
+import { streamsWithStarted } from '../stream-session.js';
+import type { StartedContainer } from '../../runtime/container.js';
 import { forEachContainer } from './each.js';
 
 export interface StartFlags {
@@ -29,16 +31,17 @@ export async function start(globals: GlobalOptions, refs: string[], flags: Start
   const detachKeys = parseDetachKeys(flags.detachKeys ?? DEFAULT_DETACH_KEYS);
   const { Config, HostConfig } = await runtime.inspect(ref);
   const tty = Config.Tty;
-  const stdin = flags.interactive === true && (!tty || Config.OpenStdin);
+  // As Docker: input goes only to a container created to take it.
+  const stdin = flags.interactive === true && Config.OpenStdin;
   if (tty && stdin) checkInputIsTerminal();
   // As `run`: signals sent to us reach the container, once it runs.
-  let started: Awaited<ReturnType<Runtime['startAttached']>> | undefined;
+  let started: StartedContainer | undefined;
   const forward = (signal: NodeJS.Signals): void => started?.monitor.signal(signal);
   for (const signal of FORWARDED) process.on(signal, forward);
   try {
-    started = await runtime.startAttached(ref, { stdin: stdin ? 'inherit' : 'ignore', output: 'inherit' });
+    started = await runtime.startAttached(ref, 'attach');
     if (tty) return await sessionWithStarted(started, { stdin, detachKeys, endOnSignal: false }, HostConfig.AutoRemove);
-    return (await (HostConfig.AutoRemove ? started.waitAndRemove() : started.wait())).exitCode;
+    return await streamsWithStarted(started, { stdin, detachKeys }, HostConfig.AutoRemove);
   } finally {
     for (const signal of FORWARDED) process.off(signal, forward);
   }

@@ -1,8 +1,8 @@
 /*
- * Unit tests of the attach protocol's frame parser (src/monitor/tty_frame.c), under
+ * Unit tests of the attach protocol's frame parser (src/monitor/attach_frame.c), under
  * AddressSanitizer and UBSan: each buffer is parsed from an allocation of exactly its size.
  */
-#include "tty_frame.h"
+#include "attach_frame.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -13,7 +13,7 @@ struct test_case {
   const char *name;
   const char *bytes; /* the buffer, as a C string literal with escapes */
   size_t len;
-  long want;       /* what tty_frame_parse returns */
+  long want;       /* what attach_frame_parse returns */
   uint8_t type;    /* for want > 0 */
   uint32_t length; /* payload length, for want > 0 */
   uint16_t rows, cols;
@@ -40,7 +40,14 @@ static const struct test_case cases[] = {
     {"window size", BYTES("w\x04\x00\x00\x00\x18\x00\x50\x01"), 9, 'w', 4, 24, 336},
     {"window size of 3 bytes", BYTES("w\x03\x00\x00\x00\x18\x00\x50"), -1, 0, 0, 0, 0},
     {"window size of 5 bytes", BYTES("w\x05\x00\x00\x00\x18\x00\x50\x00\x00"), -1, 0, 0, 0, 0},
+    {"close stdin", BYTES("c\x00\x00\x00\x00"), 5, 'c', 0, 0, 0},
+    {"close stdin and more", BYTES("c\x00\x00\x00\x00i"), 5, 'c', 0, 0, 0},
+    {"close stdin with a payload",
+     BYTES("c\x01\x00\x00\x00"
+           "x"),
+     -1, 0, 0, 0, 0},
     {"output frame from a client", BYTES("o\x00\x00\x00\x00"), -1, 0, 0, 0, 0},
+    {"stderr frame from a client", BYTES("e\x00\x00\x00\x00"), -1, 0, 0, 0, 0},
     {"exit frame from a client", BYTES("x\x04\x00\x00\x00\x00\x00\x00\x00"), -1, 0, 0, 0, 0},
     {"unknown type", BYTES("\x00\x00\x00\x00\x00"), -1, 0, 0, 0, 0},
     {"oversized frame", BYTES("i\x01\x40\x00\x00"), -1, 0, 0, 0, 0},
@@ -50,11 +57,11 @@ static const struct test_case cases[] = {
 static bool run_case(const struct test_case *c) {
   uint8_t *copy = malloc(c->len ? c->len : 1);
   memcpy(copy, c->bytes, c->len);
-  struct tty_frame f;
-  long got = tty_frame_parse(copy, c->len, &f);
+  struct attach_frame f;
+  long got = attach_frame_parse(copy, c->len, &f);
   bool ok = got == c->want;
   if (ok && got > 0) {
-    ok = f.type == c->type && f.length == c->length && f.payload == copy + TTY_FRAME_HEADER &&
+    ok = f.type == c->type && f.length == c->length && f.payload == copy + ATTACH_FRAME_HEADER &&
          f.rows == c->rows && f.cols == c->cols;
   }
   free(copy);
@@ -64,22 +71,22 @@ static bool run_case(const struct test_case *c) {
 
 /* The largest frame is whole; one byte more is refused before its payload arrives. */
 static bool run_limits(void) {
-  size_t len = TTY_FRAME_HEADER + TTY_FRAME_MAX;
+  size_t len = ATTACH_FRAME_HEADER + ATTACH_FRAME_MAX;
   uint8_t *buf = calloc(1, len);
-  struct tty_frame f;
-  tty_frame_header(buf, TTY_FRAME_INPUT, TTY_FRAME_MAX);
-  bool ok = tty_frame_parse(buf, len, &f) == (long)len && f.length == TTY_FRAME_MAX;
-  ok = ok && tty_frame_parse(buf, len - 1, &f) == 0;
-  tty_frame_header(buf, TTY_FRAME_INPUT, TTY_FRAME_MAX + 1);
-  ok = ok && tty_frame_parse(buf, TTY_FRAME_HEADER, &f) == -1;
+  struct attach_frame f;
+  attach_frame_header(buf, ATTACH_FRAME_INPUT, ATTACH_FRAME_MAX);
+  bool ok = attach_frame_parse(buf, len, &f) == (long)len && f.length == ATTACH_FRAME_MAX;
+  ok = ok && attach_frame_parse(buf, len - 1, &f) == 0;
+  attach_frame_header(buf, ATTACH_FRAME_INPUT, ATTACH_FRAME_MAX + 1);
+  ok = ok && attach_frame_parse(buf, ATTACH_FRAME_HEADER, &f) == -1;
   free(buf);
   return ok;
 }
 
 static bool run_header(void) {
-  uint8_t h[TTY_FRAME_HEADER];
-  tty_frame_header(h, TTY_FRAME_EXIT, 0x01020304);
-  return memcmp(h, "x\x04\x03\x02\x01", TTY_FRAME_HEADER) == 0;
+  uint8_t h[ATTACH_FRAME_HEADER];
+  attach_frame_header(h, ATTACH_FRAME_EXIT, 0x01020304);
+  return memcmp(h, "x\x04\x03\x02\x01", ATTACH_FRAME_HEADER) == 0;
 }
 
 int main(void) {
