@@ -17,7 +17,8 @@ $(NATIVE_OUT)/tsdock-monitor $(NATIVE_OUT)/tsdock-runtime $(NATIVE_OUT)/tsdock.n
 	npx node-gyp rebuild --directory native -j 2 --silent
 
 # The library (dist/src) is plain tsc output. The CLI is one CommonJS bundle (dist/cli/main.cjs;
-# modules it imports dynamically are evaluated on first use) that bin/tsdock.js runs through a V8
+# modules it imports dynamically are evaluated on first use, through require: a script compiled
+# from a code cache loses Node 20's import() callback) that bin/tsdock.js runs through a V8
 # code cache (src/cli/code-cache.ts): no per-module resolution, and no compiling after the first
 # run of a command. The OCI runtime's Node half (dist/oci/main.cjs, run by bin/tsdock-runtime for
 # create, exec and the rest) is one CommonJS file too: containerd starts it for every such
@@ -28,6 +29,7 @@ dist/.built: $(TS_SRC) | deps
 	rm -rf dist/cli
 	npx esbuild src/cli/main.ts --bundle --format=cjs --platform=node --target=node20 \
 	  --outfile=dist/cli/main.cjs --external:undici --external:fzstd --log-level=warning \
+	  --supported:dynamic-import=false \
 	  --define:import.meta.url=__tsdockUrl \
 	  "--banner:js=const __tsdockUrl = require('node:url').pathToFileURL(__filename).href;"
 	npx esbuild src/cli/code-cache.ts --bundle --format=cjs --platform=node --target=node20 \

@@ -22,7 +22,7 @@ import {
 } from 'node:fs';
 import Module, { createRequire } from 'node:module';
 import { basename, dirname, join } from 'node:path';
-import { Script, constants } from 'node:vm';
+import { Script } from 'node:vm';
 
 /** The global options that take a value, so that the value is not taken for the command. */
 const GLOBAL_OPTIONS_WITH_VALUE = new Set(['--root', '--layer-limits']);
@@ -95,11 +95,9 @@ export function runCached(bundlePath: string, argv: string[]): void {
     closeSync(fd);
   }
   const cachedData = readIfExists(cacheFile);
-  const script = new Script(Module.wrap(source), {
-    filename: bundlePath,
-    cachedData,
-    importModuleDynamically: constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
-  });
+  // No importModuleDynamically: Node 20 drops it from a script compiled from a code cache, so the
+  // bundle is built without import() (esbuild --supported:dynamic-import=false).
+  const script = new Script(Module.wrap(source), { filename: bundlePath, cachedData });
   if (cachedData === undefined || script.cachedDataRejected === true) {
     // At exit the cache holds every function this command compiled, not only the top level.
     process.once('exit', (code) => {
