@@ -13,15 +13,28 @@ struct flag {
 
 enum { MAX_FLAGS = 10, MAX_ARGS = 2 };
 
-static const struct flag global_flags[] = {{"root", 0, true},
-                                           {"log", 0, true},
-                                           {"log-format", 0, true},
-                                           {"debug", 0, false},
-                                           {"systemd-cgroup", 0, false},
-                                           {"rootless", 0, true},
-                                           {"criu", 0, true},
-                                           {"version", 'v', false},
-                                           {"help", 'h', false},
+/* The global flags, in args.ts's order; their index in struct given is their enum value. */
+enum {
+  G_ROOT,
+  G_LOG,
+  G_LOG_FORMAT,
+  G_DEBUG,
+  G_SYSTEMD_CGROUP,
+  G_ROOTLESS,
+  G_CRIU,
+  G_VERSION,
+  G_HELP
+};
+
+static const struct flag global_flags[] = {[G_ROOT] = {"root", 0, true},
+                                           [G_LOG] = {"log", 0, true},
+                                           [G_LOG_FORMAT] = {"log-format", 0, true},
+                                           [G_DEBUG] = {"debug", 0, false},
+                                           [G_SYSTEMD_CGROUP] = {"systemd-cgroup", 0, false},
+                                           [G_ROOTLESS] = {"rootless", 0, true},
+                                           [G_CRIU] = {"criu", 0, true},
+                                           [G_VERSION] = {"version", 'v', false},
+                                           [G_HELP] = {"help", 'h', false},
                                            {NULL, 0, false}};
 
 static const struct {
@@ -96,8 +109,9 @@ bool cli_parse(int argc, char *const *argv, struct cli *c) {
   if (!parse_flags(argc, argv, &i, global_flags, true, &g, args, &nargs) || nargs > 0 || i >= argc)
     return false;
   /* --systemd-cgroup, --version and --help are answered by the TypeScript runtime. */
-  if (g.value[4] != NULL || g.value[7] != NULL || g.value[8] != NULL) return false;
-  const char *format = g.value[2] != NULL ? g.value[2] : "text";
+  if (g.value[G_SYSTEMD_CGROUP] != NULL || g.value[G_VERSION] != NULL || g.value[G_HELP] != NULL)
+    return false;
+  const char *format = g.value[G_LOG_FORMAT] != NULL ? g.value[G_LOG_FORMAT] : "text";
   if (strcmp(format, "text") != 0 && strcmp(format, "json") != 0) return false;
   size_t v = 0;
   for (; v < sizeof(verbs) / sizeof(verbs[0]) && strcmp(verbs[v].name, argv[i]) != 0; v++) {
@@ -106,10 +120,10 @@ bool cli_parse(int argc, char *const *argv, struct cli *c) {
   i++;
   if (!parse_flags(argc, argv, &i, verbs[v].flags, false, &vg, args, &nargs)) return false;
   *c = (struct cli){
-      .root = g.value[0] != NULL ? g.value[0] : DEFAULT_ROOT,
-      .log = g.value[1],
+      .root = g.value[G_ROOT] != NULL ? g.value[G_ROOT] : DEFAULT_ROOT,
+      .log = g.value[G_LOG],
       .log_json = strcmp(format, "json") == 0,
-      .debug = g.value[3] != NULL,
+      .debug = g.value[G_DEBUG] != NULL,
       .verb = verbs[v].verb,
       .verb_name = verbs[v].name,
       .all = verbs[v].verb == VERB_KILL && vg.value[0] != NULL,

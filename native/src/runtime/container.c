@@ -26,6 +26,11 @@ const char *reason(int errnum) {
   return buf;
 }
 
+const char *errno_name(int errnum) {
+  const char *name = strerrorname_np(errnum);
+  return name != NULL ? name : "EIO";
+}
+
 /* Reads a whole small file into buf (NUL-terminated); its length, or -1 with errno set. */
 static ssize_t read_small(const char *path, char *buf, size_t cap) {
   int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -104,7 +109,6 @@ int container_load(const char *root, const char *id, struct container *c, char *
 }
 
 int send_signal(pid_t pid, int signal, char *err) {
-  if (kill(pid, signal) < 0 && errno != ESRCH)
-    return failf(err, "kill %s", strerrorname_np(errno) != NULL ? strerrorname_np(errno) : "");
+  if (kill(pid, signal) < 0 && errno != ESRCH) return failf(err, "kill %s", errno_name(errno));
   return 0;
 }

@@ -34,6 +34,9 @@ int failf(char *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)))
 /* strerror's text with a lower-case first letter, as Node and Go print it. */
 const char *reason(int errnum);
 
+/* "ECONNREFUSED": an errno named as Node names it in a failed call's message ("kill EPERM"). */
+const char *errno_name(int errnum);
+
 /* Loads root/id; MISSING or FAILED with err set, or TO_NODE. */
 int container_load(const char *root, const char *id, struct container *c, char *err);
 

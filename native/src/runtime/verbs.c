@@ -64,7 +64,7 @@ static int do_start(char *err) {
   if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
     int saved = errno;
     if (fd >= 0) close(fd);
-    return failf(err, "connect %s %s", strerrorname_np(saved), addr.sun_path);
+    return failf(err, "connect %s %s", errno_name(saved), addr.sun_path);
   }
   unlink(addr.sun_path);
   struct tsd_child_error e;
@@ -75,7 +75,7 @@ static int do_start(char *err) {
     if (n < 0) {
       int saved = errno;
       close(fd);
-      return failf(err, "read %s %s", strerrorname_np(saved), addr.sun_path);
+      return failf(err, "read %s %s", errno_name(saved), addr.sun_path);
     }
     len += (size_t)n;
   }
