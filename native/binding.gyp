@@ -23,6 +23,7 @@
         "src/core/hooks.c",
         "src/monitor/main.c",
         "src/monitor/spawn.c",
+        "src/monitor/idmap.c",
         "src/monitor/status.c",
         "src/monitor/log.c",
         "src/monitor/cgroups.c",

@@ -18,7 +18,7 @@
  * for await (const line of runtime.logs(id, { follow: true })) process.stdout.write(line.log);
  * ```
  */
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { TsdockError } from './errors.js';
 import { findContainer, type StoredContainer } from './runtime/container-store.js';
@@ -126,6 +126,14 @@ export interface RuntimeOptions {
    * @example await Runtime.open({ layerLimits: { maxSize: 200 * 1024 ** 3 } });
    */
   layerLimits?: Partial<LayerLimits>;
+  /**
+   * How a user namespace (`--userns private|auto`) sees the image's files: `true` (the default,
+   * unless `TSDOCK_IDMAPPED_LAYERS=0`) idmaps the layers where the host supports it and falls
+   * back to copies chowned into the namespace's range elsewhere; `false` always uses the copies.
+   *
+   * @example await Runtime.open({ idmappedLayers: false });
+   */
+  idmappedLayers?: boolean;
 }
 
 /** A container started attached to this process ({@link Runtime.start}, {@link Runtime.run}). */
@@ -182,6 +190,7 @@ export class Runtime {
     root: string,
     images: ImageStore,
     private readonly layerLimits: LayerLimits,
+    private readonly idmappedLayers: boolean,
   ) {
     this.root = root;
     this.images = images;
@@ -200,7 +209,8 @@ export class Runtime {
       import('./image/layer-limits.js'),
     ]);
     const layerLimits = { ...DEFAULT_LAYER_LIMITS, ...options.layerLimits };
-    return new Runtime(root, await openImageStore(root, { layerLimits }), layerLimits);
+    const idmappedLayers = options.idmappedLayers ?? process.env.TSDOCK_IDMAPPED_LAYERS !== '0';
+    return new Runtime(root, await openImageStore(root, { layerLimits }), layerLimits, idmappedLayers);
   }
 
   /**
@@ -990,30 +1000,57 @@ export class Runtime {
 
   /**
    * Runs `create` with a fresh id, the container's user namespace (a range of its own for
-   * `--userns auto`, freed again when `create` fails) and the image unpacked for it.
+   * `--userns auto`, freed again when `create` fails) and the image presented for it.
    */
   private async withPrepared<T>(
     image: string,
     options: ContainerOptions,
-    create: (prepared: { id: string; image: RuntimeImage; idMappings: UserNamespaceIds | undefined }) => Promise<T>,
+    create: (prepared: {
+      id: string;
+      image: RuntimeImage;
+      idMappings: UserNamespaceIds | undefined;
+      idmappedLayers: boolean;
+    }) => Promise<T>,
   ): Promise<T> {
     const id = newContainerId();
     const idMappings = await userNamespaceFor(this.containersRoot(), id, options.userns);
     try {
-      const imageMapping: IdMapping | undefined =
-        idMappings === undefined
-          ? undefined
-          : {
-              uid: { hostID: idMappings.uid.hostID, size: idMappings.uid.size },
-              gid: { hostID: idMappings.gid.hostID, size: idMappings.gid.size },
-            };
-      const resolved = await this.resolveImage(image, imageMapping);
+      const { resolved, idmappedLayers } = await this.imageFor(image, idMappings);
       const runtimeImage = { config: resolved.config, layerDirs: resolved.layerDirs, name: image, id: resolved.id };
-      return await create({ id, image: runtimeImage, idMappings });
+      return await create({ id, image: runtimeImage, idMappings, idmappedLayers });
     } catch (err) {
       await releaseUserNamespace(this.containersRoot(), id);
       throw err;
     }
+  }
+
+  /**
+   * The image for a container in user namespace `ids`: its own layers, to be idmapped, where
+   * the host supports that; else layers unpacked once more with owners shifted into the range.
+   */
+  private async imageFor(
+    ref: string,
+    ids: UserNamespaceIds | undefined,
+  ): Promise<{ resolved: ResolvedImage; idmappedLayers: boolean }> {
+    if (ids === undefined) return { resolved: await this.resolveImage(ref, undefined), idmappedLayers: false };
+    if (this.idmappedLayers) {
+      const [{ idmappedLayersSupported }, { MAX_IDMAPPED_MOUNTS }] = await Promise.all([
+        import('./runtime/idmap-support.js'),
+        import('./runtime/plan-builder.js'),
+      ]);
+      const own = await this.resolveImage(ref, undefined);
+      const first = own.layerDirs[0];
+      const fits = first !== undefined && own.layerDirs.length <= MAX_IDMAPPED_MOUNTS;
+      // Probed in the store's root, beside (not among) the layers an image GC may sweep.
+      if (fits && (await idmappedLayersSupported(dirname(dirname(first))))) {
+        return { resolved: own, idmappedLayers: true };
+      }
+    }
+    const mapping: IdMapping = {
+      uid: { hostID: ids.uid.hostID, size: ids.uid.size },
+      gid: { hostID: ids.gid.hostID, size: ids.gid.size },
+    };
+    return { resolved: await this.resolveImage(ref, mapping), idmappedLayers: false };
   }
 
   /**

@@ -98,7 +98,14 @@ enum tsd_op_flag {
   TSD_OPF_MKFILE_TARGET = 1u << 1, /* create the target as an empty file (and parent dirs) */
   TSD_OPF_READONLY = 1u << 2,      /* remount read-only after a bind mount */
   TSD_OPF_NO_SYMLINKS = 1u << 3,   /* the target may not be reached through any symlink */
+  TSD_OPF_IDMAP = 1u << 4,         /* (rootfs ops, user namespace only) a bind mount of source
+                                      idmapped to the child's user namespace: the parent makes it
+                                      detached (open_tree + mount_setattr MOUNT_ATTR_IDMAP) and
+                                      hands it over with "go"; the child attaches it at target */
 };
+
+/* At most this many TSD_OPF_IDMAP ops: their fds travel in one SCM_RIGHTS message (SCM_MAX_FD). */
+#define TSD_MAX_IDMAP_MOUNTS 253
 
 enum tsd_oom_driver {
   TSD_OOM_V1 = 1, /* path is a v1 memory.oom_control */

@@ -15,7 +15,7 @@
 #include <sys/resource.h>
 
 struct buf {
-  uint8_t b[4096];
+  uint8_t b[32768];
   size_t n;
 };
 
@@ -298,8 +298,41 @@ static void op_kind_past_end(struct buf *b) {
 static void op_unknown_flag(struct buf *b) {
   struct buf p = {.n = 0};
   minimal(b);
-  op(&p, TSD_OP_MOUNT, 1u << 4, "", "/x");
+  op(&p, TSD_OP_MOUNT, 1u << 5, "", "/x");
   rec_buf(b, TSD_TAG_ROOTFS_OP, &p);
+}
+/* An idmapped bind of a layer onto itself, with or without a user namespace of its own. */
+static void idmap_plan(struct buf *b, uint32_t namespaces, uint32_t tag, uint32_t kind) {
+  struct buf p = {.n = 0};
+  minimal(b);
+  rec_u32(b, TSD_TAG_NAMESPACES, namespaces);
+  op(&p, kind, TSD_OPF_IDMAP, "/layers/a", "/layers/a");
+  rec_buf(b, tag, &p);
+}
+static void idmap_bind(struct buf *b) {
+  idmap_plan(b, CLONE_NEWNS | CLONE_NEWUSER, TSD_TAG_ROOTFS_OP, TSD_OP_MOUNT);
+}
+static void check_idmap_bind(const struct tsd_plan *p) {
+  CHECK(p->n_idmap_mounts == 1 && p->rootfs_ops.n == 1);
+  CHECK(p->rootfs_ops.v[0].flags == TSD_OPF_IDMAP);
+}
+static void idmap_without_userns(struct buf *b) {
+  idmap_plan(b, CLONE_NEWNS, TSD_TAG_ROOTFS_OP, TSD_OP_MOUNT);
+}
+static void idmap_container_op(struct buf *b) {
+  idmap_plan(b, CLONE_NEWNS | CLONE_NEWUSER, TSD_TAG_CONTAINER_OP, TSD_OP_MOUNT);
+}
+static void idmap_mkdir(struct buf *b) {
+  idmap_plan(b, CLONE_NEWNS | CLONE_NEWUSER, TSD_TAG_ROOTFS_OP, TSD_OP_MKDIR);
+}
+static void idmap_too_many(struct buf *b) {
+  minimal(b);
+  rec_u32(b, TSD_TAG_NAMESPACES, CLONE_NEWNS | CLONE_NEWUSER);
+  for (int i = 0; i <= TSD_MAX_IDMAP_MOUNTS; i++) {
+    struct buf p = {.n = 0};
+    op(&p, TSD_OP_MOUNT, TSD_OPF_IDMAP, "/l", "/l");
+    rec_buf(b, TSD_TAG_ROOTFS_OP, &p);
+  }
 }
 static void op_string_overflow(struct buf *b) {
   struct buf p = {.n = 0};
@@ -554,7 +587,12 @@ static const struct test_case cases[] = {
     {"duplicate propagation", duplicate_propagation, "duplicate record", NULL},
     {"op kind 0", op_kind_zero, "unknown kind 0", NULL},
     {"op kind after the last", op_kind_past_end, "unknown kind 9", NULL},
-    {"op with an unknown flag", op_unknown_flag, "unknown flags 0x10", NULL},
+    {"op with an unknown flag", op_unknown_flag, "unknown flags 0x20", NULL},
+    {"idmapped bind", idmap_bind, NULL, check_idmap_bind},
+    {"idmap without a user namespace", idmap_without_userns, "without a user namespace", NULL},
+    {"idmap on a container op", idmap_container_op, "idmap on a container op", NULL},
+    {"idmap on a mkdir", idmap_mkdir, "not a bind mount", NULL},
+    {"254 idmapped mounts", idmap_too_many, "more than 253 idmapped mounts", NULL},
     {"op string past the record", op_string_overflow, "overflows the record", NULL},
     {"op cut in its fixed part", op_truncated_head, "truncated record", NULL},
     {"op with trailing bytes", op_trailing, "1 unexpected trailing bytes", NULL},

@@ -42,7 +42,7 @@ import { native } from '../native.js';
 import { entryComponents } from './entry-path.js';
 import { mapId, type IdMapping } from './id-mapping.js';
 import type { TarHeader } from './tar-header.js';
-import { OPAQUE_VALUE, OPAQUE_XATTR } from './whiteout.js';
+import { OPAQUE_VALUE, OPAQUE_XATTR, USER_OPAQUE_XATTR } from './whiteout.js';
 
 /** xattrs a layer may not set: they would forge overlayfs whiteouts, opaque dirs or redirects. */
 const FORBIDDEN_XATTR_PREFIXES = ['trusted.overlay.', 'user.overlay.'];
@@ -302,7 +302,9 @@ export class LayerDir {
   /** Makes directory `dir` opaque: nothing below it in lower layers shows through. */
   opaque(dir: string[]): void {
     this.ensureParents([...dir, '']); // `dir` itself too, as the parent of a dummy child
-    native().lsetxattr(this.abs(dir.join('/')), OPAQUE_XATTR, OPAQUE_VALUE);
+    const path = this.abs(dir.join('/'));
+    native().lsetxattr(path, OPAQUE_XATTR, OPAQUE_VALUE);
+    native().lsetxattr(path, USER_OPAQUE_XATTR, OPAQUE_VALUE);
   }
 
   /** Sets the directories' times, now that nothing will be created in them any more. */

@@ -14,6 +14,11 @@ const OPAQUE_MARKER = '.wh..wh..opq';
 
 /** The overlayfs xattr that makes a directory opaque, and its value. */
 export const OPAQUE_XATTR = 'trusted.overlay.opaque';
+/**
+ * The same for an overlay mounted in a user namespace (`userxattr`), which reads only the
+ * `user.overlay.*` names (trusted.* is out of its reach). Unpacked layers carry both.
+ */
+export const USER_OPAQUE_XATTR = 'user.overlay.opaque';
 export const OPAQUE_VALUE = Buffer.from('y');
 
 /** What a layer member means, given its path components. */

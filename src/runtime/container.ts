@@ -75,9 +75,12 @@ export interface CreateRequest {
   image: RuntimeImage;
   /**
    * The host ids of its user namespace, required with `options.userns` private or auto
-   * (`userNamespaceFor`); the image's layers must be unpacked for this mapping.
+   * (`userNamespaceFor`); the image's layers must be unpacked for this mapping unless
+   * `idmappedLayers`.
    */
   idMappings?: UserNamespaceIds;
+  /** The image's own layers are idmapped to the user namespace (`idmap-support.ts`), not copies. */
+  idmappedLayers?: boolean;
   options: ContainerOptions;
   /** Unique among the root's containers; a random `adjective_scientist` when absent. */
   name?: string;
@@ -233,6 +236,7 @@ export async function createContainer(req: CreateRequest): Promise<ContainerReco
         nofileHardLimit,
         cgroupMounts,
         idMappings,
+        idmappedLayers: ids !== undefined && req.idmappedLayers === true,
         networkNamespace: networkNamespaceFor(req.containersRoot, id, options),
         sharedNamespaces: req.sharedNamespaces,
       });

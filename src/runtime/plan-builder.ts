@@ -16,6 +16,8 @@ import { hostBoundingSet } from './host.js';
 import type { ResolvedUser } from './user.js';
 
 const RLIMIT_NOFILE = 7;
+/** The monitor hands idmapped mounts over in one SCM_RIGHTS message (plan.h TSD_MAX_IDMAP_MOUNTS). */
+export const MAX_IDMAPPED_MOUNTS = 253;
 /** containerd's default NOFILE for containers: a low soft limit, a generous hard one. */
 const NOFILE_SOFT = 1024n;
 const NOFILE_HARD = 524288n;
@@ -97,6 +99,8 @@ export interface PlanInput {
   nofileHardLimit: bigint;
   /** Present when the container gets its own user namespace. */
   idMappings?: { uid: IdMapping[]; gid: IdMapping[] };
+  /** With `idMappings`: the layers keep the image's owners and are idmapped mounts in the container. */
+  idmappedLayers?: boolean;
   /** A network namespace to join (pinned by network/, another container's, a pod's). */
   networkNamespace?: string;
   /** Other namespaces to join instead of creating them (a pod's ipc, uts and pid). */
@@ -145,6 +149,28 @@ function namespacesOf(options: ContainerOptions, joined: NamespaceJoin[]): Names
   return ns.filter((type) => !joined.some((j) => j.type === type));
 }
 
+/**
+ * Each layer idmapped onto itself, in the container's mount namespace only: the overlay below
+ * then names the usual paths and sees the image's owners shifted into the user namespace.
+ */
+function idmapLayerOps(layerDirs: readonly string[]): FsOp[] {
+  if (layerDirs.length > MAX_IDMAPPED_MOUNTS) {
+    throw new TsdockError(
+      'INVALID_IMAGE',
+      `an image of ${String(layerDirs.length)} layers cannot be idmapped (at most ${String(MAX_IDMAPPED_MOUNTS)})`,
+    );
+  }
+  return layerDirs.map((dir) => ({
+    kind: 'mount',
+    source: dir,
+    target: dir,
+    fstype: '',
+    flags: MS.BIND,
+    data: '',
+    idmap: true,
+  }));
+}
+
 /** The overlay mount of the rootfs; lower dirs are named relative to their parent (see `chdir`). */
 function overlayOps(input: PlanInput, userns: boolean): FsOp[] {
   const { layerDirs, paths } = input;
@@ -168,6 +194,7 @@ function overlayOps(input: PlanInput, userns: boolean): FsOp[] {
     ...(userns ? ['userxattr'] : []),
   ].join(',');
   return [
+    ...(userns && input.idmappedLayers === true ? idmapLayerOps(layerDirs) : []),
     { kind: 'chdir', target: parent },
     { kind: 'mount', source: 'overlay', target: paths.rootfs, fstype: 'overlay', flags: 0n, data },
   ];

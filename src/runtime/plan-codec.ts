@@ -44,7 +44,7 @@ export const Tag = {
 } as const;
 
 const OpKind = { mount: 1, mkdir: 2, mknod: 3, symlink: 4, mask: 5, readonly: 6, chdir: 7, write: 8 } as const;
-const OpFlag = { mkdirTarget: 1, mkfileTarget: 2, readonly: 4, noSymlinks: 8 } as const;
+const OpFlag = { mkdirTarget: 1, mkfileTarget: 2, readonly: 4, noSymlinks: 8, idmap: 16 } as const;
 const OomDriver = { v1: 1, v2: 2 } as const;
 const HookKind = { createContainer: 1, startContainer: 2 } as const;
 
@@ -130,6 +130,7 @@ function encodeOp(op: FsOp): Buffer {
       if (op.createTarget === 'file') flags |= OpFlag.mkfileTarget;
       if (op.readonly) flags |= OpFlag.readonly;
       if (op.noSymlinks) flags |= OpFlag.noSymlinks;
+      if (op.idmap) flags |= OpFlag.idmap;
       break;
     case 'mkdir':
       mode = op.mode;

@@ -60,6 +60,12 @@ export type FsOp =
        * is resolved inside it anyway: a symlink never leads out.
        */
       noSymlinks?: boolean;
+      /**
+       * A bind mount of `source` idmapped to the container's user namespace (the plan's uid and
+       * gid mappings): host id `hostID + n` shows as `n` inside. The monitor makes it detached
+       * and the child attaches it in its own mount namespace. Rootfs ops with a user namespace only.
+       */
+      idmap?: boolean;
     }
   | { kind: 'mkdir'; target: string; mode: number }
   | { kind: 'mknod'; target: string; mode: number; major: number; minor: number }

@@ -87,6 +87,7 @@ describe('whiteouts and opaque directories', () => {
       'opq/z f 0644 0:0 size 1',
     ]);
     expect(native().lgetxattr(join(l2dir, 'opq'), 'trusted.overlay.opaque')?.toString()).toBe('y');
+    expect(native().lgetxattr(join(l2dir, 'opq'), 'user.overlay.opaque')?.toString()).toBe('y');
     expect(native().lgetxattr(join(l2dir, 'etc'), 'trusted.overlay.opaque')).toBeUndefined();
     expect(native().lgetxattr(join(l3dir, 'new'), 'trusted.overlay.opaque')?.toString()).toBe('y');
 

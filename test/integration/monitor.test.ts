@@ -14,6 +14,7 @@ import {
   readFileSync,
   rmdirSync,
   rmSync,
+  statSync,
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
@@ -501,6 +502,36 @@ describe('tsdock-monitor', () => {
     expect(r.lines.at(-1)).toEqual({ type: 'exited', exitCode: 137, signal: 9, oomKilled: true });
     expect(JSON.parse(readFileSync(c.exitFile, 'utf8'))).toMatchObject({ exitCode: 137, oomKilled: true });
     expect(existsSync(memory)).toBe(false);
+  });
+
+  it('idmaps a root-owned layer into the user namespace; a failed idmap is reported as (step, errno, path)', async () => {
+    const c = newContainer(USERNS_HOST_ID);
+    const map = [{ containerID: 0, hostID: USERNS_HOST_ID, size: 65536 }];
+    const idmap = (dir: string): FsOp => ({
+      kind: 'mount',
+      source: dir,
+      target: dir,
+      fstype: '',
+      flags: MS.BIND,
+      data: '',
+      idmap: true,
+    });
+    const userns = (rootfsOps: FsOp[]): SpawnPlan =>
+      plan(c, ['sh', '-c', 'stat -c %u:%g /bin/busybox /etc; touch /etc/new && stat -c %u /etc/new'], {
+        namespaces: ['user', 'mount', 'pid', 'uts', 'ipc', 'network', 'cgroup'],
+        uidMappings: map,
+        gidMappings: map,
+        rootfsOps,
+        containerOps: [],
+      });
+    // `lower` belongs to the host's root: only the idmap makes it the namespace's root's.
+    const r = await run(userns([idmap(lower), ...overlayOps(c, lower)]));
+    expectExit(r, 0);
+    expect(r.stdout).toBe('0:0\n0:0\n0\n');
+    expect(statSync(join(c.upper, 'etc/new')).uid).toBe(USERNS_HOST_ID);
+
+    const missing = join(base, 'no-such-layer');
+    expectError(await run(userns([idmap(missing), ...overlayOps(c, lower)])), 'idmap', ENOENT, missing);
   });
 
   it('runs as root of a user namespace over a rootfs owned by the mapped root', async () => {

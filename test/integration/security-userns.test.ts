@@ -1,21 +1,45 @@
 /**
  * User namespaces end to end: `--userns auto` gives each container a host range of its own
  * (seen from the host in /proc/<pid>/uid_map), files owned as the image says inside, the
- * allocation recorded in the root and freed by `rm`; volumes under a mapping keep their host
- * owners (ids outside the mapping read as nobody) and are writable once owned by the mapped root.
+ * allocation recorded in the root and freed by `rm`. The image's layers are idmapped mounts
+ * that exist only in the container's mount namespace (this kernel supports them); the fallback,
+ * a chowned copy of each layer per range, is forced with `TSDOCK_IDMAPPED_LAYERS=0` and must
+ * present the same files. Volumes under a mapping keep their host owners (ids outside the
+ * mapping read as nobody) and are writable once owned by the mapped root.
  */
-import { chmodSync, chownSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { busyboxRoot, type BusyboxRoot } from '../helpers/busybox.js';
-import { removeCgroupParent, tsdock, uniqueCgroupParent } from '../helpers/host.js';
+import { containerRecords } from '../helpers/container-bed.js';
+import { hostMounts, removeCgroupParent, tsdock, uniqueCgroupParent } from '../helpers/host.js';
 
 let box: BusyboxRoot;
 const parent = uniqueCgroupParent('userns');
 const names: string[] = [];
 
+/**
+ * An image whose files belong to ids other than root (1000:1001, 1234:5678) and whose second
+ * layer replaces a directory (an opaque directory: `/o` shows `new` only).
+ */
+const OWNERS = 'owners';
+const OWNERS_LISTING = '1000:1001 /data\n1234:5678 /data/f\nnew\n';
+
 beforeAll(async () => {
   box = await busyboxRoot('userns');
+  const context = join(box.root, '..', 'owners');
+  mkdirSync(context);
+  writeFileSync(
+    join(context, 'Dockerfile'),
+    [
+      'FROM busybox',
+      'RUN mkdir -p /data /o && touch /data/f /o/old && chown 1000:1001 /data && chown 1234:5678 /data/f',
+      'RUN rm -rf /o && mkdir /o && touch /o/new',
+    ].join('\n'),
+  );
+  // As the build suite's: a build's RUN containers take tsdock's default cgroup parent.
+  const built = await cli(['build', '--network', 'none', '-t', OWNERS, context]);
+  expect(built).toMatchObject({ code: 0, stderr: '' });
 });
 
 afterAll(async () => {
@@ -24,15 +48,21 @@ afterAll(async () => {
   await box.remove();
 });
 
-function cli(args: string[]): ReturnType<typeof tsdock> {
-  return tsdock(['--root', box.root, ...args]);
+/** The chowned-copy fallback, forced. */
+const COPIES = { TSDOCK_IDMAPPED_LAYERS: '0' };
+
+function cli(args: string[], env: NodeJS.ProcessEnv = {}): ReturnType<typeof tsdock> {
+  return tsdock(['--root', box.root, ...args], { env });
 }
 
-async function startDetached(name: string, flags: string[]): Promise<void> {
+async function startDetached(name: string, flags: string[], env: NodeJS.ProcessEnv = {}): Promise<void> {
   names.push(name);
-  const r = await cli(['run', '-d', '--name', name, '--cgroup-parent', parent, ...flags, 'busybox', 'sleep', '300']);
+  const r = await cli(['run', '-d', '--name', name, '--cgroup-parent', parent, ...flags, OWNERS, 'sleep', '300'], env);
   expect(r.stderr).toBe('');
 }
+
+/** What the image's owners and its opaque directory look like from inside. */
+const ownersInside = (name: string): Promise<string> => sh(name, 'stat -c "%u:%g %n" /data /data/f; ls /o');
 
 async function inspect(name: string): Promise<{ State: { Pid: number }; HostConfig: Record<string, unknown> }> {
   const r = await cli(['inspect', name]);
@@ -62,6 +92,8 @@ function hostMap(pid: number, file: 'uid_map' | 'gid_map'): [number, number, num
 
 const rangesFile = (): string => join(box.root, 'userns-ranges.json');
 const mappedLayers = (): string[] => readdirSync(join(box.root, 'layers')).filter((n) => n.length > 64);
+/** Mounts of the host's namespace at or below the store: an idmapped layer must never be one. */
+const storeMounts = async (): Promise<string[]> => (await hostMounts()).filter((m) => m.startsWith(box.root));
 
 describe('--userns auto', () => {
   const a = `auto-a-${String(process.pid)}`;
@@ -85,6 +117,7 @@ describe('--userns auto', () => {
     });
 
     for (const name of [a, b]) {
+      expect(await ownersInside(name)).toBe(OWNERS_LISTING);
       // Root inside, owning its files, and the image's other owners as they were.
       expect(await sh(name, 'id -u; stat -c %u:%g /bin /etc/passwd; ls -ln /etc/passwd | wc -l')).toBe(
         '0\n0:0\n0:0\n1\n',
@@ -104,20 +137,71 @@ describe('--userns auto', () => {
     ).toEqual([hostA, hostB].sort());
   });
 
-  it('frees the range and its layer copies on rm', async () => {
-    const before = mappedLayers();
-    expect(before.length).toBeGreaterThan(0);
+  it('idmaps the image layers inside the container only: no copies, no mount on the host', async () => {
+    expect(mappedLayers()).toEqual([]);
+    expect(await storeMounts()).toEqual([]);
+    // A file the host adds to the image's own layer shows inside, its owner shifted by the idmap.
+    const layer = readdirSync(join(box.root, 'layers')).find((n) => n.length === 64) ?? '';
+    const added = join(box.root, 'layers', layer, 'from-host');
+    writeFileSync(added, '');
+    chownSync(added, 7, 8);
+    try {
+      expect(await sh(a, 'stat -c %u:%g /from-host')).toBe('7:8\n');
+    } finally {
+      rmSync(added);
+    }
+  });
+
+  it('leaves no idmapped mount behind when the monitor and the container are killed', async () => {
+    const crash = `auto-crash-${String(process.pid)}`;
+    await startDetached(crash, ['--userns', 'auto']);
+    const record = containerRecords(box.root).find((r) => r.name === crash);
+    const monitor = record?.state.monitor?.pid ?? 0;
+    const init = (await inspect(crash)).State.Pid;
+    expect(monitor).toBeGreaterThan(0);
+    expect(init).toBeGreaterThan(0);
+    process.kill(monitor, 'SIGKILL');
+    process.kill(init, 'SIGKILL');
+    expect(await storeMounts()).toEqual([]);
+  });
+
+  it('keeps the container root out of host files outside its range', async () => {
+    const volume = join(box.root, '..', 'shared');
+    mkdirSync(volume);
+    chmodSync(volume, 0o777);
+    const [, hostB] = hostMap((await inspect(b)).State.Pid, 'uid_map');
+    // Files of the host's root and of another container's root, writable by their owners only.
+    const owned = { host: [0, 0], b: [hostB, hostB] } as const;
+    for (const [name, [uid, gid]] of Object.entries(owned)) {
+      writeFileSync(join(volume, name), `${name}\n`, { mode: 0o644 });
+      chownSync(join(volume, name), uid, gid);
+    }
+    const r = await cli([
+      'run',
+      '--rm',
+      '--userns',
+      'auto',
+      '--cgroup-parent',
+      parent,
+      '-v',
+      `${volume}:/shared`,
+      OWNERS,
+      'sh',
+      '-c',
+      'for f in host b; do echo x >> /shared/$f || echo refused $f; done; stat -c %u /shared/host /shared/b',
+    ]);
+    expect(r.stdout).toBe('refused host\nrefused b\n65534\n65534\n');
+    expect(readFileSync(join(volume, 'host'), 'utf8')).toBe('host\n');
+    expect(readFileSync(join(volume, 'b'), 'utf8')).toBe('b\n');
+  });
+
+  it('frees the range on rm', async () => {
     const { State } = await inspect(a);
     const [, hostA] = hostMap(State.Pid, 'uid_map');
     const removed = await cli(['rm', '-f', a]);
     expect(removed.stderr).toBe('');
     const table = JSON.parse(readFileSync(rangesFile(), 'utf8')) as Record<string, { uid: { start: number } }>;
     expect(Object.values(table).map((t) => t.uid.start)).not.toContain(hostA);
-    expect(mappedLayers().some((n) => n.includes(`-${String(hostA)}-`) || n.endsWith(`-${String(hostA)}-65536`))).toBe(
-      false,
-    );
-    // The other container's copy stays: it still runs on it.
-    expect(await sh(b, 'cat /etc/hostname | wc -l')).toBe('1\n');
     // The freed range is given again.
     const c = `auto-c-${String(process.pid)}`;
     await startDetached(c, ['--userns', 'auto']);
@@ -140,6 +224,20 @@ describe('--userns auto', () => {
     ]);
     expect(r.code).toBe(125);
     expect(readFileSync(rangesFile(), 'utf8')).toBe(before);
+  });
+});
+
+describe('chowned layer copies (the fallback, forced)', () => {
+  it('present the same files, and go with the last container of their range', async () => {
+    const name = `copies-${String(process.pid)}`;
+    await startDetached(name, ['--userns', 'auto'], COPIES);
+    const [, host] = hostMap((await inspect(name)).State.Pid, 'uid_map');
+    const copies = (): string[] => mappedLayers().filter((n) => n.includes(`-${String(host)}-`));
+    expect(copies()).toHaveLength(3);
+    expect(await ownersInside(name)).toBe(OWNERS_LISTING);
+    expect(await sh(name, 'id -u; stat -c %u:%g /bin /etc/passwd')).toBe('0\n0:0\n0:0\n');
+    expect(await cli(['rm', '-f', name])).toMatchObject({ code: 0, stderr: '' });
+    expect(copies()).toEqual([]);
   });
 });
 

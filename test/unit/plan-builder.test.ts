@@ -126,6 +126,51 @@ describe('buildSpawnPlan', () => {
     },
   );
 
+  it('idmaps each layer onto itself before the overlay, in a user namespace only', () => {
+    const map = [{ containerID: 0, hostID: 200000, size: 65536 }];
+    const idmapped = buildSpawnPlan(
+      input({ options: { userns: 'auto' }, idMappings: { uid: map, gid: map }, idmappedLayers: true }),
+    );
+    expect(idmapped.rootfsOps.slice(0, 4)).toEqual([
+      {
+        kind: 'mount',
+        source: '/s/layers/aaa',
+        target: '/s/layers/aaa',
+        fstype: '',
+        flags: MS.BIND,
+        data: '',
+        idmap: true,
+      },
+      {
+        kind: 'mount',
+        source: '/s/layers/bbb',
+        target: '/s/layers/bbb',
+        fstype: '',
+        flags: MS.BIND,
+        data: '',
+        idmap: true,
+      },
+      { kind: 'chdir', target: '/s/layers' },
+      expect.objectContaining({
+        fstype: 'overlay',
+        data: expect.stringMatching(/^lowerdir=bbb:aaa,.*,userxattr$/) as unknown,
+      }),
+    ]);
+    const copies = buildSpawnPlan(input({ options: { userns: 'auto' }, idMappings: { uid: map, gid: map } }));
+    expect(copies.rootfsOps.filter((op) => op.kind === 'mount' && op.idmap === true)).toEqual([]);
+    const tooMany = Array.from({ length: 254 }, (_, i) => `/s/layers/l${String(i)}`);
+    expect(() =>
+      buildSpawnPlan(
+        input({
+          options: { userns: 'auto' },
+          idMappings: { uid: map, gid: map },
+          idmappedLayers: true,
+          layerDirs: tooMany,
+        }),
+      ),
+    ).toThrow(/254 layers cannot be idmapped/);
+  });
+
   it('orders volumes parents first, read-only where asked', () => {
     const plan = buildSpawnPlan(
       input({

@@ -91,6 +91,15 @@ const richPlan: SpawnPlan = {
   oomScoreAdj: -999,
   rootfsPropagation: MS_REC | MS_SLAVE,
   rootfsOps: [
+    {
+      kind: 'mount',
+      source: '/var/lib/tsdock/layers/a',
+      target: '/var/lib/tsdock/layers/a',
+      fstype: '',
+      flags: MS_BIND,
+      data: '',
+      idmap: true,
+    },
     { kind: 'chdir', target: '/var/lib/tsdock/layers' },
     {
       kind: 'mount',
@@ -170,6 +179,7 @@ describe('plan wire format', () => {
       'oom_score_adj -999',
       'cgroup_procs "/sys/fs/cgroup/memory/t/abc/cgroup.procs"',
       'cgroup_procs "/sys/fs/cgroup/pids/t/abc/cgroup.procs"',
+      'rootfs_op mount flags=0x10 mount_flags=0x1000 mode=00 dev=0:0 source="/var/lib/tsdock/layers/a" target="/var/lib/tsdock/layers/a" fstype="" data=""',
       'rootfs_op chdir flags=0x0 mount_flags=0x0 mode=00 dev=0:0 source="" target="/var/lib/tsdock/layers" fstype="" data=""',
       'rootfs_op mount flags=0x1 mount_flags=0x0 mode=00 dev=0:0 source="overlay" target="/r" fstype="overlay" data="lowerdir=a:b,upperdir=/u,workdir=/w"',
       'rootfs_op mount flags=0x6 mount_flags=0x1002 mode=00 dev=0:0 source="/etc/resolv.conf" target="/r/etc/resolv.conf" fstype="" data=""',

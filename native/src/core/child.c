@@ -42,14 +42,35 @@ _Noreturn void tsd_child_fail(const struct tsd_child *c, const char *step, const
   _exit(1);
 }
 
-/* Blocks until the parent says go; EOF means it gave up on us. */
-static void wait_for_go(const struct tsd_child *c) {
+/*
+ * Blocks until the parent says go; EOF means it gave up on us. The first "go" (placed: id maps,
+ * cgroups) carries the idmapped mounts (SCM_RIGHTS), in the order of the plan's TSD_OPF_IDMAP
+ * ops; want is how many, 0 for a later "go".
+ */
+static void wait_for_go(const struct tsd_child *c, size_t want) {
   char go;
+  union {
+    struct cmsghdr align;
+    char buf[CMSG_SPACE(sizeof(int) * TSD_MAX_IDMAP_MOUNTS)];
+  } control;
+  struct iovec iov = {.iov_base = &go, .iov_len = 1};
+  struct msghdr msg = {.msg_iov = &iov,
+                       .msg_iovlen = 1,
+                       .msg_control = control.buf,
+                       .msg_controllen = sizeof(control)};
   ssize_t n;
   do
-    n = read(c->sync_fd, &go, 1);
+    n = recvmsg(c->sync_fd, &msg, MSG_CMSG_CLOEXEC);
   while (n < 0 && errno == EINTR);
   if (n != 1) _exit(1);
+  if (want == 0) return;
+  struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+  if ((msg.msg_flags & MSG_CTRUNC) || cm == NULL || cm->cmsg_type != SCM_RIGHTS ||
+      cm->cmsg_len != CMSG_LEN(sizeof(int) * want)) {
+    errno = EPROTO;
+    tsd_child_fail(c, "idmap", "");
+  }
+  memcpy(c->idmap_fds, CMSG_DATA(cm), sizeof(int) * want);
 }
 
 /*
@@ -62,7 +83,7 @@ static void wait_for_runtime_hooks(const struct tsd_child *c) {
   memset(&pause, 0, sizeof(pause));
   strcpy(pause.path, TSD_RUNTIME_HOOKS_PAUSE);
   if (write(c->err_fd, &pause, sizeof(pause)) != (ssize_t)sizeof(pause)) _exit(1);
-  wait_for_go(c);
+  wait_for_go(c, 0);
 }
 
 /*
@@ -75,8 +96,13 @@ static void become_userns_root(const struct tsd_child *c) {
 
 /* root: resolve targets below this host path inside it (before pivot_root), or NULL. */
 static void run_ops(const struct tsd_child *c, const struct tsd_fs_ops *ops, const char *root) {
-  for (size_t i = 0; i < ops->n; i++)
-    tsd_fs_op_run(c, &ops->v[i], root);
+  size_t idmapped = 0;
+  for (size_t i = 0; i < ops->n; i++) {
+    bool idmap = (ops->v[i].flags & TSD_OPF_IDMAP) != 0;
+    int mount_fd = idmap ? c->idmap_fds[idmapped++] : -1;
+    tsd_fs_op_run(c, &ops->v[i], root, mount_fd);
+    if (idmap) close(mount_fd);
+  }
 }
 
 /*
@@ -109,7 +135,7 @@ static void set_rlimits(const struct tsd_child *c) {
 _Noreturn void tsd_child_main(const struct tsd_child *c) {
   const struct tsd_plan *p = c->plan;
   /* The parent has placed us (id maps, cgroups). */
-  wait_for_go(c);
+  wait_for_go(c, p->n_idmap_mounts);
   if (p->namespaces & CLONE_NEWUSER) become_userns_root(c);
   /* Only now: the new cgroup namespace is rooted at the cgroups the parent just put us in. */
   if ((p->namespaces & CLONE_NEWCGROUP) && unshare(CLONE_NEWCGROUP) < 0)

@@ -26,7 +26,8 @@ struct tsd_child_error {
 
 struct tsd_child {
   const struct tsd_plan *plan;
-  int sync_fd;           /* read end: one byte from the parent means "go", EOF means "die" */
+  int sync_fd;           /* unix socket: one byte from the parent means "go", EOF "die" */
+  int *idmap_fds;        /* plan->n_idmap_mounts slots, filled with the mounts sent with "go" */
   int err_fd;            /* write end, O_CLOEXEC */
   int start_fd;          /* listening socket to wait on before execve, or -1 */
   unsigned cap_last_cap; /* from /proc/sys/kernel/cap_last_cap, read before clone */
@@ -42,8 +43,10 @@ _Noreturn void tsd_child_fail(const struct tsd_child *c, const char *step, const
 /*
  * fsops.c: one ROOTFS_OP or CONTAINER_OP; fails through tsd_child_fail. With root (the host
  * path of the container's root, for ROOTFS_OPs), targets below it are resolved inside it.
+ * mount_fd is the detached mount an idmapped bind (TSD_OPF_IDMAP) attaches, else -1.
  */
-void tsd_fs_op_run(const struct tsd_child *c, const struct tsd_fs_op *op, const char *root);
+void tsd_fs_op_run(const struct tsd_child *c, const struct tsd_fs_op *op, const char *root,
+                   int mount_fd);
 
 /*
  * inroot.c: the part of target below root ("" for root itself), or NULL when not below it. A

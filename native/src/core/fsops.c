@@ -80,7 +80,14 @@ static const char *or_null(const char *s) {
   return s[0] == '\0' ? NULL : s;
 }
 
-static int mount_at(const struct tsd_fs_op *op, const char *target) {
+/*
+ * mount_fd: a detached mount (TSD_OPF_IDMAP) to attach instead; target may be a /proc/self/fd
+ * link, which move_mount(2) follows only when told to.
+ */
+static int mount_at(const struct tsd_fs_op *op, const char *target, int mount_fd) {
+  if (mount_fd >= 0)
+    return move_mount(mount_fd, "", AT_FDCWD, target,
+                      MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_SYMLINKS);
   /* A propagation flag makes mount(2) change the type only, ignoring the rest: do it after. */
   unsigned long flags = op->mount_flags & ~PROPAGATION_FLAGS;
   return mount(or_null(op->source), target, or_null(op->fstype), flags, or_null(op->data));
@@ -97,10 +104,10 @@ static int after_mount(const struct tsd_fs_op *op, const char *target) {
   return 0;
 }
 
-static int do_mount(const struct tsd_fs_op *op) {
+static int do_mount(const struct tsd_fs_op *op, int mount_fd) {
   if ((op->flags & TSD_OPF_MKDIR_TARGET) && make_dir(op->target, 0755) < 0) return -1;
   if ((op->flags & TSD_OPF_MKFILE_TARGET) && make_file(op->target) < 0) return -1;
-  if (mount_at(op, op->target) < 0) return -1;
+  if (mount_at(op, op->target, mount_fd) < 0) return -1;
   return after_mount(op, op->target);
 }
 
@@ -150,7 +157,8 @@ static int create_in_root(const char *root, const char *rel, const struct tsd_fs
  * (inroot.c), the mount made on the fd of what was resolved, never on a name a symlink could
  * redirect between the check and the use.
  */
-static int run_in_root(const char *root, const char *rel, const struct tsd_fs_op *op) {
+static int run_in_root(const char *root, const char *rel, const struct tsd_fs_op *op,
+                       int mount_fd) {
   uint64_t resolve = (op->flags & TSD_OPF_NO_SYMLINKS) ? RESOLVE_NO_SYMLINKS : 0;
   bool creates =
       op->kind != TSD_OP_MOUNT || (op->flags & (TSD_OPF_MKDIR_TARGET | TSD_OPF_MKFILE_TARGET)) != 0;
@@ -161,7 +169,7 @@ static int run_in_root(const char *root, const char *rel, const struct tsd_fs_op
   int fd = tsd_in_root_open(root, rel, dir, resolve);
   if (fd < 0) return -1;
   fd_path(path, sizeof(path), fd);
-  if (close_keep_errno(fd, mount_at(op, path)) < 0) return -1;
+  if (close_keep_errno(fd, mount_at(op, path, mount_fd)) < 0) return -1;
   /* The old fd names what the mount now covers: resolve again to reach the mount itself. */
   if ((op->mount_flags & PROPAGATION_FLAGS) == 0 && !(op->flags & TSD_OPF_READONLY)) return 0;
   fd = tsd_in_root_open(root, rel, 0, resolve);
@@ -194,7 +202,8 @@ static int write_file(const char *target, const char *data) {
   return close_keep_errno(fd, n >= 0 && (size_t)n == len ? 0 : -1);
 }
 
-void tsd_fs_op_run(const struct tsd_child *c, const struct tsd_fs_op *op, const char *root) {
+void tsd_fs_op_run(const struct tsd_child *c, const struct tsd_fs_op *op, const char *root,
+                   int mount_fd) {
   static const char *const steps[] = {
       [TSD_OP_MOUNT] = "mount",     [TSD_OP_MKDIR] = "mkdir", [TSD_OP_MKNOD] = "mknod",
       [TSD_OP_SYMLINK] = "symlink", [TSD_OP_MASK] = "mask",   [TSD_OP_READONLY] = "readonly",
@@ -206,12 +215,12 @@ void tsd_fs_op_run(const struct tsd_child *c, const struct tsd_fs_op *op, const 
                  (op->kind == TSD_OP_MOUNT || op->kind == TSD_OP_MKDIR ||
                   op->kind == TSD_OP_MKNOD || op->kind == TSD_OP_SYMLINK);
   if (in_root) {
-    if (run_in_root(root, rel, op) < 0) tsd_child_fail(c, steps[op->kind], op->target);
+    if (run_in_root(root, rel, op, mount_fd) < 0) tsd_child_fail(c, steps[op->kind], op->target);
     return;
   }
   switch (op->kind) {
   case TSD_OP_MOUNT:
-    rc = do_mount(op);
+    rc = do_mount(op, mount_fd);
     break;
   case TSD_OP_MKDIR:
     rc = make_dir(op->target, op->mode);

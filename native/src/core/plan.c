@@ -19,7 +19,8 @@
   (CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET |       \
    CLONE_NEWCGROUP)
 #define OP_FLAGS                                                                                   \
-  (TSD_OPF_MKDIR_TARGET | TSD_OPF_MKFILE_TARGET | TSD_OPF_READONLY | TSD_OPF_NO_SYMLINKS)
+  (TSD_OPF_MKDIR_TARGET | TSD_OPF_MKFILE_TARGET | TSD_OPF_READONLY | TSD_OPF_NO_SYMLINKS |         \
+   TSD_OPF_IDMAP)
 #define BIT(tag) (1ull << (tag))
 #define REPEATED_TAGS                                                                              \
   (BIT(TSD_TAG_ARG) | BIT(TSD_TAG_ENV) | BIT(TSD_TAG_NS_JOIN) | BIT(TSD_TAG_ADDITIONAL_GID) |      \
@@ -362,6 +363,25 @@ static int decode_next(struct decoder *d, const uint8_t *buf, size_t len, size_t
   return 0;
 }
 
+/* Idmapped binds: rootfs mounts only, in a user namespace of the plan's own, few enough. */
+static int check_idmap_mounts(struct decoder *d) {
+  struct tsd_plan *p = d->plan;
+  for (size_t i = 0; i < p->container_ops.n; i++)
+    if (p->container_ops.v[i].flags & TSD_OPF_IDMAP) return fail(d, "idmap on a container op");
+  for (size_t i = 0; i < p->rootfs_ops.n; i++) {
+    const struct tsd_fs_op *op = &p->rootfs_ops.v[i];
+    if (!(op->flags & TSD_OPF_IDMAP)) continue;
+    if (op->kind != TSD_OP_MOUNT || op->source[0] == '\0')
+      return fail(d, "idmap on an op that is not a bind mount");
+    p->n_idmap_mounts++;
+  }
+  if (p->n_idmap_mounts > 0 && !(p->namespaces & CLONE_NEWUSER))
+    return fail(d, "idmapped mounts without a user namespace of the container's own");
+  if (p->n_idmap_mounts > TSD_MAX_IDMAP_MOUNTS)
+    return fail(d, "more than %d idmapped mounts", TSD_MAX_IDMAP_MOUNTS);
+  return 0;
+}
+
 static int check_required(struct decoder *d) {
   if (d->plan->args.n == 0) return fail(d, "plan has no argv");
   if (d->plan->cwd == NULL) return fail(d, "plan has no cwd");
@@ -372,7 +392,7 @@ static int check_required(struct decoder *d) {
   if (d->plan->rootfs == NULL && !joins_mnt) return fail(d, "plan has no rootfs");
   if (d->plan->n_hooks > 0 && d->plan->hook_state == NULL)
     return fail(d, "plan has hooks but no hook state");
-  return 0;
+  return check_idmap_mounts(d);
 }
 
 int tsd_plan_decode(const uint8_t *buf, size_t len, struct tsd_plan *plan, char *err,

@@ -79,6 +79,7 @@ struct tsd_plan {
   int32_t oom_score_adj;
   struct tsd_strv cgroup_procs;
   struct tsd_fs_ops rootfs_ops, container_ops;
+  size_t n_idmap_mounts; /* rootfs ops with TSD_OPF_IDMAP */
   bool readonly_rootfs;
   bool loopback_up;
   uint64_t propagation;

@@ -55,8 +55,8 @@
  *                                                             dirs are removed and the exit
  *                                                             file is written; then exit
  *
- *   S (the step that failed): start_socket setns clone uid_map gid_map cgroup oom_score_adj sync
- *   runtime_hooks createContainer startContainer
+ *   S (the step that failed): start_socket setns clone uid_map gid_map cgroup oom_score_adj idmap
+ *   sync runtime_hooks createContainer startContainer
  * userns unshare setsid propagation mount mkdir mknod symlink mask readonly chdir pivot_root
  *   sethostname loopback rlimit setgroups setgid setuid capabilities no_new_privs cwd exec,
  *   or monitor (its own set-up). "sync" means the child vanished during the handshake.

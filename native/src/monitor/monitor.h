@@ -32,6 +32,18 @@ pid_t spawn_container(const struct tsd_plan *plan, unsigned cap_last_cap, int co
 /* Fills *e with (step, errno, path); returns -1 for the caller to return. */
 int set_error(struct tsd_child_error *e, const char *step, const char *path);
 
+/* spawn.c: closes n fds. */
+void close_all(const int *fds, size_t n);
+
+/*
+ * idmap.c: the plan's TSD_OPF_IDMAP binds as detached mounts idmapped to child pid's user
+ * namespace, into fds (plan->n_idmap_mounts of them); on failure none stay open, *e says why.
+ */
+int idmap_make_mounts(const struct tsd_plan *p, pid_t pid, int *fds, struct tsd_child_error *e);
+
+/* idmap.c: the "go" byte on the sync socket, with n fds as SCM_RIGHTS when n > 0. */
+int send_go(int sync_fd, const int *fds, size_t n);
+
 /* log.c: the container's stdout and stderr, through pipes, to a json-file log (see log.c). */
 #define LOG_CHUNK 16384
 struct tsd_log_buf {

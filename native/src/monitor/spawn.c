@@ -5,8 +5,9 @@
  *   setns() into the plan's namespaces
  *   clone(NAMESPACES minus cgroup)  ---->   blocks reading the sync pipe
  *   uid_map, gid_map, cgroup.procs,
- *   oom_score_adj
- *   "go" on the sync pipe           ---->   set-up steps ... execve
+ *   oom_score_adj, idmapped mounts
+ *   "go" (+ the mounts' fds) on the
+ *   sync socket                     ---->   set-up steps ... execve
  *   reads the error pipe            <----   EOF (exec'd) or one struct tsd_child_error
  *
  * With runtime hooks (OCI prestart, createRuntime), the child pauses once more after its mounts
@@ -143,12 +144,19 @@ static int read_verdict(int fd, struct tsd_child_error *e) {
   return -1;
 }
 
-/* Lets the placed child go and waits for its verdict, letting it go again after the caller ran
- * the runtime's hooks when it pauses for them. */
+/*
+ * Lets the placed child go, with its idmapped mounts, and waits for its verdict, letting it go
+ * again after the caller ran the runtime's hooks when it pauses for them.
+ */
 static int release(pid_t pid, int sync_fd, int err_fd, const struct tsd_plan *p,
                    const int *procs_fds, struct tsd_child_error *e) {
+  int idmap_fds[p->n_idmap_mounts + 1];
   if (place_child(p, procs_fds, pid, e) < 0) return -1;
-  if (write(sync_fd, "g", 1) != 1) return set_error(e, "sync", "");
+  /* After the maps: an idmapping takes the namespace's mapping as it is at mount_setattr. */
+  if (idmap_make_mounts(p, pid, idmap_fds, e) < 0) return -1;
+  int sent = send_go(sync_fd, idmap_fds, p->n_idmap_mounts);
+  close_all(idmap_fds, p->n_idmap_mounts);
+  if (sent < 0) return set_error(e, "sync", "");
   int rc = read_verdict(err_fd, e);
   if (rc == 1) {
     if (status_runtime_hooks(pid) < 0) return set_error(e, "runtime_hooks", "");
@@ -197,7 +205,7 @@ static int listen_for_start(const char *path, struct tsd_child_error *e) {
   return fd;
 }
 
-static void close_all(const int *fds, size_t n) {
+void close_all(const int *fds, size_t n) {
   for (size_t i = 0; i < n; i++)
     close(fds[i]);
 }
@@ -216,12 +224,14 @@ pid_t spawn_container(const struct tsd_plan *p, unsigned cap_last_cap, int conso
                       struct tsd_child_error *e) {
   int sync[2], err[2];
   int procs_fds[p->cgroup_procs.n + 1];
+  int idmap_slots[p->n_idmap_mounts + 1];
   int start_fd = -1;
   if (open_procs_files(p, procs_fds, e) < 0) return -1;
   if (p->start_socket != NULL && (start_fd = listen_for_start(p->start_socket, e)) < 0)
     return abandon(p, procs_fds, -1);
   if (join_namespaces(p, e) < 0) return abandon(p, procs_fds, start_fd);
-  if (pipe2(sync, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0) {
+  /* A socket, not a pipe: "go" carries the idmapped mounts' fds. */
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sync) < 0 || pipe2(err, O_CLOEXEC) < 0) {
     set_error(e, "clone", "pipe");
     return abandon(p, procs_fds, start_fd);
   }
@@ -237,6 +247,7 @@ pid_t spawn_container(const struct tsd_plan *p, unsigned cap_last_cap, int conso
     close(err[0]);
     struct tsd_child c = {.plan = p,
                           .sync_fd = sync[0],
+                          .idmap_fds = idmap_slots,
                           .err_fd = err[1],
                           .start_fd = start_fd,
                           .cap_last_cap = cap_last_cap,
