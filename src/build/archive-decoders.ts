@@ -25,9 +25,10 @@ function hostDecoder(tool: 'bzip2' | 'xz', pkg: string): Decoder {
       });
     });
     let inputError: Error | undefined;
-    pipeline(Readable.from(source), child.stdin, (err: NodeJS.ErrnoException | null) => {
+    // Node calls back with undefined, not null, on success (whatever its types say).
+    pipeline(Readable.from(source), child.stdin, (err: NodeJS.ErrnoException | null | undefined) => {
       // EPIPE: the decoder stopped reading (bad data, or we stopped it); its status says which.
-      if (err !== null && err.code !== 'EPIPE') inputError = err;
+      if (err !== undefined && err !== null && err.code !== 'EPIPE') inputError = err;
     });
     let complete = false;
     try {
