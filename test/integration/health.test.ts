@@ -121,6 +121,14 @@ describe('health checks', () => {
     expect((await cli(['rm', '-f', name])).code).toBe(0);
   });
 
+  it("run in a container's own user namespace, joined first", async () => {
+    const name = unique('userns');
+    await runDetached(name, [...FAST, '--userns', 'private', '--health-cmd', 'id -u; cat /proc/self/uid_map']);
+    const last = (await untilHealth(name, 'healthy')).Log.at(-1);
+    expect(last?.Output.split(/\s+/).filter(Boolean)).toEqual(['0', '0', '100000', '65536']);
+    expect((await cli(['rm', '-f', name])).code).toBe(0);
+  });
+
   it('show (health: starting) until the first check', async () => {
     const name = unique('starting');
     await runDetached(name, ['--health-cmd', 'true', '--health-interval', '1h']);
