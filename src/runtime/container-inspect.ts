@@ -2,7 +2,8 @@
 import type { NetworkSettings } from '../network/settings.js';
 import type { ObservedContainer } from './container-ops.js';
 import { networkModeOf } from './container-network.js';
-import { dockerHealthConfig, type HealthState, type ImageHealthcheck } from './healthcheck.js';
+import type { HealthConfig } from '../image/oci.js';
+import { dockerHealthConfig, type HealthState } from './healthcheck.js';
 import type { IdMapping } from './plan.js';
 
 export interface ContainerInspect {
@@ -46,7 +47,7 @@ export interface ContainerInspect {
     Tty: boolean;
     OpenStdin: boolean;
     /** The health check run: the image's HEALTHCHECK and the `--health-*` flags merged. */
-    Healthcheck?: Required<ImageHealthcheck>;
+    Healthcheck?: Required<HealthConfig>;
     /** Podman's name for `--health-on-failure`. */
     HealthcheckOnFailureAction?: string;
   };

@@ -5,6 +5,7 @@
  * (native/src/monitor/health.c) and keeps its state in `health.json`, in Docker's shape.
  */
 import { TsdockError } from '../errors.js';
+import type { HealthConfig } from '../image/oci.js';
 import { JOINABLE } from './exec-plan.js';
 import type { NamespaceJoin, SpawnPlan } from './plan.js';
 
@@ -37,16 +38,6 @@ export interface HealthcheckOptions {
   retries?: number;
   /** Default `none`. */
   onFailure?: HealthFailureAction;
-}
-
-/** The image's HEALTHCHECK (`config.Healthcheck`), durations in nanoseconds. */
-export interface ImageHealthcheck {
-  Test?: string[];
-  Interval?: number;
-  Timeout?: number;
-  StartPeriod?: number;
-  StartInterval?: number;
-  Retries?: number;
 }
 
 /** The check a container runs: image and caller merged, defaults applied. */
@@ -163,7 +154,7 @@ const imageMs = (ns: number | undefined): number => Math.ceil((ns ?? 0) / 1e6);
  * @throws TsdockError `INVALID_ARGUMENT` for a malformed test or value.
  */
 export function resolveHealthcheck(
-  image: ImageHealthcheck | undefined,
+  image: HealthConfig | undefined,
   options: HealthcheckOptions | undefined,
 ): Healthcheck | undefined {
   const o = options ?? {};
@@ -205,7 +196,7 @@ export function healthcheckJoins(plan: Pick<SpawnPlan, 'namespaces' | 'joinNames
 }
 
 /** Docker's `Config.Healthcheck`: the merged check, durations in nanoseconds. */
-export function dockerHealthConfig(check: Healthcheck): Required<ImageHealthcheck> {
+export function dockerHealthConfig(check: Healthcheck): Required<HealthConfig> {
   return {
     Test: check.test,
     Interval: check.intervalMs * 1e6,

@@ -5,7 +5,7 @@
 import { basename, dirname, posix } from 'node:path';
 import { TsdockError } from '../errors.js';
 import { capabilityNames, capabilitySets, resolveCapabilities } from './capabilities.js';
-import type { ImageHealthcheck } from './healthcheck.js';
+import type { HealthConfig } from '../image/oci.js';
 import type { CgroupMount } from './cgroups/detect.js';
 import { cgroupFsContainerOps, cgroupFsOps } from './cgroup-mounts.js';
 import { MS, parseMountOptions } from './mount-flags.js';
@@ -67,7 +67,7 @@ export interface ImageRuntimeConfig {
   /** `80/tcp` -> {}: what `-P` publishes. */
   ExposedPorts?: Record<string, object>;
   /** HEALTHCHECK; only `run` and `create` use it (`resolveHealthcheck`), a build's RUN does not. */
-  Healthcheck?: ImageHealthcheck;
+  Healthcheck?: HealthConfig;
 }
 
 /** Host paths of one container's files. */
