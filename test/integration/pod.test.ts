@@ -126,7 +126,14 @@ describe('pods', () => {
 
     const [server] = records().filter((r) => r.options.pod !== undefined && r.infra !== true);
     expect(server).toBeDefined();
-    const seen = await ok(['exec', server?.id ?? '', 'sh', '-c', 'cat /tmp/identity; cat /tmp/got; ps -o pid,args']);
+    // nc writes what it got after the client has its answer: wait for it, bounded.
+    const seen = await ok([
+      'exec',
+      server?.id ?? '',
+      'sh',
+      '-c',
+      'for i in $(seq 100); do grep -q ping /tmp/got && break; sleep 0.1; done; cat /tmp/identity; cat /tmp/got; ps -o pid,args',
+    ]);
     // The same namespaces (by inode) and host name on both sides; the server got the ping.
     expect(seen.split('\n').slice(0, 5)).toEqual(lines.slice(0, 5));
     expect(seen).toContain('ping');
