@@ -26,9 +26,10 @@ function connected(path: string): Promise<Socket> {
 }
 
 /**
- * Connects to the monitor of a running container with a terminal.
+ * Connects to the monitor of a running container.
  *
- * @throws TsdockError `CONFLICT` when nothing listens there (the container is not running).
+ * @throws TsdockError `CONFLICT` when nothing listens there: the container is not running, or a
+ *   library caller started it on its own stdio fds (`StdioMode`), which no one else can join.
  */
 export async function connectAttachSocket(path: string, name: string): Promise<Socket> {
   let dirFd: number | undefined;
@@ -39,7 +40,11 @@ export async function connectAttachSocket(path: string, name: string): Promise<S
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ECONNREFUSED') {
-      throw new TsdockError('CONFLICT', `container ${name} is not running`, { cause: err });
+      throw new TsdockError(
+        'CONFLICT',
+        `container ${name} takes no attach clients: it is not running, or runs on its starter's own stdio`,
+        { cause: err },
+      );
     }
     throw new TsdockError('STORE', `cannot attach to container ${name}: ${(err as Error).message}`, { cause: err });
   } finally {

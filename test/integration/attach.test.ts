@@ -214,5 +214,16 @@ describe('attach without a terminal', () => {
     attachment.stdin?.end();
     expect(await attachment.exit).toBe(7);
     await expect(runtime.attachStdio(name)).rejects.toMatchObject({ code: 'CONFLICT' });
+
+    // A container on its starter's own fds has no one else's output to give.
+    const own = await runtime.start('busybox', {
+      command: ['sleep', '60'],
+      network: 'none',
+      cgroupParent: parent,
+      stdio: { stdin: 'ignore', output: 'ignore' },
+    });
+    await expect(runtime.attachStdio(own.id)).rejects.toThrow(/takes no attach clients/);
+    await runtime.kill(own.id);
+    await own.wait();
   });
 });
