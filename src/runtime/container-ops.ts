@@ -24,7 +24,7 @@ import {
 import { observeState, type ObservedState } from './container-state.js';
 import { actorOf, recordEvent, type ContainerEventBody } from './events.js';
 import { listContainers, withContainersLock, type StoredContainer } from './container-store.js';
-import { isAlive } from './proc-stat.js';
+import { isAlive, untilGone } from './proc-stat.js';
 
 /** A container and the state it is really in. */
 export interface ObservedContainer extends StoredContainer {
@@ -226,7 +226,7 @@ export async function removeContainer(
     await cgroup.kill();
     await waitInactive(container);
   }
-  for (let i = 0; i < 200 && isAlive(record.state.monitor); i++) await sleep(10);
+  await untilGone(record.state.monitor);
   await (await openContainerCgroup({ name: record.id, parent: record.options.cgroupParent })).destroy();
   await releaseNetwork(containersRoot, record.id);
   removeContainerDir(containerDirPaths(containersRoot, record.id));

@@ -51,7 +51,7 @@ import { encodePlan } from './plan-codec.js';
 import { actorOf, recordEvent } from './events.js';
 import { monitorLifecycleArgs } from './monitor-args.js';
 import { NO_RESTART, type RestartPolicy } from './restart-policy.js';
-import { identify } from './proc-stat.js';
+import { identify, untilGone } from './proc-stat.js';
 import { attachSocketOf } from './attach-socket.js';
 import { spawnMonitor, type ExitStatus, type MonitorHandle, type StdioMode } from './spawn.js';
 import { resolveUser } from './user.js';
@@ -333,6 +333,8 @@ export async function startCreated(
   const paths = containerDirPaths(containersRoot, record.id);
   const spec = { name: record.id, parent: record.options.cgroupParent };
   if (options.justCreated !== true) {
+    // The last run's monitor, still closing after its exit file, would unlink this run's socket.
+    await untilGone(record.state.monitor);
     removeMonitorFiles(paths.dir);
     // A container whose monitor was killed may have left its cgroup: it must not be reused.
     await (await openContainerCgroup(spec)).destroy();

@@ -4,6 +4,7 @@
  * together with the pid names one process for the life of the boot (proc(5)).
  */
 import { readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 /** A process as it was when tsdock saw it start. */
 export interface ProcessIdentity {
@@ -39,4 +40,13 @@ export function identify(pid: number): ProcessIdentity | undefined {
 /** Whether the very process `who` names still runs. */
 export function isAlive(who: ProcessIdentity | undefined): boolean {
   return who !== undefined && processStartTime(who.pid) === who.startTime;
+}
+
+/**
+ * Waits, at most about `limitMs`, until `who` no longer runs: a monitor goes on briefly after the
+ * exit file it writes (closing its attach socket), and must be gone before its container's files
+ * and cgroup are reused or removed.
+ */
+export async function untilGone(who: ProcessIdentity | undefined, limitMs = 2000): Promise<void> {
+  for (let waited = 0; waited < limitMs && isAlive(who); waited += 10) await sleep(10);
 }

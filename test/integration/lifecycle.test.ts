@@ -209,7 +209,7 @@ describe('start, restart, pause, kill', () => {
     const id = await runDetached(name, ['sh', '-c', 'echo x >> /runs; wc -l < /runs']);
     expect((await cli(['wait', name])).stdout).toBe('0\n');
     const monitor = recordOf(name).state.monitor;
-    expect((await cli(['start', name])).code).toBe(0);
+    expect(await cli(['start', name])).toMatchObject({ code: 0, stderr: '' });
     expect(recordOf(name).state.monitor).not.toEqual(monitor);
     expect((await cli(['wait', name])).stdout).toBe('0\n');
     expect((await cli(['logs', id])).stdout).toBe('1\n2\n');
