@@ -28,14 +28,15 @@ struct tsd_log;
 /* The pollfds attach_poll_fds fills: the input fd, the attach socket, then one per client slot. */
 #define ATTACH_POLL_FDS (2 + ATTACH_MAX_CLIENTS)
 
+/* The scalars first: a free slot touches one page, never its buffers (see attach_open). */
 struct attach_client {
-  int fd;                                             /* -1: a free slot */
-  bool primary;                                       /* holds the output rather than lose it */
-  uint8_t in[ATTACH_FRAME_HEADER + ATTACH_FRAME_MAX]; /* received, not yet handled */
-  size_t in_len, in_done;                             /* in_done: input bytes already passed on */
-  bool blocked;                                       /* waits for the input fd to take input */
-  uint8_t out[ATTACH_OUT_MAX];                        /* frames not yet sent */
+  int fd;                 /* -1: a free slot */
+  bool primary;           /* holds the output rather than lose it */
+  bool blocked;           /* waits for the input fd to take input */
+  size_t in_len, in_done; /* in_done: input bytes already passed on */
   size_t out_len;
+  uint8_t in[ATTACH_FRAME_HEADER + ATTACH_FRAME_MAX]; /* received, not yet handled */
+  uint8_t out[ATTACH_OUT_MAX];                        /* frames not yet sent */
 };
 
 struct tsd_attach {
