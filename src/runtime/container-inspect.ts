@@ -100,7 +100,10 @@ export function inspectContainer(c: ObservedContainer): ContainerInspect {
       StartedAt: o.startedAt ?? ZERO_TIME,
       FinishedAt: o.finishedAt ?? ZERO_TIME,
       ExitReason: o.reason ?? '',
-      ...(r.healthcheck === undefined ? {} : { Health: o.health ?? { Status: 'starting', FailingStreak: 0, Log: [] } }),
+      // As Docker's: no Health before the first start, when no check has run or is due yet.
+      ...(r.healthcheck === undefined || o.status === 'created'
+        ? {}
+        : { Health: o.health ?? { Status: 'starting', FailingStreak: 0, Log: [] } }),
     },
     Config: {
       Hostname: opts.hostname ?? r.id.slice(0, 12),

@@ -129,6 +129,32 @@ describe('health checks', () => {
     expect((await cli(['rm', '-f', name])).code).toBe(0);
   });
 
+  it('show no health before the first start, and starting once started', async () => {
+    const name = unique('created');
+    const created = await cli([
+      'create',
+      '--network',
+      'none',
+      '--name',
+      name,
+      '--cgroup-parent',
+      parent,
+      '--health-cmd',
+      'true',
+      '--health-interval',
+      '1h',
+      'busybox',
+      ...SERVE,
+    ]);
+    expect(created).toMatchObject({ code: 0, stderr: '' });
+    const before = await inspect(name);
+    expect(before.State.Health).toBeUndefined();
+    expect(before.Config.Healthcheck?.Test).toEqual(['CMD-SHELL', 'true']);
+    expect((await cli(['start', name])).code).toBe(0);
+    expect((await inspect(name)).State.Health).toEqual({ Status: 'starting', FailingStreak: 0, Log: [] });
+    expect((await cli(['rm', '-f', name])).code).toBe(0);
+  });
+
   it('show (health: starting) until the first check', async () => {
     const name = unique('starting');
     await runDetached(name, ['--health-cmd', 'true', '--health-interval', '1h']);
