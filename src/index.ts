@@ -33,7 +33,7 @@ import {
   newContainerId,
   startContainer,
   startCreated,
-  type RuntimeImage,
+  type CreateRequest,
   type StartedContainer,
   type StartStdio,
 } from './runtime/container.js';
@@ -166,6 +166,12 @@ export interface CreateOptions extends ContainerOptions {
    * @example { name: 'on-failure', maximumRetryCount: 3 }
    */
   restartPolicy?: RestartPolicy;
+}
+
+/** A container's options once its pod, if any, has added what it shares (`runtime/pod.ts`). */
+interface PodMember {
+  options: ContainerOptions;
+  sharedNamespaces?: NamespaceJoin[];
 }
 
 /**
@@ -438,19 +444,8 @@ export class Runtime {
   async start(image: string, options: RunOptions & CreateOptions = {}): Promise<StartedContainer> {
     const member = await this.podMember(options);
     if (member.options.pod !== undefined) await (await this.pods()).start(member.options.pod);
-    return this.withPrepared(image, member.options, (prepared) =>
-      startContainer({
-        containersRoot: this.containersRoot(),
-        ...prepared,
-        ...member,
-        name: options.name,
-        autoRemove: options.autoRemove,
-        log: options.log,
-        init: options.init,
-        restartPolicy: options.restartPolicy,
-        healthcheck: resolveHealthcheck(prepared.image.config.Healthcheck, member.options.healthcheck),
-        stdio: options.stdio ?? { stdin: 'ignore', output: 'inherit' },
-      }),
+    return this.withRequest(image, member, options, (request) =>
+      startContainer({ ...request, stdio: options.stdio ?? { stdin: 'ignore', output: 'inherit' } }),
     );
   }
 
@@ -465,20 +460,7 @@ export class Runtime {
   }
 
   private async createRecord(image: string, options: CreateOptions): Promise<ContainerRecord> {
-    const member = await this.podMember(options);
-    return this.withPrepared(image, member.options, (prepared) =>
-      createContainer({
-        containersRoot: this.containersRoot(),
-        ...prepared,
-        ...member,
-        name: options.name,
-        autoRemove: options.autoRemove,
-        log: options.log,
-        init: options.init,
-        restartPolicy: options.restartPolicy,
-        healthcheck: resolveHealthcheck(prepared.image.config.Healthcheck, member.options.healthcheck),
-      }),
-    );
+    return this.withRequest(image, await this.podMember(options), options, createContainer);
   }
 
   /**
@@ -972,9 +954,7 @@ export class Runtime {
   }
 
   /** A container's options and namespace joins, resolved against its pod when it names one. */
-  private async podMember(
-    options: ContainerOptions,
-  ): Promise<{ options: ContainerOptions; sharedNamespaces?: NamespaceJoin[] }> {
+  private async podMember(options: ContainerOptions): Promise<PodMember> {
     if (options.pod === undefined) return { options };
     const [pods, { memberOptions }] = await Promise.all([this.pods(), import('./runtime/pod.js')]);
     const pod = pods.find(options.pod);
@@ -999,25 +979,34 @@ export class Runtime {
   }
 
   /**
-   * Runs `create` with a fresh id, the container's user namespace (a range of its own for
-   * `--userns auto`, freed again when `create` fails) and the image presented for it.
+   * Runs `create` with the container's whole request: a fresh id, its user namespace (a range of
+   * its own for `--userns auto`, freed again when `create` fails), the image presented for it,
+   * the caller's and its pod's options, and the image's health check under the caller's.
    */
-  private async withPrepared<T>(
+  private async withRequest<T>(
     image: string,
-    options: ContainerOptions,
-    create: (prepared: {
-      id: string;
-      image: RuntimeImage;
-      idMappings: UserNamespaceIds | undefined;
-      idmappedLayers: boolean;
-    }) => Promise<T>,
+    member: PodMember,
+    options: CreateOptions,
+    create: (request: CreateRequest) => Promise<T>,
   ): Promise<T> {
     const id = newContainerId();
-    const idMappings = await userNamespaceFor(this.containersRoot(), id, options.userns);
+    const idMappings = await userNamespaceFor(this.containersRoot(), id, member.options.userns);
     try {
       const { resolved, idmappedLayers } = await this.imageFor(image, idMappings);
-      const runtimeImage = { config: resolved.config, layerDirs: resolved.layerDirs, name: image, id: resolved.id };
-      return await create({ id, image: runtimeImage, idMappings, idmappedLayers });
+      return await create({
+        containersRoot: this.containersRoot(),
+        id,
+        image: { config: resolved.config, layerDirs: resolved.layerDirs, name: image, id: resolved.id },
+        idMappings,
+        idmappedLayers,
+        ...member,
+        name: options.name,
+        autoRemove: options.autoRemove,
+        log: options.log,
+        init: options.init,
+        restartPolicy: options.restartPolicy,
+        healthcheck: resolveHealthcheck(resolved.config.Healthcheck, member.options.healthcheck),
+      });
     } catch (err) {
       await releaseUserNamespace(this.containersRoot(), id);
       throw err;
