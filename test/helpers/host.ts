@@ -1,7 +1,7 @@
 /** Test helpers that deal with the real host: the CLI as a process, cgroups, mounts. */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readdir, readFile, rmdir } from 'node:fs/promises';
+import { readdir, readFile, rmdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { detectHierarchy } from '../../src/runtime/cgroups/index.js';
 
@@ -63,15 +63,40 @@ export async function cgroupsUnder(parent: string): Promise<string[]> {
   return found;
 }
 
-/** Removes a test's cgroup parent in every hierarchy (children first, when a test failed midway). */
+/**
+ * Removes a test's cgroup parent in every hierarchy, also after a test that failed midway: any
+ * cgroup still below it is thawed, its processes (this run's containers and pause processes, by
+ * the PIDs the cgroup lists) killed, and removed deepest first.
+ */
 export async function removeCgroupParent(parent: string): Promise<void> {
-  for (const dir of await cgroupParentDirs(parent)) {
-    for (const child of await cgroupsUnder(parent))
-      if (child.startsWith(dir)) await rmdir(child).catch(() => undefined);
-    await rmdir(dir).catch((err: unknown) => {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    });
+  for (const dir of await cgroupParentDirs(parent)) await removeCgroupTree(dir);
+}
+
+async function removeCgroupTree(dir: string): Promise<void> {
+  let entries;
+  try {
+    entries = await readdir(dir, { withFileTypes: true });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw err;
   }
+  for (const e of entries) if (e.isDirectory()) await removeCgroupTree(join(dir, e.name));
+  // A frozen task dies only once thawed (v1 freezer, v2 cgroup.freeze).
+  await writeFile(join(dir, 'freezer.state'), 'THAWED').catch(() => undefined);
+  await writeFile(join(dir, 'cgroup.freeze'), '0').catch(() => undefined);
+  for (let tries = 0; ; tries++) {
+    const pids = (await readFile(join(dir, 'cgroup.procs'), 'utf8')).split('\n').filter(Boolean).map(Number);
+    if (pids.length === 0 || tries === 100) break;
+    for (const pid of pids) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // Gone meanwhile.
+      }
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  await rmdir(dir);
 }
 
 /** The mount points of this (host) mount namespace. */
