@@ -1,10 +1,10 @@
 /** `tsdock builder prune [-a] [-f] [--filter until=DURATION]`: removes build cache, as Docker's. */
-import { createInterface } from 'node:readline/promises';
 import { Runtime } from '../../index.js';
 import { TsdockError } from '../../errors.js';
 import { parseGoDuration } from '../../build/dockerfile/duration.js';
 import { humanSize } from '../render.js';
 import type { GlobalOptions } from '../main.js';
+import { confirmPrune } from '../confirm-prune.js';
 
 export interface BuilderPruneFlags {
   all?: boolean;
@@ -29,23 +29,10 @@ export function parseUntilFilters(filters: readonly string[], now = Date.now()):
   return usedBefore;
 }
 
-async function confirmed(all: boolean): Promise<boolean> {
-  const what = all ? 'all build cache' : 'all dangling build cache';
-  const rl = createInterface({ input: process.stdin, output: process.stdout });
-  try {
-    const answer = await rl.question(`WARNING! This will remove ${what}.\nAre you sure you want to continue? [y/N] `);
-    return /^y(es)?$/i.test(answer.trim());
-  } catch {
-    return false; // stdin closed before an answer: no
-  } finally {
-    rl.close();
-  }
-}
-
 export async function builderPrune(globals: GlobalOptions, flags: BuilderPruneFlags): Promise<void> {
   const all = flags.all === true;
   const usedBefore = parseUntilFilters(flags.filter ?? []);
-  if (flags.force !== true && !(await confirmed(all))) return;
+  if (flags.force !== true && !(await confirmPrune(all ? 'all build cache' : 'all dangling build cache'))) return;
   const runtime = await Runtime.open({ root: globals.root });
   const { removed, reclaimed } = await runtime.pruneBuildCache({
     all,

@@ -1,10 +1,10 @@
 /** `tsdock image inspect IMAGE...` and `tsdock image prune [-a] [-f]`. */
-import { createInterface } from 'node:readline/promises';
 import { Runtime, type ImageInspect } from '../../index.js';
 import { familiarReference, familiarRepository, parseReference } from '../../image/reference.js';
 import { TsdockError } from '../../errors.js';
 import { humanSize } from '../render.js';
 import type { GlobalOptions } from '../main.js';
+import { confirmPrune } from '../confirm-prune.js';
 
 /** Docker's `image inspect` JSON for one image (RepoDigests: each repository with the stored manifest). */
 function dockerShape(image: ImageInspect): Record<string, unknown> {
@@ -40,24 +40,13 @@ export async function imageInspect(globals: GlobalOptions, refs: string[]): Prom
   return status;
 }
 
-/** Docker's question before a prune without -f: anything but y or yes leaves the store alone. */
-async function confirmed(all: boolean): Promise<boolean> {
-  const what = all ? 'all images without at least one container associated to them' : 'all dangling images';
-  const rl = createInterface({ input: process.stdin, output: process.stdout });
-  try {
-    const answer = await rl.question(`WARNING! This will remove ${what}.\nAre you sure you want to continue? [y/N] `);
-    return /^y(es)?$/i.test(answer.trim());
-  } catch {
-    // stdin closed before an answer: no.
-    return false;
-  } finally {
-    rl.close();
-  }
-}
-
 export async function imagePrune(globals: GlobalOptions, flags: { all?: boolean; force?: boolean }): Promise<void> {
   const all = flags.all === true;
-  if (flags.force !== true && !(await confirmed(all))) return;
+  if (
+    flags.force !== true &&
+    !(await confirmPrune(all ? 'all images without at least one container associated to them' : 'all dangling images'))
+  )
+    return;
   const runtime = await Runtime.open({ root: globals.root });
   const { lines, reclaimed } = await runtime.pruneImages({ all });
   const deleted = lines.length > 0 ? `Deleted Images:\n${lines.map((l) => `${l}\n`).join('')}\n` : '';
