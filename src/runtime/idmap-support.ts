@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import { StartError } from '../errors.js';
 import { capabilitySets } from './capabilities.js';
 import { MS } from './mount-flags.js';
+import { idmapLayerOp } from './plan-builder.js';
 import { encodePlan } from './plan-codec.js';
 import type { SpawnPlan } from './plan.js';
 import { readJsonFile, writeFileAtomic } from './record-file.js';
@@ -111,7 +112,7 @@ function probePlan(dir: string): SpawnPlan {
     rlimits: [],
     rootfsPropagation: MS.REC | MS.SLAVE,
     rootfsOps: [
-      { kind: 'mount', source: lower, target: lower, fstype: '', flags: MS.BIND, data: '', idmap: true },
+      idmapLayerOp(lower),
       { kind: 'chdir', target: dir },
       {
         kind: 'mount',

@@ -160,15 +160,12 @@ function idmapLayerOps(layerDirs: readonly string[]): FsOp[] {
       `an image of ${String(layerDirs.length)} layers cannot be idmapped (at most ${String(MAX_IDMAPPED_MOUNTS)})`,
     );
   }
-  return layerDirs.map((dir) => ({
-    kind: 'mount',
-    source: dir,
-    target: dir,
-    fstype: '',
-    flags: MS.BIND,
-    data: '',
-    idmap: true,
-  }));
+  return layerDirs.map(idmapLayerOp);
+}
+
+/** A layer directory idmapped onto itself (the monitor makes the idmapped mount, plan.h). */
+export function idmapLayerOp(dir: string): FsOp {
+  return { kind: 'mount', source: dir, target: dir, fstype: '', flags: MS.BIND, data: '', idmap: true };
 }
 
 /** The overlay mount of the rootfs; lower dirs are named relative to their parent (see `chdir`). */

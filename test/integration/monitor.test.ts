@@ -25,6 +25,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { monitorPath } from '../../src/native.js';
 import { inputFrames, MonitorFrameReader, resizeFrame } from '../../src/runtime/attach-protocol.js';
 import { encodePlan } from '../../src/runtime/plan-codec.js';
+import { idmapLayerOp } from '../../src/runtime/plan-builder.js';
 import type { FsOp, SpawnPlan } from '../../src/runtime/plan.js';
 
 const MS = {
@@ -507,15 +508,6 @@ describe('tsdock-monitor', () => {
   it('idmaps a root-owned layer into the user namespace; a failed idmap is reported as (step, errno, path)', async () => {
     const c = newContainer(USERNS_HOST_ID);
     const map = [{ containerID: 0, hostID: USERNS_HOST_ID, size: 65536 }];
-    const idmap = (dir: string): FsOp => ({
-      kind: 'mount',
-      source: dir,
-      target: dir,
-      fstype: '',
-      flags: MS.BIND,
-      data: '',
-      idmap: true,
-    });
     const userns = (rootfsOps: FsOp[]): SpawnPlan =>
       plan(c, ['sh', '-c', 'stat -c %u:%g /bin/busybox /etc; touch /etc/new && stat -c %u /etc/new'], {
         namespaces: ['user', 'mount', 'pid', 'uts', 'ipc', 'network', 'cgroup'],
@@ -525,13 +517,13 @@ describe('tsdock-monitor', () => {
         containerOps: [],
       });
     // `lower` belongs to the host's root: only the idmap makes it the namespace's root's.
-    const r = await run(userns([idmap(lower), ...overlayOps(c, lower)]));
+    const r = await run(userns([idmapLayerOp(lower), ...overlayOps(c, lower)]));
     expectExit(r, 0);
     expect(r.stdout).toBe('0:0\n0:0\n0\n');
     expect(statSync(join(c.upper, 'etc/new')).uid).toBe(USERNS_HOST_ID);
 
     const missing = join(base, 'no-such-layer');
-    expectError(await run(userns([idmap(missing), ...overlayOps(c, lower)])), 'idmap', ENOENT, missing);
+    expectError(await run(userns([idmapLayerOp(missing), ...overlayOps(c, lower)])), 'idmap', ENOENT, missing);
   });
 
   it('runs as root of a user namespace over a rootfs owned by the mapped root', async () => {
