@@ -72,7 +72,7 @@ function program(): Command {
         'host',
       )
       .option('--read-only', 'mount the container root read-only')
-      .option('-v, --volume <src:dst[:ro]>', 'bind mount a host path', collect, [])
+      .option('-v, --volume <src:dst[:opts]>', 'bind mount a host path (opts: ro, rw, idmap, U)', collect, [])
       .option('--tmpfs <dst[:opts]>', 'mount a tmpfs', collect, [])
       .option('--cap-add <cap>', 'add a capability', collect, [])
       .option('--cap-drop <cap>', 'drop a capability', collect, [])

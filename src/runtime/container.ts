@@ -56,6 +56,7 @@ import { attachSocketOf } from './attach-socket.js';
 import { spawnMonitor, type ExitStatus, type MonitorHandle, type StdioMode } from './spawn.js';
 import { resolveUser } from './user.js';
 import { releaseUserNamespace, type UserNamespaceIds } from './userns.js';
+import { checkVolumeOptions, chownVolumes, idmapRefusal } from './volume-owners.js';
 
 /** An image as the runtime sees it: a config and its unpacked layers (see DESIGN: no image/ here). */
 export interface RuntimeImage {
@@ -192,6 +193,7 @@ export async function createContainer(req: CreateRequest): Promise<ContainerReco
   const args = resolveArgs(image.config, options);
   checkNetworkOptions(options);
   checkNetworkExists(req.containersRoot, options);
+  checkVolumeOptions(options);
   const wanted = req.name === undefined ? undefined : checkName(req.name);
   const restartPolicy = req.restartPolicy ?? NO_RESTART;
   if (restartPolicy.name !== 'no' && req.autoRemove === true) {
@@ -210,6 +212,7 @@ export async function createContainer(req: CreateRequest): Promise<ContainerReco
     throw new TsdockError('INVALID_ARGUMENT', `--userns ${String(options.userns)} needs the container's id mappings`);
   }
   const idMappings = ids === undefined ? undefined : { uid: [ids.uid], gid: [ids.gid] };
+  await chownVolumes(options.binds ?? [], user, ids);
   const rootOwner = { uid: ids?.uid.hostID ?? 0, gid: ids?.gid.hostID ?? 0 };
   const hostname = options.hostname ?? id.slice(0, 12);
   // The plan names the cgroup's paths; the directories are made by each start.
@@ -366,7 +369,7 @@ export async function startCreated(
     await monitor?.exited.catch(() => undefined);
     await cgroup?.destroy();
     await releaseNetwork(containersRoot, record.id);
-    const error = asTsdockError(err, 'cannot start container');
+    const error = idmapRefusal(err, record.options.binds ?? []) ?? asTsdockError(err, 'cannot start container');
     record.state = { ...record.state, error: error.message };
     writeRecord(paths.dir, record);
     throw error;

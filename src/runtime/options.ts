@@ -10,11 +10,21 @@ import type { PortSpec } from '../network/ports.js';
 import type { CgroupLimits } from './cgroups/index.js';
 import type { HealthcheckOptions } from './healthcheck.js';
 
-/** A bind mount from the host (`-v /host:/ctr[:ro]`). */
+/** A bind mount from the host (`-v /host:/ctr[:ro,idmap,U]`). */
 export interface BindMount {
   source: string;
   target: string;
   readonly: boolean;
+  /**
+   * `idmap` (Podman's): an idmapped mount for the container's user namespace, so host id N
+   * shows as N inside and the container's root writes files its host owner's ids own.
+   */
+  idmap?: boolean;
+  /**
+   * `U` (Podman's): before the container starts, chown the source recursively to the host ids
+   * of the container's user (its `-u`, through the user namespace's mapping).
+   */
+  chown?: boolean;
 }
 
 /** A tmpfs mount (`--tmpfs /run:size=64m`); `options` is the mount data after Docker's defaults. */
@@ -127,19 +137,34 @@ function invalid(message: string): TsdockError {
   return new TsdockError('INVALID_ARGUMENT', message);
 }
 
-/** Parses `-v /host:/ctr[:ro|rw]`. Named volumes come with the lifecycle work. */
+/** The options `-v` takes after the container path, comma-separated (a subset of Podman's). */
+const BIND_OPTIONS = ['ro', 'rw', 'idmap', 'U'] as const;
+
+/** Parses `-v /host:/ctr[:OPT[,OPT…]]` with OPT among `ro`, `rw`, `idmap`, `U`. */
 export function parseBind(spec: string): BindMount {
   const parts = spec.split(':');
-  const [source = '', target = '', mode, ...rest] = parts;
-  const hint = 'expected -v /host/path:/container/path[:ro|rw]';
+  const [source = '', target = '', opts, ...rest] = parts;
+  const hint = 'expected -v /host/path:/container/path[:ro|rw][,idmap][,U]';
   if (rest.length > 0 || source === '' || target === '') throw invalid(`invalid volume "${spec}": ${hint}`);
   if (!isAbsolute(source)) {
     throw invalid(`invalid volume "${spec}": host path "${source}" must be absolute (named volumes are not supported)`);
   }
   if (!posix.isAbsolute(target)) throw invalid(`invalid volume "${spec}": container path "${target}" must be absolute`);
   if (cleanPath(target) === '/') throw invalid(`invalid volume "${spec}": cannot mount over the container's /`);
-  if (mode !== undefined && mode !== 'ro' && mode !== 'rw') throw invalid(`invalid volume "${spec}": ${hint}`);
-  return { source, target: cleanPath(target), readonly: mode === 'ro' };
+  const given = opts === undefined ? [] : opts.split(',');
+  for (const opt of given) {
+    if (opt.startsWith('idmap='))
+      throw invalid(`invalid volume "${spec}": idmap takes no mappings here (the container's own are used)`);
+    if (!(BIND_OPTIONS as readonly string[]).includes(opt)) throw invalid(`invalid volume "${spec}": ${hint}`);
+  }
+  if (given.includes('ro') && given.includes('rw')) throw invalid(`invalid volume "${spec}": ro and rw conflict`);
+  return {
+    source,
+    target: cleanPath(target),
+    readonly: given.includes('ro'),
+    ...(given.includes('idmap') ? { idmap: true } : {}),
+    ...(given.includes('U') ? { chown: true } : {}),
+  };
 }
 
 /** Linux's dev_t encoding (sysmacros.h: gnu_dev_major/gnu_dev_minor). */

@@ -333,6 +333,8 @@ function bindOps(root: string, input: PlanInput): FsOp[] {
     data: '',
     readonly: b.readonly,
     createTarget: input.bindKinds[i] ?? 'dir',
+    // The idmapped mount is made from the source alone (open_tree without AT_RECURSIVE).
+    ...(b.idmap === true ? { idmap: true, flags: MS.BIND } : {}),
   }));
   const tmpfs = (options.tmpfs ?? []).map((t: TmpfsMount): FsOp => {
     const { flags, data } = parseMountOptions(t.options);
@@ -346,6 +348,14 @@ function bindOps(root: string, input: PlanInput): FsOp[] {
       createTarget: 'dir',
     };
   });
+  const layers = input.idMappings !== undefined && input.idmappedLayers === true ? input.layerDirs.length : 0;
+  const idmapped = layers + binds.filter((b) => b.kind === 'mount' && b.idmap === true).length;
+  if (idmapped > MAX_IDMAPPED_MOUNTS) {
+    throw new TsdockError(
+      'INVALID_ARGUMENT',
+      `${String(idmapped)} idmapped mounts (layers and volumes) are too many: at most ${String(MAX_IDMAPPED_MOUNTS)}`,
+    );
+  }
   // Parents before children, so a mount below another is not hidden by it.
   const user = [...binds, ...tmpfs].sort((a, b) => depth(a) - depth(b));
   return [...files, ...user];

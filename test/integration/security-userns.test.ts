@@ -5,7 +5,8 @@
  * that exist only in the container's mount namespace (this kernel supports them); the fallback,
  * a chowned copy of each layer per range, is forced with `TSDOCK_IDMAPPED_LAYERS=0` and must
  * present the same files. Volumes under a mapping keep their host owners (ids outside the
- * mapping read as nobody) and are writable once owned by the mapped root.
+ * mapping read as nobody) and are writable once owned by the mapped root, or idmapped (`:idmap`:
+ * host owners shown as they are), or chowned into the range (`:U`).
  */
 import { chmodSync, chownSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -258,5 +259,81 @@ describe('volumes under a user namespace', () => {
     const owned = await run(['--userns', 'private'], 'stat -c %u:%g /data; echo x > /data/new; id -u');
     expect(owned).toMatchObject({ code: 0, stdout: '0:0\n0\n', stderr: '' });
     expect(statSync(join(volume, 'new')).uid).toBe(100000);
+  });
+
+  /** A fresh root-owned 0755 directory with one root-owned file, as most host dirs are. */
+  function rootOwnedDir(name: string): string {
+    const dir = join(box.root, '..', name);
+    mkdirSync(dir);
+    chmodSync(dir, 0o755);
+    writeFileSync(join(dir, 'file'), 'from the host\n', { mode: 0o644 });
+    return dir;
+  }
+
+  const runIn = (flags: string[], script: string): ReturnType<typeof tsdock> =>
+    cli(['run', '--rm', '--cgroup-parent', parent, ...flags, 'busybox', 'sh', '-c', script]);
+
+  it(":idmap shows host owners inside and makes what the container root writes the host root's", async () => {
+    const dir = rootOwnedDir('idmapped');
+    const write = 'stat -c %u:%g /data /data/file; echo x >> /data/file && echo y > /data/new && id -u';
+    // Without idmap the container's root is an unprivileged host id there: refused.
+    const plain = await runIn(['--userns', 'private', '-v', `${dir}:/data`], write);
+    expect(plain.stdout).toBe('65534:65534\n65534:65534\n');
+    expect(plain.stderr).toMatch(/\/data\/file: Permission denied/);
+
+    const idmapped = await runIn(['--userns', 'private', '-v', `${dir}:/data:idmap`], write);
+    expect(idmapped).toMatchObject({ code: 0, stdout: '0:0\n0:0\n0\n', stderr: '' });
+    expect(readFileSync(join(dir, 'file'), 'utf8')).toBe('from the host\nx\n');
+    expect(statSync(join(dir, 'new'))).toMatchObject({ uid: 0, gid: 0 });
+    // Read-only as asked, still idmapped.
+    const ro = await runIn(
+      ['--userns', 'private', '-v', `${dir}:/data:ro,idmap`],
+      'stat -c %u /data/new; touch /data/z',
+    );
+    expect(ro.stdout).toBe('0\n');
+    expect(ro.stderr).toMatch(/Read-only file system/);
+    expect(await storeMounts()).toEqual([]);
+  });
+
+  it(':idmap lets two --userns auto containers share one directory with the same owners', async () => {
+    const dir = rootOwnedDir('shared-idmapped');
+    const [x, y] = [`idmap-x-${String(process.pid)}`, `idmap-y-${String(process.pid)}`];
+    for (const name of [x, y]) await startDetached(name, ['--userns', 'auto', '-v', `${dir}:/data:idmap`]);
+    await sh(x, 'echo from-x > /data/x');
+    expect(await sh(y, 'stat -c %u:%g /data/x; cat /data/x; echo from-y > /data/y')).toBe('0:0\nfrom-x\n');
+    expect(statSync(join(dir, 'x')).uid).toBe(0);
+    expect(statSync(join(dir, 'y')).uid).toBe(0);
+    expect(await cli(['rm', '-f', x, y])).toMatchObject({ code: 0, stderr: '' });
+  });
+
+  it(":U chowns the source to the container user's host ids before it starts", async () => {
+    const dir = rootOwnedDir('chowned');
+    mkdirSync(join(dir, 'sub'));
+    const r = await runIn(
+      ['--userns', 'private', '-u', '1000:1001', '-v', `${dir}:/data:U`],
+      'stat -c %u:%g /data /data/sub/; echo x > /data/sub/new && id -u',
+    );
+    expect(r).toMatchObject({ code: 0, stdout: '1000:1001\n1000:1001\n1000\n', stderr: '' });
+    for (const path of [dir, join(dir, 'file'), join(dir, 'sub'), join(dir, 'sub', 'new')]) {
+      expect(statSync(path)).toMatchObject({ uid: 101000, gid: 101001 });
+    }
+    // Without a user namespace the ids are the host's own.
+    expect((await runIn(['-v', `${dir}:/data:U`], 'stat -c %u:%g /data/file')).stdout).toBe('0:0\n');
+    expect(statSync(join(dir, 'sub', 'new'))).toMatchObject({ uid: 0, gid: 0 });
+  });
+
+  it('refuses idmap without a user namespace, and where the filesystem cannot be idmapped', async () => {
+    const dir = rootOwnedDir('refused');
+    const without = await runIn(['-v', `${dir}:/data:idmap`], 'true');
+    expect(without.code).toBe(125);
+    expect(without.stderr).toBe(
+      `tsdock: volume ${dir}:/data: idmap needs a user namespace of the container's own (add --userns private or --userns auto)\n`,
+    );
+    // sysfs does not allow idmapped mounts (no FS_ALLOW_IDMAP).
+    const sysfs = await runIn(['--userns', 'private', '-v', '/sys/fs:/data:ro,idmap'], 'true');
+    expect(sysfs.code).toBe(125);
+    expect(sysfs.stderr).toMatch(
+      /^tsdock: volume \/sys\/fs:\/data: the kernel or filesystem refuses an idmapped mount \(.+\): drop idmap and use U to chown it into the container's range\n$/,
+    );
   });
 });

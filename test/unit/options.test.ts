@@ -6,6 +6,10 @@ describe('parseBind', () => {
     ['/data:/data', { source: '/data', target: '/data', readonly: false }],
     ['/data:/mnt/x/:ro', { source: '/data', target: '/mnt/x', readonly: true }],
     ['/data:/mnt:rw', { source: '/data', target: '/mnt', readonly: false }],
+    ['/data:/mnt:idmap', { source: '/data', target: '/mnt', readonly: false, idmap: true }],
+    ['/data:/mnt:ro,idmap', { source: '/data', target: '/mnt', readonly: true, idmap: true }],
+    ['/data:/mnt:U', { source: '/data', target: '/mnt', readonly: false, chown: true }],
+    ['/data:/mnt:rw,U,idmap', { source: '/data', target: '/mnt', readonly: false, idmap: true, chown: true }],
   ])('%s', (spec, expected) => {
     expect(parseBind(spec)).toEqual(expected);
   });
@@ -17,6 +21,10 @@ describe('parseBind', () => {
     ['/data:/', /cannot mount over the container's \//],
     ['/data:/x:rx', /expected -v/],
     ['/a:/b:ro:extra', /expected -v/],
+    ['/a:/b:ro,u', /expected -v .*\[,idmap\]\[,U\]/],
+    ['/a:/b:ro,rw', /ro and rw conflict/],
+    ['/a:/b:idmap=uids=0-1-2', /idmap takes no mappings here/],
+    ['/a:/b:', /expected -v/],
   ])('rejects %s', (spec, message) => {
     expect(() => parseBind(spec)).toThrow(message);
   });

@@ -171,6 +171,30 @@ describe('buildSpawnPlan', () => {
     ).toThrow(/254 layers cannot be idmapped/);
   });
 
+  it('makes an idmap volume an idmapped bind of its source alone, counted with the layers', () => {
+    const map = [{ containerID: 0, hostID: 100000, size: 65536 }];
+    const userns = { options: { userns: 'private' as const }, idMappings: { uid: map, gid: map } };
+    const volume = (idmap: boolean) => ({ source: '/h/v', target: '/v', readonly: true, ...(idmap ? { idmap } : {}) });
+    const bindOf = (plan: ReturnType<typeof buildSpawnPlan>): FsOp | undefined =>
+      plan.rootfsOps.find((op) => op.target === '/s/c/rootfs/v');
+    const plain = buildSpawnPlan(input({ ...userns, options: { ...userns.options, binds: [volume(false)] } }));
+    expect(bindOf(plain)).toMatchObject({ flags: MS.BIND | MS.REC, readonly: true });
+    expect(bindOf(plain)).not.toHaveProperty('idmap');
+    const idmapped = buildSpawnPlan(input({ ...userns, options: { ...userns.options, binds: [volume(true)] } }));
+    expect(bindOf(idmapped)).toMatchObject({ source: '/h/v', flags: MS.BIND, readonly: true, idmap: true });
+    const layers = Array.from({ length: 253 }, (_, i) => `/s/layers/l${String(i)}`);
+    expect(() =>
+      buildSpawnPlan(
+        input({
+          ...userns,
+          idmappedLayers: true,
+          layerDirs: layers,
+          options: { ...userns.options, binds: [volume(true)] },
+        }),
+      ),
+    ).toThrow(/254 idmapped mounts \(layers and volumes\) are too many/);
+  });
+
   it('orders volumes parents first, read-only where asked', () => {
     const plan = buildSpawnPlan(
       input({
