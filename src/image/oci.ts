@@ -233,49 +233,23 @@ function parseHealthcheck(c: Checker, v: unknown): HealthConfig {
 function parseExecConfig(c: Checker, v: unknown): ImageConfig {
   const o = c.object(v, 'config');
   const out: ImageConfig = {};
-  const set = <K extends keyof ImageConfig>(key: K, value: ImageConfig[K] | undefined): void => {
+  const field = <K extends keyof ImageConfig>(key: K, parse: (v: unknown, path: string) => ImageConfig[K]): void => {
+    const value = c.optional(o[key], (s) => parse(s, `config.${key}`));
     if (value !== undefined) out[key] = value;
   };
-  set(
-    'User',
-    c.optional(o.User, (s) => c.string(s, 'config.User')),
-  );
-  set(
-    'ExposedPorts',
-    c.optional(o.ExposedPorts, (s) => c.objectMap(s, 'config.ExposedPorts')),
-  );
-  set(
-    'Env',
-    c.optional(o.Env, (s) => c.strings(s, 'config.Env')),
-  );
-  set(
-    'Entrypoint',
-    c.optional(o.Entrypoint, (s) => c.strings(s, 'config.Entrypoint')),
-  );
-  set(
-    'Cmd',
-    c.optional(o.Cmd, (s) => c.strings(s, 'config.Cmd')),
-  );
-  set(
-    'Volumes',
-    c.optional(o.Volumes, (s) => c.objectMap(s, 'config.Volumes')),
-  );
-  set(
-    'WorkingDir',
-    c.optional(o.WorkingDir, (s) => c.string(s, 'config.WorkingDir')),
-  );
-  set(
-    'Labels',
-    c.optional(o.Labels, (s) => c.stringMap(s, 'config.Labels')),
-  );
-  set(
-    'StopSignal',
-    c.optional(o.StopSignal, (s) => c.string(s, 'config.StopSignal')),
-  );
-  set(
-    'Healthcheck',
-    c.optional(o.Healthcheck, (s) => parseHealthcheck(c, s)),
-  );
+  const string = (s: unknown, path: string): string => c.string(s, path);
+  const strings = (s: unknown, path: string): string[] => c.strings(s, path);
+  const objectMap = (s: unknown, path: string): Record<string, object> => c.objectMap(s, path);
+  field('User', string);
+  field('ExposedPorts', objectMap);
+  field('Env', strings);
+  field('Entrypoint', strings);
+  field('Cmd', strings);
+  field('Volumes', objectMap);
+  field('WorkingDir', string);
+  field('Labels', (s, path) => c.stringMap(s, path));
+  field('StopSignal', string);
+  field('Healthcheck', (s) => parseHealthcheck(c, s));
   return out;
 }
 

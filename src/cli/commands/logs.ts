@@ -2,6 +2,7 @@
 import { TsdockError } from '../../errors.js';
 import { Runtime } from '../../index.js';
 import type { GlobalOptions } from '../main.js';
+import { interruptible } from '../interruptible.js';
 
 export interface LogsFlags {
   follow?: boolean;
@@ -42,19 +43,12 @@ export async function logs(globals: GlobalOptions, ref: string, flags: LogsFlags
   const tail = parseTail(flags.tail);
   const since = flags.since === undefined ? undefined : parseSince(flags.since);
   const runtime = await Runtime.open({ root: globals.root });
-  const stop = new AbortController();
-  const onSignal = (): void => {
-    stop.abort();
-  };
-  process.once('SIGINT', onSignal);
-  try {
-    for await (const entry of runtime.logs(ref, { follow: flags.follow, tail, since, signal: stop.signal })) {
+  await interruptible(async (signal) => {
+    for await (const entry of runtime.logs(ref, { follow: flags.follow, tail, since, signal })) {
       const out = entry.stream === 'stderr' ? process.stderr : process.stdout;
       const text = flags.timestamps === true ? `${entry.time} ${entry.log}` : entry.log;
       // Wait for a slow terminal or pipe instead of buffering the whole log in memory.
       if (!out.write(text)) await new Promise((resolve) => out.once('drain', resolve));
     }
-  } finally {
-    process.off('SIGINT', onSignal);
-  }
+  });
 }
