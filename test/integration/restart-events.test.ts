@@ -3,6 +3,7 @@
  * `--rm` removed by the monitor's exit command, and the events all of it leaves, as root on the
  * real kernel.
  */
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -10,7 +11,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { Runtime, type TsdockEvent } from '../../src/index.js';
 import { isAlive } from '../../src/runtime/proc-stat.js';
 import { containerBed } from '../helpers/container-bed.js';
-import { cgroupsUnder } from '../helpers/host.js';
+import { cgroupsUnder, repoRoot } from '../helpers/host.js';
 
 const bed = containerBed('rs');
 const { cli, unique, records, parent } = bed;
@@ -231,5 +232,35 @@ describe('events', () => {
     expect((await cli(['wait', oom])).stdout).toBe('137\n');
     expect(actions(await eventsOf(oomId))).toEqual(['create', 'start', 'oom', 'die']);
     expect((await eventsOf(oomId)).find((e) => e.action === 'die')).toMatchObject({ reason: 'oom', exitCode: 137 });
+  });
+
+  it('end cleanly on Ctrl-C or SIGTERM: a live `events` and `logs -f` exit 0', async () => {
+    const name = unique('follow');
+    /** Starts `tsdock args…`, waits until its stdout shows `ready`, sends `signal`; its exit. */
+    const interrupt = async (args: string[], ready: string, signal: NodeJS.Signals) => {
+      const child = spawn(process.execPath, [join(repoRoot, 'bin', 'tsdock.js'), '--root', bed.root, ...args]);
+      let out = '';
+      child.stdout.on('data', (b: Buffer) => {
+        out += b.toString();
+        if (out.includes(ready)) child.kill(signal);
+      });
+      return new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+        child.on('exit', (code, sig) => {
+          resolve({ code, signal: sig });
+        });
+      });
+    };
+    // --since: a follower slow to start still sees the start, then follows live.
+    const events = interrupt(
+      ['events', '--since', '1h', '--filter', `container=${name}`],
+      'container start',
+      'SIGTERM',
+    );
+    await runDetached(name, [], ['sh', '-c', 'echo ready; exec sleep 100']);
+    expect(await events).toEqual({ code: 0, signal: null });
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+      expect(await interrupt(['logs', '-f', name], 'ready', signal)).toEqual({ code: 0, signal: null });
+    }
+    expect((await cli(['rm', '-f', name])).code).toBe(0);
   });
 });

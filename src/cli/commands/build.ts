@@ -9,6 +9,7 @@ import { parseBuildArgs } from '../../build/build-args.js';
 import { parsePlatform } from '../../image/registry/manifest.js';
 import { familiarReference, parseReference } from '../../image/reference.js';
 import type { GlobalOptions } from '../main.js';
+import { interruptible } from '../interruptible.js';
 import { reportError } from '../render.js';
 
 const NETWORKS = new Map([
@@ -53,13 +54,7 @@ export async function build(globals: GlobalOptions, context: string, flags: Reco
       throw new TsdockError('INVALID_ARGUMENT', `--network ${networkFlag}: expected default, bridge, host or none`);
     }
     const runtime = await Runtime.open({ root: globals.root });
-    const cancel = new AbortController();
-    const onSignal = (): void => {
-      cancel.abort();
-    };
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
-    try {
+    return await interruptible(async (signal) => {
       const tags = flags.tag as string[];
       const result = await runtime.build(context, {
         file: flags.file as string | undefined,
@@ -76,7 +71,7 @@ export async function build(globals: GlobalOptions, context: string, flags: Reco
               if (e.type === 'warning') render(e);
             }
           : render,
-        signal: cancel.signal,
+        signal,
       });
       if (typeof flags.iidfile === 'string') await writeFile(flags.iidfile, result.id);
       if (quiet) process.stdout.write(`${result.id}\n`);
@@ -87,10 +82,7 @@ export async function build(globals: GlobalOptions, context: string, flags: Reco
         }
       }
       return 0;
-    } finally {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-    }
+    });
   } catch (err) {
     return reportError(err);
   }

@@ -2,6 +2,7 @@
 import { Runtime } from '../../index.js';
 import { parseEventFilters, renderEvent, renderEventJson } from '../../runtime/events.js';
 import type { GlobalOptions } from '../main.js';
+import { interruptible } from '../interruptible.js';
 import { parseSince } from './logs.js';
 
 export interface EventsFlags {
@@ -16,23 +17,22 @@ export async function events(globals: GlobalOptions, flags: EventsFlags): Promis
   const since = flags.since === undefined ? undefined : parseSince(flags.since);
   const until = flags.until === undefined ? undefined : parseSince(flags.until);
   const runtime = await Runtime.open({ root: globals.root });
-  const stop = new AbortController();
-  const onSignal = (): void => {
-    stop.abort();
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
   // A reader that went away (`events | head`) ends the command, quietly.
-  process.stdout.on('error', onSignal);
+  const readerGone = new AbortController();
+  const onReaderGone = (): void => {
+    readerGone.abort();
+  };
+  process.stdout.on('error', onReaderGone);
   try {
-    for await (const event of runtime.events({ since, until, filters, signal: stop.signal })) {
-      const line = flags.format === 'json' ? renderEventJson(event) : renderEvent(event);
-      if (stop.signal.aborted) break;
-      if (!process.stdout.write(line + '\n')) await new Promise((resolve) => process.stdout.once('drain', resolve));
-    }
+    await interruptible(async (interrupted) => {
+      const stop = AbortSignal.any([interrupted, readerGone.signal]);
+      for await (const event of runtime.events({ since, until, filters, signal: stop })) {
+        const line = flags.format === 'json' ? renderEventJson(event) : renderEvent(event);
+        if (stop.aborted) break;
+        if (!process.stdout.write(line + '\n')) await new Promise((resolve) => process.stdout.once('drain', resolve));
+      }
+    });
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-    process.stdout.off('error', onSignal);
+    process.stdout.off('error', onReaderGone);
   }
 }

@@ -5,6 +5,7 @@ import { parsePlatform } from '../../image/registry/manifest.js';
 import { familiarReference, formatReference, parseReference } from '../../image/reference.js';
 import { parseLayerLimits } from '../layer-limits.js';
 import type { GlobalOptions } from '../main.js';
+import { interruptible } from '../interruptible.js';
 import { TransferProgress } from '../transfer-progress.js';
 import { parseTlsVerify } from './login.js';
 
@@ -32,13 +33,7 @@ export async function pull(globals: GlobalOptions, reference: string, flags: Pul
   const concurrency = parseConcurrency(flags.maxConcurrentDownloads);
   const runtime = await Runtime.open({ root: globals.root, layerLimits: parseLayerLimits(globals.layerLimits) });
   const progress = new TransferProgress(process.stdout, quiet);
-  const cancel = new AbortController();
-  const onSignal = (): void => {
-    cancel.abort();
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  try {
+  await interruptible(async (signal) => {
     if (!quiet) process.stdout.write(`${ref.tag ?? ref.digest ?? 'latest'}: Pulling from ${ref.path}\n`);
     const seen = { fetched: false };
     const result = await runtime.pullImage(reference, {
@@ -49,7 +44,7 @@ export async function pull(globals: GlobalOptions, reference: string, flags: Pul
         if (event.type === 'layer' && event.status === 'complete') seen.fetched = true;
         progress.listener(event);
       },
-      signal: cancel.signal,
+      signal,
     });
     progress.finish();
     const name = familiarReference(ref);
@@ -58,8 +53,5 @@ export async function pull(globals: GlobalOptions, reference: string, flags: Pul
       const status = seen.fetched ? `Downloaded newer image for ${name}` : `Image is up to date for ${name}`;
       process.stdout.write(`Digest: ${result.digest}\nStatus: ${status}\n${formatReference(ref)}\n`);
     }
-  } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-  }
+  });
 }

@@ -2,6 +2,7 @@
 import { Runtime } from '../../index.js';
 import { familiarReference, parseReference } from '../../image/reference.js';
 import type { GlobalOptions } from '../main.js';
+import { interruptible } from '../interruptible.js';
 import { TransferProgress } from '../transfer-progress.js';
 import { parseTlsVerify } from './login.js';
 
@@ -16,23 +17,9 @@ export async function push(globals: GlobalOptions, reference: string, flags: Pus
   const runtime = await Runtime.open({ root: globals.root });
   const progress = new TransferProgress(process.stdout, quiet);
   if (!quiet) process.stdout.write(`The push refers to repository [${ref.domain}/${ref.path}]\n`);
-  const cancel = new AbortController();
-  const onSignal = (): void => {
-    cancel.abort();
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  let result;
-  try {
-    result = await runtime.pushImage(reference, {
-      tlsVerify: parseTlsVerify(flags.tlsVerify),
-      onProgress: progress.listener,
-      signal: cancel.signal,
-    });
-  } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-  }
+  const result = await interruptible((signal) =>
+    runtime.pushImage(reference, { tlsVerify: parseTlsVerify(flags.tlsVerify), onProgress: progress.listener, signal }),
+  );
   progress.finish();
   if (quiet) process.stdout.write(`${familiarReference(ref)}\n`);
   else process.stdout.write(`${ref.tag ?? 'latest'}: digest: ${result.digest} size: ${result.size}\n`);
