@@ -9,6 +9,7 @@ import { once } from 'node:events';
 import type { Readable } from 'node:stream';
 import { TsdockError } from '../errors.js';
 import { containerDirPaths, removeContainerDir } from '../runtime/container-dir.js';
+import { releaseContainerName } from '../runtime/container-store.js';
 import { startContainer, type StartedContainer } from '../runtime/container.js';
 import type { ImageRuntimeConfig } from '../runtime/plan-builder.js';
 
@@ -70,6 +71,7 @@ export async function runStep(req: RunStepRequest, onStart: (id: string) => void
   const paths = containerDirPaths(req.containersRoot, started.id);
   const remove = async (): Promise<void> => {
     removeContainerDir(paths);
+    await releaseContainerName(req.containersRoot, started.name, started.id);
     await started.cgroup.destroy();
   };
   onStart(started.id);

@@ -59,11 +59,11 @@ export function checkName(name: string): string {
   return bare;
 }
 
-/** `adjective_scientist`, with a number appended until it is not in `taken`. */
-export function defaultName(taken: Set<string>): string {
+/** `adjective_scientist`, with a number appended until it is not `taken`. */
+export function defaultName(taken: (name: string) => boolean): string {
   const pick = <T>(list: T[]): T => list[randomInt(list.length)] as T;
   const base = `${pick(ADJECTIVES)}_${pick(NOUNS)}`;
   let name = base;
-  for (let n = 2; taken.has(name); n++) name = `${base}${n}`;
+  for (let n = 2; taken(name); n++) name = `${base}${n}`;
   return name;
 }

@@ -23,7 +23,7 @@ import {
 } from './container-record.js';
 import { observeState, type ObservedState } from './container-state.js';
 import { actorOf, recordEvent, type ContainerEventBody } from './events.js';
-import { listContainers, withContainersLock, type StoredContainer } from './container-store.js';
+import { listContainers, releaseContainerName, withContainersLock, type StoredContainer } from './container-store.js';
 import { isAlive, untilGone } from './proc-stat.js';
 
 /** A container and the state it is really in. */
@@ -230,6 +230,7 @@ export async function removeContainer(
   await (await openContainerCgroup({ name: record.id, parent: record.options.cgroupParent })).destroy();
   await releaseNetwork(containersRoot, record.id);
   removeContainerDir(containerDirPaths(containersRoot, record.id));
+  await releaseContainerName(containersRoot, record.name, record.id);
   await releaseUserNamespace(containersRoot, record.id);
   emit(container, { action: 'destroy' });
 }

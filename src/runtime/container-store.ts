@@ -2,11 +2,12 @@
  * The containers of one tsdock root: listing, finding one by name, id or id prefix, and the lock
  * that serialises changes to the set (a name is unique only if two creates cannot interleave).
  */
-import { mkdirSync, readdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TsdockError } from '../errors.js';
 import { native } from '../native.js';
+import { containerIds, idOfName, releaseName } from './container-names.js';
 import { readRecord, type ContainerRecord } from './container-record.js';
 
 export interface StoredContainer {
@@ -16,36 +17,31 @@ export interface StoredContainer {
 
 /** Every container with a record; directories still being created (no record yet) are skipped. */
 export function listContainers(containersRoot: string): StoredContainer[] {
-  let names: string[];
-  try {
-    names = readdirSync(containersRoot);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw err;
-  }
-  const found: StoredContainer[] = [];
-  for (const name of names) {
-    if (!/^[0-9a-f]{64}$/.test(name)) continue;
-    const dir = join(containersRoot, name);
-    const record = readRecord(dir);
-    if (record !== undefined) found.push({ dir, record });
-  }
-  return found;
+  return containerIds(containersRoot).flatMap((id) => stored(containersRoot, id) ?? []);
+}
+
+function stored(containersRoot: string, id: string): StoredContainer | undefined {
+  const dir = join(containersRoot, id);
+  const record = readRecord(dir);
+  return record === undefined ? undefined : { dir, record };
 }
 
 /**
- * Docker's lookup order: a full id, then an exact name, then a unique id prefix.
+ * Docker's lookup order: a full id, then an exact name (the names index: no record but the one
+ * found is read), then a unique id prefix.
  *
  * @throws TsdockError `CONTAINER_NOT_FOUND` when nothing (or more than one id) matches.
  */
 export function findContainer(containersRoot: string, ref: string): StoredContainer {
-  const all = listContainers(containersRoot);
-  const name = ref.startsWith('/') ? ref.slice(1) : ref;
-  const exact = all.find((c) => c.record.id === ref) ?? all.find((c) => c.record.name === name);
-  if (exact !== undefined) return exact;
-  const prefixed = ref.length > 0 ? all.filter((c) => c.record.id.startsWith(ref)) : [];
-  if (prefixed.length === 1 && prefixed[0] !== undefined) return prefixed[0];
-  if (prefixed.length > 1) {
+  const byId = /^[0-9a-f]{64}$/.test(ref) ? stored(containersRoot, ref) : undefined;
+  if (byId !== undefined) return byId;
+  const named = idOfName(containersRoot, ref.startsWith('/') ? ref.slice(1) : ref);
+  const byName = named === undefined ? undefined : stored(containersRoot, named);
+  if (byName !== undefined) return byName;
+  const prefixed = ref.length > 0 ? containerIds(containersRoot).filter((id) => id.startsWith(ref)) : [];
+  const matches = prefixed.flatMap((id) => stored(containersRoot, id) ?? []);
+  if (matches.length === 1 && matches[0] !== undefined) return matches[0];
+  if (matches.length > 1) {
     throw new TsdockError('CONTAINER_NOT_FOUND', `multiple containers match the id prefix "${ref}"`);
   }
   throw new TsdockError('CONTAINER_NOT_FOUND', `no such container: ${ref}`);
@@ -64,4 +60,14 @@ export async function withContainersLock<T>(containersRoot: string, fn: () => T 
   } finally {
     await file.close();
   }
+}
+
+/**
+ * Frees the name of a removed container. After its record went: a removal killed in between
+ * leaves a stale entry (taken for free), never a record without its entry.
+ */
+export function releaseContainerName(containersRoot: string, name: string, id: string): Promise<void> {
+  return withContainersLock(containersRoot, () => {
+    releaseName(containersRoot, name, id);
+  });
 }

@@ -39,7 +39,8 @@ import {
   type ContainerRecord,
   type LogConfig,
 } from './container-record.js';
-import { listContainers, withContainersLock } from './container-store.js';
+import { idOfName, releaseName, reserveName } from './container-names.js';
+import { releaseContainerName, withContainersLock } from './container-store.js';
 import { hostNofileHardLimit } from './host.js';
 import { readLayeredFile } from './layer-files.js';
 import { usesUserNamespace, type ContainerOptions } from './options.js';
@@ -219,10 +220,8 @@ export async function createContainer(req: CreateRequest): Promise<ContainerReco
   const cgroup = await openContainerCgroup({ name: id, parent: options.cgroupParent });
 
   return withContainersLock(req.containersRoot, () => {
-    const taken = new Set(listContainers(req.containersRoot).map((c) => c.record.name));
-    if (wanted !== undefined && taken.has(wanted)) {
-      throw new TsdockError('CONFLICT', `the container name "/${wanted}" is already in use`);
-    }
+    const name = wanted ?? defaultName((n) => idOfName(req.containersRoot, n) !== undefined);
+    reserveName(req.containersRoot, name, id);
     try {
       const hostNetwork = usesHostNetwork(req.containersRoot, id, options);
       createContainerDir(paths, hostname, hostNetwork, rootOwner);
@@ -255,7 +254,7 @@ export async function createContainer(req: CreateRequest): Promise<ContainerReco
       }
       const record: ContainerRecord = {
         id,
-        name: wanted ?? defaultName(taken),
+        name,
         image: image.name ?? '',
         imageId: image.id ?? '',
         created: new Date().toISOString(),
@@ -276,6 +275,7 @@ export async function createContainer(req: CreateRequest): Promise<ContainerReco
       return record;
     } catch (err) {
       removeContainerDir(paths);
+      releaseName(req.containersRoot, name, id);
       throw asTsdockError(err, 'cannot create container');
     }
   });
@@ -415,6 +415,7 @@ function started(
         return await monitor.exited;
       } finally {
         removeContainerDir(paths);
+        await releaseContainerName(dirname(paths.dir), record.name, record.id);
         await cgroup.destroy();
         await releaseNetwork(dirname(paths.dir), record.id);
         await releaseUserNamespace(dirname(paths.dir), record.id);
@@ -430,6 +431,7 @@ export async function startContainer(req: StartRequest): Promise<StartedContaine
     return await startCreated(req.containersRoot, record, req.stdio, { justCreated: true });
   } catch (err) {
     removeContainerDir(containerDirPaths(req.containersRoot, record.id));
+    await releaseContainerName(req.containersRoot, record.name, record.id);
     await releaseUserNamespace(req.containersRoot, record.id);
     throw err;
   }

@@ -176,7 +176,7 @@ export class Pods {
         throw new TsdockError('CONFLICT', `the pod name "${wanted}" is already in use`);
       }
       const id = randomBytes(32).toString('hex');
-      const name = wanted ?? defaultName(taken);
+      const name = wanted ?? defaultName((n) => taken.has(n));
       const hostname = options.hostname ?? name;
       const infra = await createContainer({
         containersRoot: this.containersRoot,

@@ -131,6 +131,23 @@ describe('detached containers', () => {
     expect(refused.stderr).toMatch(/running \(stop it first, or use -f\)/);
     expect((await cli(['rm', '-f', name])).code).toBe(0);
   });
+
+  it('gives a name to exactly one of two runs that race for it, and frees it on rm', async () => {
+    const name = unique('race');
+    const run = (): ReturnType<typeof cli> =>
+      cli(['run', '-d', '--name', name, '--cgroup-parent', parent, 'busybox', 'sleep', '100']);
+    const results = await Promise.all([run(), run()]);
+    const won = results.filter((r) => r.code === 0);
+    const lost = results.filter((r) => r.code !== 0);
+    expect(won).toHaveLength(1);
+    expect(lost).toHaveLength(1);
+    expect(lost[0]?.code).toBe(125);
+    expect(lost[0]?.stderr).toContain(`Conflict. The container name "/${name}" is already in use by container`);
+    expect(records().filter((r) => r.name === name)).toHaveLength(1);
+    expect((await cli(['rm', '-f', name])).code).toBe(0);
+    await runDetached(name, ['true']);
+    expect((await cli(['rm', '-f', name])).code).toBe(0);
+  });
 });
 
 describe('exit codes and reasons', () => {
