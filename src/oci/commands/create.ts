@@ -10,7 +10,7 @@ import { DEFAULT_DEVICE_RULES } from '../../runtime/cgroups/devices.js';
 import { createContainerCgroup, type CgroupLimits, type ContainerCgroup } from '../../runtime/cgroups/index.js';
 import { writeFileAtomic } from '../../runtime/record-file.js';
 import { encodePlan } from '../../runtime/plan-codec.js';
-import type { PlanHook } from '../../runtime/plan.js';
+import type { PlanHook, SpawnPlan } from '../../runtime/plan.js';
 import { processStartTime } from '../../runtime/proc-stat.js';
 import { cgroupPlace } from '../cgroups-path.js';
 import { flagString, type Flags, type Globals } from '../context.js';
@@ -51,6 +51,28 @@ function inContainerHooks(hooks: OciHooks | undefined): PlanHook[] {
   );
 }
 
+/**
+ * What create adds to the bundle's plan: the cgroup, the start socket in the state dir, the
+ * preserved fds, the hooks the init runs and the state they read. tsdock-runtime's native create
+ * (native/src/runtime/spec.c spec_finish_plan) adds the same, byte for byte.
+ */
+export function completePlan(
+  plan: SpawnPlan,
+  spec: OciSpec,
+  state: StoredState,
+  dir: string,
+  preserveFds: number,
+): void {
+  plan.cgroupProcs = state.cgroupPaths.procs;
+  plan.startSocket = join(dir, START_SOCKET);
+  plan.preserveFds = preserveFds;
+  plan.hooks = inContainerHooks(spec.hooks);
+  // The init adds its status and pid to what its own hooks read.
+  const hookState = Object.entries(specState(state, 'creating')).filter(([k]) => k !== 'status' && k !== 'pid');
+  plan.hookState = JSON.stringify(Object.fromEntries(hookState));
+  plan.runtimeHooks = [...(spec.hooks?.prestart ?? []), ...(spec.hooks?.createRuntime ?? [])].length > 0;
+}
+
 export async function create(g: Globals, flags: Flags, args: string[]): Promise<void> {
   const id = checkId(args[0]);
   const bundle = resolve(flagString(flags, 'bundle') ?? '.');
@@ -77,9 +99,6 @@ export async function create(g: Globals, flags: Flags, args: string[]): Promise<
   try {
     const place = cgroupPlace(spec.linux.cgroupsPath, id);
     cgroup = await createContainerCgroup({ name: place.name, parent: place.parent, limits: limitsOf(spec) });
-    plan.cgroupProcs = cgroup.procsFiles;
-    plan.startSocket = join(dir, START_SOCKET);
-    plan.preserveFds = preserveFds;
     const state: StoredState = {
       id,
       bundle,
@@ -92,11 +111,7 @@ export async function create(g: Globals, flags: Flags, args: string[]): Promise<
       cgroupPaths: { procs: cgroup.procsFiles, dirs: cgroup.dirs, parents: cgroup.parentDirs },
       hooks: { poststart: spec.hooks?.poststart, poststop: spec.hooks?.poststop },
     };
-    plan.hooks = inContainerHooks(spec.hooks);
-    // The init adds its status and pid to what its own hooks read.
-    const hookState = Object.entries(specState(state, 'creating')).filter(([k]) => k !== 'status' && k !== 'pid');
-    plan.hookState = JSON.stringify(Object.fromEntries(hookState));
-    plan.runtimeHooks = [...(spec.hooks?.prestart ?? []), ...(spec.hooks?.createRuntime ?? [])].length > 0;
+    completePlan(plan, spec, state, dir, preserveFds);
     const planFile = join(dir, 'plan');
     writeFileSync(planFile, encodePlan(plan), { mode: 0o600 });
     g.debugLog(`create ${id}: starting the init`);
