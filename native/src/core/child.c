@@ -43,9 +43,9 @@ _Noreturn void tsd_child_fail(const struct tsd_child *c, const char *step, const
 }
 
 /*
- * Blocks until the parent says go; EOF means it gave up on us. The first "go" (placed: id maps,
- * cgroups) carries the idmapped mounts (SCM_RIGHTS), in the order of the plan's TSD_OPF_IDMAP
- * ops; want is how many, 0 for a later "go".
+ * Blocks until the parent says go; EOF means it gave up on us. The first "go" (id maps written)
+ * carries the idmapped mounts (SCM_RIGHTS), in the order of the plan's TSD_OPF_IDMAP ops; want is
+ * how many, 0 for a later "go" (placed in the cgroups, or the runtime's hooks done).
  */
 static void wait_for_go(const struct tsd_child *c, size_t want) {
   char go;
@@ -94,10 +94,30 @@ static void become_userns_root(const struct tsd_child *c) {
   if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0) tsd_child_fail(c, "userns", "");
 }
 
+/*
+ * The parent puts us in our cgroups while we make our mounts: moving a task between v1 cgroups
+ * can wait out an RCU grace period, milliseconds the mounts need not wait for. What depends on
+ * the cgroups waits here for the parent's word: the cgroup namespace (rooted where we are put),
+ * and with it every cgroupfs mount, the hooks and execve.
+ */
+static void enter_cgroups(const struct tsd_child *c, bool *placed) {
+  if (*placed) return;
+  wait_for_go(c, 0);
+  if ((c->plan->namespaces & CLONE_NEWCGROUP) && unshare(CLONE_NEWCGROUP) < 0)
+    tsd_child_fail(c, "unshare", "cgroup");
+  *placed = true;
+}
+
+static bool mounts_cgroupfs(const struct tsd_fs_op *op) {
+  return op->kind == TSD_OP_MOUNT && strncmp(op->fstype, "cgroup", 6) == 0;
+}
+
 /* root: resolve targets below this host path inside it (before pivot_root), or NULL. */
-static void run_ops(const struct tsd_child *c, const struct tsd_fs_ops *ops, const char *root) {
+static void run_ops(const struct tsd_child *c, const struct tsd_fs_ops *ops, const char *root,
+                    bool *placed) {
   size_t idmapped = 0;
   for (size_t i = 0; i < ops->n; i++) {
+    if (mounts_cgroupfs(&ops->v[i])) enter_cgroups(c, placed);
     bool idmap = (ops->v[i].flags & TSD_OPF_IDMAP) != 0;
     int mount_fd = idmap ? c->idmap_fds[idmapped++] : -1;
     tsd_fs_op_run(c, &ops->v[i], root, mount_fd);
@@ -134,12 +154,10 @@ static void set_rlimits(const struct tsd_child *c) {
 
 _Noreturn void tsd_child_main(const struct tsd_child *c) {
   const struct tsd_plan *p = c->plan;
-  /* The parent has placed us (id maps, cgroups). */
+  /* The parent has written our id maps; it places us in our cgroups meanwhile. */
   wait_for_go(c, p->n_idmap_mounts);
+  bool placed = false;
   if (p->namespaces & CLONE_NEWUSER) become_userns_root(c);
-  /* Only now: the new cgroup namespace is rooted at the cgroups the parent just put us in. */
-  if ((p->namespaces & CLONE_NEWCGROUP) && unshare(CLONE_NEWCGROUP) < 0)
-    tsd_child_fail(c, "unshare", "cgroup");
   if (setsid() < 0) tsd_child_fail(c, "setsid", "");
   /* Plan modes are meant literally; the process gets the inherited umask back before exec. */
   mode_t umask_before = umask(0);
@@ -147,15 +165,16 @@ _Noreturn void tsd_child_main(const struct tsd_child *c) {
   if (p->propagation != 0 && mount(NULL, "/", NULL, p->propagation, NULL) < 0)
     tsd_child_fail(c, "propagation", "/");
   /* No rootfs: the mount namespace joined (exec) is the container's, already pivoted. */
+  if (p->rootfs != NULL) run_ops(c, &p->rootfs_ops, p->rootfs, &placed);
+  enter_cgroups(c, &placed);
   if (p->rootfs != NULL) {
-    run_ops(c, &p->rootfs_ops, p->rootfs);
     if (p->runtime_hooks) wait_for_runtime_hooks(c);
     /* In the container's namespaces, its mounts made, the host's paths still reachable. */
     tsd_run_hooks(c, TSD_HOOK_CREATE_CONTAINER);
     pivot_into(c, p->rootfs);
   }
   /* After pivot_root, "/" is the container's root; still no magic links (/proc/self/fd/N). */
-  run_ops(c, &p->container_ops, "/");
+  run_ops(c, &p->container_ops, "/", &placed);
   if (p->readonly_rootfs && tsd_remount_readonly("/", 0) < 0) tsd_child_fail(c, "readonly", "/");
   umask(umask_before);
   if (p->hostname != NULL && sethostname(p->hostname, strlen(p->hostname)) < 0)

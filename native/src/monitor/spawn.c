@@ -4,11 +4,15 @@
  *   monitor (parent)                        child
  *   setns() into the plan's namespaces
  *   clone(NAMESPACES minus cgroup)  ---->   blocks reading the sync pipe
- *   uid_map, gid_map, cgroup.procs,
- *   oom_score_adj, idmapped mounts
+ *   uid_map, gid_map, idmapped mounts
  *   "go" (+ the mounts' fds) on the
- *   sync socket                     ---->   set-up steps ... execve
+ *   sync socket                     ---->   mounts, up to the first cgroupfs one
+ *   cgroup.procs, oom_score_adj
+ *   "placed" on the sync socket     ---->   unshare(CLONE_NEWCGROUP), the rest ... execve
  *   reads the error pipe            <----   EOF (exec'd) or one struct tsd_child_error
+ *
+ * The child makes its mounts while it is being placed: the first move into a v1 cgroup after a
+ * quiet moment waits out an RCU grace period (cgroup_threadgroup_rwsem), several milliseconds.
  *
  * With runtime hooks (OCI prestart, createRuntime), the child pauses once more after its mounts
  * (an empty struct tsd_child_error naming TSD_RUNTIME_HOOKS_PAUSE) until the caller ran them and
@@ -94,14 +98,19 @@ static int write_proc_file(pid_t pid, const char *name, const char *data, const 
   return close(fd) < 0 ? set_error(e, step, path) : 0;
 }
 
-/* What only the parent can do for the child before it may run. */
-static int place_child(const struct tsd_plan *p, const int *procs_fds, pid_t pid,
-                       struct tsd_child_error *e) {
-  char num[16];
+/* What only the parent can do for the child before it may run at all. */
+static int write_id_maps(const struct tsd_plan *p, pid_t pid, struct tsd_child_error *e) {
   if (p->uid_map != NULL && write_proc_file(pid, "uid_map", p->uid_map, "uid_map", e) < 0)
     return -1;
   if (p->gid_map != NULL && write_proc_file(pid, "gid_map", p->gid_map, "gid_map", e) < 0)
     return -1;
+  return 0;
+}
+
+/* What only the parent can do for the child before it may use its cgroups or execve. */
+static int place_child(const struct tsd_plan *p, const int *procs_fds, pid_t pid,
+                       struct tsd_child_error *e) {
+  char num[16];
   snprintf(num, sizeof(num), "%d", (int)pid);
   for (size_t i = 0; i < p->cgroup_procs.n; i++) {
     ssize_t n = write(procs_fds[i], num, strlen(num));
@@ -145,18 +154,35 @@ static int read_verdict(int fd, struct tsd_child_error *e) {
 }
 
 /*
- * Lets the placed child go, with its idmapped mounts, and waits for its verdict, letting it go
- * again after the caller ran the runtime's hooks when it pauses for them.
+ * A placement that fails while the child sets itself up may be the child's doing: it failed and
+ * exited (ESRCH, or EPIPE on "placed"). Its own report, when it sent one, says why.
+ */
+static int placement_failed(pid_t pid, int err_fd, struct tsd_child_error *e) {
+  struct tsd_child_error own;
+  kill(pid, SIGKILL);
+  if (read_verdict(err_fd, &own) < 0 && strcmp(own.step, "sync") != 0) *e = own;
+  return -1;
+}
+
+/*
+ * Lets the child go, with its idmapped mounts, places it while it makes its mounts, and waits
+ * for its verdict, letting it go again after the caller ran the runtime's hooks when it pauses
+ * for them.
  */
 static int release(pid_t pid, int sync_fd, int err_fd, const struct tsd_plan *p,
                    const int *procs_fds, struct tsd_child_error *e) {
   int idmap_fds[p->n_idmap_mounts + 1];
-  if (place_child(p, procs_fds, pid, e) < 0) return -1;
+  if (write_id_maps(p, pid, e) < 0) return -1;
   /* After the maps: an idmapping takes the namespace's mapping as it is at mount_setattr. */
   if (idmap_make_mounts(p, pid, idmap_fds, e) < 0) return -1;
   int sent = send_go(sync_fd, idmap_fds, p->n_idmap_mounts);
   close_all(idmap_fds, p->n_idmap_mounts);
   if (sent < 0) return set_error(e, "sync", "");
+  if (place_child(p, procs_fds, pid, e) < 0) return placement_failed(pid, err_fd, e);
+  if (send(sync_fd, "p", 1, MSG_NOSIGNAL) != 1) {
+    set_error(e, "sync", "");
+    return placement_failed(pid, err_fd, e);
+  }
   int rc = read_verdict(err_fd, e);
   if (rc == 1) {
     if (status_runtime_hooks(pid) < 0) return set_error(e, "runtime_hooks", "");
