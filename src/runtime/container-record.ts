@@ -119,9 +119,12 @@ export function readExitRecord(dir: string): ExitRecord | undefined {
   return readJsonFile<ExitRecord>(join(dir, EXIT_FILE));
 }
 
-/** The monitor's live state in `dir`, once it started the container. */
+/**
+ * The monitor's live state in `dir`, once it started the container. The monitor does not fsync
+ * it (it names this boot's processes only), so a machine crash may leave it empty: that is none.
+ */
 export function readRunRecord(dir: string): RunRecord | undefined {
-  return readJsonFile<RunRecord>(join(dir, RUN_FILE));
+  return readJsonFile<RunRecord>(join(dir, RUN_FILE), { emptyIsNone: true });
 }
 
 /** The health check's state, once the monitor ran the container with one. */

@@ -21,9 +21,12 @@ export function writeFileAtomic(path: string, data: string): void {
   renameSync(tmp, path);
 }
 
-/** The JSON in `file`, or undefined when there is none (its owner is being created or removed). */
+/**
+ * The JSON in `file`, or undefined when there is none (its owner is being created or removed).
+ * `emptyIsNone`: an empty file is none too (one written without fsync, after a machine crash).
+ */
 // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters -- the caller names the JSON it reads
-export function readJsonFile<T>(file: string): T | undefined {
+export function readJsonFile<T>(file: string, { emptyIsNone = false } = {}): T | undefined {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -31,6 +34,7 @@ export function readJsonFile<T>(file: string): T | undefined {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw new TsdockError('STORE', `cannot read ${file}: ${(err as Error).message}`, { cause: err });
   }
+  if (emptyIsNone && text === '') return undefined;
   try {
     return JSON.parse(text) as T;
   } catch (err) {

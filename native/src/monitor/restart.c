@@ -127,7 +127,9 @@ int write_run_file(const struct tsd_plan *p, pid_t pid, unsigned restarts,
   snprintf(tmp, sizeof(tmp), "%s.tmp", path);
   int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return -1;
-  bool ok = write(fd, json, (size_t)n) == n && fsync(fd) == 0;
+  /* No fsync: the file names this boot's processes, stale after a machine crash whatever it
+   * holds; the rename keeps it whole for readers (an empty one after a crash reads as none). */
+  bool ok = write(fd, json, (size_t)n) == n;
   if (close(fd) < 0 || !ok || rename(tmp, path) < 0) {
     unlink(tmp);
     return -1;
