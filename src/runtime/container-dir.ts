@@ -3,9 +3,8 @@
  * of its rootfs, the files bind-mounted over /etc/{hostname,hosts,resolv.conf}, its encoded plan
  * and the exit record its monitor writes.
  */
-import { chownSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { renderHosts } from '../network/hosts.js';
 import type { ContainerPaths } from './plan-builder.js';
 
 export interface ContainerDir extends ContainerPaths {
@@ -28,12 +27,11 @@ export function containerDirPaths(containersRoot: string, id: string): Container
   };
 }
 
-function hostResolvConf(): string {
-  try {
-    return readFileSync('/etc/resolv.conf', 'utf8');
-  } catch {
-    return '';
-  }
+/** What the container's /etc/hostname, /etc/hosts and /etc/resolv.conf bind mounts show. */
+export interface EtcFiles {
+  hostname: string;
+  hosts: string;
+  resolvConf: string;
 }
 
 /**
@@ -42,22 +40,15 @@ function hostResolvConf(): string {
  * Synchronous on purpose: a handful of small metadata operations on the start path, where a
  * thread-pool round trip each would cost more than the operations themselves.
  */
-export function createContainerDir(
-  paths: ContainerDir,
-  hostname: string,
-  hostNetwork: boolean,
-  rootOwner: { uid: number; gid: number },
-): void {
+export function createContainerDir(paths: ContainerDir, etc: EtcFiles, rootOwner: { uid: number; gid: number }): void {
   // 0711: a container root mapped to an unprivileged host id must still reach its own files.
   mkdirSync(paths.dir, { recursive: true, mode: 0o711 });
   mkdirSync(paths.rootfs, { mode: 0o755 });
   mkdirSync(paths.upper, { mode: 0o755 });
   mkdirSync(paths.work, { mode: 0o700 });
-  writeFileSync(paths.hostname, `${hostname}\n`, { mode: 0o644 });
-  writeFileSync(paths.hosts, hostNetwork ? readFileSync('/etc/hosts', 'utf8') : renderHosts([], [], []), {
-    mode: 0o644,
-  });
-  writeFileSync(paths.resolvConf, hostResolvConf(), { mode: 0o644 });
+  writeFileSync(paths.hostname, `${etc.hostname}\n`, { mode: 0o644 });
+  writeFileSync(paths.hosts, etc.hosts, { mode: 0o644 });
+  writeFileSync(paths.resolvConf, etc.resolvConf, { mode: 0o644 });
   if (rootOwner.uid !== 0 || rootOwner.gid !== 0) {
     for (const dir of [paths.upper, paths.work]) chownSync(dir, rootOwner.uid, rootOwner.gid);
   }

@@ -3,7 +3,7 @@
  * /etc/hosts and /etc/resolv.conf, attaching it to its networks before its monitor starts, and
  * releasing them when it exits or is removed. The network work itself is in network/.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { TsdockError } from '../errors.js';
 import { renderHosts, renderResolvConf } from '../network/hosts.js';
@@ -94,18 +94,24 @@ export function checkNetworkExists(containersRoot: string, options: ContainerOpt
   if (isNetworkName(mode) && mode !== DEFAULT_NETWORK) networksOf(containersRoot).inspect(mode);
 }
 
-/** /etc/hosts and /etc/resolv.conf as the flags ask, for a container that does not use the host's. */
-export function writeNetworkFiles(paths: ContainerDir, options: ContainerOptions, hostNetwork: boolean): void {
-  if (hostNetwork) return;
-  const extra = (options.addHosts ?? []).map((h) => ({ ip: h.ip, names: [h.name] }));
-  writeFileSync(paths.hosts, renderHosts([], [], extra));
-  let host = '';
+function readHostFile(path: string): string {
   try {
-    host = readFileSync('/etc/resolv.conf', 'utf8');
+    return readFileSync(path, 'utf8');
   } catch {
-    // No host resolver configuration: the container gets only what the flags give.
+    // None on the host: the container gets only what the flags give.
+    return '';
   }
-  writeFileSync(paths.resolvConf, renderResolvConf(host, options.dns ?? [], options.dnsSearch ?? []));
+}
+
+/** /etc/hosts and /etc/resolv.conf: the host's for its network, else as the flags ask. */
+export function networkFiles(options: ContainerOptions, hostNetwork: boolean): { hosts: string; resolvConf: string } {
+  const resolvConf = readHostFile('/etc/resolv.conf');
+  if (hostNetwork) return { hosts: readFileSync('/etc/hosts', 'utf8'), resolvConf };
+  const extra = (options.addHosts ?? []).map((h) => ({ ip: h.ip, names: [h.name] }));
+  return {
+    hosts: renderHosts([], [], extra),
+    resolvConf: renderResolvConf(resolvConf, options.dns ?? [], options.dnsSearch ?? []),
+  };
 }
 
 /**

@@ -25,11 +25,11 @@ import {
   attachNetwork,
   checkNetworkExists,
   checkNetworkOptions,
+  networkFiles,
   networkNamespaceFor,
   releaseNetwork,
   usesHostNetwork,
   withExposedPorts,
-  writeNetworkFiles,
 } from './container-network.js';
 import {
   readExitRecord,
@@ -224,8 +224,7 @@ export async function createContainer(req: CreateRequest): Promise<ContainerReco
     reserveName(req.containersRoot, name, id);
     try {
       const hostNetwork = usesHostNetwork(req.containersRoot, id, options);
-      createContainerDir(paths, hostname, hostNetwork, rootOwner);
-      writeNetworkFiles(paths, options, hostNetwork);
+      createContainerDir(paths, { hostname, ...networkFiles(options, hostNetwork) }, rootOwner);
       const plan = buildSpawnPlan({
         id,
         config: image.config,
