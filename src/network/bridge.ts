@@ -22,20 +22,46 @@ function sysctl(path: string, value: string): void {
   }
 }
 
+/** The interface's alias: on a tsdock bridge, the root that owns it (store.ts `owner`). */
+export function aliasOf(name: string): string {
+  return readFileSync(`/sys/class/net/${name}/ifalias`, 'utf8').trimEnd();
+}
+
 /**
- * Makes sure the bridge exists, has the gateway address and is up; turns on forwarding (for
- * NAT out) and `route_localnet` on the bridge (for 127.0.0.1 -> published port, see nat.ts).
+ * An existing bridge of that name is this root's when its alias names this root, or names none
+ * (made before bridges carried their owner). Another root's (a copied `networks.json` names the
+ * same user-network bridge) is neither joined nor deleted.
  */
-export async function ensureBridge(name: string, gatewayCidr: string): Promise<void> {
+function ownedBy(name: string, owner: string): boolean {
+  const alias = aliasOf(name);
+  return alias === '' || alias === owner;
+}
+
+/**
+ * Makes sure the bridge exists, is marked with its owner root, has the gateway address and is up;
+ * turns on forwarding (for NAT out) and `route_localnet` on the bridge (for 127.0.0.1 ->
+ * published port, see nat.ts).
+ *
+ * @throws TsdockError `CONFLICT` when a bridge of that name belongs to another root.
+ */
+export async function ensureBridge(name: string, gatewayCidr: string, owner: string): Promise<void> {
   if (!linkExists(name)) {
     await ipOnHost([`link add ${name} type bridge`, `addr add ${gatewayCidr} dev ${name}`, `link set ${name} up`]);
+    // sysfs takes the alias verbatim: no quoting of the root's path for `ip -batch`.
+    writeFileSync(`/sys/class/net/${name}/ifalias`, owner);
+  } else if (!ownedBy(name, owner)) {
+    throw new TsdockError(
+      'CONFLICT',
+      `bridge ${name} belongs to another ${aliasOf(name)}: remove and re-create this root's network`,
+    );
   }
   sysctl('/proc/sys/net/ipv4/ip_forward', '1');
   sysctl(`/proc/sys/net/ipv4/conf/${name}/route_localnet`, '1');
 }
 
-export async function deleteBridge(name: string): Promise<void> {
-  if (linkExists(name)) await ipOnHost([`link delete ${name} type bridge`]);
+/** Deletes the bridge if it is this root's (`owner`); another root's is left alone. */
+export async function deleteBridge(name: string, owner: string): Promise<void> {
+  if (linkExists(name) && ownedBy(name, owner)) await ipOnHost([`link delete ${name} type bridge`]);
 }
 
 export interface VethRequest {

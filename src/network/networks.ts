@@ -114,7 +114,7 @@ export class Networks {
         );
       }
       state.networks = state.networks.filter((n) => n.id !== net.id);
-      await deleteBridge(net.bridge);
+      await deleteBridge(net.bridge, this.host.owner);
       return net.name;
     });
   }
@@ -225,7 +225,7 @@ export class Networks {
         if (state.endpoints.some((e) => e.network === net.id)) continue;
         if (!net.isDefault) removed.push(net.name);
         state.networks = state.networks.filter((n) => n !== net);
-        await deleteBridge(net.bridge);
+        await deleteBridge(net.bridge, this.host.owner);
       }
       return removed;
     }, true);
@@ -245,13 +245,14 @@ export class Networks {
 
   /**
    * Runs `fn` on the current state under the lock, then saves the state, rewrites the table and
-   * the members' hosts files. Pins whose namespace is gone (a reboot emptied /run) are dropped
-   * first: that is the start-up reconciliation.
+   * the members' hosts files. Endpoints whose pin is gone (a reboot emptied /run) are dropped
+   * first: that is the start-up reconciliation. So are endpoints pinned outside this root's pin
+   * directory (a `networks.json` copied from another root): their containers are another root's.
    */
   private async locked<T>(fn: (state: NetworkState) => Promise<T>, force = false): Promise<T> {
     return withNetworkLock(this.host, async () => {
       const state = readState(this.host);
-      state.endpoints = state.endpoints.filter((e) => existsSync(e.netns));
+      state.endpoints = state.endpoints.filter((e) => e.netns === this.netnsOf(e.containerId) && existsSync(e.netns));
       try {
         return await fn(state);
       } finally {
@@ -326,7 +327,7 @@ export class Networks {
       gateway: formatAddress(gateway),
       created: new Date().toISOString(),
     };
-    await ensureBridge(record.bridge, `${record.gateway}/${String(subnet.prefix)}`);
+    await ensureBridge(record.bridge, `${record.gateway}/${String(subnet.prefix)}`, this.host.owner);
     state.networks.push(record);
     return record;
   }
@@ -340,7 +341,7 @@ export class Networks {
     first: boolean,
   ): Promise<{ endpoint: EndpointRecord; veth: VethRequest }> {
     const net = await this.resolve(state, ref);
-    await ensureBridge(net.bridge, `${net.gateway}/${net.subnet.split('/')[1] ?? ''}`);
+    await ensureBridge(net.bridge, `${net.gateway}/${net.subnet.split('/')[1] ?? ''}`, this.host.owner);
     const subnet = parseSubnet(net.subnet);
     const used = new Set(
       [net.gateway, ...state.endpoints.filter((e) => e.network === net.id).map((e) => e.ip)].map(

@@ -56,6 +56,8 @@ export interface NetworkHost {
   defaultBridge: string;
   /** The table text last applied (nat.ts), under /run: it dies with the boot, as the table does. */
   appliedRules: string;
+  /** The alias this root's bridges carry (`ip link` shows it), naming the root that owns them. */
+  owner: string;
 }
 
 const DEFAULT_ROOT = '/var/lib/tsdock';
@@ -81,7 +83,25 @@ export function networkHostOf(root: string): NetworkHost {
     netnsDir: join(RUN_DIR, tag === '' ? 'netns' : `netns-${tag}`),
     defaultBridge: tag === '' ? 'tsdock0' : `tsd${tag}`,
     appliedRules: join(RUN_DIR, `${tag === '' ? 'tsdock' : `tsdock_${tag}`}.rules`),
+    owner: ownerAlias(abs),
   };
+}
+
+const OWNER_PREFIX = 'tsdock root ';
+/** An interface alias holds 255 bytes: a longer root path is named by its hash. */
+const ALIAS_MAX = 255;
+
+function ownerAlias(absRoot: string): string {
+  const alias = OWNER_PREFIX + absRoot;
+  return Buffer.byteLength(alias) <= ALIAS_MAX
+    ? alias
+    : `${OWNER_PREFIX}sha256:${createHash('sha256').update(absRoot).digest('hex')}`;
+}
+
+/** The root path a bridge's alias names, if it is a tsdock owner alias with a path in it. */
+export function ownerRootOf(alias: string): string | undefined {
+  if (!alias.startsWith(OWNER_PREFIX) || alias.startsWith(`${OWNER_PREFIX}sha256:`)) return undefined;
+  return alias.slice(OWNER_PREFIX.length);
 }
 
 export function readState(host: NetworkHost): NetworkState {
@@ -101,8 +121,13 @@ export function writeState(host: NetworkHost, state: NetworkState): void {
 
 /** Runs `fn` under the host-wide network lock (flock: released if this process dies). */
 export async function withNetworkLock<T>(host: NetworkHost, fn: () => Promise<T>): Promise<T> {
-  mkdirSync(RUN_DIR, { recursive: true, mode: 0o755 });
   mkdirSync(join(host.stateFile, '..'), { recursive: true, mode: 0o711 });
+  return withHostNetworkLock(fn);
+}
+
+/** The host-wide lock alone, for what looks at every root's host objects (a test run's clean-up). */
+export async function withHostNetworkLock<T>(fn: () => Promise<T>): Promise<T> {
+  mkdirSync(RUN_DIR, { recursive: true, mode: 0o755 });
   const file = await open(join(RUN_DIR, 'network.lock'), 'a', 0o600);
   try {
     await native().flock(file.fd, 'exclusive');

@@ -1,36 +1,59 @@
 /**
- * vitest globalSetup: after the whole run, the default bridges that test roots left (a root's
- * bridge stays once made, until `network prune`; a test that ends with containers still up, or
- * removes its root without a prune, leaves it) are removed with their nftables table and pin
- * directory — only idle ones (no port on the bridge, no pin), of non-default roots. A root that
- * still exists and uses its network again simply makes them anew.
+ * vitest globalSetup: after the whole run, removes the tsdock bridges this run left behind (a
+ * root's default bridge stays once made, until `network prune`; a test that removes its root
+ * without a prune leaves it), with their root's nftables table and pin directory.
+ *
+ * Other test runs, and other roots, share the host: only bridges made during this run (absent at
+ * setup) whose owner root (their alias, store.ts) is gone are touched — nobody can use those any
+ * more — and only idle ones (no port, no pin), under the host-wide network lock, so no tsdock
+ * network operation of any run is midway.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, rmdirSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readdirSync, readFileSync, rmdirSync, rmSync } from 'node:fs';
+import { networkHostOf, ownerRootOf, withHostNetworkLock } from '../../src/network/store.js';
 
-const RUN_DIR = '/run/tsdock';
-
-function idleDefaultBridges(): string[] {
-  if (!existsSync(RUN_DIR)) return [];
-  return readdirSync(RUN_DIR)
-    .flatMap((f) => /^tsdock_([0-9a-f]{8})\.rules$/.exec(f)?.[1] ?? [])
-    .filter((tag) => {
-      const brif = `/sys/class/net/tsd${tag}/brif`;
-      const pins = join(RUN_DIR, `netns-${tag}`);
-      return (
-        (!existsSync(brif) || readdirSync(brif).length === 0) && (!existsSync(pins) || readdirSync(pins).length === 0)
-      );
-    });
+interface OwnedBridge {
+  name: string;
+  ifindex: string;
+  root: string;
 }
 
-export function setup(): () => void {
-  return () => {
-    for (const tag of idleDefaultBridges()) {
-      if (existsSync(`/sys/class/net/tsd${tag}`)) execFileSync('ip', ['link', 'delete', `tsd${tag}`]);
-      execFileSync('nft', ['-f', '-'], { input: `table ip tsdock_${tag}\ndelete table ip tsdock_${tag}\n` });
-      rmSync(join(RUN_DIR, `tsdock_${tag}.rules`), { force: true });
-      if (existsSync(join(RUN_DIR, `netns-${tag}`))) rmdirSync(join(RUN_DIR, `netns-${tag}`));
-    }
-  };
+function read(path: string): string {
+  try {
+    return readFileSync(path, 'utf8').trim();
+  } catch {
+    return '';
+  }
+}
+
+function tsdockBridges(): OwnedBridge[] {
+  return readdirSync('/sys/class/net').flatMap((name) => {
+    const root = ownerRootOf(read(`/sys/class/net/${name}/ifalias`));
+    if (root === undefined || !existsSync(`/sys/class/net/${name}/bridge`)) return [];
+    return [{ name, ifindex: read(`/sys/class/net/${name}/ifindex`), root }];
+  });
+}
+
+const isEmptyDir = (dir: string): boolean => !existsSync(dir) || readdirSync(dir).length === 0;
+
+function removeOrphans(madeBefore: Set<string>): void {
+  const orphans = tsdockBridges().filter((b) => !madeBefore.has(b.ifindex) && !existsSync(b.root));
+  for (const root of new Set(orphans.map((b) => b.root))) {
+    const host = networkHostOf(root);
+    const bridges = orphans.filter((b) => b.root === root);
+    if (!isEmptyDir(host.netnsDir) || bridges.some((b) => !isEmptyDir(`/sys/class/net/${b.name}/brif`))) continue;
+    for (const b of bridges) execFileSync('ip', ['link', 'delete', b.name]);
+    execFileSync('nft', ['-f', '-'], { input: `table ip ${host.table}\ndelete table ip ${host.table}\n` });
+    rmSync(host.appliedRules, { force: true });
+    if (existsSync(host.netnsDir)) rmdirSync(host.netnsDir);
+  }
+}
+
+export function setup(): () => Promise<void> {
+  const madeBefore = new Set(tsdockBridges().map((b) => b.ifindex));
+  return () =>
+    withHostNetworkLock(() => {
+      removeOrphans(madeBefore);
+      return Promise.resolve();
+    });
 }

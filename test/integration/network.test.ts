@@ -411,6 +411,45 @@ describe('the default network and port forms', () => {
   });
 });
 
+describe('roots side by side', () => {
+  it("a root with a copy of this root's network state neither joins, publishes nor removes this root's", async () => {
+    const net = unique('own');
+    await ok(['network', 'create', net]);
+    const bridge = JSON.parse(await ok(['network', 'inspect', net])) as { bridge: string }[];
+    const ourBridge = bridge[0]?.bridge ?? '';
+    const port = await freePort();
+    const name = unique('own-web');
+    const copy = join(box.root, '..', 'copied-root');
+    const other = networkHostOf(copy);
+    const inCopy = (args: string[]): ReturnType<typeof tsdock> => tsdock(['--root', copy, ...args]);
+    try {
+      await httpd(name, ['--network', net, '-p', `127.0.0.1:${String(port)}:80`]);
+      noteVeths();
+      expect(await eventually(() => wget(`http://127.0.0.1:${String(port)}/`))).toBe('hello from the container\n');
+      expect(readFileSync(`/sys/class/net/${ourBridge}/ifalias`, 'utf8')).toBe(`${host.owner}\n`);
+      // As `cp -a` of a root would: the copy's state names this root's bridge, endpoint and port.
+      expect((await inCopy(['load', '-q', '-i', box.archive])).code).toBe(0);
+      writeFileSync(other.stateFile, readFileSync(host.stateFile));
+      const joined = await inCopy(['run', '--rm', '--network', net, 'busybox', 'true']);
+      expect(joined.code).toBe(125);
+      expect(joined.stderr).toBe(
+        `tsdock: bridge ${ourBridge} belongs to another ${host.owner}: remove and re-create this root's network\n`,
+      );
+      expect(spawnSync('nft', ['list', 'table', 'ip', other.table], { encoding: 'utf8' }).stdout).not.toContain(
+        String(port),
+      );
+      expect((await inCopy(['network', 'prune'])).code).toBe(0);
+      expect(existsSync(`/sys/class/net/${ourBridge}`)).toBe(true);
+      expect(await wget(`http://127.0.0.1:${String(port)}/`)).toBe('hello from the container\n');
+    } finally {
+      await inCopy(['network', 'prune']);
+      await cli(['rm', '-f', name]);
+      await cli(['network', 'rm', net]);
+    }
+    expect(existsSync(`/sys/class/net/${ourBridge}`)).toBe(false);
+  });
+});
+
 describe('iptables fallback', () => {
   it('publishes a port through iptables chains and removes them with the container', async () => {
     // iptables-nft creates its own `ip nat` / `ip filter` tables on first use: removed again

@@ -10,7 +10,7 @@ import { formatAddress, formatSubnet, parseAddress, parseSubnet } from '../../sr
 import { renderIptables } from '../../src/network/iptables.js';
 import { applyTable, renderTable } from '../../src/network/nat.js';
 import { exposedPorts, parsePublish } from '../../src/network/ports.js';
-import { networkHostOf } from '../../src/network/store.js';
+import { networkHostOf, ownerRootOf } from '../../src/network/store.js';
 
 const routes: HostRoute[] = [
   { dst: 'default', dev: 'eth0' },
@@ -276,5 +276,14 @@ describe('per-root host objects', () => {
     expect(other.table).toMatch(/^tsdock_[0-9a-f]{8}$/);
     expect(other.defaultBridge.length).toBeLessThanOrEqual(15);
     expect(other.netnsDir).not.toBe(networkHostOf('/var/lib/tsdock').netnsDir);
+  });
+
+  it("names the owner root in its bridges' alias, a path too long for an alias by its hash", () => {
+    expect(networkHostOf('/tmp/x/../y/root').owner).toBe('tsdock root /tmp/y/root');
+    expect(ownerRootOf(networkHostOf('/tmp/y/root').owner)).toBe('/tmp/y/root');
+    const long = `/tmp/${'d'.repeat(300)}`;
+    expect(networkHostOf(long).owner).toMatch(/^tsdock root sha256:[0-9a-f]{64}$/);
+    expect(ownerRootOf(networkHostOf(long).owner)).toBeUndefined();
+    expect(ownerRootOf('uplink')).toBeUndefined();
   });
 });
