@@ -91,6 +91,8 @@ export interface ImageConfig {
   Labels?: Record<string, string>;
   StopSignal?: string;
   Healthcheck?: HealthConfig;
+  /** Docker's extension (SHELL): what a `CMD-SHELL` health check runs under; `/bin/sh -c` when absent. */
+  Shell?: string[];
 }
 
 /** An image config file: the blob whose digest is the image ID. */
@@ -250,6 +252,7 @@ function parseExecConfig(c: Checker, v: unknown): ImageConfig {
   field('Labels', (s, path) => c.stringMap(s, path));
   field('StopSignal', string);
   field('Healthcheck', (s) => parseHealthcheck(c, s));
+  field('Shell', strings);
   return out;
 }
 

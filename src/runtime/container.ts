@@ -245,7 +245,7 @@ export async function createContainer(req: CreateRequest): Promise<ContainerReco
       writeFileSync(execBaseFileOf(paths.dir), JSON.stringify(execBaseOf(plan)), { mode: 0o600 });
       if (req.healthcheck !== undefined) {
         const check = buildExecPlan(execBaseOf(plan), {
-          args: healthcheckArgv(req.healthcheck),
+          args: healthcheckArgv(req.healthcheck, image.config.Shell),
           joins: healthcheckJoins(plan),
           cgroupProcs: plan.cgroupProcs,
         });

@@ -22,7 +22,8 @@ export const HEALTH_FAILURE_ACTIONS: readonly HealthFailureAction[] = ['none', '
  */
 export interface HealthcheckOptions {
   /**
-   * `['CMD', argv…]` (run as is), `['CMD-SHELL', command]` (run by `/bin/sh -c`) or `['NONE']`
+   * `['CMD', argv…]` (run as is), `['CMD-SHELL', command]` (run by the image's SHELL, else
+   * `/bin/sh -c`) or `['NONE']`
    * (no check, whatever the image says).
    */
   test?: string[];
@@ -180,10 +181,17 @@ export function resolveHealthcheck(
   };
 }
 
-/** The argv a check runs: `CMD` as given, `CMD-SHELL` through `/bin/sh -c` (Docker's default shell). */
-export function healthcheckArgv(check: Healthcheck): string[] {
+/** Docker's shell for `CMD-SHELL` when the image names none (its SHELL). */
+const DEFAULT_SHELL: readonly string[] = ['/bin/sh', '-c'];
+
+/**
+ * The argv a check runs: `CMD` as given, `CMD-SHELL` through the image's SHELL (`shell`, the
+ * image config's `Shell`), else `/bin/sh -c`, as Docker runs it.
+ */
+export function healthcheckArgv(check: Healthcheck, shell?: readonly string[]): string[] {
   const [kind, ...rest] = check.test;
-  return kind === 'CMD-SHELL' ? ['/bin/sh', '-c', rest[0] ?? ''] : rest;
+  if (kind !== 'CMD-SHELL') return rest;
+  return [...(shell !== undefined && shell.length > 0 ? shell : DEFAULT_SHELL), rest[0] ?? ''];
 }
 
 /**

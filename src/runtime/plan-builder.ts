@@ -68,6 +68,8 @@ export interface ImageRuntimeConfig {
   ExposedPorts?: Record<string, object>;
   /** HEALTHCHECK; only `run` and `create` use it (`resolveHealthcheck`), a build's RUN does not. */
   Healthcheck?: HealthConfig;
+  /** SHELL: what a `CMD-SHELL` health check runs under (`healthcheckArgv`). */
+  Shell?: string[];
 }
 
 /** Host paths of one container's files. */

@@ -203,6 +203,24 @@ describe('health checks', () => {
     expect((await cli(['rm', '-f', name])).code).toBe(0);
   });
 
+  it("kill a timed-out check's whole process group, and record what it said before the timeout", async () => {
+    const name = unique('tree');
+    const said = 'Health check exceeded timeout (1s): begun\n';
+    await runDetached(name, [...FAST, '--health-timeout', '1s', '--health-cmd', 'echo begun; sleep 61 & sleep 62']);
+    await until(
+      'a timeout after the output',
+      async () => (await healthOf(name))?.Log.some((r) => r.Output === said) === true,
+    );
+    await until('3 timed-out checks', async () => ((await healthOf(name))?.Log.length ?? 0) >= 3);
+    expect((await healthOf(name))?.Log.every((r) => r.ExitCode === -1)).toBe(true);
+    // The background sleep of every check went with it: at most the one under way is left.
+    const top = await cli(['exec', name, 'ps', '-o', 'args']);
+    for (const sleeper of ['sleep 61', 'sleep 62']) {
+      expect(top.stdout.split('\n').filter((line) => line.includes(sleeper)).length).toBeLessThanOrEqual(1);
+    }
+    expect((await cli(['rm', '-f', name])).code).toBe(0);
+  });
+
   it('do not count failures in the start period until the first success', async () => {
     const name = unique('period');
     await runDetached(name, [
@@ -316,6 +334,22 @@ describe('the image HEALTHCHECK', () => {
     expect((await cli(['rm', '-f', name])).code).toBe(0);
   });
 
+  it("runs a CMD-SHELL check under the image's SHELL", async () => {
+    const context = await mkdtemp(join(tmpdir(), 'tsdock-hc-shell-'));
+    const shelled = unique('img-shell');
+    try {
+      await writeFile(join(context, 'Dockerfile'), 'FROM busybox\nSHELL ["/bin/sh", "-xc"]\n');
+      expect((await cli(['build', '--network', 'none', '-t', shelled, context])).code).toBe(0);
+    } finally {
+      await rm(context, { recursive: true, force: true });
+    }
+    const name = unique('shell-run');
+    await runDetached(name, [...FAST, '--health-cmd', 'echo ok'], SERVE, shelled);
+    // sh -x traces the command before it runs it: the image's shell ran it, not a plain sh -c.
+    expect((await untilHealth(name, 'healthy')).Log[0]).toMatchObject({ ExitCode: 0, Output: '+ echo ok\nok\n' });
+    expect((await cli(['rm', '-f', name])).code).toBe(0);
+  });
+
   it('is off with --no-healthcheck', async () => {
     const name = unique('img-none');
     await runDetached(name, ['--no-healthcheck'], SERVE, image);
@@ -391,6 +425,31 @@ describe('the library', () => {
     expect(info.State.Health?.Status).toBe('healthy');
     expect(info.Config.Healthcheck).toMatchObject({ Test: ['CMD', 'true'], Interval: 200e6, Retries: 1 });
     await runtime.remove(id, { force: true });
+  });
+
+  it('records a check that cannot start as Docker does: exit -1 and why', async () => {
+    const run = (test: string[]): Promise<string> =>
+      runtime.runDetached('busybox', {
+        network: 'none',
+        cgroupParent: parent,
+        command: SERVE,
+        healthcheck: { test, intervalMs: 200, retries: 1 },
+      });
+    const missing = await run(['CMD', 'no-such-check']);
+    const notExecutable = await run(['CMD', '/etc/passwd']);
+    const lastOf = async (id: string): Promise<HealthState['Log'][number] | undefined> => {
+      await untilHealth(id, 'unhealthy');
+      return (await healthOf(id))?.Log[0];
+    };
+    expect(await lastOf(missing)).toMatchObject({
+      ExitCode: -1,
+      Output: 'exec: "no-such-check": executable file not found in $PATH',
+    });
+    expect(await lastOf(notExecutable)).toMatchObject({
+      ExitCode: -1,
+      Output: 'exec: "/etc/passwd": permission denied',
+    });
+    for (const id of [missing, notExecutable]) await runtime.remove(id, { force: true });
   });
 });
 

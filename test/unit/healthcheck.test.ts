@@ -123,9 +123,17 @@ const check: Healthcheck = {
 };
 
 describe('what the monitor is told', () => {
-  it('runs CMD as given and CMD-SHELL through /bin/sh -c', () => {
+  it("runs CMD as given and CMD-SHELL through the image's SHELL, else /bin/sh -c", () => {
     expect(healthcheckArgv(check)).toEqual(['/bin/sh', '-c', 'wget -q localhost']);
-    expect(healthcheckArgv({ ...check, test: ['CMD', 'true', 'x'] })).toEqual(['true', 'x']);
+    expect(healthcheckArgv(check, [])).toEqual(['/bin/sh', '-c', 'wget -q localhost']);
+    expect(healthcheckArgv(check, ['/bin/bash', '-eo', 'pipefail', '-c'])).toEqual([
+      '/bin/bash',
+      '-eo',
+      'pipefail',
+      '-c',
+      'wget -q localhost',
+    ]);
+    expect(healthcheckArgv({ ...check, test: ['CMD', 'true', 'x'] }, ['/bin/bash', '-c'])).toEqual(['true', 'x']);
   });
 
   it("joins every namespace the container's plan creates or joins, user first", () => {

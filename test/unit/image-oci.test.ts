@@ -104,6 +104,7 @@ describe('parseImageConfigFile', () => {
           StopSignal: 'SIGINT',
           Volumes: { '/data': {} },
           Healthcheck: { Test: ['CMD', 'true'], Interval: 1_000_000_000, Retries: 3 },
+          Shell: ['/bin/bash', '-c'],
           Hostname: 'ignored',
         },
       }),
@@ -120,6 +121,7 @@ describe('parseImageConfigFile', () => {
       StopSignal: 'SIGINT',
       Volumes: { '/data': {} },
       Healthcheck: { Test: ['CMD', 'true'], Interval: 1_000_000_000, Retries: 3 },
+      Shell: ['/bin/bash', '-c'],
     });
     expect(file.rootfs.diff_ids).toEqual([D]);
   });
@@ -127,6 +129,7 @@ describe('parseImageConfigFile', () => {
   it.each([
     [{ config: { Cmd: 'sh' } }, 'config.Cmd: not an array'],
     [{ config: { Env: [1] } }, 'config.Env[0]: not a string'],
+    [{ config: { Shell: '/bin/sh' } }, 'config.Shell: not an array'],
     [{ config: { Labels: { a: 1 } } }, 'config.Labels.a: not a string'],
     [{ rootfs: { type: 'layers', diff_ids: ['nope'] } }, 'rootfs.diff_ids[0]: invalid digest'],
     [{ rootfs: { type: 'other', diff_ids: [] } }, 'rootfs.type'],

@@ -7,10 +7,15 @@
  *   monitor                      probe (forked)                  check (in the container)
  *   fork, keeps the pipe's  ---> joins namespaces, clone   --->  execve(test)
  *   read end, polls it           waits: SIGCHLD -> _exit(status)
- *   timeout: SIGTERM        ---> SIGKILL to the check, _exit
+ *   timeout: SIGTERM        ---> SIGKILL to the check's process group, _exit
  *   reaps the probe: result
  *
  * The probe and not the monitor joins: setns(2) of a mount or pid namespace cannot be undone.
+ * The check leads its own session and process group (child.c's setsid), so a timeout kills what
+ * it started too, as long as that did not leave the group (setsid, setpgid).
+ * A check that could not be started (not found, not executable) is no exit of the check: the
+ * probe says why on a pipe of its own, and the result is Docker's for an exec that failed to
+ * start, exit -1 with the reason as output.
  * A paused container is not checked (the check would freeze with it); a check it froze midway
  * is discarded at its timeout.
  * The result goes into DIR/health.json (Docker's State.Health: Status, FailingStreak, the last
@@ -24,6 +29,7 @@
 #include "json.h"
 #include "monitor.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -34,6 +40,9 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+/* Where the probe says why it could not start the check (fds 0-2 are the check's). */
+#define PROBE_FAILURE_FD 3
 
 /* What `tsdock stop` waits by default before SIGKILL. */
 #define STOP_GRACE_MS 10000u
@@ -53,7 +62,7 @@ int health_open(struct tsd_health *h, const struct tsd_lifecycle *lc, const stru
   h->plan = plan;
   h->container = container;
   h->cap_last_cap = cap_last_cap;
-  h->out_fd = -1;
+  h->out_fd = h->failure_fd = -1;
   if (!container_file(container, "health.json", h->file, sizeof(h->file))) {
     errno = ENAMETOOLONG;
     return -1;
@@ -64,7 +73,7 @@ int health_open(struct tsd_health *h, const struct tsd_lifecycle *lc, const stru
 /* Docker's json: {"Status":…,"FailingStreak":N,"Log":[{"Start","End","ExitCode","Output"}]}. */
 static void save(const struct tsd_health *h) {
   /* Each output escaped at worst as \u00XX; freed at once, so an idle monitor stays small. */
-  size_t cap = 512 + HEALTH_LOG_MAX * (6 * HEALTH_OUTPUT_MAX + 256);
+  size_t cap = 512 + HEALTH_LOG_MAX * (6 * sizeof(h->log[0].output) + 256);
   struct json j = {.buf = malloc(cap), .cap = cap, .len = 0};
   if (j.buf == NULL) return;
   json_printf(&j, "{\"Status\":\"%s\",\"FailingStreak\":%u,\"Log\":[", status_names[h->status],
@@ -126,12 +135,15 @@ static void read_output(struct tsd_health *h) {
   struct tsd_health_result *r = &h->current;
   for (;;) {
     char scratch[512];
-    bool room = r->len < sizeof(r->output);
-    ssize_t n = room ? read(h->out_fd, r->output + r->len, sizeof(r->output) - r->len)
+    bool room = r->len < HEALTH_OUTPUT_MAX;
+    ssize_t n = room ? read(h->out_fd, r->output + r->len, HEALTH_OUTPUT_MAX - r->len)
                      : read(h->out_fd, scratch, sizeof(scratch));
     if (n < 0 && errno == EINTR) continue;
     if (n > 0) {
-      if (room) r->len += (size_t)n;
+      if (room)
+        r->len += (size_t)n;
+      else
+        h->truncated = true;
       continue;
     }
     if (n == 0 || errno != EAGAIN) {
@@ -167,13 +179,27 @@ static const char *ns_file(uint32_t type) {
   return "";
 }
 
+/* Why the check could not start, as Docker records an exec that failed to (exit -1). */
+static void report_start_failure(int fd, const struct tsd_child_error *e) {
+  char why[64];
+  snprintf(why, sizeof(why), "%s", strerror(e->err));
+  why[0] = (char)tolower((unsigned char)why[0]);
+  if (strcmp(e->step, "exec") != 0)
+    dprintf(fd, "unable to start health check process: %s %s: %s", e->step, e->path, why);
+  else if (e->err == ENOENT && strchr(e->path, '/') == NULL)
+    dprintf(fd, "exec: \"%s\": executable file not found in $PATH", e->path);
+  else
+    dprintf(fd, "exec: \"%s\": %s", e->path, why);
+}
+
 /* The probe process (see the top): never returns. */
-static _Noreturn void probe_main(struct tsd_health *h, int out) {
+static _Noreturn void probe_main(struct tsd_health *h, int out, int failure) {
   int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
   if (null < 0 || dup2(null, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0) _exit(125);
+  if (failure != PROBE_FAILURE_FD && dup3(failure, PROBE_FAILURE_FD, O_CLOEXEC) < 0) _exit(125);
   /* The monitor's logs, terminal and status fd are not the probe's to hold (a paused check's
    * probe may live long). The check closes them anyway; failing here only leaves them open. */
-  syscall(SYS_close_range, 3, ~0u, 0);
+  syscall(SYS_close_range, PROBE_FAILURE_FD + 1, ~0u, 0);
   /* The plan names the init of its creation; this run's init may be another process. */
   struct tsd_plan plan = *h->plan;
   struct tsd_ns_join joins[plan.n_ns_joins + 1];
@@ -187,8 +213,8 @@ static _Noreturn void probe_main(struct tsd_health *h, int out) {
   struct tsd_child_error e;
   pid_t pid = spawn_container(&plan, h->cap_last_cap, -1, &e);
   if (pid < 0) {
-    dprintf(2, "tsdock: health check: %s %s: %s\n", e.step, e.path, strerror(e.err));
-    _exit(strcmp(e.step, "exec") != 0 ? 125 : e.err == ENOENT ? 127 : 126);
+    report_start_failure(PROBE_FAILURE_FD, &e);
+    _exit(125);
   }
   /* SIGCHLD and SIGTERM are blocked (inherited from the monitor): wait for either. */
   sigset_t set;
@@ -199,8 +225,9 @@ static _Noreturn void probe_main(struct tsd_health *h, int out) {
     int sig = sigwaitinfo(&set, NULL);
     int st;
     if (sig == SIGTERM) {
-      /* Not waited for: a check frozen with its container's cgroup is reaped by the monitor. */
-      kill(pid, SIGKILL);
+      /* Its group: what the check started goes with it. Not waited for: a check frozen with its
+       * container's cgroup is reaped by the monitor. */
+      if (kill(-pid, SIGKILL) < 0) kill(pid, SIGKILL);
       _exit(137);
     }
     if (sig == SIGCHLD && waitpid(pid, &st, WNOHANG) == pid)
@@ -209,7 +236,7 @@ static _Noreturn void probe_main(struct tsd_health *h, int out) {
 }
 
 static void start_probe(struct tsd_health *h, uint64_t now) {
-  int p[2];
+  int p[2] = {-1, -1}, f[2] = {-1, -1};
   struct tsd_health_result *r = &h->current;
   r->len = 0;
   clock_gettime(CLOCK_REALTIME, &r->start);
@@ -217,42 +244,61 @@ static void start_probe(struct tsd_health *h, uint64_t now) {
   h->deadline_ms = now + h->lc->health.timeout_ms;
   h->timed_out = false;
   h->discarded = false;
-  if (pipe2(p, O_CLOEXEC) < 0) {
+  h->truncated = false;
+  if (pipe2(p, O_CLOEXEC) < 0 || pipe2(f, O_CLOEXEC | O_NONBLOCK) < 0) {
     r->len = (size_t)snprintf(r->output, sizeof(r->output), "tsdock: health check: pipe: %s",
                               strerror(errno));
+    if (f[0] < 0 && p[0] >= 0) {
+      close(p[0]);
+      close(p[1]);
+    }
     return;
   }
   pid_t pid = fork();
   if (pid == 0) {
     close(p[0]);
-    probe_main(h, p[1]);
+    close(f[0]);
+    probe_main(h, p[1], f[1]);
   }
   close(p[1]);
+  close(f[1]);
   if (pid < 0) {
     r->len = (size_t)snprintf(r->output, sizeof(r->output), "tsdock: health check: fork: %s",
                               strerror(errno));
     close(p[0]);
+    close(f[0]);
     return;
   }
   fcntl(p[0], F_SETFL, O_NONBLOCK);
   h->probe = pid;
   h->out_fd = p[0];
+  h->failure_fd = f[0];
 }
 
-/* Go's time.Duration text for whole milliseconds: 500ms, 30s, 1.5s. */
+/* Go's time.Duration text for whole milliseconds, as Docker prints one: 500ms, 30s, 1.5s, 1m30s,
+ * 1h0m0s. */
 static void duration_text(uint64_t ms, char *out, size_t len) {
-  unsigned long long s = ms / 1000, frac = ms % 1000;
-  if (s == 0) {
-    snprintf(out, len, "%llums", frac);
+  /* Durations are checked to fit poll(2)'s int of milliseconds (src/runtime/healthcheck.ts). */
+  uint32_t t = ms > UINT32_MAX ? UINT32_MAX : (uint32_t)ms;
+  unsigned h = t / 3600000u, m = t / 60000u % 60u, s = t / 1000u % 60u, frac = t % 1000u;
+  if (t < 1000) {
+    snprintf(out, len, "%ums", frac);
     return;
   }
+  char sec[24];
   int digits = 3;
   for (; digits > 0 && frac % 10 == 0; digits--)
     frac /= 10;
   if (digits == 0)
-    snprintf(out, len, "%llus", s);
+    snprintf(sec, sizeof(sec), "%us", s);
   else
-    snprintf(out, len, "%llu.%0*llus", s, digits, frac);
+    snprintf(sec, sizeof(sec), "%u.%0*us", s, digits, frac);
+  if (h > 0)
+    snprintf(out, len, "%uh%um%s", h, m, sec);
+  else if (m > 0)
+    snprintf(out, len, "%um%s", m, sec);
+  else
+    snprintf(out, len, "%s", sec);
 }
 
 /* --health-on-failure, on becoming unhealthy. */
@@ -272,11 +318,16 @@ static void record(struct tsd_health *h, int exit_code, uint64_t now) {
   struct tsd_health_result *r = &h->current;
   clock_gettime(CLOCK_REALTIME, &r->end);
   r->exit_code = h->timed_out ? -1 : exit_code;
+  /* As Docker: output it cut ends in "...", and a timeout's reason comes before what was said. */
+  if (h->truncated) r->len += (size_t)snprintf(r->output + r->len, 4, "...");
   if (h->timed_out) {
-    char d[32];
+    char d[64], prefix[HEALTH_OUTPUT_EXTRA + 32];
     duration_text(h->lc->health.timeout_ms, d, sizeof(d));
-    r->len =
-        (size_t)snprintf(r->output, sizeof(r->output), "Health check exceeded timeout (%s)", d);
+    size_t n = (size_t)snprintf(prefix, sizeof(prefix), "Health check exceeded timeout (%s)%s", d,
+                                r->len > 0 ? ": " : "");
+    memmove(r->output + n, r->output, r->len);
+    memcpy(r->output, prefix, n);
+    r->len += n;
   }
   if (h->n_log == HEALTH_LOG_MAX) {
     memmove(&h->log[0], &h->log[1], sizeof(h->log[0]) * (HEALTH_LOG_MAX - 1));
@@ -325,6 +376,22 @@ void health_tick(struct tsd_health *h) {
   }
 }
 
+/* Whether the probe could not start the check: its reason is then the output. */
+static bool take_start_failure(struct tsd_health *h) {
+  if (h->failure_fd < 0) return false;
+  struct tsd_health_result *r = &h->current;
+  ssize_t n;
+  do
+    n = read(h->failure_fd, r->output, HEALTH_OUTPUT_MAX);
+  while (n < 0 && errno == EINTR);
+  close(h->failure_fd);
+  h->failure_fd = -1;
+  if (n <= 0) return false;
+  r->len = (size_t)n;
+  h->truncated = false;
+  return true;
+}
+
 bool health_reaped(struct tsd_health *h, pid_t pid, int wstatus) {
   if (h->probe == 0 || pid != h->probe) return false;
   h->probe = 0;
@@ -335,6 +402,7 @@ bool health_reaped(struct tsd_health *h, pid_t pid, int wstatus) {
     h->out_fd = -1;
   }
   int code = WIFSIGNALED(wstatus) ? 128 + WTERMSIG(wstatus) : WEXITSTATUS(wstatus);
+  if (take_start_failure(h)) code = -1;
   if (h->discarded)
     schedule(h, monotonic_ms());
   else if (h->acted == TSD_HEALTH_NONE)
@@ -346,7 +414,8 @@ void health_end(struct tsd_health *h) {
   if (h->probe != 0) kill(h->probe, SIGTERM);
   h->probe = 0;
   if (h->out_fd >= 0) close(h->out_fd);
-  h->out_fd = -1;
+  if (h->failure_fd >= 0) close(h->failure_fd);
+  h->out_fd = h->failure_fd = -1;
   h->kill_at_ms = 0;
 }
 

@@ -17,12 +17,14 @@
 /* Docker keeps the last 5 results and 4 KiB of each one's output. */
 #define HEALTH_LOG_MAX 5
 #define HEALTH_OUTPUT_MAX 4096
+/* Room around the output for a timeout's reason and the "..." of a cut one. */
+#define HEALTH_OUTPUT_EXTRA 80
 
 struct tsd_health_result {
   struct timespec start, end;
-  int exit_code; /* -1: the check did not finish (timeout) */
+  int exit_code; /* -1: the check did not finish (timeout) or could not start */
   size_t len;
-  char output[HEALTH_OUTPUT_MAX];
+  char output[HEALTH_OUTPUT_MAX + HEALTH_OUTPUT_EXTRA];
 };
 
 enum tsd_health_status { TSD_HEALTH_STARTING, TSD_HEALTH_HEALTHY, TSD_HEALTH_UNHEALTHY };
@@ -39,10 +41,12 @@ struct tsd_health {
   /* The check under way: the forked process that runs it, and the pipe of its output. */
   pid_t probe;
   int out_fd;
+  int failure_fd; /* where the probe says why the check could not start */
   uint64_t deadline_ms;
   uint64_t probe_started_ms;
   bool timed_out;
   bool discarded; /* paused while it ran: its result is no result */
+  bool truncated; /* output past HEALTH_OUTPUT_MAX was dropped */
   struct tsd_health_result current;
   /* What inspect shows. */
   enum tsd_health_status status;
