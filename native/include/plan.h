@@ -64,6 +64,11 @@ enum tsd_plan_tag {
                                    (OCI prestart, createRuntime) once the child's exist and
                                    before its createContainer hooks: the child pauses there and
                                    the monitor asks (status.c status_runtime_hooks) */
+  TSD_TAG_MOUNT_IDMAP = 33,     /* u32 index of an earlier TSD_TAG_ROOTFS_OP record (0-based among
+                                   them) with TSD_OPF_IDMAP, then 2 strings, each u32 length +
+                                   bytes: uid_map and gid_map content; repeated: that mount is
+                                   idmapped to a user namespace made with these maps (an OCI
+                                   mount's uidMappings/gidMappings), not to the child's own */
 };
 
 /*
@@ -101,7 +106,10 @@ enum tsd_op_flag {
   TSD_OPF_IDMAP = 1u << 4,         /* (rootfs ops, user namespace only) a bind mount of source
                                       idmapped to the child's user namespace: the parent makes it
                                       detached (open_tree + mount_setattr MOUNT_ATTR_IDMAP) and
-                                      hands it over with "go"; the child attaches it at target */
+                                      hands it over with "go"; the child attaches it at target.
+                                      Without AT_RECURSIVE: mounts below source are left out.
+                                      With a TSD_TAG_MOUNT_IDMAP record, that record's maps are
+                                      used, and the child needs no user namespace */
 };
 
 /* At most this many TSD_OPF_IDMAP ops: their fds travel in one SCM_RIGHTS message (SCM_MAX_FD). */

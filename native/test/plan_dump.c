@@ -57,6 +57,12 @@ static void ops(const char *key, const struct tsd_fs_ops *ops) {
     quoted(o->fstype);
     printf(" data=");
     quoted(o->data);
+    if (o->uid_map != NULL) {
+      printf(" uid_map=");
+      quoted(o->uid_map);
+      printf(" gid_map=");
+      quoted(o->gid_map);
+    }
     putchar('\n');
   }
 }

@@ -248,7 +248,7 @@ static void tag_zero(struct buf *b) {
 }
 static void tag_past_end(struct buf *b) {
   minimal(b);
-  rec_u32(b, TSD_TAG_RUNTIME_HOOKS + 1, 0);
+  rec_u32(b, TSD_TAG_MOUNT_IDMAP + 1, 0);
 }
 static void tag_huge(struct buf *b) {
   minimal(b);
@@ -333,6 +333,32 @@ static void idmap_too_many(struct buf *b) {
     op(&p, TSD_OP_MOUNT, TSD_OPF_IDMAP, "/l", "/l");
     rec_buf(b, TSD_TAG_ROOTFS_OP, &p);
   }
+}
+/* An idmapped bind with maps of its own (an OCI mount's uidMappings) names op `index`. */
+static void own_maps_plan(struct buf *b, uint32_t flags, uint32_t index) {
+  struct buf p = {.n = 0}, m = {.n = 0};
+  minimal(b);
+  rec_u32(b, TSD_TAG_NAMESPACES, CLONE_NEWNS);
+  op(&p, TSD_OP_MOUNT, flags, "/srv/data", "/r/data");
+  rec_buf(b, TSD_TAG_ROOTFS_OP, &p);
+  put_u32(&m, index);
+  put_lp(&m, "0 100000 65536\n");
+  put_lp(&m, "0 200000 10\n");
+  rec_buf(b, TSD_TAG_MOUNT_IDMAP, &m);
+}
+static void idmap_own_maps(struct buf *b) {
+  own_maps_plan(b, TSD_OPF_IDMAP, 0);
+}
+static void check_idmap_own_maps(const struct tsd_plan *p) {
+  CHECK(p->n_idmap_mounts == 1 && p->rootfs_ops.n == 1);
+  CHECK(strcmp(p->rootfs_ops.v[0].uid_map, "0 100000 65536\n") == 0);
+  CHECK(strcmp(p->rootfs_ops.v[0].gid_map, "0 200000 10\n") == 0);
+}
+static void idmap_maps_later_op(struct buf *b) {
+  own_maps_plan(b, TSD_OPF_IDMAP, 1);
+}
+static void idmap_maps_plain_op(struct buf *b) {
+  own_maps_plan(b, 0, 0);
 }
 static void op_string_overflow(struct buf *b) {
   struct buf p = {.n = 0};
@@ -593,6 +619,9 @@ static const struct test_case cases[] = {
     {"idmap on a container op", idmap_container_op, "idmap on a container op", NULL},
     {"idmap on a mkdir", idmap_mkdir, "not a bind mount", NULL},
     {"254 idmapped mounts", idmap_too_many, "more than 253 idmapped mounts", NULL},
+    {"idmap with maps of its own", idmap_own_maps, NULL, check_idmap_own_maps},
+    {"mount idmap before its op", idmap_maps_later_op, "names rootfs op 1 of 1", NULL},
+    {"mount idmap on a plain op", idmap_maps_plain_op, "names an op without idmap", NULL},
     {"op string past the record", op_string_overflow, "overflows the record", NULL},
     {"op cut in its fixed part", op_truncated_head, "truncated record", NULL},
     {"op with trailing bytes", op_trailing, "1 unexpected trailing bytes", NULL},

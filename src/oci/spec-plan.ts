@@ -122,9 +122,35 @@ function isUnder(path: string, dir: string): boolean {
   return path === dir || path.startsWith(`${dir}/`);
 }
 
-function mountOps(m: OciMount, rootfs: string, facts: HostFacts): FsOp[] {
+/** runtime-spec 1.1's idmap options: `idmap` for this mount alone, `ridmap` for the ones below too. */
+const IDMAP_OPTIONS = new Set(['idmap', 'ridmap']);
+
+/**
+ * A bind mount's idmapping: its own `uidMappings`/`gidMappings` (in a user namespace made for
+ * it), or with the `idmap` option alone the container's. Undefined: not idmapped.
+ */
+function idmapOf(m: OciMount, userns: boolean): Pick<FsOp & { kind: 'mount' }, 'idmap' | 'idmapMappings'> | undefined {
+  const where = `mounts (${m.destination})`;
+  const options = m.options ?? [];
+  const uid = m.uidMappings ?? [];
+  const gid = m.gidMappings ?? [];
+  if (options.includes('ridmap')) {
+    throw invalid(
+      `${where}: ridmap (recursive idmapping) is not supported; use idmap, which leaves out the mounts below`,
+    );
+  }
+  if (uid.length === 0 && gid.length === 0) {
+    if (!options.includes('idmap')) return undefined;
+    if (!userns) throw invalid(`${where}: idmap without uidMappings needs a new "user" namespace to map to`);
+    return { idmap: true };
+  }
+  if (uid.length === 0 || gid.length === 0) throw invalid(`${where}: uidMappings and gidMappings go together`);
+  return { idmap: true, idmapMappings: { uid, gid } };
+}
+
+function mountOps(m: OciMount, rootfs: string, facts: HostFacts, userns: boolean): FsOp[] {
   const target = posix.join(rootfs, m.destination);
-  const { flags, propagation, data } = parseMountOptions(m.options ?? []);
+  const { flags, propagation, data } = parseMountOptions((m.options ?? []).filter((o) => !IDMAP_OPTIONS.has(o)));
   const type = m.type ?? '';
   if (type === 'cgroup' || type === 'cgroup2') return cgroupFsOps(facts.cgroupMounts, rootfs);
   const noSymlinks = isUnder(m.destination, '/proc') || isUnder(m.destination, '/sys');
@@ -132,6 +158,7 @@ function mountOps(m: OciMount, rootfs: string, facts: HostFacts): FsOp[] {
     const given = m.source ?? '';
     if (given === '') throw invalid(`mounts: the bind mount at ${m.destination} has no source`);
     const source = posix.resolve(facts.bundle, given);
+    const idmap = idmapOf(m, userns);
     return [
       {
         kind: 'mount',
@@ -139,13 +166,22 @@ function mountOps(m: OciMount, rootfs: string, facts: HostFacts): FsOp[] {
         target,
         fstype: '',
         // A new bind mount ignores the other flags; the read-only remount below applies them.
-        flags: MS.BIND | (flags & MS.REC) | propagation,
+        // An idmapped one is made from the source alone (open_tree without AT_RECURSIVE).
+        flags: MS.BIND | (idmap === undefined ? flags & MS.REC : 0n) | propagation,
         data: '',
         readonly: (flags & MS.RDONLY) !== 0n,
         createTarget: facts.sourceKind(source),
         noSymlinks,
+        ...idmap,
       },
     ];
+  }
+  if (
+    m.uidMappings !== undefined ||
+    m.gidMappings !== undefined ||
+    (m.options ?? []).some((o) => IDMAP_OPTIONS.has(o))
+  ) {
+    throw invalid(`mounts (${m.destination}): only bind mounts can be idmapped`);
   }
   return [
     {
@@ -287,7 +323,7 @@ export function specToPlan(spec: OciSpec, facts: HostFacts): SpawnPlan {
         flags: MS.BIND | MS.REC | propagation.rootfs,
         data: '',
       },
-      ...(spec.mounts ?? []).flatMap((m) => mountOps(m, rootfs, facts)),
+      ...(spec.mounts ?? []).flatMap((m) => mountOps(m, rootfs, facts, userns)),
       ...devOps(spec, rootfs, userns),
     ],
     containerOps: [

@@ -44,6 +44,9 @@ export interface OciMount {
   type?: string;
   source?: string;
   options?: string[];
+  /** runtime-spec 1.1: an idmapped bind mount, on-disk ids mapped as a user namespace's are. */
+  uidMappings?: OciIdMapping[];
+  gidMappings?: OciIdMapping[];
 }
 
 export interface OciNamespace {
@@ -354,6 +357,8 @@ export function parseSpec(text: string, file = 'config.json'): OciSpec {
         type: r.optStr(m.type, `${w}.type`),
         source: r.optStr(m.source, `${w}.source`),
         options: r.strings(m.options, `${w}.options`),
+        uidMappings: idMappings(r, m.uidMappings, `${w}.uidMappings`),
+        gidMappings: idMappings(r, m.gidMappings, `${w}.gidMappings`),
       };
     }),
     hooks: hooksOf(r, o.hooks),

@@ -41,6 +41,7 @@ export const Tag = {
   hook: 30,
   hookState: 31,
   runtimeHooks: 32,
+  mountIdmap: 33,
 } as const;
 
 const OpKind = { mount: 1, mkdir: 2, mknod: 3, symlink: 4, mask: 5, readonly: 6, chdir: 7, write: 8 } as const;
@@ -209,7 +210,13 @@ export function encodePlan(plan: SpawnPlan): Buffer {
   }
   for (const procs of plan.cgroupProcs) w.string(Tag.cgroupProcs, procs);
   w.record(Tag.propagation, u64(plan.rootfsPropagation));
-  for (const op of plan.rootfsOps) w.record(Tag.rootfsOp, encodeOp(op));
+  plan.rootfsOps.forEach((op, index) => {
+    w.record(Tag.rootfsOp, encodeOp(op));
+    if (op.kind === 'mount' && op.idmap === true && op.idmapMappings !== undefined) {
+      const { uid, gid } = op.idmapMappings;
+      w.record(Tag.mountIdmap, Buffer.concat([u32(index), lengthPrefixed(idMap(uid)), lengthPrefixed(idMap(gid))]));
+    }
+  });
   for (const op of plan.containerOps) w.record(Tag.containerOp, encodeOp(op));
   w.u32(Tag.readonlyRootfs, plan.readonlyRootfs ? 1 : 0);
   w.u32(Tag.loopbackUp, plan.loopbackUp ? 1 : 0);

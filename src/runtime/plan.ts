@@ -66,6 +66,12 @@ export type FsOp =
        * and the child attaches it in its own mount namespace. Rootfs ops with a user namespace only.
        */
       idmap?: boolean;
+      /**
+       * With `idmap`: the mount's own mappings (an OCI mount's uidMappings and gidMappings), in
+       * a user namespace made for it, instead of the container's; then no user namespace of the
+       * container's own is needed.
+       */
+      idmapMappings?: { uid: IdMapping[]; gid: IdMapping[] };
     }
   | { kind: 'mkdir'; target: string; mode: number }
   | { kind: 'mknod'; target: string; mode: number; major: number; minor: number }

@@ -3,15 +3,15 @@
  * the init set up but not exec'd until start; state, kill, pause/resume, exec, ps, delete; hooks
  * get the state; a failing create leaves nothing and says why in the JSON log.
  */
-import { closeSync, existsSync, openSync, readFileSync, readlinkSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chownSync, closeSync, existsSync, openSync, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { monitorPath } from '../../src/native.js';
 import { processStartTime } from '../../src/runtime/proc-stat.js';
-import { cgroupParentDirs, cgroupsUnder, removeCgroupParent, uniqueCgroupParent } from '../helpers/host.js';
+import { cgroupParentDirs, cgroupsUnder, hostMounts, removeCgroupParent, uniqueCgroupParent } from '../helpers/host.js';
 import { consoleReceiver, makeBundle, runtime } from '../helpers/oci.js';
 
 const parent = uniqueCgroupParent('oci');
@@ -345,9 +345,91 @@ describe('tsdock-runtime', () => {
     expect(existsSync(join(root, m.id))).toBe(false);
   });
 
+  it('presents a bind mount with uidMappings/gidMappings through an idmapped mount, with or without a user namespace', async () => {
+    const shared = join(work, 'idmapped-source');
+    await mkdir(shared);
+    // mkdtemp's 0700 would keep a user namespace's root (host id 100000) from the bundle.
+    await chmod(work, 0o711);
+    await writeFile(join(shared, 'root-file'), '');
+    await writeFile(join(shared, 'other-file'), '');
+    chownSync(join(shared, 'other-file'), 5, 6);
+    const map = (hostID: number): { containerID: number; hostID: number; size: number }[] => [
+      { containerID: 0, hostID, size: 65536 },
+    ];
+    const run = async (
+      file: string,
+      edit: (c: Record<string, unknown>, mount: Record<string, unknown>) => void,
+    ): Promise<string> => {
+      const m = await bundle(
+        [
+          'sh',
+          '-c',
+          `stat -c %u:%g /data/root-file /data/other-file; (echo x > /data/${file}) 2>/dev/null && echo wrote || echo refused`,
+        ],
+        (c) => {
+          const mount: Record<string, unknown> = {
+            destination: '/data',
+            type: 'bind',
+            source: shared,
+            options: ['rbind', 'idmap'],
+          };
+          (c.mounts as unknown[]).push(mount);
+          edit(c, mount);
+        },
+      );
+      // The mount point: a user namespace's root could not make it in the host root's rootfs.
+      await mkdir(join(m.bundle, 'rootfs', 'data'));
+      await create(m);
+      expect((await rt(['start', m.id])).code).toBe(0);
+      await until(m.id, 'stopped');
+      expect((await rt(['delete', m.id])).code).toBe(0);
+      return readFile(m.out, 'utf8');
+    };
+    // The container's own user namespace maps 0 to 100000; the mount maps disk 0 to 100000: root's.
+    const inUserns = await run('from-userns', (c, mount) => {
+      const linux = c.linux as Record<string, unknown>;
+      (linux.namespaces as unknown[]).push({ type: 'user' });
+      linux.uidMappings = map(100000);
+      linux.gidMappings = map(100000);
+      mount.uidMappings = map(100000);
+      mount.gidMappings = map(100000);
+    });
+    expect(inUserns).toBe('0:0\n5:6\nwrote\n');
+    // What the container's root wrote belongs to the host's root on disk.
+    expect(statSync(join(shared, 'from-userns'))).toMatchObject({ uid: 0, gid: 0 });
+    // No user namespace: the mount's maps alone shift disk id N to 1000 + N (2000 + N for
+    // groups), and the host root it runs as has no disk id there to write as (EOVERFLOW).
+    const shifted = await run('from-host-root', (_c, mount) => {
+      mount.uidMappings = map(1000);
+      mount.gidMappings = map(2000);
+    });
+    expect(shifted).toBe('1000:2000\n1005:2006\nrefused\n');
+    expect(readdirSync(shared).sort()).toEqual(['from-userns', 'other-file', 'root-file']);
+    expect((await hostMounts()).filter((path) => path.startsWith(work))).toEqual([]);
+  });
+
+  it('refuses an idmapped mount it cannot make, naming the mount', async () => {
+    const m = await bundle(['true'], (c) => {
+      (c.mounts as unknown[]).push({
+        destination: '/data',
+        type: 'bind',
+        source: work,
+        options: ['rbind'],
+        uidMappings: [{ containerID: 0, hostID: 1000, size: 10 }],
+      });
+    });
+    const r = await rt(['create', '--bundle', m.bundle, m.id]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe('tsdock-runtime: config.json: mounts (/data): uidMappings and gidMappings go together\n');
+    expect(existsSync(join(root, m.id))).toBe(false);
+  });
+
   it('answers --version, features, list, and refuses --systemd-cgroup', async () => {
     expect((await rt(['--version'])).stdout.split('\n')[0]).toMatch(/^tsdock-runtime version \d+\.\d+\.\d+$/);
-    expect(JSON.parse((await rt(['features'])).stdout)).toMatchObject({ ociVersionMin: '1.0.0' });
+    expect(JSON.parse((await rt(['features'])).stdout)).toMatchObject({
+      ociVersionMin: '1.0.0',
+      linux: { mountExtensions: { idmap: { enabled: true } } },
+    });
     expect((await rt(['list'])).stdout.split('\n')[0]).toMatch(/^ID\s+PID\s+STATUS\s+BUNDLE\s+CREATED\s+OWNER$/);
     const r = await rt(['--systemd-cgroup', 'list']);
     expect(r.code).toBe(1);

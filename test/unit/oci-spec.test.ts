@@ -134,6 +134,49 @@ describe('specToPlan', () => {
     expect(p.rootfsOps).toContainEqual(expect.objectContaining({ source: '/dev/fuse', target: '/b/rootfs/dev/fuse' }));
   });
 
+  it('idmaps a bind mount with uidMappings/gidMappings to them, or with idmap alone to the user namespace', () => {
+    const maps = {
+      uid: [{ containerID: 0, hostID: 1000, size: 10 }],
+      gid: [{ containerID: 0, hostID: 2000, size: 10 }],
+    };
+    const mounts = (mount: Record<string, unknown>) => ({
+      mounts: [{ destination: '/data', type: 'bind', source: '/host/data', options: ['rbind', 'ro'], ...mount }],
+    });
+    const own = plan(mounts({ uidMappings: maps.uid, gidMappings: maps.gid, options: ['rbind', 'ro', 'idmap'] }));
+    expect(own.rootfsOps).toContainEqual(
+      expect.objectContaining({
+        target: '/b/rootfs/data',
+        flags: MS.BIND,
+        readonly: true,
+        idmap: true,
+        idmapMappings: maps,
+      }),
+    );
+    const userns = plan(mounts({ options: ['rbind', 'idmap'] }), {
+      namespaces: [{ type: 'mount' }, { type: 'uts' }, { type: 'user' }],
+      uidMappings: maps.uid,
+      gidMappings: maps.gid,
+    });
+    const bind = userns.rootfsOps.find((o) => o.target === '/b/rootfs/data');
+    expect(bind).toMatchObject({ flags: MS.BIND, idmap: true });
+    expect(bind).not.toHaveProperty('idmapMappings');
+    expect(plan(mounts({})).rootfsOps).toContainEqual(
+      expect.objectContaining({ target: '/b/rootfs/data', flags: MS.BIND | MS.REC }),
+    );
+  });
+
+  it.each([
+    ['uidMappings alone', { uidMappings: [{ containerID: 0, hostID: 1, size: 1 }] }, /go together/],
+    ['ridmap', { options: ['rbind', 'ridmap'], uidMappings: [], gidMappings: [] }, /ridmap .* is not supported/],
+    ['idmap without a user namespace', { options: ['rbind', 'idmap'] }, /needs a new "user" namespace/],
+    ['an idmapped tmpfs', { type: 'tmpfs', source: 'tmpfs', options: ['idmap'] }, /only bind mounts can be idmapped/],
+  ])('refuses a mount with %s', (_, mount, message) => {
+    const over = {
+      mounts: [{ destination: '/data', type: 'bind', source: '/host/data', options: ['rbind'], ...mount }],
+    };
+    expect(failure(() => plan(over)).message).toMatch(message);
+  });
+
   it('makes / rslave by default, rprivate on request, never shared', () => {
     expect(plan().rootfsPropagation).toBe(MS.REC | MS.SLAVE);
     expect(plan({}, { rootfsPropagation: 'rprivate' }).rootfsPropagation).toBe(MS.REC | MS.PRIVATE);

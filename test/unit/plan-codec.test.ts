@@ -120,6 +120,23 @@ const richPlan: SpawnPlan = {
       createTarget: 'file',
       readonly: true,
     },
+    {
+      kind: 'mount',
+      source: '/srv/data',
+      target: '/r/data',
+      fstype: '',
+      flags: MS_BIND,
+      data: '',
+      createTarget: 'dir',
+      idmap: true,
+      idmapMappings: {
+        uid: [{ containerID: 0, hostID: 200000, size: 1000 }],
+        gid: [
+          { containerID: 0, hostID: 300000, size: 10 },
+          { containerID: 10, hostID: 10, size: 1 },
+        ],
+      },
+    },
   ],
   containerOps: [
     { kind: 'mkdir', target: '/dev/pts', mode: 0o755 },
@@ -183,6 +200,7 @@ describe('plan wire format', () => {
       'rootfs_op chdir flags=0x0 mount_flags=0x0 mode=00 dev=0:0 source="" target="/var/lib/tsdock/layers" fstype="" data=""',
       'rootfs_op mount flags=0x1 mount_flags=0x0 mode=00 dev=0:0 source="overlay" target="/r" fstype="overlay" data="lowerdir=a:b,upperdir=/u,workdir=/w"',
       'rootfs_op mount flags=0x6 mount_flags=0x1002 mode=00 dev=0:0 source="/etc/resolv.conf" target="/r/etc/resolv.conf" fstype="" data=""',
+      'rootfs_op mount flags=0x11 mount_flags=0x1000 mode=00 dev=0:0 source="/srv/data" target="/r/data" fstype="" data="" uid_map="0 200000 1000\\n" gid_map="0 300000 10\\n10 10 1\\n"',
       'container_op mkdir flags=0x0 mount_flags=0x0 mode=0755 dev=0:0 source="" target="/dev/pts" fstype="" data=""',
       'container_op mknod flags=0x0 mount_flags=0x0 mode=020666 dev=1:3 source="" target="/dev/null" fstype="" data=""',
       'container_op symlink flags=0x0 mount_flags=0x0 mode=00 dev=0:0 source="/proc/self/fd" target="/dev/fd" fstype="" data=""',

@@ -25,7 +25,8 @@
 #define REPEATED_TAGS                                                                              \
   (BIT(TSD_TAG_ARG) | BIT(TSD_TAG_ENV) | BIT(TSD_TAG_NS_JOIN) | BIT(TSD_TAG_ADDITIONAL_GID) |      \
    BIT(TSD_TAG_RLIMIT) | BIT(TSD_TAG_CGROUP_PROCS) | BIT(TSD_TAG_ROOTFS_OP) |                      \
-   BIT(TSD_TAG_CONTAINER_OP) | BIT(TSD_TAG_CGROUP_DIR) | BIT(TSD_TAG_HOOK))
+   BIT(TSD_TAG_CONTAINER_OP) | BIT(TSD_TAG_CGROUP_DIR) | BIT(TSD_TAG_HOOK) |                       \
+   BIT(TSD_TAG_MOUNT_IDMAP))
 
 /* The unread rest of one record's payload. */
 struct cursor {
@@ -185,6 +186,21 @@ static int decode_op(struct decoder *d, struct cursor *c, struct tsd_fs_ops *ops
   return 0;
 }
 
+static int decode_mount_idmap(struct decoder *d, struct cursor *c) {
+  struct tsd_fs_ops *ops = &d->plan->rootfs_ops;
+  uint32_t index;
+  if (take_u32(d, c, &index) < 0) return -1;
+  if (index >= ops->n) return fail(d, "mount idmap names rootfs op %u of %zu", index, ops->n);
+  struct tsd_fs_op *op = &ops->v[index];
+  if (!(op->flags & TSD_OPF_IDMAP)) return fail(d, "mount idmap names an op without idmap");
+  if (op->uid_map != NULL) return fail(d, "mount idmap names rootfs op %u twice", index);
+  if (take_prefixed_string(d, c, &op->uid_map) < 0 || take_prefixed_string(d, c, &op->gid_map) < 0)
+    return -1;
+  if (op->uid_map[0] == '\0' || op->gid_map[0] == '\0')
+    return fail(d, "mount idmap has an empty uid_map or gid_map");
+  return 0;
+}
+
 static int decode_oom(struct decoder *d, struct cursor *c) {
   struct tsd_plan *p = d->plan;
   if (take_u32(d, c, &p->oom_driver) < 0) return -1;
@@ -331,6 +347,8 @@ static int decode_record(struct decoder *d, struct cursor *c) {
     return decode_hook(d, c);
   case TSD_TAG_RUNTIME_HOOKS:
     return take_bool(d, c, &p->runtime_hooks);
+  case TSD_TAG_MOUNT_IDMAP:
+    return decode_mount_idmap(d, c);
   case TSD_TAG_HOOK_STATE:
     if (take_string(d, c, &p->hook_state) < 0) return -1;
     if (p->hook_state[0] != '{') return fail(d, "hook state is not a JSON object");
@@ -351,7 +369,7 @@ static int decode_next(struct decoder *d, const uint8_t *buf, size_t len, size_t
   d->offset = *offset;
   if (n > head.left)
     return fail(d, "length %u overflows the buffer (%zu bytes left)", n, head.left);
-  if (tag < TSD_TAG_ARG || tag > TSD_TAG_RUNTIME_HOOKS) return fail(d, "unknown tag");
+  if (tag < TSD_TAG_ARG || tag > TSD_TAG_MOUNT_IDMAP) return fail(d, "unknown tag");
   if ((d->seen & BIT(tag)) && !(REPEATED_TAGS & BIT(tag))) return fail(d, "duplicate record");
   d->seen |= BIT(tag);
 
@@ -363,7 +381,10 @@ static int decode_next(struct decoder *d, const uint8_t *buf, size_t len, size_t
   return 0;
 }
 
-/* Idmapped binds: rootfs mounts only, in a user namespace of the plan's own, few enough. */
+/*
+ * Idmapped binds: rootfs mounts only, few enough, and those idmapped to the child's user
+ * namespace only when the plan makes one.
+ */
 static int check_idmap_mounts(struct decoder *d) {
   struct tsd_plan *p = d->plan;
   for (size_t i = 0; i < p->container_ops.n; i++)
@@ -373,10 +394,10 @@ static int check_idmap_mounts(struct decoder *d) {
     if (!(op->flags & TSD_OPF_IDMAP)) continue;
     if (op->kind != TSD_OP_MOUNT || op->source[0] == '\0')
       return fail(d, "idmap on an op that is not a bind mount");
+    if (op->uid_map == NULL && !(p->namespaces & CLONE_NEWUSER))
+      return fail(d, "idmapped mounts without a user namespace of the container's own");
     p->n_idmap_mounts++;
   }
-  if (p->n_idmap_mounts > 0 && !(p->namespaces & CLONE_NEWUSER))
-    return fail(d, "idmapped mounts without a user namespace of the container's own");
   if (p->n_idmap_mounts > TSD_MAX_IDMAP_MOUNTS)
     return fail(d, "more than %d idmapped mounts", TSD_MAX_IDMAP_MOUNTS);
   return 0;
@@ -429,6 +450,8 @@ static void free_ops(struct tsd_fs_ops *ops) {
     free(ops->v[i].target);
     free(ops->v[i].fstype);
     free(ops->v[i].data);
+    free(ops->v[i].uid_map);
+    free(ops->v[i].gid_map);
   }
   free(ops->v);
 }

@@ -23,6 +23,8 @@ struct tsd_fs_op {
   uint64_t mount_flags;
   uint32_t mode, major, minor;
   char *source, *target, *fstype, *data; /* "" when unused */
+  char *uid_map, *gid_map; /* TSD_OPF_IDMAP to maps of its own (TSD_TAG_MOUNT_IDMAP); NULL: the
+                              child's user namespace */
 };
 
 struct tsd_fs_ops {

@@ -5,6 +5,8 @@
  * to the child's own user namespace once its uid_map and gid_map are written. The fds go to the
  * child with "go"; the child attaches them in its own mount namespace (fsops.c), so the host's
  * namespace never holds one and a crash leaves none behind: a detached mount dies with its fds.
+ * A mount with maps of its own (an OCI mount's uidMappings) is idmapped to a user namespace made
+ * for it: a short-lived child of ours unshares it, we write its maps and keep an fd to it.
  */
 #define _GNU_SOURCE
 #include "monitor.h"
@@ -13,10 +15,14 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static int idmapped_mount(const char *source, int userns_fd) {
@@ -32,26 +38,73 @@ static int idmapped_mount(const char *source, int userns_fd) {
   return fd;
 }
 
-int idmap_make_mounts(const struct tsd_plan *p, pid_t pid, int *fds, struct tsd_child_error *e) {
-  if (p->n_idmap_mounts == 0) return 0;
+static int user_ns_of(pid_t pid) {
   char path[64];
   snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)pid);
-  int userns_fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (userns_fd < 0) return set_error(e, "idmap", path);
+  return open(path, O_RDONLY | O_CLOEXEC);
+}
+
+/*
+ * An fd of a new user namespace with these maps. The namespace outlives the child that made it
+ * as long as the fd is open (user_namespaces(7)). The child only waits for EOF on a pipe.
+ */
+static int user_ns_with_maps(const char *uid_map, const char *gid_map, struct tsd_child_error *e) {
+  int hold[2];
+  if (pipe2(hold, O_CLOEXEC) < 0) return set_error(e, "idmap", "pipe");
+  /* fork-like: no new stack, SIGCHLD on exit. */
+  pid_t pid = (pid_t)syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD, NULL, NULL, NULL, NULL);
+  if (pid == 0) {
+    char c;
+    close(hold[1]);
+    while (read(hold[0], &c, 1) < 0 && errno == EINTR) {
+    }
+    _exit(0);
+  }
+  close(hold[0]);
+  int fd = -1;
+  if (pid < 0)
+    set_error(e, "idmap", "clone");
+  else if (write_proc_file(pid, "uid_map", uid_map, "idmap", e) == 0 &&
+           write_proc_file(pid, "gid_map", gid_map, "idmap", e) == 0 && (fd = user_ns_of(pid)) < 0)
+    set_error(e, "idmap", "user namespace");
+  close(hold[1]);
+  if (pid > 0)
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
+    }
+  return fd;
+}
+
+/* One idmapped mount of op: to the child's namespace (child_ns) or to the op's own maps. */
+static int op_mount(const struct tsd_fs_op *op, int child_ns, struct tsd_child_error *e) {
+  int ns = op->uid_map == NULL ? child_ns : user_ns_with_maps(op->uid_map, op->gid_map, e);
+  if (ns < 0) return -1;
+  int fd = idmapped_mount(op->source, ns);
+  if (fd < 0) set_error(e, "idmap", op->source);
+  if (ns != child_ns) close(ns);
+  return fd;
+}
+
+int idmap_make_mounts(const struct tsd_plan *p, pid_t pid, int *fds, struct tsd_child_error *e) {
+  if (p->n_idmap_mounts == 0) return 0;
+  int child_ns = -1;
+  if ((p->namespaces & CLONE_NEWUSER) && (child_ns = user_ns_of(pid)) < 0) {
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)pid);
+    return set_error(e, "idmap", path);
+  }
   size_t made = 0;
   for (size_t i = 0; i < p->rootfs_ops.n && made < p->n_idmap_mounts; i++) {
     const struct tsd_fs_op *op = &p->rootfs_ops.v[i];
     if (!(op->flags & TSD_OPF_IDMAP)) continue;
-    fds[made] = idmapped_mount(op->source, userns_fd);
+    fds[made] = op_mount(op, child_ns, e);
     if (fds[made] < 0) {
-      set_error(e, "idmap", op->source);
       close_all(fds, made);
-      close(userns_fd);
+      if (child_ns >= 0) close(child_ns);
       return -1;
     }
     made++;
   }
-  close(userns_fd);
+  if (child_ns >= 0) close(child_ns);
   return 0;
 }
 

@@ -32,6 +32,10 @@ pid_t spawn_container(const struct tsd_plan *plan, unsigned cap_last_cap, int co
 /* Fills *e with (step, errno, path); returns -1 for the caller to return. */
 int set_error(struct tsd_child_error *e, const char *step, const char *path);
 
+/* spawn.c: writes data to /proc/<pid>/<name> in one write(2); on failure *e names step. */
+int write_proc_file(pid_t pid, const char *name, const char *data, const char *step,
+                    struct tsd_child_error *e);
+
 /* spawn.c: closes n fds. */
 void close_all(const int *fds, size_t n);
 

@@ -84,8 +84,8 @@ static int join_namespaces(const struct tsd_plan *p, struct tsd_child_error *e) 
 }
 
 /* Writes data in one write(2): uid_map and gid_map accept nothing else (user_namespaces(7)). */
-static int write_proc_file(pid_t pid, const char *name, const char *data, const char *step,
-                           struct tsd_child_error *e) {
+int write_proc_file(pid_t pid, const char *name, const char *data, const char *step,
+                    struct tsd_child_error *e) {
   char path[64];
   snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, name);
   int fd = open(path, O_WRONLY | O_CLOEXEC);

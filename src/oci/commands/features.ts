@@ -10,7 +10,7 @@ export function featuresDocument(): Record<string, unknown> {
     ociVersionMin: '1.0.0',
     ociVersionMax: '1.1.0',
     hooks: HOOK_KINDS,
-    mountOptions: MOUNT_OPTIONS,
+    mountOptions: [...MOUNT_OPTIONS, 'idmap'].sort(),
     linux: {
       namespaces: ['cgroup', 'ipc', 'mount', 'network', 'pid', 'user', 'uts'],
       capabilities: CAPABILITY_NAMES.map((n) => `CAP_${n}`),
@@ -21,6 +21,8 @@ export function featuresDocument(): Record<string, unknown> {
         operators: COMPARE_OPS,
         archs: ['SCMP_ARCH_X86_64'],
       },
+      // Bind mounts with uidMappings/gidMappings (or `idmap`) become idmapped mounts.
+      mountExtensions: { idmap: { enabled: true } },
       apparmor: { enabled: false },
       selinux: { enabled: false },
     },
