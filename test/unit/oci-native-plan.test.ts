@@ -347,6 +347,13 @@ describe('native create hands the call to Node', () => {
     ['hooks', (s) => (s.hooks = { poststop: [{ path: '/bin/true' }] })],
     ['an integer-like annotation key (JavaScript orders it first)', (s) => (s.annotations = { b: '1', '7': '2' })],
     ['an escaped NUL-free but surrogate string', (s) => (s.process.env = ['A=\ud800'])],
+    [
+      'an idmapped bind mount (uidMappings, gidMappings)',
+      (s) => {
+        const maps = [{ containerID: 0, hostID: 1000, size: 10 }];
+        s.mounts = [{ destination: '/d', type: 'bind', source: '/tmp', uidMappings: maps, gidMappings: maps }];
+      },
+    ],
   ];
   for (const [name, change] of kept) it(name, () => expectToNode(withChange(runcSpec(), change), false));
 
@@ -370,6 +377,10 @@ describe('native create hands the call to Node', () => {
     ['an unknown propagation', (s) => (s.linux.rootfsPropagation = 'sideways')],
     ['a bind mount without a source', (s) => (s.mounts = [{ destination: '/x', type: 'bind' }])],
     ['a relative destination', (s) => (s.mounts = [{ destination: 'x', type: 'tmpfs' }])],
+    [
+      'an idmap option without a user namespace',
+      (s) => (s.mounts = [{ destination: '/d', type: 'bind', source: '/tmp', options: ['idmap'] }]),
+    ],
     [
       'a console too large',
       (s) => Object.assign(s.process, { terminal: true, consoleSize: { height: 65536, width: 1 } }),

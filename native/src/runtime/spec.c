@@ -476,6 +476,15 @@ static void mount_options(struct rd *r, int m, uint64_t *flags, uint64_t *prop, 
   }
 }
 
+static bool idmap_option(struct rd *r, int m) {
+  bool found = false;
+  int options = array(r, get(r, m, "options"));
+  EACH(r, options, e) {
+    found = found || key_equals(r, e, "idmap") || key_equals(r, e, "ridmap");
+  }
+  return found;
+}
+
 static void op_push(struct rd *r, struct tsd_fs_ops *ops, struct tsd_fs_op op) {
   const char *fields[] = {op.source, op.target, op.fstype, op.data};
   bool complete = r->ok;
@@ -556,6 +565,8 @@ static void mount_of(struct rd *r, int m, const char *rootfs, const struct spec_
   char *data = NULL;
   mount_options(r, m, &flags, &prop, &data);
   if (dest == NULL || dest[0] != '/') no(r);
+  /* An idmapped mount (runtime-spec 1.1 uidMappings, gidMappings, idmap): Node plans those. */
+  if (get(r, m, "uidMappings") >= 0 || get(r, m, "gidMappings") >= 0 || idmap_option(r, m)) no(r);
   const char *fstype = type != NULL ? type : "";
   if (!r->ok) {
   } else if (strcmp(fstype, "cgroup") == 0 || strcmp(fstype, "cgroup2") == 0) {
