@@ -28,6 +28,8 @@ export type ErrorCode =
   | 'NETWORK_NOT_FOUND'
   /** A pod name or id names nothing. */
   | 'POD_NOT_FOUND'
+  /** A volume name names nothing. */
+  | 'VOLUME_NOT_FOUND'
   /** Setting up a network, link, address or nftables rule failed (the tool's message says why). */
   | 'NETWORK'
   /** A registry could not be reached, or answered with an error or something malformed. */

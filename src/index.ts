@@ -47,6 +47,8 @@ import type { ExecOptions, StartedExec } from './runtime/exec.js';
 import type { ContainerStats } from './runtime/container-stats.js';
 import type { ContainerRecord, LogConfig } from './runtime/container-record.js';
 import type { ContainerOptions } from './runtime/options.js';
+import type { VolumeFilters, VolumeInspect, VolumePruneResult, VolumeStore } from './runtime/volume-store.js';
+import type { ImageTree } from './runtime/volume-copy-up.js';
 import type { NamespaceJoin } from './runtime/plan.js';
 import type { PodOptions, Pods, PodSummary } from './runtime/pod.js';
 import type { PodRecord } from './runtime/pod-record.js';
@@ -63,7 +65,8 @@ import type { BuildOptions, BuildResult } from './build/build-options.js';
 import type { CachePruneOptions, CachePruneResult } from './build/cache-prune.js';
 
 export { TsdockError, StartError, exitStatusOf, type ErrorCode } from './errors.js';
-export type { ContainerOptions, BindMount, TmpfsMount } from './runtime/options.js';
+export type { ContainerOptions, BindMount, TmpfsMount, VolumeMount } from './runtime/options.js';
+export type { VolumeInspect, VolumeFilters, VolumePruneResult } from './runtime/volume-store.js';
 export type { ExitStatus, StdioMode, MonitorHandle } from './runtime/spawn.js';
 export type { StartedContainer, StartStdio } from './runtime/container.js';
 export type { AttachStreams, ContainerAttachment } from './runtime/attachment.js';
@@ -166,6 +169,17 @@ export interface CreateOptions extends ContainerOptions {
    * @example { name: 'on-failure', maximumRetryCount: 3 }
    */
   restartPolicy?: RestartPolicy;
+}
+
+/** An image's merged files, read from its layers, for a volume's copy-up. */
+async function imageTree(layerDirs: string[]): Promise<ImageTree> {
+  const { LayeredTree, resolveInTree } = await import('./build/file-tree.js');
+  const layers = new LayeredTree(layerDirs);
+  return {
+    lstat: (components) => layers.lstat(components),
+    readdir: (components) => layers.readdir(components),
+    resolve: (path) => resolveInTree(layers, path, true),
+  };
 }
 
 /** A container's options once its pod, if any, has added what it shares (`runtime/pod.ts`). */
@@ -624,10 +638,13 @@ export class Runtime {
    * Removes a container (directory, cgroup, record). A running one only with `force`, which
    * kills it first.
    *
-   * @example await runtime.remove('web', { force: true });
+   * With `volumes` (`rm -v`) its anonymous volumes go too (always for an `autoRemove` one);
+   * named volumes stay.
+   *
+   * @example await runtime.remove('web', { force: true, volumes: true });
    * @throws TsdockError `CONFLICT` when it runs and `force` is not set, or holds a pod.
    */
-  async remove(ref: string, options: { force?: boolean } = {}): Promise<void> {
+  async remove(ref: string, options: { force?: boolean; volumes?: boolean } = {}): Promise<void> {
     const ops = await this.ops();
     const container = ops.observe(this.find(ref));
     if (container.record.infra === true) {
@@ -636,7 +653,7 @@ export class Runtime {
         `container ${container.record.name} holds the namespaces of a pod: remove the pod (pod rm) instead`,
       );
     }
-    await ops.removeContainer(this.containersRoot(), container, options.force ?? false);
+    await ops.removeContainer(this.containersRoot(), container, options.force ?? false, options.volumes ?? false);
     if (container.record.options.userns === 'auto') await this.dropUnusedMappings();
   }
 
@@ -767,6 +784,65 @@ export class Runtime {
     }
     await this.dropUnusedMappings();
     return removed;
+  }
+
+  /**
+   * Creates a volume (`docker volume create`, local driver), or returns the one of that name
+   * (creating is idempotent, as Docker's); without a name, an anonymous one with a random name.
+   *
+   * @example const { Mountpoint } = await runtime.createVolume('data', { labels: { team: 'a' } });
+   * @throws TsdockError `INVALID_ARGUMENT` for a name outside `[a-zA-Z0-9][a-zA-Z0-9_.-]+`.
+   */
+  async createVolume(name?: string, options: { labels?: Record<string, string> } = {}): Promise<VolumeInspect> {
+    const store = await this.volumes();
+    return store.locked('shared', async () =>
+      name === undefined ? store.createAnonymous() : (await store.ensure(name, options.labels)).volume,
+    );
+  }
+
+  /**
+   * The volumes of this root, by name; `filters` as `docker volume ls --filter`.
+   *
+   * @example const unused = await runtime.listVolumes({ dangling: true });
+   */
+  async listVolumes(filters: VolumeFilters = {}): Promise<VolumeInspect[]> {
+    return (await this.volumes()).list(filters);
+  }
+
+  /**
+   * One volume as `docker volume inspect` shows it.
+   *
+   * @example const { Mountpoint } = await runtime.inspectVolume('data');
+   * @throws TsdockError `VOLUME_NOT_FOUND`.
+   */
+  async inspectVolume(name: string): Promise<VolumeInspect> {
+    return (await this.volumes()).inspect(name);
+  }
+
+  /**
+   * Removes a volume and its data (`docker volume rm`). Refused while any container, running or
+   * not, uses it; `force` only makes a missing volume no error.
+   *
+   * @example await runtime.removeVolume('data');
+   * @throws TsdockError `CONFLICT` while in use, `VOLUME_NOT_FOUND`.
+   */
+  async removeVolume(name: string, options: { force?: boolean } = {}): Promise<void> {
+    await (await this.volumes()).remove(name, options);
+  }
+
+  /**
+   * Removes the volumes no container uses (`docker volume prune`, Docker 23+): anonymous ones
+   * only, every one with `all`; `label` filters as `--filter label=`.
+   *
+   * @example const { volumes, spaceReclaimed } = await runtime.pruneVolumes({ all: true });
+   */
+  async pruneVolumes(options: { all?: boolean; label?: string[] } = {}): Promise<VolumePruneResult> {
+    return (await this.volumes()).prune(options);
+  }
+
+  private async volumes(): Promise<VolumeStore> {
+    const { VolumeStore } = await import('./runtime/volume-store.js');
+    return new VolumeStore(this.containersRoot());
   }
 
   /**
@@ -991,24 +1067,41 @@ export class Runtime {
   ): Promise<T> {
     const id = newContainerId();
     const idMappings = await userNamespaceFor(this.containersRoot(), id, member.options.userns);
+    const anonymous: string[] = [];
     try {
       const { resolved, idmappedLayers } = await this.imageFor(image, idMappings);
-      return await create({
-        containersRoot: this.containersRoot(),
-        id,
-        image: { config: resolved.config, layerDirs: resolved.layerDirs, name: image, id: resolved.id },
-        idMappings,
-        idmappedLayers,
-        ...member,
-        name: options.name,
-        autoRemove: options.autoRemove,
-        log: options.log,
-        init: options.init,
-        restartPolicy: options.restartPolicy,
-        healthcheck: resolveHealthcheck(resolved.config.Healthcheck, member.options.healthcheck),
+      const request = (containerOptions: ContainerOptions): Promise<T> =>
+        create({
+          containersRoot: this.containersRoot(),
+          id,
+          image: { config: resolved.config, layerDirs: resolved.layerDirs, name: image, id: resolved.id },
+          idMappings,
+          idmappedLayers,
+          ...member,
+          options: containerOptions,
+          name: options.name,
+          autoRemove: options.autoRemove,
+          log: options.log,
+          init: options.init,
+          restartPolicy: options.restartPolicy,
+          healthcheck: resolveHealthcheck(resolved.config.Healthcheck, member.options.healthcheck),
+        });
+      const imageVolumes = Object.keys(resolved.config.Volumes ?? {});
+      if ((member.options.volumes ?? []).length === 0 && imageVolumes.length === 0)
+        return await request(member.options);
+      const [store, tree, { mountVolumes }] = await Promise.all([
+        this.volumes(),
+        imageTree(resolved.layerDirs),
+        import('./runtime/volume-mounts.js'),
+      ]);
+      // Shared until the record names its volumes: a volume rm or prune cannot take one meanwhile.
+      return await store.locked('shared', async () => {
+        const volumeRequest = { store, options: member.options, imageVolumes, tree, ids: idMappings, idmappedLayers };
+        return request(await mountVolumes(volumeRequest, anonymous));
       });
     } catch (err) {
       await releaseUserNamespace(this.containersRoot(), id);
+      if (anonymous.length > 0) await (await this.volumes()).removeUnused(anonymous);
       throw err;
     }
   }

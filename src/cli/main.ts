@@ -72,7 +72,12 @@ function program(): Command {
         'host',
       )
       .option('--read-only', 'mount the container root read-only')
-      .option('-v, --volume <src:dst[:opts]>', 'bind mount a host path (opts: ro, rw, idmap, U)', collect, [])
+      .option(
+        '-v, --volume <src:dst[:opts]>',
+        'bind a host path, mount a named volume (NAME:dst) or an anonymous one (dst); opts: ro, rw, idmap, U, nocopy',
+        collect,
+        [],
+      )
       .option('--tmpfs <dst[:opts]>', 'mount a tmpfs', collect, [])
       .option('--cap-add <cap>', 'add a capability', collect, [])
       .option('--cap-drop <cap>', 'drop a capability', collect, [])
@@ -131,7 +136,8 @@ function program(): Command {
 
   containers('rm', 'Remove containers')
     .option('-f, --force', 'kill and remove running containers')
-    .action(async (refs: string[], flags: { force?: boolean }) => {
+    .option('-v, --volumes', 'remove their anonymous volumes too')
+    .action(async (refs: string[], flags: { force?: boolean; volumes?: boolean }) => {
       const { rm } = await import('./commands/rm.js');
       process.exitCode = await rm(globals(), refs, flags);
     });
@@ -400,6 +406,54 @@ function program(): Command {
     .action(async () => {
       const { networkPrune } = await import('./commands/network.js');
       await networkPrune(globals());
+    });
+
+  const volume = cli.command('volume').description('Manage volumes');
+  volume
+    .command('create')
+    .description('Create a volume (local driver); print its name')
+    .argument('[name]', 'volume name (default: a random one)')
+    .option('-d, --driver <driver>', 'volume driver: local only')
+    .option('--label <key=value>', 'set a label (repeatable)', collect, [])
+    .action(async (name: string | undefined, flags: { label: string[]; driver?: string }) => {
+      const { volumeCreate } = await import('./commands/volume.js');
+      await volumeCreate(globals(), name, flags);
+    });
+  volume
+    .command('ls')
+    .description('List volumes')
+    .option('-q, --quiet', 'only show volume names')
+    .option('-f, --filter <key=value>', 'name=NAME, label=KEY[=VALUE], dangling=true|false', collect, [])
+    .action(async (flags: { quiet?: boolean; filter: string[] }) => {
+      const { volumeLs } = await import('./commands/volume.js');
+      await volumeLs(globals(), flags);
+    });
+  volume
+    .command('inspect')
+    .description('Show volumes as JSON')
+    .argument('<volume...>')
+    .action(async (names: string[]) => {
+      const { volumeInspect } = await import('./commands/volume.js');
+      await volumeInspect(globals(), names);
+    });
+  volume
+    .command('rm')
+    .description('Remove volumes no container uses')
+    .argument('<volume...>')
+    .option('-f, --force', 'no error for a volume that does not exist')
+    .action(async (names: string[], flags: { force?: boolean }) => {
+      const { volumeRm } = await import('./commands/volume.js');
+      await volumeRm(globals(), names, flags);
+    });
+  volume
+    .command('prune')
+    .description('Remove anonymous volumes no container uses (-a: every unused volume)')
+    .option('-a, --all', 'remove named volumes too')
+    .option('-f, --force', 'do not ask for confirmation')
+    .option('--filter <label=key[=value]>', 'only volumes with this label', collect, [])
+    .action(async (flags: { all?: boolean; force?: boolean; filter: string[] }) => {
+      const { volumePrune } = await import('./commands/volume.js');
+      await volumePrune(globals(), flags);
     });
 
   cli

@@ -5,6 +5,7 @@ import { networkModeOf } from './container-network.js';
 import type { HealthConfig } from '../image/oci.js';
 import { dockerHealthConfig, type HealthState } from './healthcheck.js';
 import type { IdMapping } from './plan.js';
+import type { BindMount } from './options.js';
 
 export interface ContainerInspect {
   Id: string;
@@ -66,8 +67,46 @@ export interface ContainerInspect {
     /** Podman's form, `container:host:size`, when the container has a user namespace. */
     IDMappings?: { UidMap: string[]; GidMap: string[] };
   };
+  /** Binds and volumes, as Docker lists them (`Name` and `Driver` for volumes only). */
+  Mounts: MountPoint[];
   /** Addresses, MAC and published ports while the container is attached to a network. */
   NetworkSettings?: NetworkSettings;
+}
+
+/** One entry of `Mounts`. */
+export interface MountPoint {
+  Type: 'bind' | 'volume';
+  Name?: string;
+  Source: string;
+  Destination: string;
+  Driver?: 'local';
+  Mode: string;
+  RW: boolean;
+  Propagation: string;
+}
+
+function mountsOf(binds: readonly BindMount[]): MountPoint[] {
+  return binds.map((b) =>
+    b.volume === undefined
+      ? {
+          Type: 'bind',
+          Source: b.source,
+          Destination: b.target,
+          Mode: b.readonly ? 'ro' : '',
+          RW: !b.readonly,
+          Propagation: 'rprivate',
+        }
+      : {
+          Type: 'volume',
+          Name: b.volume.name,
+          Source: b.source,
+          Destination: b.target,
+          Driver: 'local',
+          Mode: b.readonly ? 'ro' : '',
+          RW: !b.readonly,
+          Propagation: '',
+        },
+  );
 }
 
 const mapText = (m: IdMapping): string => `${String(m.containerID)}:${String(m.hostID)}:${String(m.size)}`;
@@ -141,6 +180,7 @@ export function inspectContainer(c: ObservedContainer): ContainerInspect {
         ? {}
         : { IDMappings: { UidMap: [mapText(r.idMappings.uid)], GidMap: [mapText(r.idMappings.gid)] } }),
     },
+    Mounts: mountsOf(opts.binds ?? []),
   };
 }
 

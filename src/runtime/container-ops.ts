@@ -25,6 +25,7 @@ import { observeState, type ObservedState } from './container-state.js';
 import { actorOf, recordEvent, type ContainerEventBody } from './events.js';
 import { listContainers, releaseContainerName, withContainersLock, type StoredContainer } from './container-store.js';
 import { isAlive, untilGone } from './proc-stat.js';
+import { removeAnonymousVolumes } from './volume-store.js';
 
 /** A container and the state it is really in. */
 export interface ObservedContainer extends StoredContainer {
@@ -204,12 +205,14 @@ export async function setPaused(container: ObservedContainer, paused: boolean): 
 /**
  * `tsdock rm`: a running container only with `force` (SIGKILL first). Waits for the monitor to
  * finish, so nothing writes into the directory being removed, then removes what is left of the
- * cgroup and the directory.
+ * cgroup and the directory; its anonymous volumes too with `volumes` (`rm -v`) or when it was
+ * started with `--rm`, as Docker's.
  */
 export async function removeContainer(
   containersRoot: string,
   container: ObservedContainer,
   force: boolean,
+  volumes = false,
 ): Promise<void> {
   const { record } = container;
   if (isActive(container.observed)) {
@@ -232,6 +235,7 @@ export async function removeContainer(
   removeContainerDir(containerDirPaths(containersRoot, record.id));
   await releaseContainerName(containersRoot, record.name, record.id);
   await releaseUserNamespace(containersRoot, record.id);
+  if (volumes || record.autoRemove) await removeAnonymousVolumes(containersRoot, record);
   emit(container, { action: 'destroy' });
 }
 

@@ -58,6 +58,7 @@ import { spawnMonitor, type ExitStatus, type MonitorHandle, type StdioMode } fro
 import { resolveUser } from './user.js';
 import { releaseUserNamespace, type UserNamespaceIds } from './userns.js';
 import { checkVolumeOptions, chownVolumes, idmapRefusal } from './volume-owners.js';
+import { removeAnonymousVolumes } from './volume-store.js';
 
 /** An image as the runtime sees it: a config and its unpacked layers (see DESIGN: no image/ here). */
 export interface RuntimeImage {
@@ -418,6 +419,7 @@ function started(
         await cgroup.destroy();
         await releaseNetwork(dirname(paths.dir), record.id);
         await releaseUserNamespace(dirname(paths.dir), record.id);
+        await removeAnonymousVolumes(dirname(paths.dir), record);
       }
     },
   };

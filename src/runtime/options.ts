@@ -25,6 +25,25 @@ export interface BindMount {
    * of the container's user (its `-u`, through the user namespace's mapping).
    */
   chown?: boolean;
+  /** Set when the source is a volume's `_data` (`runtime/volume-mounts.ts`): what inspect and `rm -v` see. */
+  volume?: { name: string; anonymous: boolean };
+}
+
+/**
+ * A volume asked for (`-v NAME:/ctr[:opts]`, `-v /ctr`): named, made when missing, or anonymous
+ * (`name` absent: a new volume with a random 64-hex name). `Runtime` turns each into a
+ * {@link BindMount} of the volume's `_data` before the container is created.
+ */
+export interface VolumeMount {
+  name?: string;
+  target: string;
+  readonly: boolean;
+  /** As on a bind: an idmapped mount for the container's user namespace. */
+  idmap?: boolean;
+  /** As on a bind: chown the volume to the container user's host ids. */
+  chown?: boolean;
+  /** Do not copy the image's content at `target` into a new, empty volume. */
+  nocopy?: boolean;
 }
 
 /** A tmpfs mount (`--tmpfs /run:size=64m`); `options` is the mount data after Docker's defaults. */
@@ -94,6 +113,8 @@ export interface ContainerOptions {
   userns?: UsernsMode;
   readonlyRootfs?: boolean;
   binds?: BindMount[];
+  /** Named and anonymous volumes; `Runtime` makes them binds (see {@link VolumeMount}). */
+  volumes?: VolumeMount[];
   tmpfs?: TmpfsMount[];
   capAdd?: string[];
   capDrop?: string[];
@@ -139,6 +160,66 @@ function invalid(message: string): TsdockError {
 
 /** The options `-v` takes after the container path, comma-separated (a subset of Podman's). */
 const BIND_OPTIONS = ['ro', 'rw', 'idmap', 'U'] as const;
+/** A volume also takes Docker's `nocopy`. */
+const VOLUME_OPTIONS = [...BIND_OPTIONS, 'nocopy'] as const;
+
+/** Docker's local volume names: two or more of these characters, not starting with `_.-`. */
+const VOLUME_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
+
+/** @throws TsdockError `INVALID_ARGUMENT` with Docker's wording for a malformed volume name. */
+export function checkVolumeName(name: string): string {
+  if (!VOLUME_NAME.test(name)) {
+    throw invalid(
+      `"${name}" includes invalid characters for a local volume name, only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host directory, use absolute path`,
+    );
+  }
+  return name;
+}
+
+/**
+ * Parses `-v` in Docker's three forms: `/host:/ctr[:opts]` (a bind), `NAME:/ctr[:opts]` (a named
+ * volume) and `/ctr` (an anonymous volume). OPT: `ro`, `rw`, `idmap`, `U`, and for volumes `nocopy`.
+ */
+export function parseVolumeFlag(spec: string): { bind: BindMount } | { volume: VolumeMount } {
+  const parts = spec.split(':');
+  const [first = '', target, opts, ...rest] = parts;
+  const hint = 'expected -v /host/path:/container/path[:opts], -v NAME:/container/path[:opts] or -v /container/path';
+  if (rest.length > 0 || first === '' || target === '') throw invalid(`invalid volume "${spec}": ${hint}`);
+  if (target === undefined) {
+    if (!posix.isAbsolute(first)) throw invalid(`invalid volume "${spec}": ${hint}`);
+    return { volume: { target: checkTarget(spec, first), readonly: false } };
+  }
+  if (isAbsolute(first)) return { bind: parseBind(spec) };
+  checkVolumeName(first);
+  const given = checkOptions(spec, opts, VOLUME_OPTIONS, hint);
+  return {
+    volume: {
+      name: first,
+      target: checkTarget(spec, target),
+      readonly: given.includes('ro'),
+      ...(given.includes('idmap') ? { idmap: true } : {}),
+      ...(given.includes('U') ? { chown: true } : {}),
+      ...(given.includes('nocopy') ? { nocopy: true } : {}),
+    },
+  };
+}
+
+function checkTarget(spec: string, target: string): string {
+  if (!posix.isAbsolute(target)) throw invalid(`invalid volume "${spec}": container path "${target}" must be absolute`);
+  if (cleanPath(target) === '/') throw invalid(`invalid volume "${spec}": cannot mount over the container's /`);
+  return cleanPath(target);
+}
+
+function checkOptions(spec: string, opts: string | undefined, known: readonly string[], hint: string): string[] {
+  const given = opts === undefined ? [] : opts.split(',');
+  for (const opt of given) {
+    if (opt.startsWith('idmap='))
+      throw invalid(`invalid volume "${spec}": idmap takes no mappings here (the container's own are used)`);
+    if (!known.includes(opt)) throw invalid(`invalid volume "${spec}": ${hint}`);
+  }
+  if (given.includes('ro') && given.includes('rw')) throw invalid(`invalid volume "${spec}": ro and rw conflict`);
+  return given;
+}
 
 /** Parses `-v /host:/ctr[:OPT[,OPT…]]` with OPT among `ro`, `rw`, `idmap`, `U`. */
 export function parseBind(spec: string): BindMount {
@@ -147,20 +228,14 @@ export function parseBind(spec: string): BindMount {
   const hint = 'expected -v /host/path:/container/path[:ro|rw][,idmap][,U]';
   if (rest.length > 0 || source === '' || target === '') throw invalid(`invalid volume "${spec}": ${hint}`);
   if (!isAbsolute(source)) {
-    throw invalid(`invalid volume "${spec}": host path "${source}" must be absolute (named volumes are not supported)`);
+    throw invalid(
+      `invalid volume "${spec}": host path "${source}" must be absolute (or a volume name: see parseVolumeFlag)`,
+    );
   }
-  if (!posix.isAbsolute(target)) throw invalid(`invalid volume "${spec}": container path "${target}" must be absolute`);
-  if (cleanPath(target) === '/') throw invalid(`invalid volume "${spec}": cannot mount over the container's /`);
-  const given = opts === undefined ? [] : opts.split(',');
-  for (const opt of given) {
-    if (opt.startsWith('idmap='))
-      throw invalid(`invalid volume "${spec}": idmap takes no mappings here (the container's own are used)`);
-    if (!(BIND_OPTIONS as readonly string[]).includes(opt)) throw invalid(`invalid volume "${spec}": ${hint}`);
-  }
-  if (given.includes('ro') && given.includes('rw')) throw invalid(`invalid volume "${spec}": ro and rw conflict`);
+  const given = checkOptions(spec, opts, BIND_OPTIONS, hint);
   return {
     source,
-    target: cleanPath(target),
+    target: checkTarget(spec, target),
     readonly: given.includes('ro'),
     ...(given.includes('idmap') ? { idmap: true } : {}),
     ...(given.includes('U') ? { chown: true } : {}),

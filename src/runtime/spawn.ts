@@ -158,6 +158,11 @@ export function spawnMonitor(
   const args = [...logArgs(log), ...attachArgs(attach), ...lifecycleArgs, planFile];
   const child = spawn(monitorPath(), args, { stdio: streams, detached: true });
   const status = child.stdio[3] as Readable;
+  // Once the child exits, Node resumes every stdio stream still in `child.stdio` that nobody
+  // reads, dropping its data: a quick container's output and exit frame would be lost when the
+  // caller reads the attach connection only after `started` (as `run` does). Kept out of it.
+  const attachConnection = attach?.client === true ? (child.stdio[ATTACH_FD] as Duplex) : null;
+  if (attachConnection !== null) child.stdio[ATTACH_FD] = null;
 
   const started = deferred<number>();
   const exited = deferred<ExitStatus>();
@@ -198,12 +203,12 @@ export function spawnMonitor(
     detach: () => {
       detached = true;
       status.destroy();
-      (child.stdio[ATTACH_FD] as Duplex | undefined)?.destroy();
+      attachConnection?.destroy();
       child.unref();
     },
     stdin: child.stdin,
     stdout: child.stdout,
     stderr: child.stderr,
-    attach: attach?.client === true ? (child.stdio[ATTACH_FD] as Duplex) : null,
+    attach: attachConnection,
   };
 }

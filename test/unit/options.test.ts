@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseBind, parseEnv, parseTmpfs } from '../../src/runtime/options.js';
+import { parseBind, parseEnv, parseTmpfs, parseVolumeFlag } from '../../src/runtime/options.js';
 
 describe('parseBind', () => {
   it.each([
@@ -27,6 +27,38 @@ describe('parseBind', () => {
     ['/a:/b:', /expected -v/],
   ])('rejects %s', (spec, message) => {
     expect(() => parseBind(spec)).toThrow(message);
+  });
+});
+
+describe('parseVolumeFlag', () => {
+  it.each([
+    ['/data:/data', { bind: { source: '/data', target: '/data', readonly: false } }],
+    ['/data:/mnt:ro,U', { bind: { source: '/data', target: '/mnt', readonly: true, chown: true } }],
+    ['data:/data', { volume: { name: 'data', target: '/data', readonly: false } }],
+    ['my_vol.1-x:/mnt/x/:ro', { volume: { name: 'my_vol.1-x', target: '/mnt/x', readonly: true } }],
+    ['data:/d:nocopy', { volume: { name: 'data', target: '/d', readonly: false, nocopy: true } }],
+    ['data:/d:rw,idmap,U', { volume: { name: 'data', target: '/d', readonly: false, idmap: true, chown: true } }],
+    ['/data', { volume: { target: '/data', readonly: false } }],
+    ['/var/lib//db/', { volume: { target: '/var/lib/db', readonly: false } }],
+  ])('%s', (spec, expected) => {
+    expect(parseVolumeFlag(spec)).toEqual(expected);
+  });
+
+  it.each([
+    ['data', /expected -v .* or -v \/container\/path/],
+    ['/data:rw', /container path "rw" must be absolute/],
+    ['x:/data', /"x" includes invalid characters for a local volume name/],
+    ['-x:/data', /invalid characters/],
+    ['a b:/data', /invalid characters/],
+    ['data:rel', /container path "rel" must be absolute/],
+    ['data:/', /cannot mount over the container's \//],
+    ['data:/d:ro,rw', /ro and rw conflict/],
+    ['data:/d:rx', /expected -v/],
+    ['/host:/d:nocopy', /expected -v \/host\/path/],
+    ['data:/d:ro:x', /expected -v/],
+    ['/', /cannot mount over the container's \//],
+  ])('rejects %s', (spec, message) => {
+    expect(() => parseVolumeFlag(spec)).toThrow(message);
   });
 });
 

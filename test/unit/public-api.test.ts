@@ -30,6 +30,9 @@ import {
   type RuntimeOptions,
   type StartedContainer,
   type StartedExec,
+  type VolumeFilters,
+  type VolumeInspect,
+  type VolumePruneResult,
 } from '../../src/index.js';
 
 describe('the public API', () => {
@@ -69,7 +72,9 @@ describe('the public API', () => {
     expectTypeOf<Runtime['wait']>().returns.resolves.toEqualTypeOf<number>();
     expectTypeOf<Runtime['kill']>().parameters.toEqualTypeOf<[ref: string, signal?: string]>();
     expectTypeOf<Runtime['stop']>().parameters.toEqualTypeOf<[ref: string, options?: { timeout?: number }]>();
-    expectTypeOf<Runtime['remove']>().parameters.toEqualTypeOf<[ref: string, options?: { force?: boolean }]>();
+    expectTypeOf<Runtime['remove']>().parameters.toEqualTypeOf<
+      [ref: string, options?: { force?: boolean; volumes?: boolean }]
+    >();
     expectTypeOf<Runtime['inspect']>().returns.resolves.toEqualTypeOf<ContainerInspect>();
     expectTypeOf<Runtime['list']>().returns.resolves.toEqualTypeOf<ObservedContainer[]>();
     expectTypeOf<Runtime['exec']>().parameters.toEqualTypeOf<[ref: string, options: ExecOptions]>();
@@ -93,6 +98,21 @@ describe('the public API', () => {
     expectTypeOf<CreateOptions['pod']>().toEqualTypeOf<string | undefined>();
   });
 
+  it('manages volumes', () => {
+    expectTypeOf<Runtime['createVolume']>().parameters.toEqualTypeOf<
+      [name?: string, options?: { labels?: Record<string, string> }]
+    >();
+    expectTypeOf<Runtime['createVolume']>().returns.resolves.toEqualTypeOf<VolumeInspect>();
+    expectTypeOf<Runtime['listVolumes']>().parameters.toEqualTypeOf<[filters?: VolumeFilters]>();
+    expectTypeOf<Runtime['listVolumes']>().returns.resolves.toEqualTypeOf<VolumeInspect[]>();
+    expectTypeOf<Runtime['inspectVolume']>().returns.resolves.toEqualTypeOf<VolumeInspect>();
+    expectTypeOf<Runtime['removeVolume']>().parameters.toEqualTypeOf<[name: string, options?: { force?: boolean }]>();
+    expectTypeOf<Runtime['pruneVolumes']>().parameters.toEqualTypeOf<[options?: { all?: boolean; label?: string[] }]>();
+    expectTypeOf<Runtime['pruneVolumes']>().returns.resolves.toEqualTypeOf<VolumePruneResult>();
+    expectTypeOf<VolumeInspect['Driver']>().toEqualTypeOf<'local'>();
+    expectTypeOf<CreateOptions['volumes']>().toEqualTypeOf<tsdock.VolumeMount[] | undefined>();
+  });
+
   it('throws errors with stable codes', () => {
     expectTypeOf<TsdockError['code']>().toEqualTypeOf<ErrorCode>();
     expectTypeOf<
@@ -108,6 +128,7 @@ describe('the public API', () => {
       | 'HOST_UNSUPPORTED'
       | 'NETWORK_NOT_FOUND'
       | 'POD_NOT_FOUND'
+      | 'VOLUME_NOT_FOUND'
       | 'NETWORK'
       | 'REGISTRY'
       | 'UNAUTHORIZED'

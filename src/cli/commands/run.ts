@@ -4,7 +4,7 @@ import type { StartedContainer } from '../../runtime/container.js';
 import { TsdockError } from '../../errors.js';
 import { parseCgroupLimits, type LimitFlags } from '../../runtime/cgroups/limits.js';
 import {
-  parseBind,
+  parseVolumeFlag,
   parseEnv,
   parseDevice,
   parseTmpfs,
@@ -119,6 +119,7 @@ export function containerOptions(command: string[], flags: RunFlags): ContainerO
   const devices = flags.device.map(parseDevice);
   // Unset: the library's default (`bridge`), or in a pod, the pod's network.
   const network = flags.network === undefined ? undefined : parseNetworkMode(flags.network);
+  const mounts = flags.volume.map(parseVolumeFlag);
   return {
     command: command.length > 0 ? command : undefined,
     entrypoint: flags.entrypoint === undefined ? undefined : flags.entrypoint === '' ? [] : [flags.entrypoint],
@@ -140,7 +141,8 @@ export function containerOptions(command: string[], flags: RunFlags): ContainerO
     uts: namespaceMode('--uts', flags.uts),
     userns: oneOf('--userns', flags.userns, ['host', 'private', 'auto'] as const),
     readonlyRootfs: flags.readOnly ?? false,
-    binds: flags.volume.map(parseBind),
+    binds: mounts.flatMap((m) => ('bind' in m ? [m.bind] : [])),
+    volumes: mounts.flatMap((m) => ('volume' in m ? [m.volume] : [])),
     tmpfs: flags.tmpfs.map(parseTmpfs),
     capAdd: flags.capAdd,
     capDrop: flags.capDrop,
