@@ -274,7 +274,7 @@ describe('exit status, Docker convention', () => {
 
   it.each([
     [['--memory', '12q', 'busybox', 'true'], /^tsdock: invalid --memory "12q": expected a number/],
-    [['-v', 'relative:/x', 'busybox', 'true'], /^tsdock: invalid volume "relative:\/x"/],
+    [['-v', 'relative/x', 'busybox', 'true'], /^tsdock: invalid volume "relative\/x"/],
     [['--pull', 'never', 'no-such-image', 'true'], /^tsdock: image not found: no-such-image:latest/],
     [['--network', 'container:', 'busybox', 'true'], /^tsdock: invalid --network "container:"/],
     [['-u', 'ghost', 'busybox', 'true'], /^tsdock: unable to find user ghost/],
