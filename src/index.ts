@@ -770,7 +770,8 @@ export class Runtime {
   }
 
   /**
-   * Removes every container that is not running (`docker container prune`); returns their ids.
+   * Removes every container that is not running (`docker container prune`), and tsdock's default
+   * parent cgroup once no container uses it; returns their ids.
    *
    * @example const removed = await runtime.prune();
    */
@@ -783,6 +784,8 @@ export class Runtime {
       removed.push(c.record.id);
     }
     await this.dropUnusedMappings();
+    const { removeUnusedDefaultParent } = await import('./runtime/cgroups/index.js');
+    removeUnusedDefaultParent();
     return removed;
   }
 

@@ -9,7 +9,11 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { TsdockError } from '../../src/errors.js';
 import type { CgroupHierarchy, Controller } from '../../src/runtime/cgroups/detect.js';
-import { createContainerCgroup, openContainerCgroup } from '../../src/runtime/cgroups/index.js';
+import {
+  createContainerCgroup,
+  openContainerCgroup,
+  removeUnusedDefaultParent,
+} from '../../src/runtime/cgroups/index.js';
 import { checkName, checkParent, createPlacement, place } from '../../src/runtime/cgroups/layout.js';
 import { v2CreateHooks } from '../../src/runtime/cgroups/v2.js';
 
@@ -230,16 +234,21 @@ describe('createContainerCgroup on stand-in v1 hierarchies', () => {
     for (const dir of dirs) expect(await present(dir)).toBe(true);
   });
 
-  it('removes the default parent with the last container, and not before', async () => {
+  it('keeps the default parent after the last container, for the next one; prune removes it once unused', async () => {
     const first = await createContainerCgroup({ name: 'c1', limits: {}, hierarchy: hierarchy() });
     const second = await createContainerCgroup({ name: 'c2', limits: {}, hierarchy: hierarchy() });
     await first.destroy();
     expect(await present(join(root, 'memory/tsdock/c1'))).toBe(false);
     expect(await present(join(root, 'memory/tsdock/c2'))).toBe(true);
+    removeUnusedDefaultParent(hierarchy());
+    expect(await present(join(root, 'memory/tsdock/c2'))).toBe(true);
     await second.destroy();
+    await second.destroy(); // idempotent
+    expect(second.parentDirs).toStrictEqual([join(root, 'memory/tsdock'), join(root, 'pids/tsdock')]);
+    expect(await present(join(root, 'memory/tsdock'))).toBe(true);
+    removeUnusedDefaultParent(hierarchy());
     expect(await present(join(root, 'memory/tsdock'))).toBe(false);
     expect(await present(join(root, 'pids/tsdock'))).toBe(false);
-    await second.destroy(); // idempotent
   });
 
   it('keeps a parent the caller named, relative to its own cgroup', async () => {
@@ -308,7 +317,8 @@ describe('createContainerCgroup on stand-in v1 hierarchies', () => {
     expect(opened.dirs).toStrictEqual(created.dirs);
     expect(opened.procsFiles).toStrictEqual(created.procsFiles);
     expect(opened.oom).toStrictEqual(created.oom);
+    expect(opened.parentDirs).toStrictEqual(created.parentDirs);
     await opened.destroy();
-    expect(await present(join(root, 'memory/tsdock'))).toBe(false);
+    expect(await present(join(root, 'memory/tsdock/c1'))).toBe(false);
   });
 });

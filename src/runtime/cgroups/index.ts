@@ -40,11 +40,14 @@ export interface ContainerCgroup {
   readonly procsFiles: string[];
   /**
    * The container's own directories, deepest first: the monitor removes them after the exit.
-   * Shared parents are not among them (another container may be starting there); `destroy()`
-   * removes the default parent once it is empty.
+   * Shared parents are not among them (another container may be starting there).
    */
   readonly dirs: string[];
-  /** The shared parents `destroy()` removes once nothing else uses them (only tsdock's default). */
+  /**
+   * tsdock's default parent, when the container is in it: it stays once made, as the next
+   * container would make it again (in every hierarchy), and goes with `container prune` once
+   * nothing uses it ({@link removeUnusedDefaultParent}).
+   */
   readonly parentDirs: string[];
   /** Where the monitor reads the OOM-kill counter at exit; absent without a memory controller. */
   readonly oom: OomSource | undefined;
@@ -156,7 +159,6 @@ class Cgroup implements ContainerCgroup {
   async destroy(): Promise<void> {
     await this.kill();
     for (const dir of this.drivers.flatMap((d) => d.dirs)) await removeCgroupDir(dir);
-    for (const dir of this.parentDirs) removeIfUnused(dir);
   }
 
   async applyLimits(limits: CgroupLimits): Promise<void> {
@@ -174,11 +176,24 @@ function build(layout: Layout, parent: string): Cgroup {
       : new V2Cgroup(layout.v2.placement.dir, layout.v2.serves, (dir, program) => {
           native().attachDeviceProgram(dir, program);
         });
-  // Only the default parent is tsdock's to remove: a parent the caller named (a pod's cgroup, a
-  // test's directory) belongs to the caller.
+  return new Cgroup(v1, v2, parent === DEFAULT_PARENT ? defaultParentDirs(layout) : []);
+}
+
+/**
+ * The default parent's directories in every hierarchy, deepest first. Only the default parent is
+ * tsdock's to remove: a parent the caller named (a pod's cgroup, a test's directory) is the caller's.
+ */
+function defaultParentDirs(layout: Layout): string[] {
   const placements = [...layout.v1.map((l) => l.placement), ...(layout.v2 ? [layout.v2.placement] : [])];
-  const parentDirs = parent === DEFAULT_PARENT ? placements.flatMap((p) => [...p.parents].reverse()) : [];
-  return new Cgroup(v1, v2, parentDirs);
+  return placements.flatMap((p) => [...p.parents].reverse());
+}
+
+/**
+ * Removes tsdock's default parent cgroup in every hierarchy where nothing lives in it any more
+ * (`container prune`); one that a container uses, or that another is being made in, stays.
+ */
+export function removeUnusedDefaultParent(hierarchy: CgroupHierarchy = detectHierarchy()): void {
+  for (const dir of defaultParentDirs(layoutOf(hierarchy, DEFAULT_PARENT, 'unused'))) removeIfUnused(dir);
 }
 
 async function resolve(opts: CgroupOptions): Promise<{ hierarchy: CgroupHierarchy; parent: string; layout: Layout }> {
