@@ -112,17 +112,19 @@ static bool mounts_cgroupfs(const struct tsd_fs_op *op) {
   return op->kind == TSD_OP_MOUNT && strncmp(op->fstype, "cgroup", 6) == 0;
 }
 
-/* root: resolve targets below this host path inside it (before pivot_root), or NULL. */
+/* root: resolve targets below this path inside it (the host's before pivot_root, then "/"). */
 static void run_ops(const struct tsd_child *c, const struct tsd_fs_ops *ops, const char *root,
                     bool *placed) {
+  struct tsd_root r = {.path = root, .fd = -1};
   size_t idmapped = 0;
   for (size_t i = 0; i < ops->n; i++) {
     if (mounts_cgroupfs(&ops->v[i])) enter_cgroups(c, placed);
     bool idmap = (ops->v[i].flags & TSD_OPF_IDMAP) != 0;
     int mount_fd = idmap ? c->idmap_fds[idmapped++] : -1;
-    tsd_fs_op_run(c, &ops->v[i], root, mount_fd);
+    tsd_fs_op_run(c, &ops->v[i], &r, mount_fd);
     if (idmap) close(mount_fd);
   }
+  tsd_root_forget(&r);
 }
 
 /*

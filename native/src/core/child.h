@@ -41,11 +41,28 @@ _Noreturn void tsd_child_main(const struct tsd_child *c);
 _Noreturn void tsd_child_fail(const struct tsd_child *c, const char *step, const char *path);
 
 /*
- * fsops.c: one ROOTFS_OP or CONTAINER_OP; fails through tsd_child_fail. With root (the host
- * path of the container's root, for ROOTFS_OPs), targets below it are resolved inside it.
- * mount_fd is the detached mount an idmapped bind (TSD_OPF_IDMAP) attaches, else -1.
+ * The container's root while a list of ops runs: its path ("/" after pivot_root) and an O_PATH
+ * fd of it, opened on first use and forgotten when an op mounts over it (the overlay), so that
+ * each op resolves its target from the fd instead of walking the root's path again.
  */
-void tsd_fs_op_run(const struct tsd_child *c, const struct tsd_fs_op *op, const char *root,
+struct tsd_root {
+  const char *path;
+  int fd; /* -1 until opened */
+};
+
+/* inroot.c: the root's fd, opened now if need be; -1 with errno on failure. */
+int tsd_root_fd(struct tsd_root *root);
+
+/* inroot.c: closes the root's fd: what the path names has changed. */
+void tsd_root_forget(struct tsd_root *root);
+
+/*
+ * fsops.c: one ROOTFS_OP or CONTAINER_OP; fails through tsd_child_fail. With root (the
+ * container's root: its host path for ROOTFS_OPs, "/" for CONTAINER_OPs), targets below it are
+ * resolved inside it. mount_fd is the detached mount an idmapped bind (TSD_OPF_IDMAP) attaches,
+ * else -1.
+ */
+void tsd_fs_op_run(const struct tsd_child *c, const struct tsd_fs_op *op, struct tsd_root *root,
                    int mount_fd);
 
 /*
@@ -55,20 +72,21 @@ void tsd_fs_op_run(const struct tsd_child *c, const struct tsd_fs_op *op, const 
 const char *tsd_in_root(const char *root, const char *target);
 
 /*
- * inroot.c: the O_PATH fd of the directory above rel (inside root), creating missing ones; the
- * last component's name is left in *name (pointing into buf). resolve adds RESOLVE_* flags.
+ * inroot.c, where root is an O_PATH fd of the container's root: the O_PATH fd of the directory
+ * above rel (inside root), creating missing ones; the last component's name is left in *name
+ * (pointing into buf). resolve adds RESOLVE_* flags.
  */
-int tsd_in_root_parent(const char *root, const char *rel, char *buf, size_t buflen,
-                       const char **name, uint64_t resolve);
+int tsd_in_root_parent(int root, const char *rel, char *buf, size_t buflen, const char **name,
+                       uint64_t resolve);
 
 /* inroot.c: mkdir -p of rel inside root; an O_PATH fd of the directory. */
-int tsd_in_root_mkdirs(const char *root, const char *rel, uint64_t resolve);
+int tsd_in_root_mkdirs(int root, const char *rel, uint64_t resolve);
 
 /* inroot.c: creates rel inside root as an empty file unless something is there; 0 or -1. */
-int tsd_in_root_mkfile(const char *root, const char *rel, uint64_t resolve);
+int tsd_in_root_mkfile(int root, const char *rel, uint64_t resolve);
 
 /* inroot.c: an O_PATH fd of rel resolved inside root (flags: e.g. O_DIRECTORY). */
-int tsd_in_root_open(const char *root, const char *rel, uint64_t flags, uint64_t resolve);
+int tsd_in_root_open(int root, const char *rel, uint64_t flags, uint64_t resolve);
 
 /* fsops.c: remounts the mount at path read-only, keeping the flags a user namespace locks. */
 int tsd_remount_readonly(const char *path, unsigned long extra_flags);

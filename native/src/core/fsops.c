@@ -124,8 +124,7 @@ static int close_keep_errno(int fd, int rc) {
 }
 
 /* Creates the target of op at rel in the root (parents too): a directory, file, node or link. */
-static int create_in_root(const char *root, const char *rel, const struct tsd_fs_op *op,
-                          uint64_t resolve) {
+static int create_in_root(int root, const char *rel, const struct tsd_fs_op *op, uint64_t resolve) {
   if (op->kind == TSD_OP_MOUNT && (op->flags & TSD_OPF_MKFILE_TARGET))
     return tsd_in_root_mkfile(root, rel, resolve);
   if (op->kind == TSD_OP_MOUNT) {
@@ -157,8 +156,7 @@ static int create_in_root(const char *root, const char *rel, const struct tsd_fs
  * (inroot.c), the mount made on the fd of what was resolved, never on a name a symlink could
  * redirect between the check and the use.
  */
-static int run_in_root(const char *root, const char *rel, const struct tsd_fs_op *op,
-                       int mount_fd) {
+static int run_in_root(int root, const char *rel, const struct tsd_fs_op *op, int mount_fd) {
   uint64_t resolve = (op->flags & TSD_OPF_NO_SYMLINKS) ? RESOLVE_NO_SYMLINKS : 0;
   bool creates =
       op->kind != TSD_OP_MOUNT || (op->flags & (TSD_OPF_MKDIR_TARGET | TSD_OPF_MKFILE_TARGET)) != 0;
@@ -202,7 +200,7 @@ static int write_file(const char *target, const char *data) {
   return close_keep_errno(fd, n >= 0 && (size_t)n == len ? 0 : -1);
 }
 
-void tsd_fs_op_run(const struct tsd_child *c, const struct tsd_fs_op *op, const char *root,
+void tsd_fs_op_run(const struct tsd_child *c, const struct tsd_fs_op *op, struct tsd_root *root,
                    int mount_fd) {
   static const char *const steps[] = {
       [TSD_OP_MOUNT] = "mount",     [TSD_OP_MKDIR] = "mkdir", [TSD_OP_MKNOD] = "mknod",
@@ -210,14 +208,19 @@ void tsd_fs_op_run(const struct tsd_child *c, const struct tsd_fs_op *op, const 
       [TSD_OP_CHDIR] = "chdir",     [TSD_OP_WRITE] = "write",
   };
   int rc = 0;
-  const char *rel = root == NULL ? NULL : tsd_in_root(root, op->target);
+  const char *rel = root == NULL ? NULL : tsd_in_root(root->path, op->target);
   bool in_root = rel != NULL && rel[0] != '\0' &&
                  (op->kind == TSD_OP_MOUNT || op->kind == TSD_OP_MKDIR ||
                   op->kind == TSD_OP_MKNOD || op->kind == TSD_OP_SYMLINK);
   if (in_root) {
-    if (run_in_root(root, rel, op, mount_fd) < 0) tsd_child_fail(c, steps[op->kind], op->target);
+    int root_fd = tsd_root_fd(root);
+    if (root_fd < 0 || run_in_root(root_fd, rel, op, mount_fd) < 0)
+      tsd_child_fail(c, steps[op->kind], op->target);
     return;
   }
+  /* A mount at or above the root (the overlay on it, a remount of "/") changes what it names. */
+  if (root != NULL && (op->kind == TSD_OP_MOUNT || op->kind == TSD_OP_READONLY))
+    tsd_root_forget(root);
   switch (op->kind) {
   case TSD_OP_MOUNT:
     rc = do_mount(op, mount_fd);

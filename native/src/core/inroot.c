@@ -93,7 +93,8 @@ static int make_dirs(int root, const char *rel, uint64_t resolve, int links) {
     return -1;
   }
   memcpy(path, rel, len + 1);
-  int dir = open_in(root, "", O_DIRECTORY, resolve);
+  /* The root itself is the first parent: borrowed, not reopened. */
+  int dir = root;
   for (char *name = path; dir >= 0 && *name != '\0';) {
     char *end = strchrnul(name, '/');
     char next = *end;
@@ -102,23 +103,20 @@ static int make_dirs(int root, const char *rel, uint64_t resolve, int links) {
     if (fd < 0 && errno == ENOENT && make_one(root, dir, path, name, resolve, links) == 0)
       fd = open_in(root, path, O_DIRECTORY, resolve);
     *end = next;
-    close_keep_errno(dir, 0);
+    if (dir != root) close_keep_errno(dir, 0);
     dir = fd;
     for (name = end; *name == '/'; name++) {
     }
   }
-  return dir;
+  return dir == root ? open_in(root, "", O_DIRECTORY, resolve) : dir;
 }
 
-int tsd_in_root_mkdirs(const char *root, const char *rel, uint64_t resolve) {
-  int root_fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
-  if (root_fd < 0) return -1;
-  int fd = make_dirs(root_fd, rel, resolve, 0);
-  return close_keep_errno(root_fd, fd);
+int tsd_in_root_mkdirs(int root, const char *rel, uint64_t resolve) {
+  return make_dirs(root, rel, resolve, 0);
 }
 
-int tsd_in_root_parent(const char *root, const char *rel, char *buf, size_t buflen,
-                       const char **name, uint64_t resolve) {
+int tsd_in_root_parent(int root, const char *rel, char *buf, size_t buflen, const char **name,
+                       uint64_t resolve) {
   size_t len = strlen(rel);
   if (len == 0 || len >= buflen) {
     errno = len == 0 ? EINVAL : ENAMETOOLONG;
@@ -133,7 +131,7 @@ int tsd_in_root_parent(const char *root, const char *rel, char *buf, size_t bufl
   return fd;
 }
 
-int tsd_in_root_mkfile(const char *root, const char *rel, uint64_t resolve) {
+int tsd_in_root_mkfile(int root, const char *rel, uint64_t resolve) {
   char path[PATH_MAX], buf[PATH_MAX], target[PATH_MAX];
   if (strlen(rel) >= sizeof(path)) {
     errno = ENAMETOOLONG;
@@ -164,9 +162,16 @@ int tsd_in_root_mkfile(const char *root, const char *rel, uint64_t resolve) {
   return -1;
 }
 
-int tsd_in_root_open(const char *root, const char *rel, uint64_t flags, uint64_t resolve) {
-  int root_fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
-  if (root_fd < 0) return -1;
-  int fd = open_in(root_fd, rel, flags, resolve);
-  return close_keep_errno(root_fd, fd);
+int tsd_in_root_open(int root, const char *rel, uint64_t flags, uint64_t resolve) {
+  return open_in(root, rel, flags, resolve);
+}
+
+int tsd_root_fd(struct tsd_root *root) {
+  if (root->fd < 0) root->fd = open(root->path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  return root->fd;
+}
+
+void tsd_root_forget(struct tsd_root *root) {
+  if (root->fd >= 0) close(root->fd);
+  root->fd = -1;
 }
