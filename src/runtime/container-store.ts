@@ -2,8 +2,7 @@
  * The containers of one tsdock root: listing, finding one by name, id or id prefix, and the lock
  * that serialises changes to the set (a name is unique only if two creates cannot interleave).
  */
-import { mkdirSync } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { TsdockError } from '../errors.js';
 import { native } from '../native.js';
@@ -49,16 +48,18 @@ export function findContainer(containersRoot: string, ref: string): StoredContai
 
 /**
  * Runs `fn` holding the root's container lock (flock(2): released if this process dies). The
- * lock file sits beside the containers directory, which then holds containers only.
+ * lock file sits beside the containers directory, which then holds containers only. Only the
+ * flock, which may wait, goes through the thread pool: opening and closing a local file costs
+ * less than a round trip there.
  */
 export async function withContainersLock<T>(containersRoot: string, fn: () => T | Promise<T>): Promise<T> {
   mkdirSync(containersRoot, { recursive: true, mode: 0o711 });
-  const file = await open(`${containersRoot}.lock`, 'a', 0o600);
+  const fd = openSync(`${containersRoot}.lock`, 'a', 0o600);
   try {
-    await native().flock(file.fd, 'exclusive');
+    await native().flock(fd, 'exclusive');
     return await fn();
   } finally {
-    await file.close();
+    closeSync(fd);
   }
 }
 
