@@ -55,7 +55,13 @@
         "src/runtime/log.c",
         "src/runtime/container.c",
         "src/runtime/cgroup.c",
-        "src/runtime/verbs.c"
+        "src/runtime/verbs.c",
+        "src/runtime/create.c",
+        "src/runtime/spec.c",
+        "src/runtime/hierarchy.c",
+        "src/runtime/host.c",
+        "src/core/plan_encode.c",
+        "src/core/plan.c"
       ],
       # The Node that built the addon runs the verbs this front end hands over.
       "defines": ["TSDOCK_NODE=\"<!(node -p process.execPath)\""],

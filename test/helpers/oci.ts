@@ -76,13 +76,14 @@ export async function makeBundle(
  */
 export function runtime(
   args: string[],
-  options: { output?: number; input?: string; extraFds?: number[]; node?: boolean } = {},
+  options: { output?: number; input?: string; extraFds?: number[]; node?: boolean; env?: NodeJS.ProcessEnv } = {},
 ): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const out = options.output ?? 'pipe';
     const [file, argv] = options.node === true ? [process.execPath, [NODE_RUNTIME, ...args]] : [RUNTIME, args];
     const child = spawn(file, argv, {
       stdio: ['pipe', out, out, ...(options.extraFds ?? [])],
+      env: options.env ?? process.env,
     });
     let stdout = '';
     let stderr = '';

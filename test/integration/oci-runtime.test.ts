@@ -330,6 +330,11 @@ describe('tsdock-runtime', () => {
     await same(['state', 'bad id']);
     await same(['start']);
     await same(['delete', '--force', 'no-such']);
+    await same(['create', '--bundle', m.bundle, m.id]);
+    const missing = await bundle(['no-such-command']);
+    await same(['create', '--bundle', missing.bundle, missing.id]);
+    expect(existsSync(join(root, missing.id))).toBe(false);
+    await same(['create', '--bundle', m.bundle, '--preserve-fds', 'x', 'other']);
     expect((await rt(['start', m.id])).code).toBe(0);
     await same(['state', m.id]);
     await same(['delete', m.id]);
@@ -422,6 +427,47 @@ describe('tsdock-runtime', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toBe('tsdock-runtime: config.json: mounts (/data): uidMappings and gidMappings go together\n');
     expect(existsSync(join(root, m.id))).toBe(false);
+  });
+
+  it('creates without Node for a spec within the native subset, with the state Node writes', async () => {
+    // A Node started with this fails at once: only what never starts Node succeeds.
+    const noNode = { ...process.env, NODE_OPTIONS: '--require /no/such/module.js' };
+    const createCall = (m: Made): string[] => ['--root', root, 'create', '--bundle', m.bundle, m.id];
+    // The init holds create's stdout until it ends: a file, not a pipe the call would wait on.
+    const output = openSync(join(work, 'native-create.out'), 'a');
+    const native = await bundle(['true']);
+    const viaNode = await bundle(['true']);
+    try {
+      expect((await runtime(createCall(native), { env: noNode, output })).code).toBe(0);
+      expect((await runtime(createCall(viaNode), { node: true, output })).code).toBe(0);
+    } finally {
+      closeSync(output);
+    }
+    expect(readFileSync(join(work, 'native-create.out'), 'utf8')).toBe('');
+    const state = (id: string): Record<string, unknown> =>
+      JSON.parse(readFileSync(join(root, id, 'state.json'), 'utf8')) as Record<string, unknown>;
+    const [a, b] = [state(native.id), state(viaNode.id)];
+    expect(Object.keys(a)).toEqual(Object.keys(b));
+    expect(a).toMatchObject({
+      bundle: native.bundle,
+      rootfs: join(native.bundle, 'rootfs'),
+      annotations: {},
+      hooks: {},
+    });
+    expect((a.cgroupPaths as { procs: string[] }).procs).toEqual(
+      (b.cgroupPaths as { procs: string[] }).procs.map((p) => p.replaceAll(viaNode.id, native.id)),
+    );
+    for (const id of [native.id, viaNode.id]) {
+      expect((await rt(['start', id])).code).toBe(0);
+      await until(id, 'stopped');
+      expect((await rt(['delete', id])).code).toBe(0);
+    }
+    // seccomp is compiled by TypeScript: that create goes to Node, which cannot start here.
+    const filtered = await bundle(['true'], (c) => {
+      (c.linux as Record<string, unknown>).seccomp = { defaultAction: 'SCMP_ACT_ALLOW' };
+    });
+    expect((await runtime(createCall(filtered), { env: noNode })).code).not.toBe(0);
+    expect(existsSync(join(root, filtered.id))).toBe(false);
   });
 
   it('answers --version, features, list, and refuses --systemd-cgroup', async () => {

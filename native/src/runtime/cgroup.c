@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -250,4 +251,144 @@ int cgroup_destroy(const struct oci_state *s, char *err) {
     if (rmdir(s->parents.path[i]) < 0 && errno != ENOENT && errno != EBUSY && errno != ENOTEMPTY)
       return failf(err, "cannot remove %s: %s", s->parents.path[i], reason(errno));
   return 0;
+}
+
+/* layout.ts's default parent: the only one whose parents tsdock removes. */
+#define DEFAULT_PARENT "/tsdock"
+
+static int mkdir_error(const char *dir, char *err) {
+  if (errno == EEXIST)
+    return failf(err,
+                 "cgroup %s already exists: a container with this name is running or left it "
+                 "behind",
+                 dir);
+  return failf(err, "cannot create cgroup %s: %s", dir, reason(errno));
+}
+
+/* A new v1 cpuset takes no task until cpus and mems are set: copied down when empty (v1.ts). */
+static int copy_cpuset(const char *dir, const char *parent, char *err) {
+  static const char *const files[] = {"cpuset.cpus", "cpuset.mems"};
+  for (int i = 0; i < 2; i++) {
+    char value[4096];
+    if (read_file(dir, files[i], value, sizeof(value)) < 0)
+      return failf(err, "cannot read %s/%s: %s", dir, files[i], reason(errno));
+    if (value[0] != '\0') continue;
+    if (read_file(parent, files[i], value, sizeof(value)) < 0)
+      return failf(err, "cannot read %s/%s: %s", parent, files[i], reason(errno));
+    if (write_file(dir, files[i], value, err) < 0) return FAILED;
+  }
+  return 0;
+}
+
+/* layout.ts createOnce: existing parents are fine, an existing container directory is not. */
+static int create_once(const struct placement *p, bool cpuset, char *err) {
+  const char *above = p->base;
+  for (int i = 0; i < p->n_parents; i++) {
+    if (mkdir(p->parents[i], 0755) < 0 && errno != EEXIST) return mkdir_error(p->parents[i], err);
+    if (cpuset && copy_cpuset(p->parents[i], above, err) < 0) return FAILED;
+    above = p->parents[i];
+  }
+  if (mkdir(p->dir, 0755) < 0) return mkdir_error(p->dir, err);
+  if (cpuset && copy_cpuset(p->dir, above, err) < 0) {
+    rmdir(p->dir);
+    return FAILED;
+  }
+  return 0;
+}
+
+/* Another container's removal may rmdir an empty shared parent under us: one more attempt. */
+static int create_placement(const struct placement *p, bool cpuset, char *err) {
+  if (create_once(p, cpuset, err) == 0) return 0;
+  return errno == ENOENT ? create_once(p, cpuset, err) : FAILED;
+}
+
+/* The rule as devices.allow / devices.deny take it: `c 1:3 rwm`, `a *:* rwm`. */
+static int write_device_rule(const char *dir, const struct device_rule *r, char *err) {
+  char line[64], major[24] = "*", minor[24] = "*";
+  if (r->major >= 0) snprintf(major, sizeof(major), "%lld", r->major);
+  if (r->minor >= 0) snprintf(minor, sizeof(minor), "%lld", r->minor);
+  snprintf(line, sizeof(line), "%c %s:%s %s", r->type, major, minor, r->access);
+  return write_file(dir, r->allow ? "devices.allow" : "devices.deny", line, err);
+}
+
+/* devices.ts DEFAULT_DEVICE_RULES: any node may be made, these opened. */
+static const struct device_rule default_rules[] = {
+    {false, 'a', -1, -1, "rwm"}, {true, 'c', -1, -1, "m"}, {true, 'b', -1, -1, "m"},
+    {true, 'c', 1, 3, "rwm"},    {true, 'c', 1, 5, "rwm"}, {true, 'c', 1, 7, "rwm"},
+    {true, 'c', 1, 8, "rwm"},    {true, 'c', 1, 9, "rwm"}, {true, 'c', 5, 0, "rwm"},
+    {true, 'c', 5, 1, "rwm"},    {true, 'c', 5, 2, "rwm"}, {true, 'c', 136, -1, "rwm"}};
+#define N_DEFAULT_RULES (int)(sizeof(default_rules) / sizeof(default_rules[0]))
+
+/* v1.ts applyLimits, in its order: devices (always: a new cgroup inherits its parent's list),
+ * memory, cpu (the period first), cpuset, pids. */
+static int apply_v1(const struct layout *l, int i, const struct cgroup_limits *lim, char *err) {
+  const char *dir = l->p[i].dir;
+  unsigned c = l->controllers[i];
+  char value[64];
+  if (c & (1u << C_DEVICES)) {
+    /* The spec's rules, then the defaults after their deny-all (create.ts limitsOf). */
+    for (int k = 0; lim->has_devices && k < lim->n_devices; k++)
+      if (write_device_rule(dir, &lim->devices[k], err) < 0) return FAILED;
+    for (int k = lim->has_devices ? 1 : 0; k < N_DEFAULT_RULES; k++)
+      if (write_device_rule(dir, &default_rules[k], err) < 0) return FAILED;
+  }
+  if (c & (1u << C_MEMORY)) {
+    if (lim->has_memory) {
+      snprintf(value, sizeof(value), "%lld", lim->memory);
+      if (write_file(dir, "memory.limit_in_bytes", value, err) < 0) return FAILED;
+    }
+    /* Docker's default swap is twice the memory; without swap accounting only an explicit
+     * request is an error. */
+    if (lim->has_swap || lim->has_memory) {
+      if (!has_file(dir, "memory.memsw.limit_in_bytes")) {
+        if (lim->has_swap)
+          return failf(err,
+                       "--memory-swap needs swap accounting, and this kernel has no "
+                       "%s/memory.memsw.limit_in_bytes (boot with swapaccount=1)",
+                       dir);
+      } else {
+        long long total = lim->has_swap ? lim->swap : lim->memory * 2;
+        snprintf(value, sizeof(value), "%lld", total);
+        if (write_file(dir, "memory.memsw.limit_in_bytes", value, err) < 0) return FAILED;
+      }
+    }
+  }
+  if (c & (1u << C_CPU)) {
+    if (lim->has_cpu_quota) {
+      snprintf(value, sizeof(value), "%lld", lim->cpu_period);
+      if (write_file(dir, "cpu.cfs_period_us", value, err) < 0) return FAILED;
+      snprintf(value, sizeof(value), "%lld", lim->cpu_quota);
+      if (write_file(dir, "cpu.cfs_quota_us", value, err) < 0) return FAILED;
+    }
+    snprintf(value, sizeof(value), "%lld", lim->cpu_shares);
+    if (lim->has_cpu_shares && write_file(dir, "cpu.shares", value, err) < 0) return FAILED;
+  }
+  if ((c & (1u << C_CPUSET)) && lim->cpuset_cpus[0] != '\0' &&
+      write_file(dir, "cpuset.cpus", lim->cpuset_cpus, err) < 0)
+    return FAILED;
+  if ((c & (1u << C_PIDS)) && lim->has_pids) {
+    snprintf(value, sizeof(value), lim->pids < 0 ? "max" : "%lld", lim->pids);
+    if (write_file(dir, "pids.max", value, err) < 0) return FAILED;
+  }
+  return 0;
+}
+
+int cgroup_create(const struct layout *l, const char *parent, const struct cgroup_limits *limits,
+                  char *err) {
+  int made = 0, rc = 0;
+  for (; made < l->count && rc == 0; made++)
+    rc = create_placement(&l->p[made], (l->controllers[made] & (1u << C_CPUSET)) != 0, err);
+  if (rc < 0) made--;
+  for (int i = 0; i < l->count && rc == 0; i++)
+    if (!l->v2[i]) rc = apply_v1(l, i, limits, err);
+  if (rc == 0) return 0;
+  /* Undo only what this call made: an existing directory belongs to someone else. Why create
+   * failed is the message; a directory that stays is seen by the next create of the name. */
+  static char ignored[ERR_MAX];
+  for (int i = 0; i < made; i++) {
+    remove_dir(l->p[i].dir, ignored);
+    for (int k = l->p[i].n_parents - 1; strcmp(parent, DEFAULT_PARENT) == 0 && k >= 0; k--)
+      rmdir(l->p[i].parents[k]);
+  }
+  return FAILED;
 }

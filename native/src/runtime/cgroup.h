@@ -7,6 +7,8 @@
 #ifndef TSDOCK_RUNTIME_CGROUP_H
 #define TSDOCK_RUNTIME_CGROUP_H
 
+#include "cgroup_limits.h"
+#include "hierarchy.h"
 #include "state.h"
 
 #include <stdbool.h>
@@ -23,5 +25,15 @@ int cgroup_pids(const struct oci_state *s, pid_t *pids, int max);
 
 /* SIGKILLs what is left, removes the container's directories, then the parents nothing uses. */
 int cgroup_destroy(const struct oci_state *s, char *err);
+
+/*
+ * Makes the container's directory in every hierarchy of the layout (the parents as needed, the
+ * container's own new) and writes its limits, as runtime/cgroups/index.ts createContainerCgroup
+ * does where v1 serves every controller (the only hosts native create runs on: the cgroup2 tree
+ * is then only the core tree, and v2's device program stays TypeScript's). On failure it removes
+ * what it made.
+ */
+int cgroup_create(const struct layout *l, const char *parent, const struct cgroup_limits *limits,
+                  char *err);
 
 #endif

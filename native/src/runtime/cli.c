@@ -40,8 +40,17 @@ static const struct flag global_flags[] = {[G_ROOT] = {"root", 0, true},
 static const struct {
   const char *name;
   enum verb verb;
-  struct flag flags[2];
+  struct flag flags[7];
 } verbs[] = {
+    {"create",
+     VERB_CREATE,
+     {{"bundle", 'b', true},
+      {"pid-file", 0, true},
+      {"console-socket", 0, true},
+      {"preserve-fds", 0, true},
+      {"no-pivot", 0, false},
+      {"no-new-keyring", 0, false},
+      {NULL, 0, false}}},
     {"start", VERB_START, {{NULL, 0, false}}},
     {"state", VERB_STATE, {{NULL, 0, false}}},
     {"kill", VERB_KILL, {{"all", 'a', false}, {NULL, 0, false}}},
@@ -131,6 +140,12 @@ bool cli_parse(int argc, char *const *argv, struct cli *c) {
       .id = nargs > 0 ? args[0] : "",
       .signal = SIGTERM,
   };
+  if (c->verb == VERB_CREATE) {
+    c->bundle = vg.value[0];
+    c->pid_file = vg.value[1];
+    c->console_socket = vg.value[2];
+    c->preserve_fds = vg.value[3];
+  }
   /* ps prints a table by running ps(1): the TypeScript runtime does that. */
   if (c->verb == VERB_PS && (vg.value[0] == NULL || strcmp(vg.value[0], "json") != 0)) return false;
   if (c->verb == VERB_KILL && nargs > 1 && (c->signal = cli_signal(args[1])) == 0) return false;

@@ -5,9 +5,11 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -56,8 +58,7 @@ static ssize_t read_small(const char *path, char *buf, size_t cap) {
   return (ssize_t)n;
 }
 
-/* proc(5): /proc/<pid>/stat field 22, the start time; false for a zombie or no such process. */
-static bool start_time_of(long long pid, char *out, size_t cap) {
+bool start_time_of(long long pid, char *out, size_t cap) {
   char path[64], stat[1024];
   snprintf(path, sizeof(path), "/proc/%lld/stat", pid);
   if (read_small(path, stat, sizeof(stat)) < 0) return false;
@@ -110,5 +111,26 @@ int container_load(const char *root, const char *id, struct container *c, char *
 
 int send_signal(pid_t pid, int signal, char *err) {
   if (kill(pid, signal) < 0 && errno != ESRCH) return failf(err, "kill %s", errno_name(errno));
+  return 0;
+}
+
+int start_failure(char *err, const char *step, int errnum, const char *path) {
+  if (strcmp(step, "exec") == 0 && errnum == ENOENT)
+    return failf(err, "exec: %s: executable file not found in $PATH", path);
+  /* errno 0: the path says it all (a hook's "hook /x failed: exit status 1"). */
+  if (errnum == 0) return failf(err, "%s%s%s", step, path[0] != '\0' ? " " : "", path);
+  return failf(err, "%s%s%s: %s%s", step, path[0] != '\0' ? " " : "", path, reason(errnum),
+               strcmp(step, "exec") == 0 && errnum == EACCES ? " (is it executable?)" : "");
+}
+
+static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw) {
+  (void)st, (void)type, (void)ftw;
+  return remove(path) < 0 && errno != ENOENT ? -1 : 0;
+}
+
+/* rm -r of the state dir (nftw(3): children first, symlinks not followed). */
+int remove_state_dir(const char *dir, char *err) {
+  if (nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS) < 0 && errno != ENOENT)
+    return failf(err, "cannot remove %s: %s", dir, reason(errno));
   return 0;
 }

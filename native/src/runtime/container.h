@@ -43,6 +43,15 @@ int container_load(const char *root, const char *id, struct container *c, char *
 /* Whether the init is the process create started and it has not exited. */
 bool init_alive(const struct oci_state *s);
 
+/* proc(5): /proc/<pid>/stat field 22, the start time; false for a zombie or no such process. */
+bool start_time_of(long long pid, char *out, size_t cap);
+
+/* A failure the init reported (step, errno, path), worded as src/runtime/spawn.ts startError. */
+int start_failure(char *err, const char *step, int errnum, const char *path);
+
+/* rm -r of a container's state dir; one already gone is fine. */
+int remove_state_dir(const char *dir, char *err);
+
 /* Signals a pid; one already gone (ESRCH) is fine. */
 int send_signal(pid_t pid, int signal, char *err);
 

@@ -11,6 +11,7 @@
 #ifndef TSDOCK_RUNTIME_SPEC_H
 #define TSDOCK_RUNTIME_SPEC_H
 
+#include "cgroup_limits.h"
 #include "hierarchy.h"
 #include "json.h"
 #include "spawn_plan.h"
@@ -20,30 +21,6 @@
 
 #define SPEC_TO_NODE (-1)
 #define MAX_SPEC_TOKENS 16384
-#define MAX_DEVICE_RULES 64
-
-/* A device rule of linux.resources.devices (runtime/cgroups/devices.ts DeviceRule). */
-struct device_rule {
-  bool allow;
-  char type;       /* a, b or c */
-  long long major; /* -1: any */
-  long long minor; /* -1: any */
-  char access[4];
-};
-
-/* linux.resources as resources.ts resourcesToLimits gives it; has_* false: not set. */
-struct cgroup_limits {
-  bool has_memory, has_swap, has_cpu_shares, has_cpu_quota, has_pids;
-  long long memory;
-  long long swap; /* -1: max */
-  long long cpu_shares, cpu_quota, cpu_period;
-  char cpuset_cpus[256]; /* "" not set */
-  long long pids;        /* -1: max */
-  bool has_devices;
-  int n_devices;
-  struct device_rule devices[MAX_DEVICE_RULES];
-};
-
 /* What create records and places besides the plan. */
 struct spec_info {
   char rootfs[PATH_MAX];

@@ -3,6 +3,7 @@
 #include "cgroup.h"
 #include "child.h"
 #include "container.h"
+#include "create.h"
 
 #include <errno.h>
 #include <ftw.h>
@@ -43,12 +44,7 @@ static int verdict(const struct tsd_child_error *e, size_t len, char *err) {
   memcpy(step, e->step, sizeof(e->step));
   if (len > sizeof(e->step) + sizeof(e->err))
     memcpy(path, e->path, len - sizeof(e->step) - sizeof(e->err));
-  if (strcmp(step, "exec") == 0 && errnum == ENOENT)
-    return failf(err, "exec: %s: executable file not found in $PATH", path);
-  /* errno 0: the path says it all (a hook's "hook /x failed: exit status 1"). */
-  if (errnum == 0) return failf(err, "%s%s%s", step, path[0] != '\0' ? " " : "", path);
-  return failf(err, "%s%s%s: %s%s", step, path[0] != '\0' ? " " : "", path, reason(errnum),
-               strcmp(step, "exec") == 0 && errnum == EACCES ? " (is it executable?)" : "");
+  return start_failure(err, step, errnum, path);
 }
 
 /* Connects to the start socket (the init goes), removes it (no second start), reads the verdict. */
@@ -99,18 +95,6 @@ static int do_kill(const struct cli *c, char *err) {
   return send_signal((pid_t)ct.state.pid, c->signal, err);
 }
 
-static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw) {
-  (void)st, (void)type, (void)ftw;
-  return remove(path) < 0 && errno != ENOENT ? -1 : 0;
-}
-
-/* rm -r of the state dir (nftw(3): children first, symlinks not followed). */
-static int remove_state_dir(const char *dir, char *err) {
-  if (nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS) < 0 && errno != ENOENT)
-    return failf(err, "cannot remove %s: %s", dir, reason(errno));
-  return 0;
-}
-
 static int do_delete(const struct cli *c, char *err) {
   if ((ct.status == OCI_RUNNING || ct.status == OCI_PAUSED) && !c->force)
     return failf(err, "cannot delete container \"%s\" that is not stopped: %s", ct.state.id,
@@ -141,11 +125,14 @@ static int do_ps(char *err) {
 }
 
 int verb_run(const struct cli *c, char *err) {
+  if (c->verb == VERB_CREATE) return create_run(c, err);
   int rc = container_load(c->root, c->id, &ct, err);
   /* delete --force of what is not there succeeds, as runc's does. */
   if (rc == MISSING) return c->verb == VERB_DELETE && c->force ? 0 : FAILED;
   if (rc != 0) return rc;
   switch (c->verb) {
+  case VERB_CREATE:
+    break;
   case VERB_STATE:
     return do_state(err);
   case VERB_START:
