@@ -58,6 +58,7 @@ function program(): Command {
       .option('-p, --publish <[ip:]host:ctr[/proto]>', 'publish a container port on the host', collect, [])
       .option('-P, --publish-all', 'publish every EXPOSEd port on a random host port')
       .option('--ip <address>', 'IPv4 address on a user network')
+      .option('--ip6 <address>', 'IPv6 address: not supported (networks are IPv4-only)')
       .option('--mac-address <mac>', 'MAC address of the container interface')
       .option('--network-alias <name>', 'another name on user networks', collect, [])
       .option('--add-host <name:ip>', 'add an /etc/hosts entry', collect, [])
@@ -352,7 +353,8 @@ function program(): Command {
     .argument('<name>')
     .option('--subnet <cidr>', 'IPv4 subnet (default: a free one)')
     .option('--gateway <ip>', 'the bridge address (default: the first of the subnet)')
-    .action(async (name: string, flags: { subnet?: string; gateway?: string }) => {
+    .option('--ipv6', 'IPv6: not supported (networks are IPv4-only, as Docker by default)')
+    .action(async (name: string, flags: { subnet?: string; gateway?: string; ipv6?: boolean }) => {
       const { networkCreate } = await import('./commands/network.js');
       await networkCreate(globals(), name, flags);
     });
@@ -387,7 +389,8 @@ function program(): Command {
     .argument('<container>')
     .option('--alias <name>', 'another name on this network', collect, [])
     .option('--ip <address>', 'IPv4 address on this network')
-    .action(async (net: string, container: string, flags: { alias: string[]; ip?: string }) => {
+    .option('--ip6 <address>', 'IPv6 address: not supported (networks are IPv4-only)')
+    .action(async (net: string, container: string, flags: { alias: string[]; ip?: string; ip6?: string }) => {
       const { networkConnect } = await import('./commands/network.js');
       await networkConnect(globals(), net, container, flags);
     });

@@ -4,7 +4,16 @@
  * it a container gets. The caller holds the network lock and passes in what is taken.
  */
 import { TsdockError } from '../errors.js';
-import { contains, formatAddress, formatSubnet, overlaps, parseAddress, size, type Subnet } from './ipv4.js';
+import {
+  contains,
+  formatAddress,
+  formatSubnet,
+  overlaps,
+  parseAddress,
+  refuseIPv6,
+  size,
+  type Subnet,
+} from './ipv4.js';
 
 /** A host route, as `ip -j route show table all` reports it. */
 export interface HostRoute {
@@ -84,6 +93,7 @@ export function allocateAddress(subnet: Subnet, used: Set<number>, wanted?: stri
   const first = subnet.base + 1;
   const last = subnet.base + size(subnet) - 2;
   if (wanted !== undefined) {
+    refuseIPv6('--ip', wanted);
     const addr = parseAddress(wanted);
     if (addr === undefined) throw new TsdockError('INVALID_ARGUMENT', `invalid --ip "${wanted}"`);
     if (!contains(subnet, addr) || addr < first || addr > last || addr === gatewayOf(subnet)) {

@@ -7,6 +7,19 @@ export interface Subnet {
   prefix: number;
 }
 
+/**
+ * tsdock's networks are IPv4-only, as Docker's default bridge is without `--ipv6`: an IPv6 flag,
+ * address or subnet is refused by name rather than ignored or called malformed.
+ */
+export function ipv6Unsupported(what: string): TsdockError {
+  return new TsdockError('INVALID_ARGUMENT', `${what}: IPv6 is not supported (tsdock networks are IPv4-only)`);
+}
+
+/** Refuses an IPv6 address or subnet (`fd00::1`, `[::1]`, `fd00::/64`); IPv4 text has no colon. */
+export function refuseIPv6(what: string, text: string): void {
+  if (text.includes(':')) throw ipv6Unsupported(`${what} "${text}"`);
+}
+
 export function parseAddress(text: string): number | undefined {
   const parts = text.split('.');
   if (parts.length !== 4) return undefined;
@@ -24,6 +37,7 @@ export function formatAddress(value: number): string {
 
 /** Parses `10.1.0.0/24`; host bits must be zero, as Docker requires. */
 export function parseSubnet(text: string): Subnet {
+  refuseIPv6('subnet', text);
   const [addr = '', bits = '', ...rest] = text.split('/');
   const base = parseAddress(addr);
   const prefix = Number(bits);

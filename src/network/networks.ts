@@ -10,7 +10,7 @@ import { TsdockError } from '../errors.js';
 import { deleteBridge, ensureBridge, removeVeth, vethCommands, type VethRequest } from './bridge.js';
 import { renderHosts, type HostEntry } from './hosts.js';
 import { allocateAddress, checkSubnet, chooseSubnet, gatewayOf, macOf, type HostRoute } from './ipam.js';
-import { formatAddress, formatSubnet, parseAddress, parseSubnet } from './ipv4.js';
+import { formatAddress, formatSubnet, ipv6Unsupported, parseAddress, parseSubnet, refuseIPv6 } from './ipv4.js';
 import { applyTable } from './nat.js';
 import { createPinnedNetns, ipInNetns, ipOnHost, pinExisting, pinPath, removePinnedNetns } from './netns.js';
 import { bindPorts, type PortSpec } from './ports.js';
@@ -34,6 +34,8 @@ export interface CreateNetworkOptions {
   subnet?: string;
   /** Default: the subnet's first address. */
   gateway?: string;
+  /** Docker's `--ipv6`: refused when true, since tsdock networks are IPv4-only. */
+  enableIPv6?: boolean;
 }
 
 /** A container joining a network: who it is and what it asks for. */
@@ -79,6 +81,7 @@ export class Networks {
     if (!NAME_RE.test(name) || !isNetworkName(name) || name === DEFAULT_NETWORK) {
       throw new TsdockError('INVALID_ARGUMENT', `invalid network name "${name}"`);
     }
+    if (options.enableIPv6 === true) throw ipv6Unsupported('--ipv6');
     return this.locked(async (state) => {
       if (state.networks.some((n) => n.name === name)) {
         throw new TsdockError('CONFLICT', `network with name ${name} already exists`);
@@ -315,6 +318,7 @@ export class Networks {
     }
     let gateway = gatewayOf(subnet);
     if (options.gateway !== undefined) {
+      refuseIPv6('--gateway', options.gateway);
       const parsed = parseAddress(options.gateway);
       if (parsed === undefined || parsed <= subnet.base || parsed >= subnet.base + 2 ** (32 - subnet.prefix) - 1) {
         throw new TsdockError('INVALID_ARGUMENT', `gateway ${options.gateway} is not a host address of the subnet`);

@@ -5,7 +5,7 @@
 import { createSocket } from 'node:dgram';
 import { createServer } from 'node:net';
 import { TsdockError } from '../errors.js';
-import { parseAddress } from './ipv4.js';
+import { ipv6Unsupported, parseAddress } from './ipv4.js';
 
 export type Protocol = 'tcp' | 'udp';
 
@@ -55,6 +55,8 @@ export function parsePublish(spec: string): PortSpec[] {
     throw new TsdockError('INVALID_ARGUMENT', `invalid protocol "${proto}" in -p "${spec}": expected tcp or udp`);
   }
   const parts = (slash < 0 ? spec : spec.slice(0, slash)).split(':');
+  // `[::1]:8080:80`, `::1:8080:80`: an IPv6 host address.
+  if (spec.startsWith('[') || parts.length > 3) throw ipv6Unsupported(`-p "${spec}"`);
   if (parts.length > 3 || parts.some((p, i) => p === '' && !(parts.length === 3 && i === 1))) {
     throw new TsdockError('INVALID_ARGUMENT', `invalid -p "${spec}": expected [ip:][hostPort:]containerPort[/tcp|udp]`);
   }

@@ -604,6 +604,28 @@ describe('container files and options', () => {
     expect(records().map((c) => c.name)).not.toContain(name);
   });
 
+  it('refuses IPv6 flags with one line and exit 125, creating nothing', async () => {
+    const name = unique('v6');
+    const networksBefore = await ok(['network', 'ls', '-q']);
+    const refusals: [string[], string][] = [
+      [['run', '--name', name, '--ip6', 'fd00::5', 'busybox', 'true'], '--ip6'],
+      [['create', '--name', name, '-p', '[::1]:8080:80', 'busybox', 'true'], '-p "[::1]:8080:80"'],
+      [['network', 'create', '--ipv6', name], '--ipv6'],
+      [['network', 'create', '--subnet', 'fd00:91::/64', name], 'subnet "fd00:91::/64"'],
+      [['network', 'connect', '--ip6', 'fd00::5', 'bridge', name], '--ip6'],
+    ];
+    for (const [args, what] of refusals) {
+      const r = await cli(args);
+      expect({ args, code: r.code, stderr: r.stderr }).toEqual({
+        args,
+        code: 125,
+        stderr: `tsdock: ${what}: IPv6 is not supported (tsdock networks are IPv4-only)\n`,
+      });
+    }
+    expect(records().map((c) => c.name)).not.toContain(name);
+    expect(await ok(['network', 'ls', '-q'])).toBe(networksBefore);
+  });
+
   it('runs a container with its own user namespace on a network', async () => {
     // sysfs cannot be mounted for a joined netns (the host's user namespace owns it), so /sys is
     // the host's bound read-only; netlink still shows the container's own links.

@@ -122,6 +122,15 @@ describe('ports', () => {
     },
   );
 
+  it.each([
+    ['-p', () => parsePublish('[::1]:8080:80'), '-p "[::1]:8080:80"'],
+    ['-p', () => parsePublish('::1:8080:80/udp'), '-p "::1:8080:80/udp"'],
+    ['--subnet', () => parseSubnet('fd00::/64'), 'subnet "fd00::/64"'],
+    ['--ip', () => allocateAddress(parseSubnet('10.9.0.0/29'), new Set(), 'fd00::5'), '--ip "fd00::5"'],
+  ])('refuses IPv6 in %s by name', (_flag, parse, what) => {
+    expect(parse).toThrow(`${what}: IPv6 is not supported (tsdock networks are IPv4-only)`);
+  });
+
   it('-P publishes every EXPOSEd port on a random host port', () => {
     expect(exposedPorts({ '80/tcp': {}, '53/udp': {} })).toEqual([
       { hostPort: 0, containerPort: 80, protocol: 'tcp' },

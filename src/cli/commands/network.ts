@@ -1,15 +1,17 @@
 /** `tsdock network create|ls|inspect|rm|connect|disconnect|prune`. */
 import { Runtime } from '../../index.js';
 import type { GlobalOptions } from '../main.js';
+import { ipv6Unsupported } from '../../network/ipv4.js';
 import { reportError, table } from '../render.js';
 
 export async function networkCreate(
   globals: GlobalOptions,
   name: string,
-  flags: { subnet?: string; gateway?: string },
+  flags: { subnet?: string; gateway?: string; ipv6?: boolean },
 ): Promise<void> {
+  const { ipv6, ...options } = flags;
   const runtime = await Runtime.open({ root: globals.root });
-  process.stdout.write(`${(await runtime.createNetwork(name, flags)).id}\n`);
+  process.stdout.write(`${(await runtime.createNetwork(name, { ...options, enableIPv6: ipv6 })).id}\n`);
 }
 
 export async function networkLs(globals: GlobalOptions, flags: { quiet?: boolean }): Promise<void> {
@@ -55,8 +57,9 @@ export async function networkConnect(
   globals: GlobalOptions,
   network: string,
   container: string,
-  flags: { alias: string[]; ip?: string },
+  flags: { alias: string[]; ip?: string; ip6?: string },
 ): Promise<void> {
+  if (flags.ip6 !== undefined) throw ipv6Unsupported('--ip6');
   const runtime = await Runtime.open({ root: globals.root });
   await runtime.connectNetwork(network, container, { aliases: flags.alias, ip: flags.ip });
 }

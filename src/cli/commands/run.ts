@@ -13,6 +13,7 @@ import {
   type NamespaceMode,
 } from '../../runtime/options.js';
 import { parseAddHost } from '../../network/hosts.js';
+import { ipv6Unsupported } from '../../network/ipv4.js';
 import { parsePublish } from '../../network/ports.js';
 import { parseHealthFlags, type HealthFlags } from '../health-flags.js';
 import { parseLayerLimits } from '../layer-limits.js';
@@ -61,6 +62,7 @@ export interface RunFlags extends LimitFlags, HealthFlags {
   publish: string[];
   publishAll?: boolean;
   ip?: string;
+  ip6?: string;
   macAddress?: string;
   networkAlias: string[];
   addHost: string[];
@@ -114,6 +116,7 @@ function parseAddHostFlag(spec: string): { name: string; ip: string } {
 
 /** Translates the command line into typed options; every value is validated here, before any work. */
 export function containerOptions(command: string[], flags: RunFlags): ContainerOptions {
+  if (flags.ip6 !== undefined) throw ipv6Unsupported('--ip6');
   const security = parseSecurityOpts(flags.securityOpt);
   const privileged = flags.privileged ?? false;
   const devices = flags.device.map(parseDevice);
