@@ -153,6 +153,19 @@ describe('anonymous volumes', () => {
     expect(after.filter((v) => !before.includes(v))).toEqual(['kept-by-rm']);
   });
 
+  it('go with a detached --rm container once it is over, through its exit command', async () => {
+    const before = await volumeNames();
+    const id = (
+      await cli(['run', '-d', '--rm', '--cgroup-parent', parent, '--network', 'none', '-v', '/anon', 'busybox', 'true'])
+    ).stdout.trim();
+    expect(id).toMatch(/^[0-9a-f]{64}$/);
+    // The monitor's exit command removes the container, then its volumes: wait for both (bounded).
+    for (let i = 0; i < 300 && (await volumeNames()).length > before.length; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(await volumeNames()).toEqual(before);
+  });
+
   it('go with rm -v, stay with a plain rm, and show in inspect', async () => {
     const create = (name: string): ReturnType<typeof tsdock> =>
       cli(['create', '--name', name, '--network', 'none', '-v', '/anon', '-v', 'named-rm:/n', 'busybox', 'true']);
@@ -180,6 +193,25 @@ describe('anonymous volumes', () => {
     expect((await cli(['rm', 'anon-plain'])).code).toBe(0);
     expect(await volumeNames()).toContain(keptName);
     expect((await cli(['volume', 'rm', keptName])).code).toBe(0);
+  });
+});
+
+describe('concurrent CLI processes', () => {
+  it('make one volume of one name, and a create and an rm never leave a container without its volume', async () => {
+    const creates = await Promise.all(Array.from({ length: 6 }, () => cli(['volume', 'create', 'raced'])));
+    expect(creates.map((r) => r.code)).toEqual([0, 0, 0, 0, 0, 0]);
+    expect((await volumeNames()).filter((v) => v === 'raced')).toEqual(['raced']);
+    // A create that names the volume and an rm of it: either the rm wins (the create makes it
+    // anew) or the create does (the rm is refused); the container's volume exists either way.
+    const [created, removed] = await Promise.all([
+      cli(['create', '--name', 'racer', '--network', 'none', '-v', 'raced:/r', 'busybox', 'true']),
+      cli(['volume', 'rm', 'raced']),
+    ]);
+    expect(created.code).toBe(0);
+    expect([0, 1]).toContain(removed.code);
+    expect(await volumeNames()).toContain('raced');
+    expect((await cli(['rm', 'racer'])).code).toBe(0);
+    expect((await cli(['volume', 'rm', 'raced'])).code).toBe(0);
   });
 });
 
