@@ -322,6 +322,29 @@ describe('volumes under a user namespace', () => {
     expect(statSync(join(dir, 'sub', 'new'))).toMatchObject({ uid: 0, gid: 0 });
   });
 
+  it('shares a named volume between --userns auto containers only through idmap', async () => {
+    // /vol is not in the image: nothing is copied up. Made for the first container's range, a volume is nobody's to the second one's root;
+    // made for an idmapped mount it belongs to host root, which both see as their root.
+    const [x, y] = [`vol-x-${String(process.pid)}`, `vol-y-${String(process.pid)}`];
+    for (const name of [x, y]) {
+      await startDetached(name, [
+        '--userns',
+        'auto',
+        '-v',
+        `ranged-${String(process.pid)}:/vol`,
+        '-v',
+        `mapped-${String(process.pid)}:/m:idmap`,
+      ]);
+    }
+    expect(await sh(x, 'touch /vol/x && stat -c %u /vol')).toBe('0\n');
+    const other = await cli(['exec', y, 'sh', '-c', 'stat -c %u /vol; touch /vol/y']);
+    expect(other.stdout).toBe('65534\n');
+    expect(other.stderr).toMatch(/Permission denied/);
+    await sh(x, 'echo x > /m/x');
+    expect(await sh(y, 'echo y > /m/y; stat -c %u:%g /m /m/x /m/y')).toBe('0:0\n0:0\n0:0\n');
+    expect(await cli(['rm', '-f', x, y])).toMatchObject({ code: 0, stderr: '' });
+  });
+
   it('refuses idmap without a user namespace, and where the filesystem cannot be idmapped', async () => {
     const dir = rootOwnedDir('refused');
     const without = await runIn(['-v', `${dir}:/data:idmap`], 'true');
