@@ -533,7 +533,7 @@ export class Runtime {
    * `docker attach`: the stdio of a running container as streams, from now on (its log has what
    * came before). Output this process reads too slowly is lost to it, never to the log, and the
    * container never waits for it. `stdin` is only for a container created with `interactive`;
-   * ending it closes the container's stdin.
+   * ending it closes the container's stdin if it was also created `stdinOnce` (Docker's StdinOnce).
    *
    * @example
    * ```ts
@@ -614,14 +614,16 @@ export class Runtime {
   }
 
   /**
-   * Sends a signal (`'KILL'`, `'SIGUSR1'`, `'9'`) to a running container's init.
+   * Sends a signal (`'KILL'`, `'SIGUSR1'`, `'9'`) to a running container's init. SIGKILL or the
+   * stop signal is a user's stop (the restart policy lets it be), unless `proxied`: a signal an
+   * attached client passes on (`--sig-proxy`) is only the process's.
    *
    * @example await runtime.kill('web', 'HUP');
    * @throws TsdockError `CONFLICT` when it is not running, `INVALID_ARGUMENT` for an unknown signal.
    */
-  async kill(ref: string, signal = 'KILL'): Promise<void> {
+  async kill(ref: string, signal = 'KILL', options: { proxied?: boolean } = {}): Promise<void> {
     const ops = await this.ops();
-    ops.killContainer(ops.observe(this.find(ref)), ops.parseSignal(signal));
+    ops.killContainer(ops.observe(this.find(ref)), ops.parseSignal(signal), options.proxied === true);
   }
 
   /**

@@ -1,20 +1,19 @@
 /**
  * This process's stdio joined to a container without a terminal (`attach`, `start -a`, `run`):
  * its stdout and stderr come out on ours, kept apart; our stdin goes in when it is attached, the
- * end of it closing the container's stdin; the detach keys, typed on that stdin when it is a
- * terminal, end the session with the container still running. Signals are passed on (`--sig-proxy`) or end the session.
+ * end of it closing the container's stdin if it was created `stdinOnce` (Docker's StdinOnce).
+ * As Docker's, no detach keys: without a terminal every byte typed is the container's (moby looks
+ * for them only in a TTY's input). Signals are passed on (`--sig-proxy`) or end the session.
  */
 import { finished } from 'node:stream/promises';
 import { TsdockError } from '../errors.js';
 import { ContainerAttachment } from '../runtime/attachment.js';
 import type { StartedContainer } from '../runtime/container.js';
-import { DetachMatcher } from './detach-keys.js';
 import { statusOfEnd, type SessionEnd } from './terminal-session.js';
 
 export interface StreamSessionOptions {
   /** Pass our stdin on (the attachment must carry stdin). */
   stdin: boolean;
-  detachKeys: Buffer;
   /** `--sig-proxy`: where the signals below go; without it, they end the session. */
   forwardSignal?: (signal: NodeJS.Signals) => void;
 }
@@ -26,8 +25,6 @@ export async function runStreamSession(
   attachment: ContainerAttachment,
   options: StreamSessionOptions,
 ): Promise<SessionEnd> {
-  // Only a person types them: piped input, binary or not, is passed on whole.
-  const matcher = new DetachMatcher(process.stdin.isTTY ? options.detachKeys : Buffer.alloc(0));
   let early: SessionEnd | undefined;
   // The attachment then ends, as the container's exit would end it.
   const endEarly = (end: SessionEnd): void => {
@@ -35,9 +32,7 @@ export async function runStreamSession(
     attachment.detach();
   };
   const onInput = (chunk: Buffer): void => {
-    const { forward, detach } = matcher.feed(chunk);
-    if (forward.length > 0) attachment.stdin?.write(forward);
-    if (detach) endEarly({ kind: 'detached' });
+    attachment.stdin?.write(chunk);
   };
   const onInputEnd = (): void => {
     attachment.stdin?.end();
@@ -76,7 +71,7 @@ export async function runStreamSession(
 /**
  * A container started with this process as its first attach client (`start -a`, `run`): the
  * session (signals are the caller's to forward), then its exit code once it is recorded (and the
- * container removed, with `autoRemove`); 0 after a detach, which leaves it running.
+ * container removed, with `autoRemove`).
  */
 export async function streamsWithStarted(
   container: StartedContainer,
@@ -88,7 +83,7 @@ export async function streamsWithStarted(
   const { stdin, stdout, stderr } = options;
   const attachment = new ContainerAttachment(connection, false, { stdin, stdout, stderr });
   const end = await runStreamSession(attachment, { ...options, forwardSignal: () => undefined });
-  if (end.kind === 'detached' || end.kind === 'signal') {
+  if (end.kind === 'signal') {
     container.monitor.detach();
     return statusOfEnd(end) ?? 0;
   }

@@ -26,7 +26,8 @@ export class ContainerAttachment {
   readonly stderr: Readable | null;
   /**
    * Input for the container, or `null` when not asked for. Ending it closes the container's
-   * stdin: it reads EOF (a terminal has no such end).
+   * stdin (it reads EOF) when it was created `stdinOnce`; otherwise the stdin stays open for the
+   * next client. A terminal has no such end.
    */
   readonly stdin: Writable | null;
   /** The container's exit code, or `undefined` when the attachment ended first (detached, lost). */

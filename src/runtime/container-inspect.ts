@@ -47,6 +47,7 @@ export interface ContainerInspect {
     StopSignal: string;
     Tty: boolean;
     OpenStdin: boolean;
+    StdinOnce: boolean;
     /** The health check run: the image's HEALTHCHECK and the `--health-*` flags merged. */
     Healthcheck?: Required<HealthConfig>;
     /** Podman's name for `--health-on-failure`. */
@@ -155,6 +156,7 @@ export function inspectContainer(c: ObservedContainer): ContainerInspect {
       StopSignal: r.stopSignal ?? 'SIGTERM',
       Tty: opts.tty ?? false,
       OpenStdin: opts.interactive ?? false,
+      StdinOnce: (opts.interactive === true && opts.stdinOnce) ?? false,
       ...(r.healthcheck === undefined
         ? {}
         : {

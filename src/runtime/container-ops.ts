@@ -93,13 +93,16 @@ function requestStop(container: ObservedContainer): void {
   signalMonitor(container);
 }
 
-/** `tsdock kill`: a signal to a running container's init. */
-export function killContainer(container: ObservedContainer, signal: number): void {
+/**
+ * `tsdock kill`: a signal to a running container's init. SIGKILL and the stop signal stop it as
+ * the user asked (no restart), unless `proxied` from an attached client (`--sig-proxy`).
+ */
+export function killContainer(container: ObservedContainer, signal: number, proxied = false): void {
   if (!isActive(container.observed)) {
     throw new TsdockError('CONFLICT', `container ${container.record.name} is not running`);
   }
   const stopping = signal === constants.signals.SIGKILL || signal === stopSignalOf(container.record);
-  if (stopping) requestStop(container);
+  if (stopping && !proxied) requestStop(container);
   // Before the signal: the die it may cause comes after it, as in Docker.
   emit(container, { action: 'kill', signal });
   if (!signalInit(container, signal) && container.observed.status !== 'restarting') {

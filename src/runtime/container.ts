@@ -313,6 +313,7 @@ function spawnContainerMonitor(
     socket: attachSocketOf(dir),
     client: stdio !== undefined,
     openStdin: !tty && record.options.interactive === true,
+    stdinOnce: record.options.stdinOnce === true,
   };
   return spawnMonitor(plan, { stdin: 'ignore', output: 'ignore' }, log, attach, lifecycle);
 }

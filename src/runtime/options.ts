@@ -142,6 +142,12 @@ export interface ContainerOptions {
   /** `-i`: clients attached to the terminal may type into it. */
   interactive?: boolean;
   /**
+   * Docker's StdinOnce, with `interactive` and no terminal: the end of an attached client's input
+   * closes the container's stdin (`run -i` in the foreground, `create -i`). Without it (`run -d
+   * -i`) a client's end of input is its own, and the stdin stays open for the next client.
+   */
+  stdinOnce?: boolean;
+  /**
    * `--health-*`, `--no-healthcheck` (`test: ['NONE']`): merged field by field over the image's
    * HEALTHCHECK; the container's monitor runs the check.
    */

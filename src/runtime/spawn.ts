@@ -51,6 +51,8 @@ export interface MonitorAttach {
   client?: boolean;
   /** Without a terminal: the container's stdin is a pipe the clients write to (`-i`). */
   openStdin?: boolean;
+  /** With `openStdin`: a client's end of input closes that pipe (Docker's StdinOnce). */
+  stdinOnce?: boolean;
 }
 
 /** The monitor's fd of the caller's attach connection (after stdio and the status fd). */
@@ -61,6 +63,7 @@ function attachArgs(attach: MonitorAttach | undefined): string[] {
     ...(attach?.socket === undefined ? [] : ['--attach', attach.socket]),
     ...(attach?.client === true ? ['--attach-fd', String(ATTACH_FD)] : []),
     ...(attach?.openStdin === true ? ['--open-stdin'] : []),
+    ...(attach?.openStdin === true && attach.stdinOnce === true ? ['--stdin-once'] : []),
   ];
 }
 

@@ -1,11 +1,13 @@
 /**
  * Attaching to containers without a terminal, through the CLI and the library: live stdout and
- * stderr kept apart, stdin passed on (its end closes the container's), the exit code, signals
- * passed on, detach keys typed on a real terminal, `run -a`, `start -a -i`; the log keeps what
- * was written while nobody was attached, and a client that never reads holds nothing up.
+ * stderr kept apart, stdin passed on (its end closes the container's only with Docker's
+ * StdinOnce), the exit code, signals passed on (never a stop), no detach keys (as Docker without
+ * a TTY), `run -a`, `start -a -i`; the log keeps what was written while nobody was attached, and
+ * a client that never reads holds nothing up.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Runtime } from '../../src/index.js';
 import { inputFrames } from '../../src/runtime/attach-protocol.js';
@@ -57,32 +59,75 @@ afterEach(({ task }) => {
   endTerminals(task.result?.state === 'fail');
 });
 
-async function stateOf(name: string): Promise<string> {
+interface Inspected {
+  RestartCount: number;
+  State: { Status: string };
+  Config: { StdinOnce: boolean };
+}
+
+async function inspect(name: string): Promise<Inspected | undefined> {
   const r = await cli(['inspect', name]);
-  return (JSON.parse(r.stdout) as { State: { Status: string } }[])[0]?.State.Status ?? '';
+  return (JSON.parse(r.stdout) as Inspected[])[0];
+}
+
+async function stateOf(name: string): Promise<string> {
+  return (await inspect(name))?.State.Status ?? '';
+}
+
+async function until(what: string, check: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
 }
 
 /** Reads lines and echoes each to stdout and stderr until its stdin ends; then exits 7. */
 const ECHO = 'echo before; while read l; do echo "out $l"; echo "err $l" >&2; done; echo bye; exit 7';
 
 describe('attach without a terminal', () => {
-  it('run -d -i + attach: live stdout and stderr apart, stdin in, EOF closes it, the exit code', async () => {
+  it("run -d -i + attach: live stdout and stderr apart, stdin in; a client's EOF leaves it open for the next", async () => {
     const name = unique('echo');
     const run = await cli(['run', '-d', '-i', '--name', name, '--cgroup-parent', parent, 'busybox', 'sh', '-c', ECHO]);
     expect(run.code).toBe(0);
+    // Docker's StdinOnce is off for run -d -i: a client's end of input is its own.
+    expect((await inspect(name))?.Config.StdinOnce).toBe(false);
     const a = new Client(['attach', name]);
     a.child.stdin.write('one\n');
     await a.out.waitFor(/out one\n/);
     await a.err.waitFor(/err one\n/);
     a.child.stdin.end('two\n');
-    expect(await a.exited).toBe(7);
-    expect(a.out.text).toBe('out one\nout two\nbye\n');
-    expect(a.err.text).toBe('err one\nerr two\n');
+    await a.out.waitFor(/out two\n/);
+    const b = new Client(['attach', name]);
+    b.child.stdin.write('three\n');
+    await b.out.waitFor(/out three\n/);
+    // The first client still sees the output, and the container's exit code.
+    await a.out.waitFor(/out three\n/);
+    expect(await stateOf(name)).toBe('running');
+    b.child.stdin.end();
+    expect((await cli(['kill', name])).code).toBe(0);
+    expect(await a.exited).toBe(137);
+    expect(await b.exited).toBe(137);
+    expect(a.out.text).toBe('out one\nout two\nout three\n');
+    expect(a.err.text).toBe('err one\nerr two\nerr three\n');
     // The log has it all, what came before the client too, each line with its stream.
     const logs = await cli(['logs', name]);
-    expect(logs.stdout).toBe('before\nout one\nout two\nbye\n');
-    expect(logs.stderr).toBe('err one\nerr two\n');
-    expect(await stateOf(name)).toBe('exited');
+    expect(logs.stdout).toBe('before\nout one\nout two\nout three\n');
+    expect(logs.stderr).toBe('err one\nerr two\nerr three\n');
+  });
+
+  it("run -i is StdinOnce: the end of any attached client's input closes the container's stdin", async () => {
+    const name = unique('once');
+    const fg = new Client(['run', '-i', '--name', name, '--cgroup-parent', parent, 'busybox', 'sh', '-c', ECHO]);
+    await fg.out.waitFor(/before\n/);
+    expect((await inspect(name))?.Config.StdinOnce).toBe(true);
+    const second = new Client(['attach', name]);
+    second.child.stdin.write('x\n');
+    await second.out.waitFor(/out x\n/);
+    second.child.stdin.end();
+    expect(await second.exited).toBe(7);
+    expect(await fg.exited).toBe(7);
+    expect(fg.out.text).toBe('before\nout x\nbye\n');
   });
 
   it('passes SIGTERM on (--sig-proxy), or ends the attach with it (--sig-proxy=false)', async () => {
@@ -106,23 +151,39 @@ describe('attach without a terminal', () => {
     expect(await stateOf(name)).toBe('exited');
   });
 
-  it('the detach keys, typed on a terminal, leave the container running', async () => {
+  it('a signal passed on by --sig-proxy is no stop: the restart policy brings the container back', async () => {
+    const name = unique('proxy-restart');
+    const script = 'trap "exit 3" TERM; while :; do echo tick; sleep 0.1; done';
+    const flags = ['--restart', 'always', '--name', name, '--cgroup-parent', parent];
+    expect((await cli(['run', '-d', ...flags, 'busybox', 'sh', '-c', script])).code).toBe(0);
+    const proxy = new Client(['attach', name]);
+    await proxy.out.waitFor(/tick\n/);
+    proxy.child.kill('SIGTERM');
+    await until('a restart', async () => {
+      const info = await inspect(name);
+      return (info?.RestartCount ?? 0) >= 1 && info?.State.Status === 'running';
+    });
+    // A user's kill with the stop signal is a stop: no restart.
+    expect((await cli(['kill', '-s', 'TERM', name])).code).toBe(0);
+    expect((await cli(['wait', name])).stdout).toBe('3\n');
+    expect(await inspect(name)).toMatchObject({ RestartCount: 1, State: { Status: 'exited' } });
+  });
+
+  it('has no detach keys, as Docker without a TTY: typed on a terminal, they are input', async () => {
     const name = unique('detach');
     expect(
       (await cli(['run', '-d', '-i', '--name', name, '--cgroup-parent', parent, 'busybox', 'sh', '-c', ECHO])).code,
     ).toBe(0);
     // Our terminal stays in line mode without -t: what is typed goes out with the Enter.
-    const t = new Terminal(bed.root, ['attach', '--detach-keys', 'ctrl-x,x', name]);
+    const t = new Terminal(bed.root, ['attach', '--detach-keys', 'q,z', name]);
     t.type('one\r');
     await t.waitFor(/out one\r\n/);
-    t.type('\x18x\r');
-    expect(await t.exited).toBe(0);
+    t.type('qz\r');
+    // The keys reached the container's stdin: it echoes them back.
+    await t.waitFor(/out qz\r\n/);
     expect(await stateOf(name)).toBe('running');
-
-    // Piped input is passed on whole, even the bytes of the detach keys.
-    const piped = await cli(['attach', name], { input: '\x10\x11\n' });
-    expect(piped.code).toBe(7);
-    expect(piped.stdout).toBe('out \x10\x11\nbye\n');
+    expect((await cli(['kill', name])).code).toBe(0);
+    expect(await t.exited).toBe(137);
   });
 
   it('a client that never reads holds up neither the container nor its log', async () => {
@@ -196,6 +257,7 @@ describe('attach without a terminal', () => {
     await runtime.runDetached('busybox', {
       name,
       interactive: true,
+      stdinOnce: true,
       command: ['sh', '-c', ECHO],
       cgroupParent: parent,
     });

@@ -70,7 +70,9 @@ describe('the public API', () => {
     expectTypeOf<Runtime['run']>().returns.resolves.toEqualTypeOf<RunResult>();
     expectTypeOf<Runtime['startContainer']>().parameters.toEqualTypeOf<[ref: string]>();
     expectTypeOf<Runtime['wait']>().returns.resolves.toEqualTypeOf<number>();
-    expectTypeOf<Runtime['kill']>().parameters.toEqualTypeOf<[ref: string, signal?: string]>();
+    expectTypeOf<Runtime['kill']>().parameters.toEqualTypeOf<
+      [ref: string, signal?: string, options?: { proxied?: boolean }]
+    >();
     expectTypeOf<Runtime['stop']>().parameters.toEqualTypeOf<[ref: string, options?: { timeout?: number }]>();
     expectTypeOf<Runtime['remove']>().parameters.toEqualTypeOf<
       [ref: string, options?: { force?: boolean; volumes?: boolean }]

@@ -125,13 +125,14 @@ bool attach_output_room(const struct tsd_attach *a) {
   return true;
 }
 
-int attach_open(struct tsd_attach *a, bool terminal, bool open_stdin, const char *path,
-                int client_fd, struct tsd_log *log) {
+int attach_open(struct tsd_attach *a, bool terminal, bool open_stdin, bool stdin_once,
+                const char *path, int client_fd, struct tsd_log *log) {
   /*
    * Field by field, not memset: the clients' buffers are most of the struct (~640 KiB), and the
    * monitor's static one stays unmapped, out of its idle RSS, until a client uses them.
    */
   a->terminal = terminal;
+  a->stdin_once = stdin_once;
   a->master = a->stdin_writer = a->stdin_reader = a->listen_fd = -1;
   a->path = NULL;
   a->log = log;
@@ -277,7 +278,8 @@ static void handle_frames(struct tsd_attach *a, struct attach_client *c) {
       /* The kernel sends SIGWINCH to the terminal's foreground process group. */
       if (a->master >= 0) ioctl(a->master, TIOCSWINSZ, &ws);
     } else if (f.type == ATTACH_FRAME_CLOSE_STDIN) {
-      close_stdin(a);
+      /* Without StdinOnce, a client's input ended, not the container's: the next may write. */
+      if (a->stdin_once) close_stdin(a);
     } else if (!write_input(a, c, &f)) {
       c->blocked = true;
       return;

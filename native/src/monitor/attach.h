@@ -43,6 +43,7 @@ struct tsd_attach {
   bool terminal;
   int master;       /* terminal: -1 until the child sent it, and after it hung up */
   int stdin_writer; /* no terminal, open stdin: our end of the container's stdin; -1 once closed */
+  bool stdin_once;  /* a client's end of input closes the container's stdin (Docker's StdinOnce) */
   int stdin_reader; /* its other end, the container's fd 0 at every start */
   int listen_fd;    /* the attach socket, or -1 */
   const char *path; /* where it is bound, unlinked at the end */
@@ -53,10 +54,11 @@ struct tsd_attach {
 /*
  * Binds the attach socket at path (when not NULL) and takes client_fd (when >= 0) as the primary
  * client. Without a terminal, the output is what log drains (log must not be NULL), and with
- * open_stdin the container's stdin is a pipe the clients write to.
+ * open_stdin the container's stdin is a pipe the clients write to; with stdin_once too, the end
+ * of a client's input closes it (otherwise it stays open for the next client, as Docker's).
  */
-int attach_open(struct tsd_attach *a, bool terminal, bool open_stdin, const char *path,
-                int client_fd, struct tsd_log *log);
+int attach_open(struct tsd_attach *a, bool terminal, bool open_stdin, bool stdin_once,
+                const char *path, int client_fd, struct tsd_log *log);
 
 /* Before a start: the stdin pipe's read end becomes fd 0 (nothing to do without one). */
 int attach_give_stdin(struct tsd_attach *a);

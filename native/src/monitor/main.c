@@ -1,11 +1,12 @@
 /*
  * tsdock-monitor [--log FILE [--log-max-size BYTES] [--log-max-file N]] [--attach SOCKET]
- * [--attach-fd FD] [--open-stdin] [--leave] [--console-socket PATH] [--status-fd FD] [--events FILE
- * --event-actor FIELDS] [--restart POLICY] [--exit-command ARG]... [--health-plan FILE
- * --health-interval MS --health-timeout MS --health-retries N --health-start-period MS
- * --health-start-interval MS [--health-on-failure ACTION] [--stop-signal N]] PLAN_FILE: starts
- * one container from a spawn plan (include/plan.h), stays with it as its subreaper, forwards
- * signals to it, restarts it as POLICY says (restart.c), records how it ended, and exits.
+ * [--attach-fd FD] [--open-stdin] [--stdin-once] [--leave] [--console-socket PATH]
+ * [--status-fd FD] [--events FILE --event-actor FIELDS] [--restart POLICY]
+ * [--exit-command ARG]... [--health-plan FILE --health-interval MS --health-timeout MS
+ * --health-retries N --health-start-period MS --health-start-interval MS [--health-on-failure
+ * ACTION] [--stop-signal N]] PLAN_FILE: starts one container from a spawn plan (include/plan.h),
+ * stays with it as its subreaper, forwards signals to it, restarts it as POLICY says (restart.c),
+ * records how it ended, and exits.
  *
  * --events appends start, die and oom events to FILE (events.c), naming the container with
  * FIELDS (`"id":…,"name":…,"image":…`). --restart is Docker's no, on-failure[:N], always or
@@ -32,7 +33,8 @@
  * its master and logs what it prints (stream stdout). With a terminal, or with --log and
  * --attach or --attach-fd, it serves attach clients (attach.h): those that connect to SOCKET,
  * and the one already connected on FD. --open-stdin (without a terminal) makes the container's
- * stdin a pipe the clients write to; otherwise it is the monitor's.
+ * stdin a pipe the clients write to; otherwise it is the monitor's. With --stdin-once, the end of
+ * a client's input closes that pipe (Docker's StdinOnce); without it, the pipe stays open.
  *
  * Protocol. fds 0, 1 and 2 are the container's (a closed one is replaced by /dev/null first), and
  * so are the plan's preserved fds from 3 on. If the status fd (3 unless --status-fd) is open at
@@ -307,6 +309,7 @@ struct args {
   const char *attach; /* --attach SOCKET, or NULL */
   int attach_fd;      /* --attach-fd FD: a client from the start, or -1 */
   bool open_stdin;    /* --open-stdin */
+  bool stdin_once;    /* --stdin-once */
   bool leave;
   const char *console_socket; /* --console-socket PATH, or NULL */
   int status_fd;
@@ -404,7 +407,8 @@ static int monitor(const struct tsd_plan *plan, const struct args *la) {
   /* A terminal's master that goes to a console socket is not ours to serve. */
   bool terminal = plan->terminal.enabled && la->console_socket == NULL;
   if (terminal || (!plan->terminal.enabled && (la->attach != NULL || la->attach_fd >= 0))) {
-    if (attach_open(&attach, terminal, la->open_stdin, la->attach, la->attach_fd, lp) < 0) {
+    if (attach_open(&attach, terminal, la->open_stdin, la->stdin_once, la->attach, la->attach_fd,
+                    lp) < 0) {
       set_error(&e, "monitor", la->attach != NULL ? la->attach : "");
       return fail_setup(plan, &e);
     }
@@ -482,6 +486,10 @@ static int parse_args(int argc, char **argv, struct args *a) {
       a->open_stdin = true;
       continue;
     }
+    if (strcmp(argv[i], "--stdin-once") == 0) {
+      a->stdin_once = true;
+      continue;
+    }
     char *end;
     unsigned long long v = strtoull(argv[i + 1], &end, 10);
     bool number = argv[i + 1][0] != '\0' && *end == '\0';
@@ -522,14 +530,14 @@ int main(int argc, char **argv) {
   struct args a = {
       .path = NULL, .max_size = 0, .max_files = 1, .attach_fd = -1, .leave = false, .status_fd = 3};
   if (parse_args(argc, argv, &a) < 0) {
-    fprintf(stderr,
-            "tsdock-monitor: usage: tsdock-monitor [--log FILE [--log-max-size BYTES] "
-            "[--log-max-file N]] [--attach SOCKET] [--attach-fd FD] [--open-stdin] [--leave] "
-            "[--console-socket PATH] [--status-fd FD] [--events FILE --event-actor "
-            "FIELDS] [--restart POLICY] [--exit-command ARG]... [--health-plan FILE "
-            "--health-interval MS --health-timeout MS --health-retries N "
-            "--health-start-period MS --health-start-interval MS [--health-on-failure "
-            "ACTION] [--stop-signal N]] PLAN_FILE\n");
+    fprintf(stderr, "tsdock-monitor: usage: tsdock-monitor [--log FILE [--log-max-size BYTES] "
+                    "[--log-max-file N]] [--attach SOCKET] [--attach-fd FD] [--open-stdin] "
+                    "[--stdin-once] [--leave] "
+                    "[--console-socket PATH] [--status-fd FD] [--events FILE --event-actor "
+                    "FIELDS] [--restart POLICY] [--exit-command ARG]... [--health-plan FILE "
+                    "--health-interval MS --health-timeout MS --health-retries N "
+                    "--health-start-period MS --health-start-interval MS [--health-on-failure "
+                    "ACTION] [--stop-signal N]] PLAN_FILE\n");
     return 2;
   }
   status_init(a.status_fd);

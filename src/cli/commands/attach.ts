@@ -33,13 +33,13 @@ export async function attach(globals: GlobalOptions, ref: string, flags: AttachF
     }
     end = await runTerminalSession(connection, { stdin: typing, detachKeys, endOnSignal: true });
   } else {
-    // As Docker's sig-proxy: the signals this process gets are the container's.
+    // As Docker's sig-proxy: the signals this process gets are the container's, and none of them
+    // is a user's stop (the restart policy still applies).
     const forwardSignal = (signal: NodeJS.Signals): void => {
-      runtime.kill(ref, signal).catch(() => undefined);
+      runtime.kill(ref, signal, { proxied: true }).catch(() => undefined);
     };
     end = await runStreamSession(new ContainerAttachment(connection, false, { stdin: typing }), {
       stdin: typing,
-      detachKeys,
       forwardSignal: sigProxy ? forwardSignal : undefined,
     });
   }

@@ -159,6 +159,8 @@ export function containerOptions(command: string[], flags: RunFlags): ContainerO
     healthcheck: parseHealthFlags(flags),
     ...(flags.tty === true ? { tty: true } : {}),
     ...(flags.interactive === true ? { interactive: true } : {}),
+    // Docker's StdinOnce: input attached from the start (`run -i`, `create -i`; not `run -d -i`).
+    ...(flags.interactive === true && flags.detach !== true ? { stdinOnce: true } : {}),
   };
 }
 
@@ -202,7 +204,7 @@ export async function run(
       const session = { stdin: options.interactive === true, detachKeys, endOnSignal: false };
       return await sessionWithStarted(container, session, naming.autoRemove);
     }
-    return await streamsWithStarted(container, { ...streams, detachKeys }, naming.autoRemove);
+    return await streamsWithStarted(container, streams, naming.autoRemove);
   } finally {
     for (const signal of FORWARDED) process.off(signal, forward);
   }

@@ -41,7 +41,7 @@ export async function start(globals: GlobalOptions, refs: string[], flags: Start
   try {
     started = await runtime.startAttached(ref, 'attach');
     if (tty) return await sessionWithStarted(started, { stdin, detachKeys, endOnSignal: false }, HostConfig.AutoRemove);
-    return await streamsWithStarted(started, { stdin, detachKeys }, HostConfig.AutoRemove);
+    return await streamsWithStarted(started, { stdin }, HostConfig.AutoRemove);
   } finally {
     for (const signal of FORWARDED) process.off(signal, forward);
   }
