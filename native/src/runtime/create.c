@@ -284,8 +284,11 @@ static int launch(const char *plan_file, pid_t *init, char *err) {
     if (json_parse(&doc, buf, (size_t)(nl - buf), tokens, 64) == 0 &&
         json_string(&doc, json_get(&doc, 0, "type"), type, sizeof(type))) {
       if (strcmp(type, "error") == 0) rc = status_error(&doc, err);
-      if (strcmp(type, "started") == 0 && json_long(&doc, json_get(&doc, 0, "pid"), &pid))
+      if (strcmp(type, "started") == 0 && json_long(&doc, json_get(&doc, 0, "pid"), &pid)) {
         *init = (pid_t)pid, rc = 0;
+        /* The monitor leaves once the init is set up: reap it, as Node's child handle does. */
+        waitpid(monitor, NULL, 0);
+      }
     }
     have -= (size_t)(nl + 1 - buf);
     memmove(buf, nl + 1, have);
