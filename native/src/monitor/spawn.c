@@ -3,7 +3,8 @@
  *
  *   monitor (parent)                        child
  *   setns() into the plan's namespaces
- *   clone(NAMESPACES minus cgroup)  ---->   blocks reading the sync pipe
+ *   clone(NAMESPACES minus cgroup,
+ *   into the cgroup2 cgroup)        ---->   blocks reading the sync pipe
  *   uid_map, gid_map, idmapped mounts
  *   "go" (+ the mounts' fds) on the
  *   sync socket                     ---->   mounts, up to the first cgroupfs one
@@ -27,11 +28,15 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <linux/magic.h>
+#include <linux/sched.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -113,6 +118,7 @@ static int place_child(const struct tsd_plan *p, const int *procs_fds, pid_t pid
   char num[16];
   snprintf(num, sizeof(num), "%d", (int)pid);
   for (size_t i = 0; i < p->cgroup_procs.n; i++) {
+    if (procs_fds[i] < 0) continue; /* born there (clone3) */
     ssize_t n = write(procs_fds[i], num, strlen(num));
     if (n != (ssize_t)strlen(num)) return set_error(e, "cgroup", p->cgroup_procs.v[i]);
   }
@@ -210,6 +216,44 @@ static int open_procs_files(const struct tsd_plan *p, int *fds, struct tsd_child
 }
 
 /*
+ * The directory of the plan's cgroup2 procs file, if it has one (its index in *index), for
+ * clone3(CLONE_INTO_CGROUP); -1 when there is none or it cannot be opened.
+ */
+static int open_v2_cgroup(const struct tsd_plan *p, const int *procs_fds, size_t *index) {
+  for (size_t i = 0; i < p->cgroup_procs.n; i++) {
+    struct statfs sf;
+    if (fstatfs(procs_fds[i], &sf) < 0 || sf.f_type != CGROUP2_SUPER_MAGIC) continue;
+    const char *path = p->cgroup_procs.v[i];
+    const char *slash = strrchr(path, '/');
+    char dir[PATH_MAX];
+    if (slash == NULL || slash - path >= (ptrdiff_t)sizeof(dir)) return -1;
+    snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+    *index = i;
+    return open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  }
+  return -1;
+}
+
+/*
+ * fork-like: no new stack, SIGCHLD on exit. Born in its cgroup2 cgroup when the kernel can
+ * (5.7+): a task never moved waits for no RCU grace period, which on a pure v2 host is the whole
+ * placement. Else, or when the kernel refuses that cgroup, the write to cgroup.procs places it.
+ */
+static pid_t clone_child(unsigned long flags, int cgroup_fd, bool *born_in_cgroup) {
+  *born_in_cgroup = false;
+  if (cgroup_fd >= 0) {
+    struct clone_args args = {
+        .flags = flags | CLONE_INTO_CGROUP, .exit_signal = SIGCHLD, .cgroup = (uint64_t)cgroup_fd};
+    pid_t pid = (pid_t)syscall(SYS_clone3, &args, sizeof(args));
+    if (pid >= 0) {
+      *born_in_cgroup = true;
+      return pid;
+    }
+  }
+  return (pid_t)syscall(SYS_clone, flags | SIGCHLD, 0, 0, 0, 0);
+}
+
+/*
  * The socket `start` connects to, made before any namespace is joined: its path is the host's.
  * A socket file left by an earlier attempt is replaced.
  */
@@ -233,7 +277,7 @@ static int listen_for_start(const char *path, struct tsd_child_error *e) {
 
 void close_all(const int *fds, size_t n) {
   for (size_t i = 0; i < n; i++)
-    close(fds[i]);
+    if (fds[i] >= 0) close(fds[i]);
 }
 
 /* Undoes what spawn_container opened before the clone. */
@@ -253,20 +297,33 @@ pid_t spawn_container(const struct tsd_plan *p, unsigned cap_last_cap, int conso
   int idmap_slots[p->n_idmap_mounts + 1];
   int start_fd = -1;
   if (open_procs_files(p, procs_fds, e) < 0) return -1;
-  if (p->start_socket != NULL && (start_fd = listen_for_start(p->start_socket, e)) < 0)
+  size_t v2_index = 0;
+  int v2_fd = open_v2_cgroup(p, procs_fds, &v2_index);
+  if (p->start_socket != NULL && (start_fd = listen_for_start(p->start_socket, e)) < 0) {
+    if (v2_fd >= 0) close(v2_fd);
     return abandon(p, procs_fds, -1);
-  if (join_namespaces(p, e) < 0) return abandon(p, procs_fds, start_fd);
+  }
+  if (join_namespaces(p, e) < 0) {
+    if (v2_fd >= 0) close(v2_fd);
+    return abandon(p, procs_fds, start_fd);
+  }
   /* A socket, not a pipe: "go" carries the idmapped mounts' fds. */
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sync) < 0 || pipe2(err, O_CLOEXEC) < 0) {
     set_error(e, "clone", "pipe");
+    if (v2_fd >= 0) close(v2_fd);
     return abandon(p, procs_fds, start_fd);
   }
-  /* fork-like: no new stack, SIGCHLD on exit. The cgroup namespace is the child's to create. */
-  unsigned long flags = (p->namespaces & ~CLONE_NEWCGROUP) | SIGCHLD;
-  pid_t pid = (pid_t)syscall(SYS_clone, flags, 0, 0, 0, 0);
+  /* The cgroup namespace is the child's to create. */
+  bool born_in_cgroup;
+  pid_t pid = clone_child(p->namespaces & ~CLONE_NEWCGROUP, v2_fd, &born_in_cgroup);
+  if (v2_fd >= 0) close(v2_fd);
   if (pid < 0) {
     set_error(e, "clone", "");
     return abandon(p, procs_fds, start_fd);
+  }
+  if (pid > 0 && born_in_cgroup) {
+    close(procs_fds[v2_index]);
+    procs_fds[v2_index] = -1;
   }
   if (pid == 0) {
     close(sync[1]);
