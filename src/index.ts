@@ -801,7 +801,7 @@ export class Runtime {
   async createVolume(name?: string, options: { labels?: Record<string, string> } = {}): Promise<VolumeInspect> {
     const store = await this.volumes();
     return store.locked('shared', async () =>
-      name === undefined ? store.createAnonymous() : (await store.ensure(name, options.labels)).volume,
+      name === undefined ? store.createAnonymous() : store.ensure(name, options.labels),
     );
   }
 

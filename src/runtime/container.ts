@@ -196,6 +196,10 @@ export async function createContainer(req: CreateRequest): Promise<ContainerReco
   checkNetworkOptions(options);
   checkNetworkExists(req.containersRoot, options);
   checkVolumeOptions(options);
+  if ((options.volumes ?? []).length > 0) {
+    // Runtime turns them into binds first (volume-mounts.ts); here they would be dropped unseen.
+    throw new TsdockError('INVALID_ARGUMENT', 'volumes must be made into binds before create (Runtime does it)');
+  }
   const wanted = req.name === undefined ? undefined : checkName(req.name);
   const restartPolicy = req.restartPolicy ?? NO_RESTART;
   if (restartPolicy.name !== 'no' && req.autoRemove === true) {

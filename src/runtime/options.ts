@@ -172,9 +172,14 @@ const VOLUME_OPTIONS = [...BIND_OPTIONS, 'nocopy'] as const;
 /** Docker's local volume names: two or more of these characters, not starting with `_.-`. */
 const VOLUME_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
 
+/** Whether `name` is a valid local volume name. */
+export function isVolumeName(name: string): boolean {
+  return VOLUME_NAME.test(name);
+}
+
 /** @throws TsdockError `INVALID_ARGUMENT` with Docker's wording for a malformed volume name. */
 export function checkVolumeName(name: string): string {
-  if (!VOLUME_NAME.test(name)) {
+  if (!isVolumeName(name)) {
     throw invalid(
       `"${name}" includes invalid characters for a local volume name, only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host directory, use absolute path`,
     );

@@ -66,9 +66,7 @@ export async function mountVolumes(req: VolumeRequest, made: string[]): Promise<
     const mapped = ids !== undefined;
     const owner = { uid: ids?.uid.hostID ?? 0, gid: ids?.gid.hostID ?? 0 };
     const volume =
-      v.name === undefined
-        ? await req.store.createAnonymous(owner)
-        : (await req.store.ensure(v.name, {}, owner)).volume;
+      v.name === undefined ? await req.store.createAnonymous(owner) : await req.store.ensure(v.name, {}, owner);
     if (v.name === undefined) made.push(volume.Name);
     if (v.nocopy !== true) await copyUp(req.tree, v.target, volume.Mountpoint, ownerShift(req, mapped));
     binds.push({

@@ -16,7 +16,7 @@ import { TsdockError } from '../errors.js';
 import { native } from '../native.js';
 import { listContainers } from './container-store.js';
 import type { ContainerRecord } from './container-record.js';
-import { checkVolumeName } from './options.js';
+import { checkVolumeName, isVolumeName } from './options.js';
 import { readJsonFile, writeFileAtomic } from './record-file.js';
 
 /** Docker's label on volumes made for a container (`-v /ctr`, an image's VOLUME). */
@@ -127,19 +127,13 @@ export class VolumeStore {
   }
 
   /**
-   * Makes volume `name` unless it exists (Docker's create is idempotent); `owner` owns the new
-   * `_data` (a user namespace's root). Call holding the lock, shared at least.
-   *
-   * @returns whether this call made it.
+   * Makes volume `name` unless it exists (Docker's create is idempotent) and returns it; `owner`
+   * owns a new `_data` (a user namespace's root). Call holding the lock, shared at least.
    */
-  async ensure(
-    name: string,
-    labels: Record<string, string> = {},
-    owner = { uid: 0, gid: 0 },
-  ): Promise<{ volume: VolumeInspect; created: boolean }> {
+  async ensure(name: string, labels: Record<string, string> = {}, owner = { uid: 0, gid: 0 }): Promise<VolumeInspect> {
     checkVolumeName(name);
     const final = join(this.dir, name);
-    if (await exists(final)) return { volume: await this.inspect(name), created: false };
+    if (await exists(final)) return this.inspect(name);
     const tmp = join(this.dir, `.new-${randomBytes(8).toString('hex')}`);
     await mkdir(join(tmp, DATA), { recursive: true, mode: 0o755 });
     try {
@@ -151,21 +145,21 @@ export class VolumeStore {
       await rm(tmp, { recursive: true, force: true });
       const code = (err as NodeJS.ErrnoException).code;
       // Another process made it first: theirs stands.
-      if (code === 'ENOTEMPTY' || code === 'EEXIST') return { volume: await this.inspect(name), created: false };
+      if (code === 'ENOTEMPTY' || code === 'EEXIST') return this.inspect(name);
       throw new TsdockError('STORE', `cannot create volume ${name}: ${(err as Error).message}`, { cause: err });
     }
-    return { volume: await this.inspect(name), created: true };
+    return this.inspect(name);
   }
 
   /** A new anonymous volume: a random 64-hex name and Docker's anonymous label. */
   async createAnonymous(owner?: { uid: number; gid: number }): Promise<VolumeInspect> {
     const name = randomBytes(32).toString('hex');
-    return (await this.ensure(name, { [ANONYMOUS_LABEL]: '' }, owner)).volume;
+    return this.ensure(name, { [ANONYMOUS_LABEL]: '' }, owner);
   }
 
   /** @throws TsdockError `VOLUME_NOT_FOUND`. */
   async inspect(name: string): Promise<VolumeInspect> {
-    if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/.test(name)) throw notFound(name);
+    if (!isVolumeName(name)) throw notFound(name);
     const file = readJsonFile<VolumeFile>(join(this.dir, name, RECORD));
     if (file === undefined) throw notFound(name);
     return {
