@@ -169,6 +169,13 @@ export interface CreateOptions extends ContainerOptions {
    * @example { name: 'on-failure', maximumRetryCount: 3 }
    */
   restartPolicy?: RestartPolicy;
+  /** `--stop-signal`: what `stop` sends first, instead of the image's STOPSIGNAL (or SIGTERM). */
+  stopSignal?: string;
+  /**
+   * `--stop-timeout`: seconds `stop`, `restart` and `--health-on-failure stop|restart` wait
+   * after the stop signal before SIGKILL, when the caller names none (default 10).
+   */
+  stopTimeout?: number;
 }
 
 /** An image's merged files, read from its layers, for a volume's copy-up. */
@@ -584,7 +591,7 @@ export class Runtime {
    */
   async stop(ref: string, options: { timeout?: number } = {}): Promise<ObservedContainer> {
     const ops = await this.ops();
-    const stopped = await ops.stopContainer(ops.observe(this.find(ref)), options.timeout ?? 10);
+    const stopped = await ops.stopContainer(ops.observe(this.find(ref)), options.timeout);
     await ops.persistObserved(this.containersRoot(), stopped);
     return stopped;
   }
@@ -1009,7 +1016,7 @@ export class Runtime {
    * @example await runtime.stopPod('web', { timeout: 5 });
    */
   async stopPod(ref: string, options: { timeout?: number } = {}): Promise<void> {
-    await (await this.pods()).stop(ref, options.timeout ?? 10);
+    await (await this.pods()).stop(ref, options.timeout);
   }
 
   /**
@@ -1089,6 +1096,8 @@ export class Runtime {
           log: options.log,
           init: options.init,
           restartPolicy: options.restartPolicy,
+          stopSignal: options.stopSignal,
+          stopTimeout: options.stopTimeout,
           healthcheck: resolveHealthcheck(resolved.config.Healthcheck, member.options.healthcheck),
         });
       const imageVolumes = Object.keys(resolved.config.Volumes ?? {});

@@ -41,6 +41,9 @@ static const struct flag_case flag_cases[] = {
     {"--stop-signal", "15", 1},
     {"--stop-signal", "0", -1},
     {"--stop-signal", "65", -1},
+    {"--stop-timeout", "0", 1},
+    {"--stop-timeout", "-1", -1},
+    {"--stop-timeout", "3s", -1},
     {"--health-plan", "/x/health.plan", 1},
     {"--restart", "on-failure:3", 1},
     {"--restart", "sometimes", -1},
@@ -65,10 +68,15 @@ static bool run_flag_cases(void) {
 static bool run_health_config(void) {
   struct tsd_lifecycle lc = {0};
   const char *args[][2] = {
-      {"--health-plan", "/c/health.plan"}, {"--health-interval", "30000"},
-      {"--health-timeout", "200"},         {"--health-start-period", "0"},
-      {"--health-start-interval", "5000"}, {"--health-retries", "3"},
-      {"--health-on-failure", "restart"},  {"--stop-signal", "2"},
+      {"--health-plan", "/c/health.plan"},
+      {"--health-interval", "30000"},
+      {"--health-timeout", "200"},
+      {"--health-start-period", "0"},
+      {"--health-start-interval", "5000"},
+      {"--health-retries", "3"},
+      {"--health-on-failure", "restart"},
+      {"--stop-signal", "2"},
+      {"--stop-timeout", "7"},
   };
   bool ok = true;
   for (size_t i = 0; i < sizeof(args) / sizeof(args[0]); i++) {
@@ -79,7 +87,7 @@ static bool run_health_config(void) {
   ok = ok && lifecycle_complete(&lc) && strcmp(h->plan, "/c/health.plan") == 0 &&
        h->interval_ms == 30000 && h->timeout_ms == 200 && h->start_period_ms == 0 &&
        h->start_interval_ms == 5000 && h->retries == 3 && h->on_failure == TSD_HEALTH_RESTART &&
-       h->stop_signal == SIGINT;
+       h->stop_signal == SIGINT && h->stop_grace_ms == 7000;
   struct tsd_lifecycle events = {.events_file = "/e"};
   ok = ok && !lifecycle_complete(&events);
   if (!ok) fprintf(stderr, "FAIL health config\n");

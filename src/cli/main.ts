@@ -40,6 +40,8 @@ function program(): Command {
       .option('--log-opt <key=value>', 'json-file log rotation: max-size=10m, max-file=3', collect, [])
       .option('--init', 'run a tiny init as pid 1 that forwards signals and reaps zombies')
       .option('--restart <policy>', 'no, on-failure[:max-retries], always or unless-stopped', 'no')
+      .option('--stop-signal <signal>', "what stop sends first (default the image's STOPSIGNAL, else SIGTERM)")
+      .option('--stop-timeout <seconds>', 'seconds stop waits before SIGKILL when it names none (default 10)')
       .option('-i, --interactive', 'keep stdin attached')
       .option('-a, --attach <stream>', 'attach only stdin, stdout or stderr (repeatable)', collect, [])
       .option('-t, --tty', 'give the container a terminal (with -i: this one, in raw mode)')
@@ -144,14 +146,14 @@ function program(): Command {
     });
 
   containers('stop', 'Stop containers: STOPSIGNAL (or SIGTERM), then SIGKILL after a timeout')
-    .option('-t, --time <seconds>', 'seconds to wait before SIGKILL', '10')
+    .option('-t, --time <seconds>', "seconds to wait before SIGKILL (default the container's --stop-timeout, else 10)")
     .action(async (refs: string[], flags: { time?: string }) => {
       const { stop } = await import('./commands/stop.js');
       process.exitCode = await stop(globals(), refs, flags);
     });
 
   containers('restart', 'Stop and start containers')
-    .option('-t, --time <seconds>', 'seconds to wait before SIGKILL', '10')
+    .option('-t, --time <seconds>', "seconds to wait before SIGKILL (default the container's --stop-timeout, else 10)")
     .action(async (refs: string[], flags: { time?: string }) => {
       const { restart } = await import('./commands/restart.js');
       process.exitCode = await restart(globals(), refs, flags);
@@ -331,7 +333,7 @@ function program(): Command {
     .command('stop')
     .description("Stop pods' containers, then their pause processes")
     .argument('<pod...>')
-    .option('-t, --time <seconds>', 'seconds to wait before SIGKILL', '10')
+    .option('-t, --time <seconds>', "seconds to wait before SIGKILL (default the container's --stop-timeout, else 10)")
     .action(async (refs: string[], flags: { time?: string }) => {
       const { podStop } = await import('./commands/pod.js');
       process.exitCode = await podStop(globals(), refs, flags);

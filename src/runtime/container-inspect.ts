@@ -45,6 +45,8 @@ export interface ContainerInspect {
     WorkingDir: string;
     Image: string;
     StopSignal: string;
+    /** `--stop-timeout`, only when given (as Docker). */
+    StopTimeout?: number;
     Tty: boolean;
     OpenStdin: boolean;
     StdinOnce: boolean;
@@ -154,6 +156,7 @@ export function inspectContainer(c: ObservedContainer): ContainerInspect {
       WorkingDir: opts.workdir ?? '',
       Image: r.image,
       StopSignal: r.stopSignal ?? 'SIGTERM',
+      ...(r.stopTimeout === undefined ? {} : { StopTimeout: r.stopTimeout }),
       Tty: opts.tty ?? false,
       OpenStdin: opts.interactive ?? false,
       StdinOnce: (opts.interactive === true && opts.stdinOnce) ?? false,

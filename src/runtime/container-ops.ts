@@ -157,21 +157,26 @@ async function updateRecord(dir: string, change: (record: ContainerRecord) => vo
   writeRecord(dir, record);
 }
 
+/** Seconds a stop waits for the exit before SIGKILL when neither it nor the container names any. */
+export const DEFAULT_STOP_TIMEOUT = 10;
+
 /**
- * `tsdock stop`: the image's STOPSIGNAL (or SIGTERM), up to `timeoutSeconds` for the exit, then
+ * `tsdock stop`: the container's stop signal (`--stop-signal`, the image's STOPSIGNAL, or
+ * SIGTERM), up to `timeoutSeconds` (default its `--stop-timeout`, else 10) for the exit, then
  * SIGKILL to every process of the container (its cgroup). A paused container is thawed after
  * the signal, so it can act on it.
  */
-export async function stopContainer(container: ObservedContainer, timeoutSeconds: number): Promise<ObservedContainer> {
+export async function stopContainer(container: ObservedContainer, timeoutSeconds?: number): Promise<ObservedContainer> {
   if (!isActive(container.observed)) return container;
   const { record } = container;
+  const timeout = timeoutSeconds ?? record.stopTimeout ?? DEFAULT_STOP_TIMEOUT;
   const cgroup = await openContainerCgroup({ name: record.id, parent: record.options.cgroupParent });
   const stopSignal = stopSignalOf(record);
   requestStop(container);
   emit(container, { action: 'kill', signal: stopSignal });
   signalInit(container, stopSignal);
   if (container.observed.status === 'paused') await cgroup.thaw();
-  let now = await waitInactive(container, Date.now() + timeoutSeconds * 1000);
+  let now = await waitInactive(container, Date.now() + timeout * 1000);
   if (isActive(now.observed)) {
     await updateRecord(container.dir, (r) => {
       r.state.stopTimedOut = true;

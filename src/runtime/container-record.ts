@@ -62,8 +62,10 @@ export interface ContainerRecord {
   log: LogConfig;
   /** `--init`. */
   init?: boolean;
-  /** The image's STOPSIGNAL, when it has one. */
+  /** `--stop-signal`, else the image's STOPSIGNAL, when either is given. */
   stopSignal?: string;
+  /** `--stop-timeout`: seconds a stop waits before SIGKILL when it names none (default 10). */
+  stopTimeout?: number;
   /** The pod's infra container (`options.pod`): it holds the pod's namespaces, `ps` hides it. */
   infra?: boolean;
   /** The host ids of its user namespace (`--userns private|auto`). */

@@ -21,6 +21,7 @@ import {
 } from './cgroups/index.js';
 import { containerDirPaths, createContainerDir, removeContainerDir, type ContainerDir } from './container-dir.js';
 import { checkName, defaultName } from './container-name.js';
+import { parseSignal } from './container-ops.js';
 import {
   attachNetwork,
   checkNetworkExists,
@@ -101,6 +102,10 @@ export interface CreateRequest {
   restartPolicy?: RestartPolicy;
   /** The health check the monitor runs (`resolveHealthcheck`); none when absent. */
   healthcheck?: Healthcheck;
+  /** `--stop-signal`; default the image's STOPSIGNAL. */
+  stopSignal?: string;
+  /** `--stop-timeout` in seconds; default 10 when the stop names none. */
+  stopTimeout?: number;
 }
 
 /**
@@ -182,6 +187,15 @@ function asTsdockError(err: unknown, what: string): TsdockError {
   return new TsdockError('START_FAILED', `${what}: ${(err as Error).message}`, { cause: err });
 }
 
+/** `--stop-signal` names a signal and `--stop-timeout` is whole seconds, or the create is refused. */
+function checkStopOptions(req: CreateRequest): void {
+  if (req.stopSignal !== undefined) parseSignal(req.stopSignal);
+  const t = req.stopTimeout;
+  if (t !== undefined && !(Number.isInteger(t) && t >= 0)) {
+    throw new TsdockError('INVALID_ARGUMENT', `invalid stop timeout ${String(t)}: expected whole seconds, 0 or more`);
+  }
+}
+
 /**
  * Creates a container: its directory, its spawn plan and its record, in state `created`.
  *
@@ -201,6 +215,7 @@ export async function createContainer(req: CreateRequest): Promise<ContainerReco
     throw new TsdockError('INVALID_ARGUMENT', 'volumes must be made into binds before create (Runtime does it)');
   }
   const wanted = req.name === undefined ? undefined : checkName(req.name);
+  checkStopOptions(req);
   const restartPolicy = req.restartPolicy ?? NO_RESTART;
   if (restartPolicy.name !== 'no' && req.autoRemove === true) {
     throw new TsdockError('INVALID_ARGUMENT', 'conflicting options: --restart and --rm (choose one)');
@@ -267,7 +282,8 @@ export async function createContainer(req: CreateRequest): Promise<ContainerReco
         autoRemove: req.autoRemove ?? false,
         log: req.log ?? {},
         init: req.init ?? false,
-        stopSignal: image.config.StopSignal,
+        stopSignal: req.stopSignal ?? image.config.StopSignal,
+        ...(req.stopTimeout === undefined ? {} : { stopTimeout: req.stopTimeout }),
         ...(req.infra === true ? { infra: true } : {}),
         ...(ids === undefined ? {} : { idMappings: ids }),
         restartPolicy,

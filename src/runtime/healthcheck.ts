@@ -215,8 +215,15 @@ export function dockerHealthConfig(check: Healthcheck): Required<HealthConfig> {
   };
 }
 
-/** The monitor's flags for the check (native/src/monitor/main.c); `stopSignal` for stop and restart. */
-export function healthMonitorArgs(check: Healthcheck, planFile: string, stopSignal: number): string[] {
+/**
+ * The monitor's flags for the check (native/src/monitor/main.c); `stop`: how
+ * `--health-on-failure stop|restart` stops the container (signal, then SIGKILL after the timeout).
+ */
+export function healthMonitorArgs(
+  check: Healthcheck,
+  planFile: string,
+  stop: { signal: number; timeoutSeconds: number },
+): string[] {
   return [
     '--health-plan',
     planFile,
@@ -233,6 +240,8 @@ export function healthMonitorArgs(check: Healthcheck, planFile: string, stopSign
     '--health-on-failure',
     check.onFailure,
     '--stop-signal',
-    String(stopSignal),
+    String(stop.signal),
+    '--stop-timeout',
+    String(stop.timeoutSeconds),
   ];
 }

@@ -7,7 +7,7 @@
 import { dirname, join } from 'node:path';
 import { cliPath } from '../native.js';
 import type { ContainerRecord } from './container-record.js';
-import { parseSignal } from './container-ops.js';
+import { DEFAULT_STOP_TIMEOUT, parseSignal } from './container-ops.js';
 import { actorOf, eventsFileOf } from './events.js';
 import { HEALTH_PLAN_FILE, healthMonitorArgs } from './healthcheck.js';
 import { NO_RESTART, restartArg } from './restart-policy.js';
@@ -19,7 +19,11 @@ export function monitorLifecycleArgs(containersRoot: string, record: ContainerRe
   if (policy.name !== 'no') args.push('--restart', restartArg(policy));
   if (record.healthcheck !== undefined) {
     const planFile = join(containersRoot, record.id, HEALTH_PLAN_FILE);
-    args.push(...healthMonitorArgs(record.healthcheck, planFile, parseSignal(record.stopSignal ?? 'SIGTERM')));
+    const stop = {
+      signal: parseSignal(record.stopSignal ?? 'SIGTERM'),
+      timeoutSeconds: record.stopTimeout ?? DEFAULT_STOP_TIMEOUT,
+    };
+    args.push(...healthMonitorArgs(record.healthcheck, planFile, stop));
   }
   if (detached && record.autoRemove) {
     const rm = [process.execPath, cliPath(), '--root', dirname(containersRoot), 'rm', record.id];

@@ -242,7 +242,8 @@ export class Pods {
   }
 
   /** Stops the members (`timeout` seconds each before SIGKILL), then the pause process. */
-  async stop(ref: string, timeout = 10): Promise<void> {
+  /** Stops a pod's members, then its infra; `timeout` undefined: each container's own. */
+  async stop(ref: string, timeout?: number): Promise<void> {
     const pod = this.find(ref);
     await Promise.all(this.membersOf(pod).map((c) => this.stopOne(c, timeout)));
     await withPodsLock(this.podsRoot, async () => {
@@ -295,7 +296,7 @@ export class Pods {
     };
   }
 
-  private async stopOne(container: ObservedContainer, timeout: number): Promise<void> {
+  private async stopOne(container: ObservedContainer, timeout: number | undefined): Promise<void> {
     await persistObserved(this.containersRoot, await stopContainer(container, timeout));
   }
 

@@ -383,6 +383,15 @@ describe('--health-on-failure', () => {
     expect(await inspect(name)).toMatchObject({ RestartCount: 0, State: { Status: 'exited', ExitReason: 'exited' } });
   });
 
+  it("stop waits the container's --stop-timeout before SIGKILL", async () => {
+    const name = unique('stop0');
+    // A trap that takes a moment: with a 0 s stop timeout SIGKILL ends it first.
+    const slow = ['sh', '-c', 'trap "sleep 0.3; exit 0" TERM; while :; do sleep 0.1; done'];
+    await runDetached(name, [...failing, '--health-on-failure', 'stop', '--stop-timeout', '0'], slow);
+    expect((await cli(['wait', name])).stdout).toBe('137\n');
+    expect((await cli(['rm', name])).code).toBe(0);
+  });
+
   it('restart restarts it with a fresh health state, without a restart policy', async () => {
     const name = unique('restart');
     const id = await runDetached(name, [...failing, '--health-on-failure', 'restart']);

@@ -190,6 +190,41 @@ describe('exit codes and reasons', () => {
     expect((await cli(['container', 'prune'])).stdout).toMatch(/Total reclaimed containers: [1-9]/);
     expect(records().map((r) => r.name)).not.toContain(trapping);
   });
+
+  it('--stop-signal and --stop-timeout: what a stop sends, and how long it waits when it names no -t', async () => {
+    // The trap takes a moment to end: SIGKILL comes first with a 0 s timeout, never with 5 s.
+    const slowTrap = (signal: string): string[] => [
+      'sh',
+      '-c',
+      `trap "sleep 0.3; exit 7" ${signal}; while :; do sleep 0.05; done`,
+    ];
+    const impatient = unique('stop0');
+    await runDetached(impatient, slowTrap('TERM'), ['--stop-timeout', '0']);
+    const usr1 = unique('usr1');
+    await runDetached(usr1, slowTrap('USR1'), ['--stop-signal', 'SIGUSR1', '--stop-timeout', '0']);
+    const inspected = JSON.parse((await cli(['inspect', usr1])).stdout) as { Config: Record<string, unknown> }[];
+    expect(inspected[0]?.Config).toMatchObject({ StopSignal: 'SIGUSR1', StopTimeout: 0 });
+
+    expect((await cli(['stop', impatient])).code).toBe(0);
+    expect(await state(impatient)).toMatchObject({ ExitCode: 137, ExitReason: 'stop-timeout' });
+    // -t wins over the container's own timeout; the trap runs to its end.
+    expect((await cli(['restart', '-t', '5', impatient])).code).toBe(0);
+    expect((await cli(['stop', '-t', '5', impatient])).code).toBe(0);
+    expect(await state(impatient)).toMatchObject({ ExitCode: 7, ExitReason: 'exited' });
+    // SIGUSR1 reached the trap: without it a busybox pid 1 would only have been killed.
+    expect((await cli(['stop', '-t', '5', usr1])).code).toBe(0);
+    expect(await state(usr1)).toMatchObject({ ExitCode: 7, ExitReason: 'exited' });
+
+    for (const [flag, value] of [
+      ['--stop-timeout', '1.5'],
+      ['--stop-signal', 'SIGNOPE'],
+    ] as const) {
+      const refused = await cli(['run', '-d', flag, value, 'busybox', 'true']);
+      expect(refused.code).toBe(125);
+      expect(refused.stderr).toMatch(/^tsdock: invalid (--stop-timeout "1\.5"|signal "SIGNOPE")/);
+    }
+    expect((await cli(['rm', impatient, usr1])).code).toBe(0);
+  });
 });
 
 describe('start, restart, pause, kill', () => {

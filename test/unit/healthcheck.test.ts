@@ -145,8 +145,8 @@ describe('what the monitor is told', () => {
     expect(joins[1]?.path).toBe('/proc/INIT/ns/mnt');
   });
 
-  it('passes every duration in ms, the action and the stop signal', () => {
-    expect(healthMonitorArgs(check, '/c/health.plan', 15)).toEqual([
+  it('passes every duration in ms, the action, the stop signal and its timeout', () => {
+    expect(healthMonitorArgs(check, '/c/health.plan', { signal: 15, timeoutSeconds: 4 })).toEqual([
       '--health-plan',
       '/c/health.plan',
       '--health-interval',
@@ -163,6 +163,8 @@ describe('what the monitor is told', () => {
       'restart',
       '--stop-signal',
       '15',
+      '--stop-timeout',
+      '4',
     ]);
   });
 

@@ -44,9 +44,6 @@
 /* Where the probe says why it could not start the check (fds 0-2 are the check's). */
 #define PROBE_FAILURE_FD 3
 
-/* What `tsdock stop` waits by default before SIGKILL. */
-#define STOP_GRACE_MS 10000u
-
 static const char *const status_names[] = {"starting", "healthy", "unhealthy"};
 
 static uint64_t monotonic_ms(void) {
@@ -311,7 +308,7 @@ static void act(struct tsd_health *h, uint64_t now) {
     return;
   }
   kill(h->init, h->lc->health.stop_signal > 0 ? h->lc->health.stop_signal : SIGTERM);
-  h->kill_at_ms = now + STOP_GRACE_MS;
+  h->kill_at_ms = now + h->lc->health.stop_grace_ms;
 }
 
 static void record(struct tsd_health *h, int exit_code, uint64_t now) {

@@ -92,6 +92,11 @@ static int health_arg(struct tsd_health_config *h, const char *flag, const char 
     h->stop_signal = (int)n;
     return 1;
   }
+  if (strcmp(flag, "--stop-timeout") == 0) {
+    if (parse_number(value, 0, DURATION_MAX_MS / 1000, &n) < 0) return -1;
+    h->stop_grace_ms = n * 1000;
+    return 1;
+  }
   return 0;
 }
 

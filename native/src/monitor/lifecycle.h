@@ -35,7 +35,8 @@ struct tsd_health_config {
   uint64_t interval_ms, timeout_ms, start_period_ms, start_interval_ms;
   unsigned retries;
   enum tsd_health_action on_failure;
-  int stop_signal; /* --stop-signal N: what stop and restart send first */
+  int stop_signal;        /* --stop-signal N: what stop and restart send first */
+  uint64_t stop_grace_ms; /* --stop-timeout SECONDS: how long before SIGKILL follows it */
 };
 
 struct tsd_lifecycle {

@@ -4,9 +4,9 @@
  * [--status-fd FD] [--events FILE --event-actor FIELDS] [--restart POLICY]
  * [--exit-command ARG]... [--health-plan FILE --health-interval MS --health-timeout MS
  * --health-retries N --health-start-period MS --health-start-interval MS [--health-on-failure
- * ACTION] [--stop-signal N]] PLAN_FILE: starts one container from a spawn plan (include/plan.h),
- * stays with it as its subreaper, forwards signals to it, restarts it as POLICY says (restart.c),
- * records how it ended, and exits.
+ * ACTION] [--stop-signal N] [--stop-timeout S]] PLAN_FILE: starts one container from a spawn plan
+ * (include/plan.h), stays with it as its subreaper, forwards signals to it, restarts it as POLICY
+ * says (restart.c), records how it ended, and exits.
  *
  * --events appends start, die and oom events to FILE (events.c), naming the container with
  * FIELDS (`"id":…,"name":…,"image":…`). --restart is Docker's no, on-failure[:N], always or
@@ -537,7 +537,7 @@ int main(int argc, char **argv) {
                     "FIELDS] [--restart POLICY] [--exit-command ARG]... [--health-plan FILE "
                     "--health-interval MS --health-timeout MS --health-retries N "
                     "--health-start-period MS --health-start-interval MS [--health-on-failure "
-                    "ACTION] [--stop-signal N]] PLAN_FILE\n");
+                    "ACTION] [--stop-signal N] [--stop-timeout S]] PLAN_FILE\n");
     return 2;
   }
   status_init(a.status_fd);

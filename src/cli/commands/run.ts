@@ -19,6 +19,7 @@ import { parseHealthFlags, type HealthFlags } from '../health-flags.js';
 import { parseLayerLimits } from '../layer-limits.js';
 import type { GlobalOptions } from '../main.js';
 import { parseLogOpts } from './log-opts.js';
+import { parseTimeout } from './timeout.js';
 import { parseRestartPolicy, type RestartPolicy } from '../../runtime/restart-policy.js';
 import { parseSecurityOpts } from '../security-opt.js';
 import { DEFAULT_DETACH_KEYS, parseDetachKeys } from '../detach-keys.js';
@@ -33,6 +34,8 @@ export interface RunFlags extends LimitFlags, HealthFlags {
   logOpt: string[];
   init?: boolean;
   restart: string;
+  stopSignal?: string;
+  stopTimeout?: string;
   interactive?: boolean;
   tty?: boolean;
   attach: string[];
@@ -249,6 +252,8 @@ function namingOf(flags: RunFlags, restartPolicy: RestartPolicy) {
     log: parseLogOpts(flags.logOpt),
     init: flags.init ?? false,
     restartPolicy,
+    stopSignal: flags.stopSignal,
+    stopTimeout: parseTimeout(flags.stopTimeout, '--stop-timeout'),
   };
 }
 

@@ -1,8 +1,11 @@
-/** `-t N` of `stop` and `restart`: whole seconds, default 10. */
+/**
+ * `-t N` of `stop` and `restart` and `--stop-timeout N` of `run` and `create`: whole seconds.
+ * Absent: undefined (a stop then waits the container's own `--stop-timeout`, else 10 s).
+ */
 import { TsdockError } from '../../errors.js';
 
-export function parseTimeout(value: string | undefined): number {
-  if (value === undefined) return 10;
-  if (!/^\d+$/.test(value)) throw new TsdockError('INVALID_ARGUMENT', `invalid -t "${value}": expected seconds`);
+export function parseTimeout(value: string | undefined, flag = '-t'): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value)) throw new TsdockError('INVALID_ARGUMENT', `invalid ${flag} "${value}": expected seconds`);
   return Number(value);
 }
