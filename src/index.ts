@@ -584,8 +584,8 @@ export class Runtime {
   }
 
   /**
-   * Stops a container: its STOPSIGNAL (default SIGTERM), then SIGKILL after `timeout` seconds
-   * (default 10). Resolves once it has exited.
+   * Stops a container: its stop signal (`stopSignal`, the image's STOPSIGNAL, else SIGTERM), then
+   * SIGKILL after `timeout` seconds (default its `stopTimeout`, else 10). Resolves once it has exited.
    *
    * @example await runtime.stop('web', { timeout: 5 });
    */
