@@ -30,6 +30,13 @@ export interface NativeAddon {
    */
   attachDeviceProgram(cgroupDir: string, program: Buffer): void;
   /**
+   * bpf(2): makes (or reuses) the cgroup sock_addr links (`connect4`, `getpeername4`, pinned
+   * and attached to the cgroup v2 directory `cgroupDir`) and maps (`services`, `peers`) under
+   * the bpffs directory `pinDir`, then sets `services` to exactly `entries` (socket-lb-program.ts).
+   * An error from a program load carries the verifier's `verifierLog`.
+   */
+  socketLbSync(pinDir: string, cgroupDir: string, connect4: Buffer, getpeername4: Buffer, entries: Buffer): void;
+  /**
    * The first `limit` bytes of the regular file `path` resolved inside the directory `root`
    * (openat2(2) `RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS`: symlinks never lead out of it);
    * `undefined` when there is no such file.

@@ -12,6 +12,7 @@ import { renderHosts, type HostEntry } from './hosts.js';
 import { allocateAddress, checkSubnet, chooseSubnet, gatewayOf, macOf, type HostRoute } from './ipam.js';
 import { formatAddress, formatSubnet, ipv6Unsupported, parseAddress, parseSubnet, refuseIPv6 } from './ipv4.js';
 import { applyTable } from './nat.js';
+import { applySocketLb } from './socket-lb.js';
 import { createPinnedNetns, ipInNetns, ipOnHost, pinExisting, pinPath, removePinnedNetns } from './netns.js';
 import { bindPorts, type PortSpec } from './ports.js';
 import {
@@ -267,6 +268,7 @@ export class Networks {
           this.host.appliedRules,
           force,
         );
+        applySocketLb(this.host.socketLbPins, state.endpoints, this.host.publishedPathFile);
         this.writeHostsFiles(state);
       }
     });

@@ -56,6 +56,10 @@ export interface NetworkHost {
   defaultBridge: string;
   /** The table text last applied (nat.ts), under /run: it dies with the boot, as the table does. */
   appliedRules: string;
+  /** bpffs directory of the socket-level published ports (socket-lb.ts). */
+  socketLbPins: string;
+  /** Which path this host's clients take to published ports: "socket" or "nat: <why>". */
+  publishedPathFile: string;
   /** The alias this root's bridges carry (`ip link` shows it), naming the root that owns them. */
   owner: string;
 }
@@ -77,12 +81,15 @@ export function rootTag(root: string): string {
 export function networkHostOf(root: string): NetworkHost {
   const abs = resolve(root);
   const tag = rootTag(root);
+  const table = tag === '' ? 'tsdock' : `tsdock_${tag}`;
   return {
     stateFile: join(abs, 'networks.json'),
-    table: tag === '' ? 'tsdock' : `tsdock_${tag}`,
+    table,
     netnsDir: join(RUN_DIR, tag === '' ? 'netns' : `netns-${tag}`),
     defaultBridge: tag === '' ? 'tsdock0' : `tsd${tag}`,
-    appliedRules: join(RUN_DIR, `${tag === '' ? 'tsdock' : `tsdock_${tag}`}.rules`),
+    appliedRules: join(RUN_DIR, `${table}.rules`),
+    socketLbPins: `/sys/fs/bpf/${table}`,
+    publishedPathFile: join(RUN_DIR, `${table}.published`),
     owner: ownerAlias(abs),
   };
 }

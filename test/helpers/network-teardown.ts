@@ -1,7 +1,7 @@
 /**
  * vitest globalSetup: after the whole run, removes the tsdock bridges this run left behind (a
  * root's default bridge stays once made, until `network prune`; a test that removes its root
- * without a prune leaves it), with their root's nftables table and pin directory.
+ * without a prune leaves it), with their root's nftables table, pin directory and bpffs pins.
  *
  * Other test runs, and other roots, share the host: only bridges made during this run (absent at
  * setup) whose owner root (their alias, store.ts) is gone are touched — nobody can use those any
@@ -45,6 +45,8 @@ function removeOrphans(madeBefore: Set<string>): void {
     for (const b of bridges) execFileSync('ip', ['link', 'delete', b.name]);
     execFileSync('nft', ['-f', '-'], { input: `table ip ${host.table}\ndelete table ip ${host.table}\n` });
     rmSync(host.appliedRules, { force: true });
+    rmSync(host.socketLbPins, { recursive: true, force: true });
+    rmSync(host.publishedPathFile, { force: true });
     if (existsSync(host.netnsDir)) rmdirSync(host.netnsDir);
   }
 }

@@ -171,6 +171,8 @@ afterAll(async () => {
   for (const link of ourLinks()) execFileSync('ip', ['link', 'delete', link]);
   if (tableExists()) execFileSync('nft', ['delete', 'table', 'ip', host.table]);
   rmSync(host.appliedRules, { force: true });
+  rmSync(host.socketLbPins, { recursive: true, force: true });
+  rmSync(host.publishedPathFile, { force: true });
   for (const pin of pins()) {
     spawnSync('umount', ['-l', join(host.netnsDir, pin)]);
     rmSync(join(host.netnsDir, pin), { force: true });

@@ -14,6 +14,7 @@
 #include <string>
 #include <sys/file.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
@@ -260,6 +261,204 @@ Napi::Value AttachDeviceProgram(const Napi::CallbackInfo &info) {
   return info.Env().Undefined();
 }
 
+long Bpf(int cmd, union bpf_attr *attr) {
+  return syscall(SYS_bpf, cmd, attr, sizeof(*attr));
+}
+
+int BpfObjGet(const std::string &path) {
+  union bpf_attr attr;
+  memset(&attr, 0, sizeof(attr));
+  attr.pathname = reinterpret_cast<uint64_t>(path.c_str());
+  return static_cast<int>(Bpf(BPF_OBJ_GET, &attr));
+}
+
+int BpfObjPin(int fd, const std::string &path) {
+  union bpf_attr attr;
+  memset(&attr, 0, sizeof(attr));
+  attr.bpf_fd = static_cast<uint32_t>(fd);
+  attr.pathname = reinterpret_cast<uint64_t>(path.c_str());
+  return static_cast<int>(Bpf(BPF_OBJ_PIN, &attr));
+}
+
+// The map pinned at `path`, else a new one pinned there. -1 with errno on failure.
+int PinnedMap(const std::string &path, bpf_map_type type, uint32_t key, uint32_t value,
+              uint32_t max) {
+  int fd = BpfObjGet(path);
+  if (fd >= 0 || errno != ENOENT) return fd;
+  union bpf_attr attr;
+  memset(&attr, 0, sizeof(attr));
+  attr.map_type = type;
+  attr.key_size = key;
+  attr.value_size = value;
+  attr.max_entries = max;
+  fd = static_cast<int>(Bpf(BPF_MAP_CREATE, &attr));
+  if (fd < 0) return -1;
+  if (BpfObjPin(fd, path) < 0) {
+    int err = errno;
+    close(fd);
+    errno = err;
+    return -1;
+  }
+  return fd;
+}
+
+// Loads a cgroup sock_addr program whose BPF_PSEUDO_MAP_FD loads name a map by its index in
+// `maps`, links it to `cgroup` and pins the link at `path` (the pin, not our fd, keeps it
+// attached). An existing pin is kept. False with errno (and the verifier's log) on failure.
+bool PinnedSockAddrLink(const std::string &path, int cgroup, bpf_attach_type type,
+                        const Napi::Buffer<uint8_t> &program, const int maps[2], std::string *log) {
+  int existing = BpfObjGet(path);
+  if (existing >= 0) return close(existing), true;
+  if (errno != ENOENT) return false;
+  std::vector<struct bpf_insn> insns(program.Length() / sizeof(struct bpf_insn));
+  memcpy(insns.data(), program.Data(), insns.size() * sizeof(struct bpf_insn));
+  for (auto &insn : insns) {
+    if (insn.code != (BPF_LD | BPF_IMM | BPF_DW) || insn.src_reg != BPF_PSEUDO_MAP_FD) continue;
+    if (insn.imm < 0 || insn.imm > 1) return errno = EINVAL, false;
+    insn.imm = maps[insn.imm];
+  }
+  static const char license[] = "Apache-2.0";
+  std::vector<char> verifier(16384);
+  union bpf_attr load;
+  memset(&load, 0, sizeof(load));
+  load.prog_type = BPF_PROG_TYPE_CGROUP_SOCK_ADDR;
+  load.expected_attach_type = type;
+  load.insns = reinterpret_cast<uint64_t>(insns.data());
+  load.insn_cnt = static_cast<uint32_t>(insns.size());
+  load.license = reinterpret_cast<uint64_t>(license);
+  load.log_buf = reinterpret_cast<uint64_t>(verifier.data());
+  load.log_size = static_cast<uint32_t>(verifier.size());
+  load.log_level = 1;
+  int prog = static_cast<int>(Bpf(BPF_PROG_LOAD, &load));
+  if (prog < 0) {
+    int err = errno;
+    *log = std::string(verifier.data(), strnlen(verifier.data(), verifier.size()));
+    return errno = err, false;
+  }
+  union bpf_attr link;
+  memset(&link, 0, sizeof(link));
+  link.link_create.prog_fd = static_cast<uint32_t>(prog);
+  link.link_create.target_fd = static_cast<uint32_t>(cgroup);
+  link.link_create.attach_type = type;
+  int fd = static_cast<int>(Bpf(BPF_LINK_CREATE, &link));
+  int err = errno;
+  close(prog);
+  if (fd < 0) return errno = err, false;
+  bool pinned = BpfObjPin(fd, path) == 0;
+  err = errno;
+  close(fd);
+  errno = err;
+  return pinned;
+}
+
+#ifndef SO_NETNS_COOKIE
+#define SO_NETNS_COOKIE 71
+#endif
+
+// The socket-level published ports (see src/network/socket-lb.ts): makes or reuses the maps
+// and links pinned under `pinDir` and sets the services map to exactly `entries` (24-byte
+// records: a 16-byte key whose first 8 bytes, the network namespace cookie, are ours to fill
+// with this process's, and an 8-byte value).
+Napi::Value SocketLbSync(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  std::string pinDir, cgroupDir;
+  if (!ArgString(info, 0, "pinDir", &pinDir) || !ArgString(info, 1, "cgroupDir", &cgroupDir))
+    return env.Undefined();
+  for (size_t i = 2; i <= 4; i++)
+    if (!info[i].IsBuffer()) return TypeFail(env, "program and entries", "Buffer"), env.Undefined();
+  auto connect4 = info[2].As<Napi::Buffer<uint8_t>>();
+  auto getpeername4 = info[3].As<Napi::Buffer<uint8_t>>();
+  auto entries = info[4].As<Napi::Buffer<uint8_t>>();
+  const size_t key = 16, value = 8;
+  if (entries.Length() % (key + value) != 0) {
+    Napi::RangeError::New(env, "The \"entries\" argument must be whole 24-byte records")
+        .ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  uint64_t cookie = 0;
+  socklen_t cookieLen = sizeof(cookie);
+  int probe = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (probe < 0) return ThrowErrno(env, "socket", "");
+  int rc = getsockopt(probe, SOL_SOCKET, SO_NETNS_COOKIE, &cookie, &cookieLen);
+  int err = errno;
+  close(probe);
+  if (rc < 0) return errno = err, ThrowErrno(env, "getsockopt SO_NETNS_COOKIE", "");
+
+  int maps[2] = {PinnedMap(pinDir + "/services", BPF_MAP_TYPE_HASH, key, value, 4096), -1};
+  if (maps[0] < 0) return ThrowErrno(env, "bpf", pinDir + "/services");
+  maps[1] = PinnedMap(pinDir + "/peers", BPF_MAP_TYPE_LRU_HASH, 16, 8, 65536);
+  if (maps[1] < 0) {
+    err = errno;
+    close(maps[0]);
+    return errno = err, ThrowErrno(env, "bpf", pinDir + "/peers");
+  }
+  auto closeMaps = [&maps]() {
+    int saved = errno;
+    close(maps[0]);
+    close(maps[1]);
+    errno = saved;
+  };
+  int cgroup = open(cgroupDir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (cgroup < 0) return closeMaps(), ThrowErrno(env, "open", cgroupDir);
+  std::string log;
+  const char *failed = nullptr;
+  if (!PinnedSockAddrLink(pinDir + "/connect4", cgroup, BPF_CGROUP_INET4_CONNECT, connect4, maps,
+                          &log))
+    failed = "/connect4";
+  else if (!PinnedSockAddrLink(pinDir + "/getpeername4", cgroup, BPF_CGROUP_INET4_GETPEERNAME,
+                               getpeername4, maps, &log))
+    failed = "/getpeername4";
+  err = errno;
+  close(cgroup);
+  if (failed != nullptr) {
+    closeMaps();
+    Napi::Error error = ErrnoError(env, err, "bpf", pinDir + failed);
+    error.Set("verifierLog", log);
+    error.ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+
+  // Delete what is no longer wanted (keys gathered first: deleting while walking a hash map
+  // restarts the walk), then write what is.
+  std::vector<uint8_t> wanted(entries.Data(), entries.Data() + entries.Length());
+  for (size_t at = 0; at < wanted.size(); at += key + value)
+    memcpy(&wanted[at], &cookie, 8);
+  std::vector<std::vector<uint8_t>> present;
+  std::vector<uint8_t> cursor(key), next(key);
+  union bpf_attr attr;
+  for (bool first = true;; first = false) {
+    memset(&attr, 0, sizeof(attr));
+    attr.map_fd = static_cast<uint32_t>(maps[0]);
+    attr.key = first ? 0 : reinterpret_cast<uint64_t>(cursor.data());
+    attr.next_key = reinterpret_cast<uint64_t>(next.data());
+    if (Bpf(BPF_MAP_GET_NEXT_KEY, &attr) < 0) break;
+    present.push_back(next);
+    cursor = next;
+  }
+  const char *step = nullptr;
+  for (const auto &k : present) {
+    bool keep = false;
+    for (size_t at = 0; at < wanted.size() && !keep; at += key + value)
+      keep = memcmp(&wanted[at], k.data(), key) == 0;
+    if (keep) continue;
+    memset(&attr, 0, sizeof(attr));
+    attr.map_fd = static_cast<uint32_t>(maps[0]);
+    attr.key = reinterpret_cast<uint64_t>(k.data());
+    if (Bpf(BPF_MAP_DELETE_ELEM, &attr) < 0 && errno != ENOENT) step = "/services";
+  }
+  for (size_t at = 0; at < wanted.size() && step == nullptr; at += key + value) {
+    memset(&attr, 0, sizeof(attr));
+    attr.map_fd = static_cast<uint32_t>(maps[0]);
+    attr.key = reinterpret_cast<uint64_t>(&wanted[at]);
+    attr.value = reinterpret_cast<uint64_t>(&wanted[at + key]);
+    attr.flags = BPF_ANY;
+    if (Bpf(BPF_MAP_UPDATE_ELEM, &attr) < 0) step = "/services";
+  }
+  closeMaps();
+  if (step != nullptr) return ThrowErrno(env, "bpf", pinDir + step);
+  return env.Undefined();
+}
+
 Napi::Value Umount2(const Napi::CallbackInfo &info) {
   std::string target;
   uint32_t flags;
@@ -343,6 +542,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("umount2", Napi::Function::New(env, Umount2, "umount2"));
   exports.Set("attachDeviceProgram",
               Napi::Function::New(env, AttachDeviceProgram, "attachDeviceProgram"));
+  exports.Set("socketLbSync", Napi::Function::New(env, SocketLbSync, "socketLbSync"));
   exports.Set("readFileInRoot", Napi::Function::New(env, ReadFileInRoot, "readFileInRoot"));
   exports.Set("rawOutput", Napi::Function::New(env, RawOutput, "rawOutput"));
   return exports;

@@ -7,26 +7,10 @@
  * Rules are matched last to first, and the first match decides: the same result as writing them
  * in order to v1's devices.allow / devices.deny. Nothing matching refuses.
  */
+import { EBPF, type EbpfInsn } from '../../ebpf.js';
 import type { DeviceRule } from './devices.js';
 
-/** One eBPF instruction (linux/bpf.h `struct bpf_insn`). */
-export interface EbpfInsn {
-  code: number;
-  dst: number;
-  src: number;
-  off: number;
-  imm: number;
-}
-
-export const EBPF = {
-  LDX_MEM_W: 0x61, // BPF_LDX | BPF_MEM | BPF_W
-  ALU32_AND_K: 0x54,
-  ALU32_RSH_K: 0x74,
-  ALU32_MOV_K: 0xb4,
-  ALU32_MOV_X: 0xbc,
-  JNE_K: 0x55, // BPF_JMP | BPF_JNE | BPF_K
-  EXIT: 0x95, // BPF_JMP | BPF_EXIT
-} as const;
+export { EBPF, encodeEbpf, type EbpfInsn } from '../../ebpf.js';
 
 /** BPF_DEVCG_DEV_* and BPF_DEVCG_ACC_* (linux/bpf.h). */
 const DEV_TYPE = { b: 1, c: 2 } as const;
@@ -82,16 +66,4 @@ export function compileDeviceProgram(rules: readonly DeviceRule[]): EbpfInsn[] {
     if (!block.some((i) => i.code === EBPF.JNE_K)) return program;
   }
   return [...program, insn(EBPF.ALU32_MOV_K, 0, 0, 0, 0), insn(EBPF.EXIT, 0, 0, 0, 0)];
-}
-
-/** `struct bpf_insn[]` as bpf(2) takes it: u8 code, u8 dst:4|src:4, s16 off, s32 imm. */
-export function encodeEbpf(program: readonly EbpfInsn[]): Buffer {
-  const b = Buffer.alloc(program.length * 8);
-  program.forEach((i, n) => {
-    b.writeUInt8(i.code, n * 8);
-    b.writeUInt8((i.src << 4) | i.dst, n * 8 + 1);
-    b.writeInt16LE(i.off, n * 8 + 2);
-    b.writeInt32LE(i.imm | 0, n * 8 + 4);
-  });
-  return b;
 }
