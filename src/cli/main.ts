@@ -284,9 +284,10 @@ function program(): Command {
     .description('Manage containers')
     .command('prune')
     .description('Remove all stopped containers')
-    .action(async () => {
+    .option('-f, --force', 'do not ask for confirmation')
+    .action(async (flags: { force?: boolean }) => {
       const { prune } = await import('./commands/prune.js');
-      await prune(globals());
+      await prune(globals(), flags);
     });
 
   const pod = cli.command('pod').description('Manage pods: containers sharing network, IPC and UTS namespaces');
@@ -408,9 +409,10 @@ function program(): Command {
   network
     .command('prune')
     .description('Remove unused networks and what stopped or crashed containers left')
-    .action(async () => {
+    .option('-f, --force', 'do not ask for confirmation')
+    .action(async (flags: { force?: boolean }) => {
       const { networkPrune } = await import('./commands/network.js');
-      await networkPrune(globals());
+      await networkPrune(globals(), flags);
     });
 
   const volume = cli.command('volume').description('Manage volumes');

@@ -35,7 +35,7 @@ export async function busyboxRoot(label: string): Promise<BusyboxRoot> {
   if (loaded.code !== 0) throw new Error(`tsdock load failed: ${loaded.stderr}`);
   const remove = async (): Promise<void> => {
     // Containers on the default network leave its bridge and nftables table (kept once made).
-    if (existsSync(join(root, 'networks.json'))) await tsdock(['--root', root, 'network', 'prune']);
+    if (existsSync(join(root, 'networks.json'))) await tsdock(['--root', root, 'network', 'prune', '-f']);
     await rm(dir, { recursive: true, force: true });
   };
   return { root, archive, remove };

@@ -29,7 +29,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await new Promise((resolve) => server.close(resolve));
-  await tsdock(['--root', busybox.root, 'network', 'prune']);
+  await tsdock(['--root', busybox.root, 'network', 'prune', '-f']);
   await busybox.remove();
 });
 

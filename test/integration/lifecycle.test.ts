@@ -187,8 +187,15 @@ describe('exit codes and reasons', () => {
     expect((await cli(['stop', '-t', '1', ignoring])).code).toBe(0);
     expect(Date.now() - t).toBeGreaterThanOrEqual(1000);
     expect(await state(ignoring)).toMatchObject({ ExitCode: 137, ExitReason: 'stop-timeout' });
-    expect((await cli(['container', 'prune'])).stdout).toMatch(/Total reclaimed containers: [1-9]/);
+    // Without -f, Docker's question first: no (or stdin's end) keeps them, yes removes them.
+    const declined = await cli(['container', 'prune'], { input: 'n\n' });
+    expect(declined.stdout).toBe(
+      'WARNING! This will remove all stopped containers.\nAre you sure you want to continue? [y/N] ',
+    );
+    expect(records().map((r) => r.name)).toContain(trapping);
+    expect((await cli(['container', 'prune'], { input: 'y\n' })).stdout).toMatch(/Total reclaimed containers: [1-9]/);
     expect(records().map((r) => r.name)).not.toContain(trapping);
+    expect((await cli(['container', 'prune', '-f'])).stdout).toBe('Total reclaimed containers: 0\n');
   });
 
   it('--stop-signal and --stop-timeout: what a stop sends, and how long it waits when it names no -t', async () => {
@@ -381,7 +388,7 @@ describe('stats and top', () => {
       expect(table.stdout.split('\n')[0]).toMatch(/NET I\/O\s+BLOCK I\/O\s+PIDS$/);
     } finally {
       await cli(['rm', '-f', name]);
-      await cli(['network', 'prune']);
+      await cli(['network', 'prune', '-f']);
     }
   });
 });

@@ -110,7 +110,7 @@ afterAll(async () => {
       if (who !== undefined && isAlive(who)) process.kill(who.pid, 'SIGKILL');
   }
   if (records.length > 0) await tsdock(['--root', box.root, 'rm', '-f', ...records.map((r) => r.id)]);
-  await tsdock(['--root', box.root, 'network', 'prune']);
+  await tsdock(['--root', box.root, 'network', 'prune', '-f']);
   // Should a failure have left them: removing the pins detaches the programs.
   rmSync(host.socketLbPins, { recursive: true, force: true });
   rmSync(host.publishedPathFile, { force: true });
@@ -144,7 +144,7 @@ describe('published ports at connect(2)', () => {
       expect((await ends(first)).local).toBe('127.0.0.1');
       expect(existsSync(host.socketLbPins)).toBe(true);
       await ok(['rm', '-f', names[1] ?? '']);
-      await ok(['network', 'prune']);
+      await ok(['network', 'prune', '-f']);
       expect(existsSync(host.socketLbPins)).toBe(false);
       expect(existsSync(host.publishedPathFile)).toBe(false);
     } finally {

@@ -165,9 +165,9 @@ afterAll(async () => {
   }
   const ids = records().map((r) => r.id);
   if (ids.length > 0) await cli(['rm', '-f', ...ids]);
-  await cli(['network', 'prune']);
+  await cli(['network', 'prune', '-f']);
   // The iptables test's chains, should it have failed before its own prune.
-  await tsdock(['--root', box.root, 'network', 'prune'], { env: { TSDOCK_FIREWALL: 'iptables' } });
+  await tsdock(['--root', box.root, 'network', 'prune', '-f'], { env: { TSDOCK_FIREWALL: 'iptables' } });
   for (const link of ourLinks()) execFileSync('ip', ['link', 'delete', link]);
   if (tableExists()) execFileSync('nft', ['delete', 'table', 'ip', host.table]);
   rmSync(host.appliedRules, { force: true });
@@ -200,7 +200,11 @@ describe('published ports', () => {
     expect(pins()).toEqual([]);
     // The veth went with the namespace; the default bridge (and its masquerade) stays until prune.
     expect(ourLinks()).toEqual([host.defaultBridge]);
-    await ok(['network', 'prune']);
+    // Without -f, Docker's question first; stdin's end is a no.
+    const declined = await tsdock(['--root', box.root, 'network', 'prune'], { input: '' });
+    expect(declined.stdout).toContain('This will remove all custom networks not used by at least one container.');
+    expect(ourLinks()).toEqual([host.defaultBridge]);
+    await ok(['network', 'prune', '-f']);
     expect(ourLinks()).toEqual([]);
     expect(tableExists()).toBe(false);
   });
@@ -296,7 +300,7 @@ describe('published ports', () => {
     expect(r.code).toBe(127);
     expect(pins()).toEqual([]);
     expect(dnatRules()).toEqual([]);
-    await ok(['network', 'prune']);
+    await ok(['network', 'prune', '-f']);
     expect(ourLinks()).toEqual([]);
     expect(tableExists()).toBe(false);
   });
@@ -308,7 +312,7 @@ describe('the default network and port forms', () => {
     expect(out).toMatch(/eth0\s+inet 172\.\d+\.0\.\d+\/16 /);
     expect(out).toMatch(/^default via 172\.\d+\.0\.1 dev eth0/m);
     expect(pins()).toEqual([]);
-    await ok(['network', 'prune']);
+    await ok(['network', 'prune', '-f']);
     expect(ourLinks()).toEqual([]);
   });
 
@@ -440,11 +444,11 @@ describe('roots side by side', () => {
       expect(spawnSync('nft', ['list', 'table', 'ip', other.table], { encoding: 'utf8' }).stdout).not.toContain(
         String(port),
       );
-      expect((await inCopy(['network', 'prune'])).code).toBe(0);
+      expect((await inCopy(['network', 'prune', '-f'])).code).toBe(0);
       expect(existsSync(`/sys/class/net/${ourBridge}`)).toBe(true);
       expect(await wget(`http://127.0.0.1:${String(port)}/`)).toBe('hello from the container\n');
     } finally {
-      await inCopy(['network', 'prune']);
+      await inCopy(['network', 'prune', '-f']);
       await cli(['rm', '-f', name]);
       await cli(['network', 'rm', net]);
     }
@@ -494,7 +498,7 @@ describe('iptables fallback', () => {
       expect(tableExists()).toBe(false);
       expect((await tsdock(['--root', box.root, 'rm', '-f', name], { env })).code).toBe(0);
       expect(saved()).not.toContain(`-A ${chain}-PORTS `);
-      expect((await tsdock(['--root', box.root, 'network', 'prune'], { env })).code).toBe(0);
+      expect((await tsdock(['--root', box.root, 'network', 'prune', '-f'], { env })).code).toBe(0);
       expect(saved()).not.toContain(chain);
       expect(ourLinks()).toEqual([]);
     } finally {
@@ -737,7 +741,7 @@ describe('namespaces', () => {
       if (who !== undefined) process.kill(who.pid, 'SIGKILL');
     expect(pins()).toContain(record?.id);
     expect(tableExists()).toBe(true);
-    await ok(['network', 'prune']);
+    await ok(['network', 'prune', '-f']);
     expect(pins()).not.toContain(record?.id);
     expect(tableExists()).toBe(false);
     expect(ourLinks()).toEqual([]);

@@ -38,7 +38,7 @@ afterAll(async () => {
   }
   const pods = (await cli(['pod', 'ls', '-q'])).stdout.split('\n').filter(Boolean);
   if (pods.length > 0) await cli(['pod', 'rm', '-f', ...pods]);
-  await cli(['network', 'prune']);
+  await cli(['network', 'prune', '-f']);
   await removeCgroupParent(parent);
   await box.remove();
 });

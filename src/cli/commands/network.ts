@@ -1,5 +1,6 @@
 /** `tsdock network create|ls|inspect|rm|connect|disconnect|prune`. */
 import { Runtime } from '../../index.js';
+import { confirmPrune } from '../confirm-prune.js';
 import type { GlobalOptions } from '../main.js';
 import { ipv6Unsupported } from '../../network/ipv4.js';
 import { reportError, table } from '../render.js';
@@ -69,7 +70,8 @@ export async function networkDisconnect(globals: GlobalOptions, network: string,
   await runtime.disconnectNetwork(network, container);
 }
 
-export async function networkPrune(globals: GlobalOptions): Promise<void> {
+export async function networkPrune(globals: GlobalOptions, flags: { force?: boolean }): Promise<void> {
+  if (flags.force !== true && !(await confirmPrune('all custom networks not used by at least one container'))) return;
   const runtime = await Runtime.open({ root: globals.root });
   const removed = await runtime.pruneNetworks();
   if (removed.length > 0) process.stdout.write(`Deleted Networks:\n${removed.map((n) => `${n}\n`).join('')}`);
