@@ -15,6 +15,7 @@ import { isAlive } from '../../src/runtime/proc-stat.js';
 import { busyboxRoot, type BusyboxRoot } from '../helpers/busybox.js';
 import { containerRecords } from '../helpers/container-bed.js';
 import { tsdock } from '../helpers/host.js';
+import { eventually } from '../helpers/eventually.js';
 
 const exec = promisify(execFile);
 let box: BusyboxRoot;
@@ -58,18 +59,6 @@ async function httpd(port: number, env: NodeJS.ProcessEnv = {}): Promise<string>
     env,
   );
   return name;
-}
-
-/** Retries while the server in the container comes up. */
-async function eventually<T>(fn: () => Promise<T>, tries = 50): Promise<T> {
-  for (let i = 1; ; i++) {
-    try {
-      return await fn();
-    } catch (err) {
-      if (i >= tries) throw err;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
 }
 
 /** A connected socket's two ends as getsockname(2) and getpeername(2) report them. */

@@ -17,6 +17,7 @@ import { networkHostOf, type NetworkHost } from '../../src/network/store.js';
 import { containerRecords } from '../helpers/container-bed.js';
 import { busyboxRoot, type BusyboxRoot } from '../helpers/busybox.js';
 import { repoRoot, tsdock } from '../helpers/host.js';
+import { eventually } from '../helpers/eventually.js';
 
 const exec = promisify(execFile);
 let box: BusyboxRoot;
@@ -85,18 +86,6 @@ function pins(): string[] {
 async function wget(url: string, timeout = 2): Promise<string> {
   const { stdout } = await exec('/bin/busybox', ['wget', '-q', '-O-', url], { timeout: timeout * 1000 });
   return stdout;
-}
-
-/** Retries while the server in the container comes up. */
-async function eventually<T>(fn: () => Promise<T>, tries = 50): Promise<T> {
-  for (let i = 1; ; i++) {
-    try {
-      return await fn();
-    } catch (err) {
-      if (i >= tries) throw err;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
 }
 
 async function freePort(): Promise<number> {
