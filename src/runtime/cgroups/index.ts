@@ -188,12 +188,17 @@ function defaultParentDirs(layout: Layout): string[] {
   return placements.flatMap((p) => [...p.parents].reverse());
 }
 
+/** Where tsdock's default parent cgroup is, or would be, in every hierarchy (innermost first). */
+export function defaultParentPaths(hierarchy: CgroupHierarchy = detectHierarchy()): string[] {
+  return defaultParentDirs(layoutOf(hierarchy, DEFAULT_PARENT, 'unused'));
+}
+
 /**
  * Removes tsdock's default parent cgroup in every hierarchy where nothing lives in it any more
  * (`container prune`); one that a container uses, or that another is being made in, stays.
  */
 export function removeUnusedDefaultParent(hierarchy: CgroupHierarchy = detectHierarchy()): void {
-  for (const dir of defaultParentDirs(layoutOf(hierarchy, DEFAULT_PARENT, 'unused'))) removeIfUnused(dir);
+  for (const dir of defaultParentPaths(hierarchy)) removeIfUnused(dir);
 }
 
 async function resolve(opts: CgroupOptions): Promise<{ hierarchy: CgroupHierarchy; parent: string; layout: Layout }> {
