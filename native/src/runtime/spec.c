@@ -9,21 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
-
-/* MS_* (linux/mount.h), as runtime/mount-flags.ts has them. */
-enum {
-  MS_RDONLY_ = 1,
-  MS_NOSUID_ = 2,
-  MS_NODEV_ = 4,
-  MS_NOEXEC_ = 8,
-  MS_BIND_ = 4096,
-  MS_REC_ = 16384,
-  MS_UNBINDABLE_ = 1 << 17,
-  MS_PRIVATE_ = 1 << 18,
-  MS_SLAVE_ = 1 << 19,
-  MS_SHARED_ = 1 << 20,
-};
 
 /* A walk over the untrusted document: any surprise clears ok, and the call goes to Node. */
 struct rd {
@@ -414,37 +401,23 @@ static char *id_map(struct rd *r, int lx, const char *key) {
 static const struct {
   const char *name;
   uint64_t set, clear;
-} mount_flags[] = {{"ro", MS_RDONLY_, 0},
-                   {"rw", 0, MS_RDONLY_},
-                   {"nosuid", MS_NOSUID_, 0},
-                   {"suid", 0, MS_NOSUID_},
-                   {"nodev", MS_NODEV_, 0},
-                   {"dev", 0, MS_NODEV_},
-                   {"noexec", MS_NOEXEC_, 0},
-                   {"exec", 0, MS_NOEXEC_},
-                   {"sync", 16, 0},
-                   {"async", 0, 16},
-                   {"dirsync", 128, 0},
-                   {"mand", 64, 0},
-                   {"nomand", 0, 64},
-                   {"noatime", 1024, 0},
-                   {"atime", 0, 1024},
-                   {"nodiratime", 2048, 0},
-                   {"diratime", 0, 2048},
-                   {"relatime", 1 << 21, 0},
-                   {"norelatime", 0, 1 << 21},
-                   {"strictatime", 1 << 24, 0},
-                   {"nostrictatime", 0, 1 << 24},
-                   {"bind", MS_BIND_, 0},
-                   {"rbind", MS_BIND_ | MS_REC_, 0}};
+} mount_flags[] = {
+    {"ro", MS_RDONLY, 0},       {"rw", 0, MS_RDONLY},          {"nosuid", MS_NOSUID, 0},
+    {"suid", 0, MS_NOSUID},     {"nodev", MS_NODEV, 0},        {"dev", 0, MS_NODEV},
+    {"noexec", MS_NOEXEC, 0},   {"exec", 0, MS_NOEXEC},        {"sync", 16, 0},
+    {"async", 0, 16},           {"dirsync", 128, 0},           {"mand", 64, 0},
+    {"nomand", 0, 64},          {"noatime", 1024, 0},          {"atime", 0, 1024},
+    {"nodiratime", 2048, 0},    {"diratime", 0, 2048},         {"relatime", 1 << 21, 0},
+    {"norelatime", 0, 1 << 21}, {"strictatime", 1 << 24, 0},   {"nostrictatime", 0, 1 << 24},
+    {"bind", MS_BIND, 0},       {"rbind", MS_BIND | MS_REC, 0}};
 
 static const struct {
   const char *name;
   uint64_t flags;
-} propagations[] = {{"private", MS_PRIVATE_},       {"rprivate", MS_PRIVATE_ | MS_REC_},
-                    {"slave", MS_SLAVE_},           {"rslave", MS_SLAVE_ | MS_REC_},
-                    {"shared", MS_SHARED_},         {"rshared", MS_SHARED_ | MS_REC_},
-                    {"unbindable", MS_UNBINDABLE_}, {"runbindable", MS_UNBINDABLE_ | MS_REC_}};
+} propagations[] = {{"private", MS_PRIVATE},       {"rprivate", MS_PRIVATE | MS_REC},
+                    {"slave", MS_SLAVE},           {"rslave", MS_SLAVE | MS_REC},
+                    {"shared", MS_SHARED},         {"rshared", MS_SHARED | MS_REC},
+                    {"unbindable", MS_UNBINDABLE}, {"runbindable", MS_UNBINDABLE | MS_REC}};
 
 static bool propagation_of(const char *name, uint64_t *flags) {
   for (size_t n = 0; n < sizeof(propagations) / sizeof(propagations[0]); n++)
@@ -508,7 +481,7 @@ static struct tsd_fs_op mount_op(struct rd *r, const char *source, char *target,
 }
 
 #define CGROUP_ROOT "/sys/fs/cgroup"
-#define RO_FLAGS (MS_RDONLY_ | MS_NOSUID_ | MS_NODEV_ | MS_NOEXEC_)
+#define RO_FLAGS (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)
 
 static bool pure_v2(const struct cgroup_mounts *m) {
   for (int i = 0; i < m->count; i++)
@@ -531,7 +504,7 @@ static void cgroup_fs_ops(struct rd *r, const struct cgroup_mounts *m, const cha
   if (!tmpfs_layout(m)) return;
   op_push(r, ops,
           mount_op(r, "tmpfs", join(r, rootfs, CGROUP_ROOT), "tmpfs",
-                   MS_NOSUID_ | MS_NODEV_ | MS_NOEXEC_, "mode=755", 0));
+                   MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=755", 0));
   for (int i = 0; i < m->count; i++) {
     const struct cgroup_mount *c = &m->m[i];
     if (!starts_with(c->mount_point, CGROUP_ROOT "/")) continue;
@@ -575,7 +548,7 @@ static void mount_of(struct rd *r, int m, const char *rootfs, const struct spec_
     uint32_t no_symlinks =
         is_under(dest, "/proc") || is_under(dest, "/sys") ? TSD_OPF_NO_SYMLINKS : 0;
     char *target = join(r, rootfs, dest);
-    if ((flags & MS_BIND_) != 0 || strcmp(fstype, "bind") == 0) {
+    if ((flags & MS_BIND) != 0 || strcmp(fstype, "bind") == 0) {
       char src[PATH_MAX];
       struct stat st;
       bool found = false;
@@ -588,9 +561,9 @@ static void mount_of(struct rd *r, int m, const char *rootfs, const struct spec_
         /* A missing source is made a directory target; the mount then fails naming it. */
         bool file = found && !S_ISDIR(st.st_mode);
         uint32_t op_flags = no_symlinks | (file ? TSD_OPF_MKFILE_TARGET : TSD_OPF_MKDIR_TARGET) |
-                            ((flags & MS_RDONLY_) != 0 ? TSD_OPF_READONLY : 0);
+                            ((flags & MS_RDONLY) != 0 ? TSD_OPF_READONLY : 0);
         op_push(r, &p->rootfs_ops,
-                mount_op(r, src, target, "", MS_BIND_ | (flags & MS_REC_) | prop, "", op_flags));
+                mount_op(r, src, target, "", MS_BIND | (flags & MS_REC) | prop, "", op_flags));
         target = NULL;
       }
     } else {
@@ -617,7 +590,7 @@ static void device_op(struct rd *r, const char *type, const char *path, long lon
   char *target = join(r, rootfs, path);
   if (userns)
     return op_push(r, &p->rootfs_ops,
-                   mount_op(r, path, target, "", MS_BIND_, "", TSD_OPF_MKFILE_TARGET));
+                   mount_op(r, path, target, "", MS_BIND, "", TSD_OPF_MKFILE_TARGET));
   if (strcmp(type, "p") != 0 && (major < 0 || minor < 0)) {
     free(target);
     return (void)no(r);
@@ -937,17 +910,17 @@ int spec_plan(struct oci_spec *s, const char *text, size_t len, const struct spe
   /* runc's order: "/" slave (or private), the rootfs bound onto itself, the spec's mounts. */
   char *given = opt_str(r, lx, "rootfsPropagation");
   uint64_t flags = 0, rootfs_prop = 0;
-  p->propagation = MS_REC_ | MS_SLAVE_;
+  p->propagation = MS_REC | MS_SLAVE;
   if (given != NULL && given[0] != '\0') {
     if (!propagation_of(given, &flags)) no(r);
-    p->propagation = MS_REC_ | ((flags & MS_PRIVATE_) != 0 ? MS_PRIVATE_ : MS_SLAVE_);
-    rootfs_prop = (flags & (MS_SHARED_ | MS_UNBINDABLE_)) != 0 ? flags : 0;
+    p->propagation = MS_REC | ((flags & MS_PRIVATE) != 0 ? MS_PRIVATE : MS_SLAVE);
+    rootfs_prop = (flags & (MS_SHARED | MS_UNBINDABLE)) != 0 ? flags : 0;
   }
   free(given);
   if (r->ok)
-    op_push(r, &p->rootfs_ops,
-            mount_op(r, info->rootfs, dup(r, info->rootfs), "", MS_BIND_ | MS_REC_ | rootfs_prop,
-                     "", 0));
+    op_push(
+        r, &p->rootfs_ops,
+        mount_op(r, info->rootfs, dup(r, info->rootfs), "", MS_BIND | MS_REC | rootfs_prop, "", 0));
   EACH(r, mounts, e) mount_of(r, object(r, e), info->rootfs, host, p);
   if (r->ok) dev_ops(r, lx, mounts, info->rootfs, userns, p);
   if (r->ok) container_ops(r, lx, mounts, host, p);
