@@ -14,7 +14,8 @@ import {
   type ServerResponse,
 } from 'node:http';
 import { createServer as createHttpsServer, request as httpsRequest } from 'node:https';
-import { createServer, type AddressInfo } from 'node:net';
+import { type AddressInfo } from 'node:net';
+import { freePort } from './ports.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -30,19 +31,6 @@ export async function sh(cmd: string, args: string[], env: NodeJS.ProcessEnv = {
     const e = err as { stderr?: string; message: string };
     throw new Error(`${cmd} ${args.join(' ')}: ${e.stderr ?? e.message}`);
   }
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => {
-        resolve(port);
-      });
-    });
-    server.on('error', reject);
-  });
 }
 
 export interface Tls {

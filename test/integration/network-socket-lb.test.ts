@@ -16,6 +16,7 @@ import { busyboxRoot, type BusyboxRoot } from '../helpers/busybox.js';
 import { containerRecords } from '../helpers/container-bed.js';
 import { tsdock } from '../helpers/host.js';
 import { eventually } from '../helpers/eventually.js';
+import { freePort } from '../helpers/ports.js';
 
 const exec = promisify(execFile);
 let box: BusyboxRoot;
@@ -26,14 +27,6 @@ async function ok(args: string[], env: NodeJS.ProcessEnv = {}): Promise<string> 
   const r = await tsdock(['--root', box.root, ...args], { env });
   if (r.code !== 0) throw new Error(`tsdock ${args.join(' ')} failed (${String(r.code)}): ${r.stderr}`);
   return r.stdout.trim();
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as { port: number };
-  await new Promise((r) => server.close(r));
-  return port;
 }
 
 async function httpd(port: number, env: NodeJS.ProcessEnv = {}): Promise<string> {

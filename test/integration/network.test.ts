@@ -18,6 +18,7 @@ import { containerRecords } from '../helpers/container-bed.js';
 import { busyboxRoot, type BusyboxRoot } from '../helpers/busybox.js';
 import { repoRoot, tsdock } from '../helpers/host.js';
 import { eventually } from '../helpers/eventually.js';
+import { freePort } from '../helpers/ports.js';
 
 const exec = promisify(execFile);
 let box: BusyboxRoot;
@@ -86,14 +87,6 @@ function pins(): string[] {
 async function wget(url: string, timeout = 2): Promise<string> {
   const { stdout } = await exec('/bin/busybox', ['wget', '-q', '-O-', url], { timeout: timeout * 1000 });
   return stdout;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as { port: number };
-  await new Promise((r) => server.close(r));
-  return port;
 }
 
 async function httpd(name: string, args: string[]): Promise<string> {

@@ -7,7 +7,6 @@
  */
 import { execFile } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
@@ -20,6 +19,7 @@ import { networkHostOf } from '../../src/network/store.js';
 import { containerRecords } from '../helpers/container-bed.js';
 import { busyboxRoot, type BusyboxRoot } from '../helpers/busybox.js';
 import { removeCgroupParent, tsdock, uniqueCgroupParent } from '../helpers/host.js';
+import { freePort } from '../helpers/ports.js';
 
 const exec = promisify(execFile);
 let box: BusyboxRoot;
@@ -66,14 +66,6 @@ async function inspectPod(ref: string): Promise<PodSummary> {
   const [pod] = JSON.parse(await ok(['pod', 'inspect', ref])) as PodSummary[];
   if (pod === undefined) throw new Error(`no pod ${ref}`);
   return pod;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as { port: number };
-  await new Promise((r) => server.close(r));
-  return port;
 }
 
 /** A throw-away member of `pod` running `script`. */
