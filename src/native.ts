@@ -18,7 +18,10 @@ export interface NativeAddon {
   lgetxattr(path: string, name: string): Buffer | undefined;
   /** llistxattr(2): the attribute names of a path, not following symlinks. */
   llistxattr(path: string): string[];
-  /** flock(2) on an open fd, run on the libuv thread pool so a wait never blocks the loop. */
+  /**
+   * flock(2) on an open fd. A free lock is taken at once; waiting for a held one happens on the
+   * libuv thread pool, so it never blocks the loop.
+   */
   flock(fd: number, operation: 'exclusive' | 'shared' | 'unlock'): Promise<void>;
   /** mount(2): for the host-side mounts tests and volumes need. */
   mount(source: string, target: string, fstype: string, flags: bigint, data: string): void;

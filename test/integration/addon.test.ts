@@ -107,6 +107,38 @@ describe('native addon', () => {
     await expect(addon.flock(holder, 'shared')).rejects.toMatchObject({ code: 'EBADF', syscall: 'flock' });
   });
 
+  it('flock takes a free lock at once, even while every thread-pool thread waits for another', async () => {
+    const busy = join(dir, 'busy');
+    const free = join(dir, 'free');
+    writeFileSync(busy, '');
+    writeFileSync(free, '');
+    const holder = openSync(busy, 'r');
+    const waiters = Array.from({ length: 16 }, () => openSync(busy, 'r'));
+    const taker = openSync(free, 'r');
+    let waited = 0;
+    // Closing the holder's fd drops its lock without the (then full) thread pool.
+    let held = true;
+    const unlock = (): void => {
+      if (held) closeSync(holder);
+      held = false;
+    };
+    try {
+      await addon.flock(holder, 'exclusive');
+      const waiting = waiters.map((fd) => addon.flock(fd, 'shared').then(() => waited++));
+      // Only so that a flock bound for the pool would still end, and fail below.
+      const release = setTimeout(unlock, 500);
+      await addon.flock(taker, 'exclusive');
+      expect(waited).toBe(0);
+      clearTimeout(release);
+      unlock();
+      await Promise.all(waiting);
+      expect(waited).toBe(waiters.length);
+    } finally {
+      unlock();
+      for (const fd of [taker, ...waiters]) closeSync(fd);
+    }
+  });
+
   it('mounts and unmounts in the host namespace', () => {
     const target = join(dir, 'mnt');
     mkdirSync(target);
