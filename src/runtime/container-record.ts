@@ -1,7 +1,8 @@
 /**
  * A container's persisted record, `containers/<id>/config.json`: what it was created from and
- * the last state tsdock recorded. Written to a temp file, fsynced and renamed, so a reader (or a
- * tsdock killed mid-write) sees the old record or the new one, never half of one.
+ * the last state tsdock recorded. Written to a temp file, fsynced (unless it is a `--rm` one) and
+ * renamed, so a reader (or a tsdock killed mid-write) sees the old record or the new one, never
+ * half of one.
  */
 import { unlinkSync } from 'node:fs';
 import { join } from 'node:path';
@@ -108,12 +109,16 @@ export const RUN_FILE = 'run.json';
 export const STOP_REQUEST_FILE = 'stop-request';
 
 export function writeRecord(dir: string, record: ContainerRecord): void {
-  writeFileAtomic(join(dir, RECORD_FILE), JSON.stringify(record, null, 2) + '\n');
+  // A `--rm` container's record is not fsynced: after a machine crash it would only be removed.
+  writeFileAtomic(join(dir, RECORD_FILE), JSON.stringify(record, null, 2) + '\n', { durable: !record.autoRemove });
 }
 
-/** The record in `dir`, or undefined when there is none (a container being created or removed). */
+/**
+ * The record in `dir`, or undefined when there is none: a container being created or removed,
+ * or a `--rm` one whose unsynced record a machine crash emptied.
+ */
 export function readRecord(dir: string): ContainerRecord | undefined {
-  return readJsonFile<ContainerRecord>(join(dir, RECORD_FILE));
+  return readJsonFile<ContainerRecord>(join(dir, RECORD_FILE), { emptyIsNone: true });
 }
 
 /** The monitor's exit record in `dir`, when the last run has ended and the monitor wrote it. */

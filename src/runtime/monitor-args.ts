@@ -1,6 +1,6 @@
 /**
  * The lifecycle flags a container's monitor starts with (native/src/monitor/main.c): where its
- * events go and how they name the container, its restart policy, its health check, and, for a
+ * events go and how they name the container, its restart policy, its health check, whether it is removed once over, and, for a
  * detached `--rm` container, the exit command that removes it once it is over — no Node process
  * waits for that.
  */
@@ -25,6 +25,8 @@ export function monitorLifecycleArgs(containersRoot: string, record: ContainerRe
     };
     args.push(...healthMonitorArgs(record.healthcheck, planFile, stop));
   }
+  // Its exit file needs no fsync: nothing of a `--rm` container outlives a machine crash.
+  if (record.autoRemove) args.push('--auto-remove');
   if (detached && record.autoRemove) {
     const rm = [process.execPath, cliPath(), '--root', dirname(containersRoot), 'rm', record.id];
     for (const arg of rm) args.push('--exit-command', arg);

@@ -5,13 +5,16 @@
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { TsdockError } from '../errors.js';
 
-/** Writes `data` to `path` through a temp file in the same directory: all or nothing. */
-export function writeFileAtomic(path: string, data: string): void {
+/**
+ * Writes `data` to `path` through a temp file in the same directory: all or nothing. `durable`
+ * (the default) fsyncs it first, so that the new content also survives a machine crash.
+ */
+export function writeFileAtomic(path: string, data: string, { durable = true } = {}): void {
   const tmp = `${path}.${process.pid}.tmp`;
   const fd = openSync(tmp, 'w', 0o600);
   try {
     writeSync(fd, data);
-    fsyncSync(fd);
+    if (durable) fsyncSync(fd);
   } catch (err) {
     closeSync(fd);
     unlinkSync(tmp);

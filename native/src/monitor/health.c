@@ -87,7 +87,7 @@ static void save(const struct tsd_health *h) {
   }
   json_printf(&j, "]}\n");
   /* A state that cannot be saved is seen as the last one saved; the check goes on. */
-  json_write_file(&j, h->file);
+  json_write_file(&j, h->file, true);
   free(j.buf);
 }
 

@@ -63,7 +63,7 @@ int json_write_fd(const struct json *j, int fd) {
   return write_all(fd, j->buf, j->len);
 }
 
-int json_write_file(const struct json *j, const char *path) {
+int json_write_file(const struct json *j, const char *path, bool durable) {
   char tmp[PATH_MAX];
   if (snprintf(tmp, sizeof(tmp), "%s.%d.tmp", path, (int)getpid()) >= (int)sizeof(tmp)) {
     errno = ENAMETOOLONG;
@@ -71,7 +71,7 @@ int json_write_file(const struct json *j, const char *path) {
   }
   int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return -1;
-  if (write_all(fd, j->buf, j->len) < 0 || fsync(fd) < 0) {
+  if (write_all(fd, j->buf, j->len) < 0 || (durable && fsync(fd) < 0)) {
     close(fd);
     unlink(tmp);
     return -1;

@@ -2,6 +2,7 @@
 #ifndef TSDOCK_JSON_H
 #define TSDOCK_JSON_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <time.h>
 
@@ -20,7 +21,10 @@ void json_string_n(struct json *j, const char *s, size_t len);
 void json_time(struct json *j, const struct timespec *ts, int digits);
 /* The whole document to fd (a pipe: retried on short writes). */
 int json_write_fd(const struct json *j, int fd);
-/* Temp file beside path, fsync, rename: readers see the old document or the new one. */
-int json_write_file(const struct json *j, const char *path);
+/*
+ * Temp file beside path, rename: readers see the old document or the new one. `durable` fsyncs
+ * it first, so that it also survives a machine crash.
+ */
+int json_write_file(const struct json *j, const char *path, bool durable);
 
 #endif

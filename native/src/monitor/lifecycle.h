@@ -46,6 +46,7 @@ struct tsd_lifecycle {
   unsigned max_retries;                               /* on-failure:N; 0: unlimited */
   const char *exit_command[TSD_EXIT_COMMAND_MAX + 1]; /* argv run once it is over; NULL-ended */
   unsigned n_exit_command;
+  bool auto_remove; /* --auto-remove: removed once it is over, so its exit file needs no fsync */
   struct tsd_health_config health;
 };
 

@@ -1,6 +1,6 @@
 /*
  * tsdock-monitor [--log FILE [--log-max-size BYTES] [--log-max-file N]] [--attach SOCKET]
- * [--attach-fd FD] [--open-stdin] [--stdin-once] [--leave] [--console-socket PATH]
+ * [--attach-fd FD] [--open-stdin] [--stdin-once] [--leave] [--auto-remove] [--console-socket PATH]
  * [--status-fd FD] [--events FILE --event-actor FIELDS] [--restart POLICY]
  * [--exit-command ARG]... [--health-plan FILE --health-interval MS --health-timeout MS
  * --health-retries N --health-start-period MS --health-start-interval MS [--health-on-failure
@@ -11,7 +11,8 @@
  * --events appends start, die and oom events to FILE (events.c), naming the container with
  * FIELDS (`"id":…,"name":…,"image":…`). --restart is Docker's no, on-failure[:N], always or
  * unless-stopped. --exit-command, repeated, is an argv started once the container is over for
- * good (exit.c).
+ * good (exit.c). --auto-remove says the container is removed once it is over (`--rm`): its exit
+ * file is written without fsync, as nothing of it is meant to outlive a machine crash.
  *
  * --health-plan is the exec plan of a health check, run every interval in the container's
  * namespaces (health.c), its state kept in health.json beside the exit file. ACTION (none, kill,
@@ -259,7 +260,7 @@ static int finish(const struct tsd_plan *p, const struct tsd_lifecycle *lc, stru
   /* Before the exit file, which ends `stop`: its stop event comes after the die. */
   if (!die_emitted) emit_die(lc, x);
   if (p->exit_file != NULL && write_exit_file(p->exit_file, x->exit_code, x->signal, x->oom_killed,
-                                              x->reason, restarts) < 0)
+                                              x->reason, restarts, !lc->auto_remove) < 0)
     rc = 1;
   status_exited(x->exit_code, x->signal, x->oom_killed);
   /* Attached clients learn the exit once it is recorded. */
@@ -490,6 +491,10 @@ static int parse_args(int argc, char **argv, struct args *a) {
       a->stdin_once = true;
       continue;
     }
+    if (strcmp(argv[i], "--auto-remove") == 0) {
+      a->lc.auto_remove = true;
+      continue;
+    }
     char *end;
     unsigned long long v = strtoull(argv[i + 1], &end, 10);
     bool number = argv[i + 1][0] != '\0' && *end == '\0';
@@ -532,7 +537,7 @@ int main(int argc, char **argv) {
   if (parse_args(argc, argv, &a) < 0) {
     fprintf(stderr, "tsdock-monitor: usage: tsdock-monitor [--log FILE [--log-max-size BYTES] "
                     "[--log-max-file N]] [--attach SOCKET] [--attach-fd FD] [--open-stdin] "
-                    "[--stdin-once] [--leave] "
+                    "[--stdin-once] [--leave] [--auto-remove] "
                     "[--console-socket PATH] [--status-fd FD] [--events FILE --event-actor "
                     "FIELDS] [--restart POLICY] [--exit-command ARG]... [--health-plan FILE "
                     "--health-interval MS --health-timeout MS --health-retries N "

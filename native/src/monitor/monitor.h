@@ -17,9 +17,12 @@ void status_error(const struct tsd_child_error *e);
  * ran them. -1 when it closed the fd instead (a hook failed). */
 int status_runtime_hooks(pid_t pid);
 void status_exited(int exit_code, int signal, bool oom_killed);
-/* restarts: how often the restart policy restarted it; reason: see lifecycle.h. */
+/*
+ * restarts: how often the restart policy restarted it; reason: see lifecycle.h. durable: fsync
+ * it (not for a container removed once it is over: nothing of it outlives a machine crash).
+ */
 int write_exit_file(const char *path, int exit_code, int signal, bool oom_killed,
-                    const char *reason, unsigned restarts);
+                    const char *reason, unsigned restarts, bool durable);
 
 /*
  * spawn.c: joins namespaces, clones the child, places it and lets it run. Returns the child's

@@ -70,7 +70,7 @@ void status_exited(int exit_code, int signal, bool oom_killed) {
 }
 
 int write_exit_file(const char *path, int exit_code, int signal, bool oom_killed,
-                    const char *reason, unsigned restarts) {
+                    const char *reason, unsigned restarts, bool durable) {
   char buf[STATUS_JSON_MAX];
   struct json j = {.buf = buf, .cap = sizeof(buf), .len = 0};
   struct timespec now;
@@ -82,5 +82,5 @@ int write_exit_file(const char *path, int exit_code, int signal, bool oom_killed
   /* Like JavaScript's Date.prototype.toISOString. */
   json_time(&j, &now, 3);
   json_printf(&j, "}\n");
-  return json_write_file(&j, path);
+  return json_write_file(&j, path, durable);
 }
