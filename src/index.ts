@@ -779,8 +779,9 @@ export class Runtime {
   }
 
   /**
-   * Removes every container that is not running (`docker container prune`), and tsdock's default
-   * parent cgroup once no container uses it; returns their ids.
+   * Removes every container that is not running (`docker container prune`), tsdock's default
+   * parent cgroup once no container uses it, and what interrupted removals left behind; returns
+   * the containers' ids.
    *
    * @example const removed = await runtime.prune();
    */
@@ -793,8 +794,12 @@ export class Runtime {
       removed.push(c.record.id);
     }
     await this.dropUnusedMappings();
-    const { removeUnusedDefaultParent } = await import('./runtime/cgroups/index.js');
+    const [{ removeUnusedDefaultParent }, { sweepContainerTrash }] = await Promise.all([
+      import('./runtime/cgroups/index.js'),
+      import('./runtime/container-dir.js'),
+    ]);
     removeUnusedDefaultParent();
+    sweepContainerTrash(this.containersRoot());
     return removed;
   }
 
@@ -1184,7 +1189,7 @@ export class Runtime {
    * @example const { exitCode } = await runtime.run('busybox', { command: ['true'] });
    */
   async run(image: string, options: RunOptions = {}): Promise<RunResult> {
-    const container = await this.start(image, options);
+    const container = await this.start(image, { ...options, autoRemove: true });
     const exit = await container.waitAndRemove();
     if (options.userns === 'auto') await this.dropUnusedMappings();
     return { id: container.id, ...exit };

@@ -1,10 +1,11 @@
 /**
  * A container's directory in the store: the overlay's upper and work dirs, the empty mount point
  * of its rootfs, the files bind-mounted over /etc/{hostname,hosts,resolv.conf}, its encoded plan
- * and the exit record its monitor writes.
+ * and the exit record its monitor writes. Removed ones pass through `containers.trash/`.
  */
-import { chownSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { chownSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import type { ContainerPaths } from './plan-builder.js';
 
 export interface ContainerDir extends ContainerPaths {
@@ -54,6 +55,32 @@ export function createContainerDir(paths: ContainerDir, etc: EtcFiles, rootOwner
   }
 }
 
+/** Where removed container directories wait, beside the containers directory, to be deleted. */
+function trashOf(containersRoot: string): string {
+  return `${containersRoot}.trash`;
+}
+
+/**
+ * Takes the directory out of the store at once, with one rename: nothing lists or finds the
+ * container any more. Its contents are deleted in the background: freeing an overlay upper dir
+ * and a dozen files is milliseconds of file-system journal work that nobody needs to wait for.
+ * Node keeps the process alive until that is done; what a killed process leaves behind,
+ * {@link sweepContainerTrash} deletes.
+ */
 export function removeContainerDir(paths: ContainerDir): void {
-  rmSync(paths.dir, { recursive: true, force: true });
+  const trash = trashOf(dirname(paths.dir));
+  const trashed = join(trash, basename(paths.dir));
+  try {
+    mkdirSync(trash, { recursive: true, mode: 0o700 });
+    renameSync(paths.dir, trashed);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return; // removed already
+    throw err;
+  }
+  rm(trashed, { recursive: true, force: true }).catch(() => undefined);
+}
+
+/** Deletes what background removals of this root left behind (`container prune`). */
+export function sweepContainerTrash(containersRoot: string): void {
+  rmSync(trashOf(containersRoot), { recursive: true, force: true });
 }

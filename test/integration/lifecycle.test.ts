@@ -4,7 +4,7 @@
  * reasons, stop/start/restart/pause, and a run/rm loop after which the host is as it was.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
@@ -196,6 +196,27 @@ describe('exit codes and reasons', () => {
     expect((await cli(['container', 'prune'], { input: 'y\n' })).stdout).toMatch(/Total reclaimed containers: [1-9]/);
     expect(records().map((r) => r.name)).not.toContain(trapping);
     expect((await cli(['container', 'prune', '-f'])).stdout).toBe('Total reclaimed containers: 0\n');
+  });
+
+  it('prune deletes what an interrupted removal left in the trash; an empty record is no container', async () => {
+    // A removal renames the directory into containers.trash/ and deletes it in the background:
+    // a process killed meanwhile leaves it there.
+    const left = join(bed.root, 'containers.trash', 'f'.repeat(64));
+    mkdirSync(join(left, 'upper', 'etc'), { recursive: true });
+    writeFileSync(join(left, 'upper', 'etc', 'hosts'), 'x');
+    // A --rm container's record is not fsynced: a machine crash can leave it empty.
+    const emptied = join(bed.root, 'containers', 'e'.repeat(64));
+    mkdirSync(emptied, { recursive: true });
+    writeFileSync(join(emptied, 'config.json'), '');
+    try {
+      const ps = await cli(['ps', '-a', '-q']);
+      expect(ps.code).toBe(0);
+      expect(ps.stdout).not.toContain('e'.repeat(12));
+      expect((await cli(['container', 'prune', '-f'])).code).toBe(0);
+      expect(existsSync(join(bed.root, 'containers.trash'))).toBe(false);
+    } finally {
+      rmSync(emptied, { recursive: true, force: true });
+    }
   });
 
   it('--stop-signal and --stop-timeout: what a stop sends, and how long it waits when it names no -t', async () => {
@@ -500,6 +521,12 @@ describe('no leftovers', () => {
     return existsSync(dir) ? readdirSync(dir).sort() : [];
   }
 
+  /** Removed containers' directories whose files are still being deleted in the background. */
+  function trashed(): string[] {
+    const dir = join(bed.root, 'containers.trash');
+    return existsSync(dir) ? readdirSync(dir) : [];
+  }
+
   it('is back at baseline after 200 run --rm cycles (library) and run -d / rm -f, run -d --rm (CLI)', async () => {
     const runtime = await Runtime.open({ root: bed.root });
     const mounts = await hostMounts();
@@ -523,6 +550,7 @@ describe('no leftovers', () => {
     // The detached --rm ones are removed by their monitors' exit commands.
     await until('the --rm containers to go', () => containerDirs().length === before.length);
     await until('every process of the root to end', () => processesOfRoot().length === 0);
+    await until("the removed containers' files to be deleted", () => trashed().length === 0);
     expect(containerDirs()).toEqual(before);
     expect(await hostMounts()).toEqual(mounts);
     expect(await cgroupsUnder(parent)).toEqual(cgroups);
