@@ -60,50 +60,85 @@ export const CLONE_FLAG: Record<NamespaceType, number> = {
   cgroup: 0x02000000,
 };
 
-class RecordWriter {
-  private readonly chunks: Buffer[] = [Buffer.from(MAGIC, 'latin1')];
+/**
+ * The plan's bytes, written into one growing buffer: a plan is a few hundred small fields, and a
+ * Buffer for each of them (then concatenated) cost more than the rest of a container's create.
+ */
+class PlanWriter {
+  private buf = Buffer.allocUnsafe(16 * 1024);
+  private len = 0;
 
-  record(tag: number, payload: Buffer): void {
-    const head = Buffer.alloc(8);
-    head.writeUInt32LE(tag, 0);
-    head.writeUInt32LE(payload.length, 4);
-    this.chunks.push(head, payload);
+  constructor() {
+    this.bytes(Buffer.from(MAGIC, 'latin1'));
   }
 
-  string(tag: number, value: string): void {
-    this.record(tag, encodeString(value));
+  private reserve(n: number): void {
+    if (this.len + n <= this.buf.length) return;
+    const grown = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.len + n));
+    this.buf.copy(grown, 0, 0, this.len);
+    this.buf = grown;
   }
 
-  u32(tag: number, value: number): void {
-    this.record(tag, u32(value));
+  /** A record: its tag, its payload's length, and the payload `write` appends. */
+  record(tag: number, write: () => void): void {
+    this.u32(tag);
+    const lengthAt = this.len;
+    this.u32(0);
+    write();
+    this.buf.writeUInt32LE(this.len - lengthAt - 4, lengthAt);
+  }
+
+  u32(value: number): void {
+    this.reserve(4);
+    this.len = this.buf.writeUInt32LE(value >>> 0, this.len);
+  }
+
+  i32(value: number): void {
+    this.reserve(4);
+    this.len = this.buf.writeInt32LE(value, this.len);
+  }
+
+  u64(value: bigint): void {
+    this.reserve(8);
+    this.len = this.buf.writeBigUInt64LE(BigInt.asUintN(64, value), this.len);
+  }
+
+  bytes(value: Uint8Array): void {
+    this.reserve(value.length);
+    this.buf.set(value, this.len);
+    this.len += value.length;
+  }
+
+  /** UTF-8, without a terminator: the record's or the prefix's length delimits it. */
+  string(value: string): void {
+    if (value.includes('\0')) throw new RangeError(`spawn plan string contains a NUL byte: ${JSON.stringify(value)}`);
+    const size = Buffer.byteLength(value, 'utf8');
+    this.reserve(size);
+    this.len += this.buf.write(value, this.len, 'utf8');
+  }
+
+  lengthPrefixed(value: string): void {
+    const lengthAt = this.len;
+    this.u32(0);
+    this.string(value);
+    this.buf.writeUInt32LE(this.len - lengthAt - 4, lengthAt);
+  }
+
+  stringRecord(tag: number, value: string): void {
+    this.record(tag, () => {
+      this.string(value);
+    });
+  }
+
+  u32Record(tag: number, value: number): void {
+    this.record(tag, () => {
+      this.u32(value);
+    });
   }
 
   finish(): Buffer {
-    return Buffer.concat(this.chunks);
+    return Buffer.from(this.buf.subarray(0, this.len));
   }
-}
-
-function encodeString(value: string): Buffer {
-  const bytes = Buffer.from(value, 'utf8');
-  if (bytes.includes(0)) throw new RangeError(`spawn plan string contains a NUL byte: ${JSON.stringify(value)}`);
-  return bytes;
-}
-
-function u32(value: number): Buffer {
-  const b = Buffer.alloc(4);
-  b.writeUInt32LE(value >>> 0, 0);
-  return b;
-}
-
-function u64(value: bigint): Buffer {
-  const b = Buffer.alloc(8);
-  b.writeBigUInt64LE(BigInt.asUintN(64, value), 0);
-  return b;
-}
-
-function lengthPrefixed(value: string): Buffer {
-  const bytes = encodeString(value);
-  return Buffer.concat([u32(bytes.length), bytes]);
 }
 
 function capMask(caps: number[]): bigint {
@@ -114,7 +149,7 @@ function idMap(mappings: SpawnPlan['uidMappings']): string {
   return mappings.map((m) => `${m.containerID} ${m.hostID} ${m.size}\n`).join('');
 }
 
-function encodeOp(op: FsOp): Buffer {
+function writeOp(w: PlanWriter, op: FsOp): void {
   let flags = 0;
   let mountFlags = 0n;
   let mode = 0;
@@ -150,22 +185,20 @@ function encodeOp(op: FsOp): Buffer {
     case 'chdir':
       break;
   }
-  return Buffer.concat([
-    u32(OpKind[op.kind]),
-    u32(flags),
-    u64(mountFlags),
-    u32(mode),
-    u32(major),
-    u32(minor),
-    lengthPrefixed(source),
-    lengthPrefixed(op.target),
-    lengthPrefixed(fstype),
-    lengthPrefixed(data),
-  ]);
+  w.u32(OpKind[op.kind]);
+  w.u32(flags);
+  w.u64(mountFlags);
+  w.u32(mode);
+  w.u32(major);
+  w.u32(minor);
+  w.lengthPrefixed(source);
+  w.lengthPrefixed(op.target);
+  w.lengthPrefixed(fstype);
+  w.lengthPrefixed(data);
 }
 
 /** `struct sock_filter[]` in the host's (little-endian) layout: u16 code, u8 jt, u8 jf, u32 k. */
-export function encodeFilter(filter: readonly SockFilter[]): Buffer {
+function encodeFilter(filter: readonly SockFilter[]): Buffer {
   const b = Buffer.alloc(filter.length * 8);
   filter.forEach((insn, i) => {
     b.writeUInt16LE(insn.code, i * 8);
@@ -178,62 +211,98 @@ export function encodeFilter(filter: readonly SockFilter[]): Buffer {
 
 /** Serialises a plan for `tsdock-monitor`. Throws RangeError on a string containing NUL. */
 export function encodePlan(plan: SpawnPlan): Buffer {
-  const w = new RecordWriter();
-  for (const arg of plan.args) w.string(Tag.arg, arg);
-  for (const env of plan.env) w.string(Tag.env, env);
-  w.string(Tag.cwd, plan.cwd);
-  if (plan.hostname !== undefined) w.string(Tag.hostname, plan.hostname);
-  if (plan.rootfs !== undefined) w.string(Tag.rootfs, plan.rootfs);
-  w.u32(
+  const w = new PlanWriter();
+  for (const arg of plan.args) w.stringRecord(Tag.arg, arg);
+  for (const env of plan.env) w.stringRecord(Tag.env, env);
+  w.stringRecord(Tag.cwd, plan.cwd);
+  if (plan.hostname !== undefined) w.stringRecord(Tag.hostname, plan.hostname);
+  if (plan.rootfs !== undefined) w.stringRecord(Tag.rootfs, plan.rootfs);
+  w.u32Record(
     Tag.namespaces,
     plan.namespaces.reduce((flags, ns) => flags | CLONE_FLAG[ns], 0),
   );
   for (const join of plan.joinNamespaces) {
-    w.record(Tag.nsJoin, Buffer.concat([u32(CLONE_FLAG[join.type]), encodeString(join.path)]));
+    w.record(Tag.nsJoin, () => {
+      w.u32(CLONE_FLAG[join.type]);
+      w.string(join.path);
+    });
   }
-  w.u32(Tag.uid, plan.user.uid);
-  w.u32(Tag.gid, plan.user.gid);
-  for (const gid of plan.user.additionalGids) w.u32(Tag.additionalGid, gid);
-  if (plan.uidMappings.length > 0) w.string(Tag.uidMap, idMap(plan.uidMappings));
-  if (plan.gidMappings.length > 0) w.string(Tag.gidMap, idMap(plan.gidMappings));
+  w.u32Record(Tag.uid, plan.user.uid);
+  w.u32Record(Tag.gid, plan.user.gid);
+  for (const gid of plan.user.additionalGids) w.u32Record(Tag.additionalGid, gid);
+  if (plan.uidMappings.length > 0) w.stringRecord(Tag.uidMap, idMap(plan.uidMappings));
+  if (plan.gidMappings.length > 0) w.stringRecord(Tag.gidMap, idMap(plan.gidMappings));
   const c = plan.capabilities;
-  w.record(
-    Tag.caps,
-    Buffer.concat([c.bounding, c.effective, c.permitted, c.inheritable, c.ambient].map((s) => u64(capMask(s)))),
-  );
-  w.u32(Tag.noNewPrivs, plan.noNewPrivileges ? 1 : 0);
-  for (const r of plan.rlimits) w.record(Tag.rlimit, Buffer.concat([u32(r.resource), u64(r.soft), u64(r.hard)]));
-  if (plan.oomScoreAdj !== undefined) {
-    const b = Buffer.alloc(4);
-    b.writeInt32LE(plan.oomScoreAdj, 0);
-    w.record(Tag.oomScoreAdj, b);
+  w.record(Tag.caps, () => {
+    for (const set of [c.bounding, c.effective, c.permitted, c.inheritable, c.ambient]) w.u64(capMask(set));
+  });
+  w.u32Record(Tag.noNewPrivs, plan.noNewPrivileges ? 1 : 0);
+  for (const r of plan.rlimits) {
+    w.record(Tag.rlimit, () => {
+      w.u32(r.resource);
+      w.u64(r.soft);
+      w.u64(r.hard);
+    });
   }
-  for (const procs of plan.cgroupProcs) w.string(Tag.cgroupProcs, procs);
-  w.record(Tag.propagation, u64(plan.rootfsPropagation));
+  const { oomScoreAdj } = plan;
+  if (oomScoreAdj !== undefined) {
+    w.record(Tag.oomScoreAdj, () => {
+      w.i32(oomScoreAdj);
+    });
+  }
+  for (const procs of plan.cgroupProcs) w.stringRecord(Tag.cgroupProcs, procs);
+  w.record(Tag.propagation, () => {
+    w.u64(plan.rootfsPropagation);
+  });
   plan.rootfsOps.forEach((op, index) => {
-    w.record(Tag.rootfsOp, encodeOp(op));
+    w.record(Tag.rootfsOp, () => {
+      writeOp(w, op);
+    });
     if (op.kind === 'mount' && op.idmap === true && op.idmapMappings !== undefined) {
       const { uid, gid } = op.idmapMappings;
-      w.record(Tag.mountIdmap, Buffer.concat([u32(index), lengthPrefixed(idMap(uid)), lengthPrefixed(idMap(gid))]));
+      w.record(Tag.mountIdmap, () => {
+        w.u32(index);
+        w.lengthPrefixed(idMap(uid));
+        w.lengthPrefixed(idMap(gid));
+      });
     }
   });
-  for (const op of plan.containerOps) w.record(Tag.containerOp, encodeOp(op));
-  w.u32(Tag.readonlyRootfs, plan.readonlyRootfs ? 1 : 0);
-  w.u32(Tag.loopbackUp, plan.loopbackUp ? 1 : 0);
-  for (const dir of plan.cgroupDirs) w.string(Tag.cgroupDir, dir);
-  if (plan.oom) w.record(Tag.oom, Buffer.concat([u32(OomDriver[plan.oom.driver]), encodeString(plan.oom.path)]));
-  if (plan.exitFile !== undefined) w.string(Tag.exitFile, plan.exitFile);
-  if (plan.seccomp !== undefined) w.record(Tag.seccomp, encodeFilter(plan.seccomp));
-  if (plan.startSocket !== undefined) w.string(Tag.startSocket, plan.startSocket);
-  if (plan.preserveFds !== undefined && plan.preserveFds > 0) w.u32(Tag.preserveFds, plan.preserveFds);
-  if (plan.terminal !== undefined) {
-    w.record(Tag.terminal, Buffer.concat([u32(plan.terminal.rows), u32(plan.terminal.cols)]));
+  for (const op of plan.containerOps) {
+    w.record(Tag.containerOp, () => {
+      writeOp(w, op);
+    });
+  }
+  w.u32Record(Tag.readonlyRootfs, plan.readonlyRootfs ? 1 : 0);
+  w.u32Record(Tag.loopbackUp, plan.loopbackUp ? 1 : 0);
+  for (const dir of plan.cgroupDirs) w.stringRecord(Tag.cgroupDir, dir);
+  const { oom, seccomp, terminal } = plan;
+  if (oom) {
+    w.record(Tag.oom, () => {
+      w.u32(OomDriver[oom.driver]);
+      w.string(oom.path);
+    });
+  }
+  if (plan.exitFile !== undefined) w.stringRecord(Tag.exitFile, plan.exitFile);
+  if (seccomp !== undefined) {
+    w.record(Tag.seccomp, () => {
+      w.bytes(encodeFilter(seccomp));
+    });
+  }
+  if (plan.startSocket !== undefined) w.stringRecord(Tag.startSocket, plan.startSocket);
+  if (plan.preserveFds !== undefined && plan.preserveFds > 0) w.u32Record(Tag.preserveFds, plan.preserveFds);
+  if (terminal !== undefined) {
+    w.record(Tag.terminal, () => {
+      w.u32(terminal.rows);
+      w.u32(terminal.cols);
+    });
   }
   for (const h of plan.hooks ?? []) {
-    const head = [HookKind[h.kind], h.timeout ?? 0, h.args.length, h.env.length].map(u32);
-    w.record(Tag.hook, Buffer.concat([...head, ...[h.path, ...h.args, ...h.env].map(lengthPrefixed)]));
+    w.record(Tag.hook, () => {
+      for (const n of [HookKind[h.kind], h.timeout ?? 0, h.args.length, h.env.length]) w.u32(n);
+      for (const s of [h.path, ...h.args, ...h.env]) w.lengthPrefixed(s);
+    });
   }
-  if (plan.hookState !== undefined) w.string(Tag.hookState, plan.hookState);
-  if (plan.runtimeHooks === true) w.u32(Tag.runtimeHooks, 1);
+  if (plan.hookState !== undefined) w.stringRecord(Tag.hookState, plan.hookState);
+  if (plan.runtimeHooks === true) w.u32Record(Tag.runtimeHooks, 1);
   return w.finish();
 }
