@@ -11,6 +11,7 @@ import { TsdockError } from '../../src/errors.js';
 import type { Controller } from '../../src/runtime/cgroups/detect.js';
 import type { AppliedLimits, CgroupDriver, CgroupStats } from '../../src/runtime/cgroups/driver.js';
 import type { CgroupLimits } from '../../src/runtime/cgroups/limits.js';
+import { writeCgroupValues } from '../../src/runtime/cgroups/cgroupfs.js';
 import { V1Cgroup } from '../../src/runtime/cgroups/v1.js';
 import { V2Cgroup } from '../../src/runtime/cgroups/v2.js';
 
@@ -385,5 +386,23 @@ describe('a driver writes only the controllers it serves', () => {
     expect(driver.canFreeze).toBe(false);
     expect(await driver.stats()).toStrictEqual({ pids: { current: 2, limit: 5 } });
     await expect(driver.freeze()).rejects.toMatchObject({ code: 'HOST_UNSUPPORTED' });
+  });
+});
+
+describe('writeCgroupValues', () => {
+  it('writes each value in order through one open, and names the value the kernel refused', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tsdock-cgvalues-'));
+    try {
+      const file = join(dir, 'devices.allow');
+      await writeFile(file, 'stale');
+      writeCgroupValues(file, ['c 1:3 rwm', 'c 1:5 rwm']);
+      // A regular file keeps both writes, one after the other, and nothing of what it held.
+      expect(await readFile(file, 'utf8')).toBe('c 1:3 rwmc 1:5 rwm');
+      expect(() => {
+        writeCgroupValues('/dev/full', ['a', 'b']);
+      }).toThrow('cannot write "a" to /dev/full: no space left on device');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -22,6 +22,7 @@ import {
   toNumber,
   waitFor,
   writeCgroupFile,
+  writeCgroupValues,
 } from './cgroupfs.js';
 import type { Controller } from './detect.js';
 import type { AppliedLimits, CgroupDriver, CgroupStats } from './driver.js';
@@ -195,9 +196,16 @@ export class V1Cgroup implements CgroupDriver {
  * Always written, limits or not: a new v1 devices cgroup inherits its parent's list, which is
  * usually "a *:* rwm". Deny everything first, then allow the list (cgroup-v1/devices.rst).
  */
+/** The rules in order; a run of allows (or denies) goes through one open of its file. */
 function applyDevices(dir: string, limits: CgroupLimits): void {
-  for (const rule of limits.devices ?? DEFAULT_DEVICE_RULES) {
-    writeCgroupFile(join(dir, rule.allow ? 'devices.allow' : 'devices.deny'), v1DeviceLine(rule));
+  const rules = limits.devices ?? DEFAULT_DEVICE_RULES;
+  for (let start = 0; start < rules.length;) {
+    const allow = rules[start]?.allow;
+    let end = start;
+    while (end < rules.length && rules[end]?.allow === allow) end++;
+    const file = join(dir, allow === true ? 'devices.allow' : 'devices.deny');
+    writeCgroupValues(file, rules.slice(start, end).map(v1DeviceLine));
+    start = end;
   }
 }
 
