@@ -6,18 +6,19 @@
  * nothing behind; a failed start leaves the container as it was, with the error recorded.
  */
 import { randomBytes } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { mkdir, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { TsdockError } from '../errors.js';
 import { initPath } from '../native.js';
-import { parseMountinfo } from './cgroups/detect.js';
 import { deviceRulesFor } from './cgroups/devices.js';
 import {
   createContainerCgroup,
+  detectHostCgroups,
   openContainerCgroup,
   type CgroupLimits,
   type ContainerCgroup,
+  type HostCgroups,
 } from './cgroups/index.js';
 import { containerDirPaths, createContainerDir, removeContainerDir, type ContainerDir } from './container-dir.js';
 import { checkName, defaultName } from './container-name.js';
@@ -106,6 +107,8 @@ export interface CreateRequest {
   stopSignal?: string;
   /** `--stop-timeout` in seconds; default 10 when the stop names none. */
   stopTimeout?: number;
+  /** The host's cgroups, when the caller read them already (a create and start in one call). */
+  hostCgroups?: HostCgroups;
 }
 
 /**
@@ -224,7 +227,7 @@ export async function createContainer(req: CreateRequest): Promise<ContainerReco
   const planOptions = req.init === true ? withInit(options, args) : options;
   const kinds = await bindKinds(planOptions);
   const nofileHardLimit = hostNofileHardLimit();
-  const cgroupMounts = parseMountinfo(readFileSync('/proc/self/mountinfo', 'utf8'));
+  const host = req.hostCgroups ?? detectHostCgroups();
 
   const id = req.id ?? newContainerId();
   const paths = containerDirPaths(req.containersRoot, id);
@@ -237,7 +240,7 @@ export async function createContainer(req: CreateRequest): Promise<ContainerReco
   const rootOwner = { uid: ids?.uid.hostID ?? 0, gid: ids?.gid.hostID ?? 0 };
   const hostname = options.hostname ?? id.slice(0, 12);
   // The plan names the cgroup's paths; the directories are made by each start.
-  const cgroup = await openContainerCgroup({ name: id, parent: options.cgroupParent });
+  const cgroup = await openContainerCgroup({ name: id, parent: options.cgroupParent, hierarchy: host.hierarchy });
 
   return withContainersLock(req.containersRoot, () => {
     const name = wanted ?? defaultName((n) => idOfName(req.containersRoot, n) !== undefined);
@@ -255,7 +258,7 @@ export async function createContainer(req: CreateRequest): Promise<ContainerReco
         bindKinds: kinds,
         cgroup: { procsFiles: cgroup.procsFiles, dirs: cgroup.dirs, oom: cgroup.oom },
         nofileHardLimit,
-        cgroupMounts,
+        cgroupMounts: host.mounts,
         idMappings,
         idmappedLayers: ids !== undefined && req.idmappedLayers === true,
         networkNamespace: networkNamespaceFor(req.containersRoot, id, options),
@@ -341,6 +344,8 @@ function spawnContainerMonitor(
 export interface StartOptions {
   /** The caller created the record just now: no earlier run left monitor files or a cgroup. */
   justCreated?: boolean;
+  /** The host's cgroups, when the caller read them already. */
+  hostCgroups?: HostCgroups;
 }
 
 /**
@@ -355,7 +360,7 @@ export async function startCreated(
   options: StartOptions = {},
 ): Promise<StartedContainer> {
   const paths = containerDirPaths(containersRoot, record.id);
-  const spec = { name: record.id, parent: record.options.cgroupParent };
+  const spec = { name: record.id, parent: record.options.cgroupParent, hierarchy: options.hostCgroups?.hierarchy };
   if (options.justCreated !== true) {
     // The last run's monitor, still closing after its exit file, would unlink this run's socket.
     await untilGone(record.state.monitor);
@@ -448,9 +453,11 @@ function started(
 
 /** Creates a container and starts it attached to `stdio` (`run`); a failed start removes it. */
 export async function startContainer(req: StartRequest): Promise<StartedContainer> {
-  const record = await createContainer(req);
+  // Read once for both halves: the host's cgroup mounts do not change between them.
+  const hostCgroups = req.hostCgroups ?? detectHostCgroups();
+  const record = await createContainer({ ...req, hostCgroups });
   try {
-    return await startCreated(req.containersRoot, record, req.stdio, { justCreated: true });
+    return await startCreated(req.containersRoot, record, req.stdio, { justCreated: true, hostCgroups });
   } catch (err) {
     removeContainerDir(containerDirPaths(req.containersRoot, record.id));
     await releaseContainerName(req.containersRoot, record.name, record.id);

@@ -161,6 +161,12 @@ export function v2ControllerName(controller: Controller): string | null {
   return V2_NAME[controller];
 }
 
+/** The host's cgroup mounts as mountinfo lists them, and the hierarchy they make for this process. */
+export interface HostCgroups {
+  mounts: CgroupMount[];
+  hierarchy: CgroupHierarchy;
+}
+
 /**
  * Reads this process's cgroup mounts and memberships.
  *
@@ -172,6 +178,11 @@ export function v2ControllerName(controller: Controller): string | null {
  * @throws TsdockError `HOST_UNSUPPORTED` when no cgroup hierarchy is mounted at all.
  */
 export function detectHierarchy(): CgroupHierarchy {
+  return detectHostCgroups().hierarchy;
+}
+
+/** {@link detectHierarchy}, with the mounts it was built from (a plan mounts cgroupfs from them). */
+export function detectHostCgroups(): HostCgroups {
   // procfs and cgroupfs answer from memory: synchronous reads skip the thread pool (see cgroupfs.ts).
   const mounts = parseMountinfo(readFileSync('/proc/self/mountinfo', 'utf8'));
   const cgroup = readFileSync('/proc/self/cgroup', 'utf8');
@@ -182,5 +193,5 @@ export function detectHierarchy(): CgroupHierarchy {
   if (hierarchy.v2 === undefined && Object.keys(hierarchy.v1).length === 0) {
     throw new TsdockError('HOST_UNSUPPORTED', 'no cgroup hierarchy is mounted (expected /sys/fs/cgroup)');
   }
-  return hierarchy;
+  return { mounts, hierarchy };
 }

@@ -27,8 +27,8 @@ import type { CgroupLimits } from './limits.js';
 import { cpusetHooks, V1Cgroup, type V1Dirs } from './v1.js';
 import { V2Cgroup, v2CreateHooks } from './v2.js';
 
-export type { CgroupHierarchy } from './detect.js';
-export { detectHierarchy } from './detect.js';
+export type { CgroupHierarchy, HostCgroups } from './detect.js';
+export { detectHierarchy, detectHostCgroups } from './detect.js';
 export type { AppliedLimits, CgroupStats } from './driver.js';
 export { DEFAULT_PARENT } from './layout.js';
 export type { CgroupLimits, LimitFlags } from './limits.js';
