@@ -8,6 +8,13 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TsdockError } from './errors.js';
 
+/** A process started by {@link NativeAddon.spawnProcess}. */
+export interface SpawnedProcess {
+  readonly pid: number;
+  /** Lets Node exit while the process runs; it is still reaped if it ends first. */
+  unref(): void;
+}
+
 /** The addon's surface; `native/src/addon/addon.cc` implements exactly this. */
 export interface NativeAddon {
   /** mknod(2); throws an Error with `code` (e.g. 'EEXIST') and `syscall` on failure. */
@@ -47,6 +54,20 @@ export interface NativeAddon {
   readFileInRoot(root: string, path: string, limit: number): Buffer | undefined;
   /** Clears OPOST on the terminal `fd` (after Node's setRawMode, which keeps ONLCR). */
   rawOutput(fd: number): void;
+  /** socketpair(2): a connected AF_UNIX stream pair, both ends close-on-exec. */
+  socketpair(): [number, number];
+  /**
+   * posix_spawn(3) of `path` without forking Node: in a session of its own, every signal at its
+   * default and none blocked, fd i a copy of `childFds[i]` (other fds as Node's: close-on-exec).
+   * The addon reaps it (a pidfd polled on Node's loop) and calls `onExit` with its exit code, or
+   * the number of the signal that killed it. Throws an errno-carrying error if it cannot start.
+   */
+  spawnProcess(
+    path: string,
+    argv: string[],
+    childFds: number[],
+    onExit: (exitCode: number | null, signal: number | null) => void,
+  ): SpawnedProcess;
 }
 
 /** The package root: two levels up from `dist/src/native.js`, one from `src/native.ts` (tests). */

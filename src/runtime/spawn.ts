@@ -2,11 +2,13 @@
  * Starts `tsdock-monitor` on an encoded plan and turns its status lines (fd 3, one JSON object
  * per line; protocol in native/src/monitor/main.c) into promises and typed errors.
  */
-import { spawn, type StdioOptions } from 'node:child_process';
+import { Socket } from 'node:net';
+import { constants } from 'node:os';
 import { createInterface } from 'node:readline';
 import type { Duplex, Readable } from 'node:stream';
 import { StartError, TsdockError, type ErrorCode } from '../errors.js';
-import { monitorPath } from '../native.js';
+import { monitorPath, native, type SpawnedProcess } from '../native.js';
+import { openChildFds, type ChildFdMode } from './child-fds.js';
 
 /** How a container's main process ended. `exitCode` follows Docker: 128+N for signal N. */
 export interface ExitStatus {
@@ -55,6 +57,8 @@ export interface MonitorAttach {
   stdinOnce?: boolean;
 }
 
+/** The monitor's fd of its status lines, after stdio. */
+const STATUS_FD = 3;
 /** The monitor's fd of the caller's attach connection (after stdio and the status fd). */
 const ATTACH_FD = 4;
 
@@ -85,8 +89,9 @@ export interface MonitorHandle {
   /** Sends a signal to the monitor, which forwards it to the container's init. */
   signal(signal: NodeJS.Signals): void;
   /**
-   * Lets the monitor run on without this process: closes the status pipe (the monitor ignores a
-   * reader that went away) and lets Node exit while the monitor lives. `exited` never settles.
+   * Lets the monitor run on without this process: closes the status socket (the monitor ignores a
+   * reader that went away) and the attach connection, and lets Node exit while the monitor lives
+   * (should it end first, it is still reaped). `exited` never settles.
    */
   detach(): void;
   /** The container's stdio when the caller asked for pipes. */
@@ -144,9 +149,22 @@ function deferred<T>(): Deferred<T> {
   return { promise, resolve, reject };
 }
 
+/** The name of signal number `signal` (`SIGKILL`), or the number if it has none. */
+function signalName(signal: number): string {
+  const names: [string, number][] = Object.entries(constants.signals);
+  return names.find(([, n]) => n === signal)?.[0] ?? String(signal);
+}
+
+/** A stream over the caller's end of a socketpair (child-fds.ts), or null without one. */
+function socketOf(fd: number | undefined, direction: 'readable' | 'writable' | 'duplex'): Socket | null {
+  if (fd === undefined) return null;
+  return new Socket({ fd, readable: direction !== 'writable', writable: direction !== 'readable' });
+}
+
 /**
  * Spawns the monitor in a session of its own, so that a terminal's Ctrl-C reaches the container
  * once, through the caller's `signal()`, and not a second time through the process group.
+ * The addon spawns it (posix_spawn: no fork of the whole Node process) and reaps it.
  */
 export function spawnMonitor(
   planFile: string,
@@ -155,17 +173,12 @@ export function spawnMonitor(
   attach?: MonitorAttach,
   lifecycleArgs: string[] = [],
 ): MonitorHandle {
-  // libuv makes every 'pipe' a unix socketpair: fd 4 is a duplex connection to the monitor.
-  const streams: StdioOptions = [stdio.stdin, stdio.output, stdio.output, 'pipe'];
-  if (attach?.client === true) streams.push('pipe');
+  const path = monitorPath();
   const args = [...logArgs(log), ...attachArgs(attach), ...lifecycleArgs, planFile];
-  const child = spawn(monitorPath(), args, { stdio: streams, detached: true });
-  const status = child.stdio[3] as Readable;
-  // Once the child exits, Node resumes every stdio stream still in `child.stdio` that nobody
-  // reads, dropping its data: a quick container's output and exit frame would be lost when the
-  // caller reads the attach connection only after `started` (as `run` does). Kept out of it.
-  const attachConnection = attach?.client === true ? (child.stdio[ATTACH_FD] as Duplex) : null;
-  if (attachConnection !== null) child.stdio[ATTACH_FD] = null;
+  // fd 3 the status lines; fd 4 a duplex connection to the monitor (both unix sockets).
+  const modes: ChildFdMode[] = [stdio.stdin, stdio.output, stdio.output, 'pipe'];
+  if (attach?.client === true) modes.push('pipe');
+  const fds = openChildFds(modes);
 
   const started = deferred<number>();
   const exited = deferred<ExitStatus>();
@@ -176,6 +189,28 @@ export function spawnMonitor(
 
   let settled = false;
   let detached = false;
+  let statusClosed = false;
+  // How the monitor ended ("SIGKILL", "exit 1"), once reaped.
+  let ended: string | undefined;
+  // Its last status line is read only once the status socket closed, which may come after.
+  const checkEnded = (): void => {
+    if (ended !== undefined && statusClosed && !settled && !detached) {
+      fail(new TsdockError('START_FAILED', `tsdock-monitor ended unexpectedly (${ended})`));
+    }
+  };
+  let child: SpawnedProcess | undefined;
+  try {
+    child = native().spawnProcess(path, [path, ...args], fds.child, (code, signal) => {
+      ended = signal === null ? `exit ${code ?? '?'}` : signalName(signal);
+      checkEnded();
+    });
+  } catch (err) {
+    fail(new TsdockError('START_FAILED', `cannot start tsdock-monitor: ${(err as Error).message}`, { cause: err }));
+  } finally {
+    fds.closeChildEnds();
+  }
+
+  const status = new Socket({ fd: fds.parent[STATUS_FD], readable: true, writable: false });
   createInterface({ input: status }).on('line', (text) => {
     const line = JSON.parse(text) as StatusLine;
     if (line.type === 'started') started.resolve(line.pid);
@@ -187,31 +222,35 @@ export function spawnMonitor(
       exited.resolve({ exitCode: line.exitCode, signal: line.signal, oomKilled: line.oomKilled });
     }
   });
-  child.on('error', (err) => {
-    fail(new TsdockError('START_FAILED', `cannot start tsdock-monitor: ${err.message}`, { cause: err }));
+  status.on('close', () => {
+    statusClosed = true;
+    checkEnded();
   });
-  child.on('close', (code, sig) => {
-    if (!settled && !detached) {
-      fail(new TsdockError('START_FAILED', `tsdock-monitor ended unexpectedly (${sig ?? `exit ${code ?? '?'}`})`));
-    }
-  });
+  // Unread until the caller reads it: a quick container's output and exit frame wait there.
+  const attachConnection = socketOf(fds.parent[ATTACH_FD], 'duplex');
 
   return {
-    get pid() {
-      return child.pid ?? -1;
-    },
+    pid: child?.pid ?? -1,
     started: started.promise,
     exited: exited.promise,
-    signal: (signal) => child.kill(signal),
+    signal: (signal) => {
+      // Once reaped, the pid may be another process's.
+      if (child === undefined || ended !== undefined) return;
+      try {
+        process.kill(child.pid, signal);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+      }
+    },
     detach: () => {
       detached = true;
       status.destroy();
       attachConnection?.destroy();
-      child.unref();
+      child?.unref();
     },
-    stdin: child.stdin,
-    stdout: child.stdout,
-    stderr: child.stderr,
+    stdin: socketOf(fds.parent[0], 'writable'),
+    stdout: socketOf(fds.parent[1], 'readable'),
+    stderr: socketOf(fds.parent[2], 'readable'),
     attach: attachConnection,
   };
 }

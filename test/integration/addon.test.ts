@@ -8,6 +8,7 @@ import {
   mkdirSync,
   mkdtempSync,
   openSync,
+  readdirSync,
   readFileSync,
   rmSync,
   statSync,
@@ -15,6 +16,8 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { once } from 'node:events';
+import { Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { native, type NativeAddon } from '../../src/native.js';
@@ -43,6 +46,20 @@ function thrown(call: () => unknown): Record<string, unknown> {
     return { ...(err as Record<string, unknown>), message: (err as Error).message };
   }
   throw new Error('expected the call to throw');
+}
+
+/** This process's fds above 2 that are not close-on-exec (fdinfo(5) flags, octal; O_CLOEXEC 02000000). */
+function inheritableFds(): number[] {
+  const flags = (fd: number): number => {
+    try {
+      return parseInt(/flags:\s*(\d+)/.exec(readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'))?.[1] ?? '0', 8);
+    } catch {
+      return 0o2000000; // the directory's own fd, closed by now
+    }
+  };
+  return readdirSync('/proc/self/fdinfo')
+    .map(Number)
+    .filter((fd) => fd > 2 && (flags(fd) & 0o2000000) === 0);
 }
 
 describe('native addon', () => {
@@ -190,6 +207,58 @@ describe('native addon', () => {
     expect(thrown(() => addon.readFileInRoot(join(dir, 'none'), '/etc', 100))).toMatchObject({
       code: 'ENOENT',
       syscall: 'open',
+    });
+  });
+
+  it('spawnProcess starts a process with its own session, default signals and the given fds, and reaps it', async () => {
+    const [ours, theirs] = addon.socketpair();
+    const inheritable = inheritableFds();
+    const devNull = openSync('/dev/null', 'r');
+    const script = 'grep -E "^Sig(Blk|Ign)" /proc/self/status; ls /proc/$$/fd; ps -o sid= -p $$; exit 3';
+    let resolveEnded!: (how: [number | null, number | null]) => void;
+    const ended = new Promise<[number | null, number | null]>((resolve) => (resolveEnded = resolve));
+    const child = addon.spawnProcess('/bin/sh', ['sh', '-c', script], [devNull, theirs, theirs], (code, signal) => {
+      resolveEnded([code, signal]);
+    });
+    closeSync(theirs);
+    closeSync(devNull);
+    const output = new Socket({ fd: ours, readable: true, writable: false });
+    const chunks: Buffer[] = [];
+    output.on('data', (chunk: Buffer) => chunks.push(chunk));
+    await once(output, 'close');
+    expect(await ended).toEqual([3, null]);
+    const [blocked, ignored, ...rest] = Buffer.concat(chunks).toString().trim().split('\n');
+    expect(blocked).toBe('SigBlk:\t0000000000000000');
+    // Node ignores SIGPIPE (13); glibc keeps only its own internal signals 32 and 33 ignored.
+    expect(ignored).toBe('SigIgn:\t0000000180000000');
+    // The shell's fds: 0-2 and only those of ours not close-on-exec (say, from our parent).
+    const byNumber = (a: number, b: number): number => a - b;
+    expect(rest.slice(0, -1).map(Number).sort(byNumber)).toEqual([0, 1, 2, ...inheritable].sort(byNumber));
+    expect(Number(rest.at(-1))).toBe(child.pid); // its own session
+
+    const killed = new Promise((resolve) => {
+      const sleeper = addon.spawnProcess('/bin/sleep', ['sleep', '600'], [0, 1, 2], (...how) => {
+        resolve(how);
+      });
+      process.kill(sleeper.pid, 'SIGKILL');
+    });
+    expect(await killed).toEqual([null, 9]);
+  });
+
+  it('spawnProcess reports what kept it from starting like Node', () => {
+    const missing = join(dir, 'missing');
+    expect(thrown(() => addon.spawnProcess(missing, ['x'], [0, 1, 2], () => undefined))).toEqual({
+      message: `ENOENT: no such file or directory, posix_spawn '${missing}'`,
+      code: 'ENOENT',
+      errno: -2,
+      syscall: 'posix_spawn',
+      path: missing,
+    });
+    const unused = openSync('/dev/null', 'r');
+    closeSync(unused);
+    expect(thrown(() => addon.spawnProcess('/bin/true', ['true'], [unused], () => undefined))).toMatchObject({
+      code: 'EBADF',
+      syscall: 'fcntl',
     });
   });
 

@@ -1,10 +1,8 @@
 // tsdock.node: the few syscalls Node lacks, exactly the NativeAddon interface of src/native.ts.
 // Built without C++ exceptions: failures are thrown into JavaScript and the function returns.
-// A failed syscall throws an Error shaped like Node's own fs errors:
-//   message "EEXIST: file already exists, mknod '/x'", code 'EEXIST', errno -17 (negative, as
-//   Node's), syscall 'mknod', path '/x'.
-#include <napi.h>
-#include <uv.h>
+// Errors and argument checks are shared with spawn.cc through addon.h.
+#include "addon.h"
+#include "spawn.h"
 
 #include <cerrno>
 #include <cstring>
@@ -23,7 +21,7 @@
 #include <unistd.h>
 #include <vector>
 
-namespace {
+namespace tsdock {
 
 Napi::Error ErrnoError(Napi::Env env, int err, const char *syscall, const std::string &path) {
   // libuv's wording is Node's; strerrorname_np(3) names errnos libuv does not know.
@@ -66,6 +64,12 @@ bool ArgUint32(const Napi::CallbackInfo &info, size_t i, const char *name, uint3
   *out = info[i].As<Napi::Number>().Uint32Value();
   return true;
 }
+
+} // namespace tsdock
+
+namespace {
+
+using namespace tsdock;
 
 // "" means "none", which mount(2) spells NULL.
 const char *OrNull(const std::string &s) {
@@ -552,6 +556,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("socketLbSync", Napi::Function::New(env, SocketLbSync, "socketLbSync"));
   exports.Set("readFileInRoot", Napi::Function::New(env, ReadFileInRoot, "readFileInRoot"));
   exports.Set("rawOutput", Napi::Function::New(env, RawOutput, "rawOutput"));
+  exports.Set("spawnProcess", Napi::Function::New(env, SpawnProcess, "spawnProcess"));
+  exports.Set("socketpair", Napi::Function::New(env, Socketpair, "socketpair"));
   return exports;
 }
 
