@@ -8,7 +8,7 @@ import { createInterface } from 'node:readline';
 import type { Duplex, Readable } from 'node:stream';
 import { StartError, TsdockError, type ErrorCode } from '../errors.js';
 import { monitorPath, native, type SpawnedProcess } from '../native.js';
-import { openChildFds, type ChildFdMode } from './child-fds.js';
+import { openChildFds, type ChildFdMode, type ChildFds } from './child-fds.js';
 
 /** How a container's main process ended. `exitCode` follows Docker: 128+N for signal N. */
 export interface ExitStatus {
@@ -178,7 +178,6 @@ export function spawnMonitor(
   // fd 3 the status lines; fd 4 a duplex connection to the monitor (both unix sockets).
   const modes: ChildFdMode[] = [stdio.stdin, stdio.output, stdio.output, 'pipe'];
   if (attach?.client === true) modes.push('pipe');
-  const fds = openChildFds(modes);
 
   const started = deferred<number>();
   const exited = deferred<ExitStatus>();
@@ -198,8 +197,10 @@ export function spawnMonitor(
       fail(new TsdockError('START_FAILED', `tsdock-monitor ended unexpectedly (${ended})`));
     }
   };
+  let fds: ChildFds | undefined;
   let child: SpawnedProcess | undefined;
   try {
+    fds = openChildFds(modes);
     child = native().spawnProcess(path, [path, ...args], fds.child, (code, signal) => {
       ended = signal === null ? `exit ${code ?? '?'}` : signalName(signal);
       checkEnded();
@@ -207,27 +208,30 @@ export function spawnMonitor(
   } catch (err) {
     fail(new TsdockError('START_FAILED', `cannot start tsdock-monitor: ${(err as Error).message}`, { cause: err }));
   } finally {
-    fds.closeChildEnds();
+    fds?.closeChildEnds();
   }
 
-  const status = new Socket({ fd: fds.parent[STATUS_FD], readable: true, writable: false });
-  createInterface({ input: status }).on('line', (text) => {
-    const line = JSON.parse(text) as StatusLine;
-    if (line.type === 'started') started.resolve(line.pid);
-    else if (line.type === 'error') {
-      settled = true;
-      fail(startError(line));
-    } else if (line.type === 'exited') {
-      settled = true;
-      exited.resolve({ exitCode: line.exitCode, signal: line.signal, oomKilled: line.oomKilled });
-    }
-  });
-  status.on('close', () => {
-    statusClosed = true;
-    checkEnded();
-  });
+  const parentEnds = fds?.parent ?? [];
+  const status = socketOf(parentEnds[STATUS_FD], 'readable');
+  if (status !== null) {
+    createInterface({ input: status }).on('line', (text) => {
+      const line = JSON.parse(text) as StatusLine;
+      if (line.type === 'started') started.resolve(line.pid);
+      else if (line.type === 'error') {
+        settled = true;
+        fail(startError(line));
+      } else if (line.type === 'exited') {
+        settled = true;
+        exited.resolve({ exitCode: line.exitCode, signal: line.signal, oomKilled: line.oomKilled });
+      }
+    });
+    status.on('close', () => {
+      statusClosed = true;
+      checkEnded();
+    });
+  }
   // Unread until the caller reads it: a quick container's output and exit frame wait there.
-  const attachConnection = socketOf(fds.parent[ATTACH_FD], 'duplex');
+  const attachConnection = socketOf(parentEnds[ATTACH_FD], 'duplex');
 
   return {
     pid: child?.pid ?? -1,
@@ -244,13 +248,13 @@ export function spawnMonitor(
     },
     detach: () => {
       detached = true;
-      status.destroy();
+      status?.destroy();
       attachConnection?.destroy();
       child?.unref();
     },
-    stdin: socketOf(fds.parent[0], 'writable'),
-    stdout: socketOf(fds.parent[1], 'readable'),
-    stderr: socketOf(fds.parent[2], 'readable'),
+    stdin: socketOf(parentEnds[0], 'writable'),
+    stdout: socketOf(parentEnds[1], 'readable'),
+    stderr: socketOf(parentEnds[2], 'readable'),
     attach: attachConnection,
   };
 }
