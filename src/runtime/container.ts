@@ -370,15 +370,18 @@ export async function startCreated(
   }
   let cgroup: ContainerCgroup | undefined;
   let monitor: MonitorHandle | undefined;
+  let cgroupReady = false;
   try {
+    // The monitor starts up (exec, plan, log and attach set-up) while the cgroup and the network
+    // are made here, on the other core; it runs nothing before it hears they are there.
+    monitor = spawnContainerMonitor(paths, record, stdio, [
+      ...monitorLifecycleArgs(containersRoot, record, stdio === undefined),
+      '--await-cgroup',
+    ]);
     cgroup = await createContainerCgroup({ ...spec, limits: cgroupLimitsOf(record.options) });
     await attachNetwork(containersRoot, record, paths);
-    monitor = spawnContainerMonitor(
-      paths,
-      record,
-      stdio,
-      monitorLifecycleArgs(containersRoot, record, stdio === undefined),
-    );
+    monitor.cgroupReady();
+    cgroupReady = true;
     const monitorIdentity = identify(monitor.pid);
     const pid = await monitor.started;
     record.state = {
@@ -391,7 +394,9 @@ export async function startCreated(
     if (stdio === undefined) monitor.detach();
     return started(paths, record, pid, monitor, cgroup);
   } catch (err) {
-    // The monitor removes the cgroup on a failed start; wait for it so nothing races the cleanup.
+    // Before its cgroup was ready the monitor ran nothing: end it. After, it removes the cgroup on
+    // a failed start; wait for it so nothing races the cleanup.
+    if (!cgroupReady) monitor?.signal('SIGKILL');
     await monitor?.exited.catch(() => undefined);
     await cgroup?.destroy();
     await releaseNetwork(containersRoot, record.id);

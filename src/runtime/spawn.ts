@@ -94,6 +94,11 @@ export interface MonitorHandle {
    * (should it end first, it is still reaped). `exited` never settles.
    */
   detach(): void;
+  /**
+   * Tells a monitor started with `--await-cgroup` that the container's cgroup is made: it starts
+   * the container now. (Ending the monitor instead, with `signal`, runs nothing.)
+   */
+  cgroupReady(): void;
   /** The container's stdio when the caller asked for pipes. */
   readonly stdin: NodeJS.WritableStream | null;
   readonly stdout: Readable | null;
@@ -212,8 +217,11 @@ export function spawnMonitor(
   }
 
   const parentEnds = fds?.parent ?? [];
-  const status = socketOf(parentEnds[STATUS_FD], 'readable');
+  // Duplex: the status lines come in, a byte for --await-cgroup goes out.
+  const status = socketOf(parentEnds[STATUS_FD], 'duplex');
   if (status !== null) {
+    // A monitor that ended early refuses the byte (EPIPE); `started` and `exited` report its end.
+    status.on('error', () => undefined);
     createInterface({ input: status }).on('line', (text) => {
       const line = JSON.parse(text) as StatusLine;
       if (line.type === 'started') started.resolve(line.pid);
@@ -251,6 +259,9 @@ export function spawnMonitor(
       status?.destroy();
       attachConnection?.destroy();
       child?.unref();
+    },
+    cgroupReady: () => {
+      if (status?.writable === true) status.write('c');
     },
     stdin: socketOf(parentEnds[0], 'writable'),
     stdout: socketOf(parentEnds[1], 'readable'),

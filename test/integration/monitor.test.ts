@@ -27,6 +27,7 @@ import { inputFrames, MonitorFrameReader, resizeFrame } from '../../src/runtime/
 import { encodePlan } from '../../src/runtime/plan-codec.js';
 import { idmapLayerOp } from '../../src/runtime/plan-builder.js';
 import type { FsOp, SpawnPlan } from '../../src/runtime/plan.js';
+import { eventually } from '../helpers/eventually.js';
 
 const MS = {
   RDONLY: 0x1n,
@@ -41,6 +42,7 @@ const RLIMIT_NOFILE = 7;
 const ENOENT = 2;
 const EACCES = 13;
 const ENODEV = 19;
+const ECANCELED = 125;
 /** Docker's default capability set. */
 const DEFAULT_CAPS = [0, 1, 3, 4, 5, 6, 7, 8, 10, 13, 18, 27, 29, 31];
 const USERNS_HOST_ID = 100000;
@@ -584,6 +586,55 @@ describe('tsdock-monitor', () => {
     expect(uidMap?.trim().split(/\s+/)).toEqual(['0', '100000', '65536']);
     expect(gidMap?.trim().split(/\s+/)).toEqual(['0', '100000', '65536']);
     expect(rest).toEqual([' /mnt/shared ro,nosuid,nodev,noexec,relatime', 'shared-ro', 'root-ro', '']);
+  });
+
+  it('with --await-cgroup runs nothing before the caller says go, and nothing at all if it hangs up', async () => {
+    /** A monitor on a plan that leaves /ran in its upper dir, once it waits for the caller. */
+    const waitingMonitor = async (): Promise<{
+      ran: string;
+      status: Duplex;
+      lines: () => StatusLine[];
+      code: Promise<number | null>;
+    }> => {
+      const c = newContainer();
+      const planFile = join(c.dir, 'plan.bin');
+      writeFileSync(planFile, encodePlan(plan(c, ['touch', '/ran'])));
+      const monitor = spawn(monitorPath(), ['--await-cgroup', planFile], {
+        stdio: ['ignore', 'ignore', 'inherit', 'pipe'],
+      });
+      const status = monitor.stdio[3] as Duplex;
+      let text = '';
+      status.setEncoding('utf8').on('data', (d: string) => (text += d));
+      const code = new Promise<number | null>((resolve) => monitor.on('close', resolve));
+      // Set up and waiting: blocked in read(2) (syscall 0) on its status fd.
+      await eventually(async () => {
+        if (!readFileSync(`/proc/${String(monitor.pid)}/syscall`, 'utf8').startsWith('0 0x3 ')) {
+          throw new Error('the monitor does not wait on its status fd');
+        }
+      });
+      const lines = (): StatusLine[] =>
+        text
+          .split('\n')
+          .filter((l) => l !== '')
+          .map((l) => JSON.parse(l) as StatusLine);
+      return { ran: join(c.upper, 'ran'), status, lines, code };
+    };
+
+    const go = await waitingMonitor();
+    expect(go.lines()).toEqual([]);
+    expect(existsSync(go.ran)).toBe(false);
+    go.status.write('c');
+    expect(await go.code).toBe(0);
+    expect(go.lines().map((l) => l.type)).toEqual(['started', 'exited']);
+    expect(existsSync(go.ran)).toBe(true);
+
+    const hungUp = await waitingMonitor();
+    hungUp.status.end();
+    expect(await hungUp.code).toBe(1);
+    expect(hungUp.lines()).toEqual([
+      { type: 'error', step: 'cgroup', errno: ECANCELED, path: '', message: expect.any(String) as string },
+    ]);
+    expect(existsSync(hungUp.ran)).toBe(false);
   });
 
   it('runs without a status fd, and rejects a plan it cannot decode', async () => {

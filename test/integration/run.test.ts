@@ -3,7 +3,7 @@
  * inside a busybox container, every exit status through the CLI a user runs.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -318,6 +318,25 @@ describe('cgroup limits (library)', () => {
     runtime = await Runtime.open({ root: box.root });
   });
   const quiet = { stdin: 'ignore', output: 'pipe' } as const;
+
+  it('a limit the kernel refuses fails the run with one line and leaves no container, cgroup or monitor', async () => {
+    // Past the CLI's parser on purpose: only the kernel knows this host has no CPU 63. The monitor
+    // is already starting up then (it waits for its cgroup), and must be ended with the run.
+    const error = await runtime
+      .run('busybox', { command: ['true'], limits: { cpusetCpus: '63' }, cgroupParent: parent, stdio: quiet })
+      .catch((e: unknown) => e);
+    expect((error as Error).message).toMatch(/^cannot write "63" to \S+\/cpuset\.cpus: /);
+    expect(containers()).toEqual([]);
+    expect(await cgroupsUnder(parent)).toEqual([]);
+    const monitors = readdirSync('/proc').filter((p) => {
+      try {
+        return /^\d+$/.test(p) && readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(box.root);
+      } catch {
+        return false; // ended meanwhile
+      }
+    });
+    expect(monitors).toEqual([]);
+  });
 
   it('a 64 MB allocation under a 32 MB limit is OOM-killed: 137, recorded as OOM', async () => {
     const result = await runtime.run('busybox', {

@@ -1,7 +1,7 @@
 /*
  * tsdock-monitor [--log FILE [--log-max-size BYTES] [--log-max-file N]] [--attach SOCKET]
- * [--attach-fd FD] [--open-stdin] [--stdin-once] [--leave] [--auto-remove] [--console-socket PATH]
- * [--status-fd FD] [--events FILE --event-actor FIELDS] [--restart POLICY]
+ * [--attach-fd FD] [--open-stdin] [--stdin-once] [--leave] [--auto-remove] [--await-cgroup]
+ * [--console-socket PATH] [--status-fd FD] [--events FILE --event-actor FIELDS] [--restart POLICY]
  * [--exit-command ARG]... [--health-plan FILE --health-interval MS --health-timeout MS
  * --health-retries N --health-start-period MS --health-start-interval MS [--health-on-failure
  * ACTION] [--stop-signal N] [--stop-timeout S]] PLAN_FILE: starts one container from a spawn plan
@@ -18,6 +18,10 @@
  * namespaces (health.c), its state kept in health.json beside the exit file. ACTION (none, kill,
  * restart, stop) is what becoming unhealthy does; stop and restart send signal N first (SIGTERM
  * unless given) and SIGKILL 10 s later.
+ *
+ * With --await-cgroup the caller is still making the container's cgroup while the monitor starts:
+ * before its first run the monitor waits for one byte on the status fd; the caller closing that
+ * fd instead (it failed, or died) ends the monitor with an error line, having run nothing.
  *
  * With --leave (the OCI runtime's create and exec), the monitor exits as soon as the process has
  * exec'd, or, for a plan with a start socket, is set up and waiting for start: the process is
@@ -312,6 +316,7 @@ struct args {
   bool open_stdin;    /* --open-stdin */
   bool stdin_once;    /* --stdin-once */
   bool leave;
+  bool await_cgroup;          /* --await-cgroup */
   const char *console_socket; /* --console-socket PATH, or NULL */
   int status_fd;
   struct tsd_lifecycle lc;
@@ -424,6 +429,13 @@ static int monitor(const struct tsd_plan *plan, const struct args *la) {
     }
     hp = &health;
   }
+  /* The caller made the cgroup while this process started: its byte says the cgroup is there. */
+  if (la->await_cgroup && status_await_cgroup() < 0) {
+    errno = ECANCELED;
+    set_error(&e, "cgroup", "");
+    if (ap != NULL) attach_close(ap, -1);
+    return fail_setup(plan, &e);
+  }
   const struct tsd_lifecycle *lc = &la->lc;
   uint64_t delay_ms = 0;
   for (unsigned restarts = 0;; restarts++) {
@@ -495,6 +507,10 @@ static int parse_args(int argc, char **argv, struct args *a) {
       a->lc.auto_remove = true;
       continue;
     }
+    if (strcmp(argv[i], "--await-cgroup") == 0) {
+      a->await_cgroup = true;
+      continue;
+    }
     char *end;
     unsigned long long v = strtoull(argv[i + 1], &end, 10);
     bool number = argv[i + 1][0] != '\0' && *end == '\0';
@@ -537,7 +553,7 @@ int main(int argc, char **argv) {
   if (parse_args(argc, argv, &a) < 0) {
     fprintf(stderr, "tsdock-monitor: usage: tsdock-monitor [--log FILE [--log-max-size BYTES] "
                     "[--log-max-file N]] [--attach SOCKET] [--attach-fd FD] [--open-stdin] "
-                    "[--stdin-once] [--leave] [--auto-remove] "
+                    "[--stdin-once] [--leave] [--auto-remove] [--await-cgroup] "
                     "[--console-socket PATH] [--status-fd FD] [--events FILE --event-actor "
                     "FIELDS] [--restart POLICY] [--exit-command ARG]... [--health-plan FILE "
                     "--health-interval MS --health-timeout MS --health-retries N "

@@ -16,6 +16,9 @@ void status_error(const struct tsd_child_error *e);
 /* {"type":"runtime-hooks","pid":P}, then one byte back on the status fd (a socket): the caller
  * ran them. -1 when it closed the fd instead (a hook failed). */
 int status_runtime_hooks(pid_t pid);
+/* --await-cgroup: one byte on the status fd once the caller made the cgroup; -1 when it closed
+ * the fd instead (it failed, or died). */
+int status_await_cgroup(void);
 void status_exited(int exit_code, int signal, bool oom_killed);
 /*
  * restarts: how often the restart policy restarted it; reason: see lifecycle.h. durable: fsync

@@ -35,17 +35,27 @@ void status_started(pid_t pid) {
   emit(&j);
 }
 
-int status_runtime_hooks(pid_t pid) {
-  char buf[STATUS_JSON_MAX], reply;
-  struct json j = {.buf = buf, .cap = sizeof(buf), .len = 0};
-  json_printf(&j, "{\"type\":\"runtime-hooks\",\"pid\":%d}", (int)pid);
-  emit(&j);
+/* One byte from the caller on the status fd (a socket): 0, or -1 when it closed it instead. */
+static int read_reply(void) {
   if (status_fd < 0) return -1;
+  char reply;
   ssize_t n;
   do
     n = read(status_fd, &reply, 1);
   while (n < 0 && errno == EINTR);
   return n == 1 ? 0 : -1;
+}
+
+int status_runtime_hooks(pid_t pid) {
+  char buf[STATUS_JSON_MAX];
+  struct json j = {.buf = buf, .cap = sizeof(buf), .len = 0};
+  json_printf(&j, "{\"type\":\"runtime-hooks\",\"pid\":%d}", (int)pid);
+  emit(&j);
+  return read_reply();
+}
+
+int status_await_cgroup(void) {
+  return read_reply();
 }
 
 void status_error(const struct tsd_child_error *e) {
