@@ -43,7 +43,7 @@ import {
 } from './container-record.js';
 import { idOfName, releaseName, reserveName } from './container-names.js';
 import { releaseContainerName, withContainersLock } from './container-store.js';
-import { hostNofileHardLimit } from './host.js';
+import { hostNofileHardLimit, overlayVolatileSupported } from './host.js';
 import { readLayeredFile } from './layer-files.js';
 import { usesUserNamespace, type ContainerOptions } from './options.js';
 import type { NamespaceJoin } from './plan.js';
@@ -109,6 +109,8 @@ export interface CreateRequest {
   stopTimeout?: number;
   /** The host's cgroups, when the caller read them already (a create and start in one call). */
   hostCgroups?: HostCgroups;
+  /** Its overlay upper dir is mounted once only (see `PlanInput.volatileUpper`). */
+  volatileUpper?: boolean;
 }
 
 /**
@@ -263,6 +265,7 @@ export async function createContainer(req: CreateRequest): Promise<ContainerReco
         idmappedLayers: ids !== undefined && req.idmappedLayers === true,
         networkNamespace: networkNamespaceFor(req.containersRoot, id, options),
         sharedNamespaces: req.sharedNamespaces,
+        volatileUpper: req.volatileUpper,
       });
       writeFileSync(paths.plan, encodePlan(plan), { mode: 0o600 });
       writeFileSync(execBaseFileOf(paths.dir), JSON.stringify(execBaseOf(plan)), { mode: 0o600 });
@@ -460,7 +463,11 @@ function started(
 export async function startContainer(req: StartRequest): Promise<StartedContainer> {
   // Read once for both halves: the host's cgroup mounts do not change between them.
   const hostCgroups = req.hostCgroups ?? detectHostCgroups();
-  const record = await createContainer({ ...req, hostCgroups });
+  // An attached `--rm` run is started once and removed by its caller; only a health check that
+  // restarts it in place would mount its upper dir again.
+  const volatileUpper =
+    req.autoRemove === true && req.healthcheck?.onFailure !== 'restart' && overlayVolatileSupported();
+  const record = await createContainer({ ...req, hostCgroups, volatileUpper });
   try {
     return await startCreated(req.containersRoot, record, req.stdio, { justCreated: true, hostCgroups });
   } catch (err) {

@@ -1,5 +1,6 @@
 /** Facts about the host that a plan must respect. */
 import { readFileSync } from 'node:fs';
+import { release } from 'node:os';
 
 /**
  * The hard RLIMIT_NOFILE of this process (from /proc/self/limits; Node has no getrlimit). A
@@ -25,4 +26,12 @@ export function hostBoundingSet(): ReadonlySet<number> {
     bounding = new Set([...Array(64).keys()].filter((n) => (mask >> BigInt(n)) & 1n));
   }
   return bounding;
+}
+
+/** Whether overlayfs takes `volatile` (Linux 5.10): no sync of the upper dir, not even at unmount. */
+export function overlayVolatileSupported(): boolean {
+  const [major = 0, minor = 0] = release()
+    .split('.')
+    .map((n) => Number.parseInt(n, 10));
+  return major > 5 || (major === 5 && minor >= 10);
 }

@@ -107,6 +107,12 @@ export interface PlanInput {
   networkNamespace?: string;
   /** Other namespaces to join instead of creating them (a pod's ipc, uts and pid). */
   sharedNamespaces?: NamespaceJoin[];
+  /**
+   * The upper dir is mounted once and removed with the container: overlay's `volatile` skips
+   * its syncs, above all the syncfs of the whole host file system at unmount. A later mount of
+   * that upper dir would be refused (overlayfs.rst), so never for a container that may restart.
+   */
+  volatileUpper?: boolean;
 }
 
 /** Docker's rule: `--entrypoint` replaces the image's and drops its Cmd; a command replaces Cmd. */
@@ -191,6 +197,7 @@ function overlayOps(input: PlanInput, userns: boolean): FsOp[] {
     'metacopy=off',
     // Inside a user namespace the trusted.* xattrs are out of reach; overlay uses user.* then.
     ...(userns ? ['userxattr'] : []),
+    ...(input.volatileUpper === true ? ['volatile'] : []),
   ].join(',');
   return [
     ...(userns && input.idmappedLayers === true ? idmapLayerOps(layerDirs) : []),

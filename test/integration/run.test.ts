@@ -303,6 +303,33 @@ describe('exit status, Docker convention', () => {
     expect(r.code).not.toBe(0);
   });
 
+  it("mounts a --rm run's upper dir volatile (no syncfs at its end), and a container that stays without it", async () => {
+    // mountinfo's super options of the container's root: the overlay's own (Linux 6.x shows
+    // `volatile` as `fsync=volatile`).
+    const rootOptions = 'grep " / / " /proc/self/mountinfo | sed "s/.* - overlay overlay //"';
+    const volatile = /(^|,)(fsync=)?volatile(,|$)/m;
+    expect(await sh(rootOptions)).toMatch(volatile);
+    const name = `kept-${String(process.pid)}`;
+    const cli = (args: string[]): ReturnType<typeof tsdock> => tsdock(['--root', box.root, ...args]);
+    const kept = await cli([
+      'run',
+      '--name',
+      name,
+      '--cgroup-parent',
+      parent,
+      '--network',
+      'none',
+      'busybox',
+      'sh',
+      '-c',
+      rootOptions,
+    ]);
+    expect((await cli(['rm', name])).code).toBe(0);
+    expect(kept.code).toBe(0);
+    expect(kept.stdout).toContain(`upperdir=${join(box.root, 'containers')}/`);
+    expect(kept.stdout).not.toMatch(volatile);
+  });
+
   it('leaves nothing behind after a failed exec either', async () => {
     const mountsBefore = await hostMounts();
     expect((await run(['busybox', 'no-such-command'])).code).toBe(127);
