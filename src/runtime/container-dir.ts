@@ -74,8 +74,12 @@ export function removeContainerDir(paths: ContainerDir): void {
     mkdirSync(trash, { recursive: true, mode: 0o700 });
     renameSync(paths.dir, trashed);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return; // removed already
-    throw err;
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return; // removed already
+    // The containers directory is a file system of its own: no rename out of it.
+    if (code !== 'EXDEV') throw err;
+    rmSync(paths.dir, { recursive: true, force: true });
+    return;
   }
   rm(trashed, { recursive: true, force: true }).catch(() => undefined);
 }

@@ -4,7 +4,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -363,6 +363,20 @@ describe('cgroup limits (library)', () => {
       }
     });
     expect(monitors).toEqual([]);
+  });
+
+  it('removes a container whose directory cannot be renamed into the trash (containers/ is a mount)', async () => {
+    const dir = join(box.root, 'containers');
+    await mkdir(dir, { recursive: true });
+    execFileSync('mount', ['-t', 'tmpfs', 'tsdock-test', dir]);
+    try {
+      const result = await runtime.run('busybox', { command: ['true'], cgroupParent: parent, stdio: quiet });
+      expect(result.exitCode).toBe(0);
+      expect(containers()).toEqual([]);
+      expect(existsSync(join(box.root, 'containers.trash', result.id))).toBe(false);
+    } finally {
+      execFileSync('umount', [dir]);
+    }
   });
 
   it('a 64 MB allocation under a 32 MB limit is OOM-killed: 137, recorded as OOM', async () => {
