@@ -1,5 +1,5 @@
 // The library path of bench/run-latency: Runtime.run('busybox', ['true']) in one process,
-// timed per call. Prints {"min","median","max"} in milliseconds.
+// timed per call. Prints {"min","median","max","times"} in milliseconds.
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { Runtime } from '../dist/src/index.js';
@@ -19,4 +19,4 @@ for (let i = 0; i < Number(values.runs); i++) {
 }
 times.sort((a, b) => a - b);
 const median = times[Math.floor(times.length / 2)];
-process.stdout.write(JSON.stringify({ min: times[0], median, max: times[times.length - 1] }) + '\n');
+process.stdout.write(JSON.stringify({ min: times[0], median, max: times[times.length - 1], times }) + '\n');
