@@ -62,6 +62,12 @@ export interface NativeAddon {
    * The addon reaps it (a pidfd polled on Node's loop) and calls `onExit` with its exit code, or
    * the number of the signal that killed it. Throws an errno-carrying error if it cannot start.
    */
+  /**
+   * `rm -rf path` on the libuv thread pool, at the lowest CPU and I/O priority (as root), never
+   * following a symlink or crossing into another mount. Settles once: rejected with the first
+   * errno-carrying failure, after the rest was removed anyway.
+   */
+  removeTree(path: string): Promise<void>;
   spawnProcess(
     path: string,
     argv: string[],

@@ -4,8 +4,8 @@
  * and the exit record its monitor writes. Removed ones pass through `containers.trash/`.
  */
 import { chownSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { native } from '../native.js';
 import type { ContainerPaths } from './plan-builder.js';
 
 export interface ContainerDir extends ContainerPaths {
@@ -62,9 +62,10 @@ function trashOf(containersRoot: string): string {
 
 /**
  * Takes the directory out of the store at once, with one rename: nothing lists or finds the
- * container any more. Its contents are deleted in the background: freeing an overlay upper dir
- * and a dozen files is milliseconds of file-system journal work that nobody needs to wait for.
- * Node keeps the process alive until that is done; what a killed process leaves behind,
+ * container any more. Its contents are deleted in the background, at the lowest priority
+ * (`removeTree`): freeing an overlay upper dir and a dozen files is file-system journal work
+ * that nobody needs to wait for, and that should not slow the next container's start. Node
+ * keeps the process alive until that is done; what a killed process leaves behind,
  * {@link sweepContainerTrash} deletes.
  */
 export function removeContainerDir(paths: ContainerDir): void {
@@ -81,7 +82,9 @@ export function removeContainerDir(paths: ContainerDir): void {
     rmSync(paths.dir, { recursive: true, force: true });
     return;
   }
-  rm(trashed, { recursive: true, force: true }).catch(() => undefined);
+  native()
+    .removeTree(trashed)
+    .catch(() => undefined);
 }
 
 /** Deletes what background removals of this root left behind (`container prune`). */

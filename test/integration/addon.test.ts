@@ -5,6 +5,7 @@
 import { execFileSync } from 'node:child_process';
 import {
   closeSync,
+  existsSync,
   mkdirSync,
   mkdtempSync,
   openSync,
@@ -153,6 +154,47 @@ describe('native addon', () => {
     } finally {
       unlock();
       for (const fd of [taker, ...waiters]) closeSync(fd);
+    }
+  });
+
+  it('removeTree deletes a tree without following its symlinks or entering its mounts', async () => {
+    const outside = join(dir, 'outside');
+    mkdirSync(outside);
+    writeFileSync(join(outside, 'kept'), 'x');
+    const tree = join(dir, 'tree');
+    mkdirSync(join(tree, 'a', 'b'), { recursive: true });
+    writeFileSync(join(tree, 'a', 'b', 'file'), 'x');
+    symlinkSync(outside, join(tree, 'a', 'link'));
+    await addon.removeTree(tree);
+    expect(existsSync(tree)).toBe(false);
+    expect(readFileSync(join(outside, 'kept'), 'utf8')).toBe('x');
+    // It ran at nice 19 on a pool thread, which runs other work at the process's priority again.
+    const nices = readdirSync('/proc/self/task').map((tid) => {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+      return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16];
+    });
+    expect(new Set(nices)).toEqual(new Set(['0']));
+    // Gone already: nothing to do.
+    await addon.removeTree(tree);
+
+    const mounted = join(dir, 'mounted');
+    const mountPoint = join(mounted, 'mnt');
+    mkdirSync(mountPoint, { recursive: true });
+    writeFileSync(join(mounted, 'file'), 'x');
+    addon.mount('tsdock-test', mountPoint, 'tmpfs', 0n, '');
+    try {
+      writeFileSync(join(mountPoint, 'inside'), 'x');
+      // The mount point is another file system's root: it is left, and so its parent.
+      await expect(addon.removeTree(mounted)).rejects.toMatchObject({
+        code: 'ENOTEMPTY',
+        syscall: 'remove',
+        path: mounted,
+      });
+      // The rest went; the mount and what it holds stayed.
+      expect(existsSync(join(mounted, 'file'))).toBe(false);
+      expect(readFileSync(join(mountPoint, 'inside'), 'utf8')).toBe('x');
+    } finally {
+      addon.umount2(mountPoint, MNT_DETACH);
     }
   });
 

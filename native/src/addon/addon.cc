@@ -2,6 +2,7 @@
 // Built without C++ exceptions: failures are thrown into JavaScript and the function returns.
 // Errors and argument checks are shared with spawn.cc through addon.h.
 #include "addon.h"
+#include "remove_tree.h"
 #include "spawn.h"
 
 #include <cerrno>
@@ -558,6 +559,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("rawOutput", Napi::Function::New(env, RawOutput, "rawOutput"));
   exports.Set("spawnProcess", Napi::Function::New(env, SpawnProcess, "spawnProcess"));
   exports.Set("socketpair", Napi::Function::New(env, Socketpair, "socketpair"));
+  exports.Set("removeTree", Napi::Function::New(env, RemoveTree, "removeTree"));
   return exports;
 }
 
