@@ -6,7 +6,7 @@
  * nothing behind; a failed start leaves the container as it was, with the error recorded.
  */
 import { randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { mkdir, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { TsdockError } from '../errors.js';
@@ -365,6 +365,13 @@ export async function startCreated(
   const paths = containerDirPaths(containersRoot, record.id);
   const spec = { name: record.id, parent: record.options.cgroupParent, hierarchy: options.hostCgroups?.hierarchy };
   if (options.justCreated !== true) {
+    // overlayfs refuses to mount a volatile upper dir a second time (see PlanInput.volatileUpper).
+    if (existsSync(join(paths.work, 'work', 'incompat', 'volatile'))) {
+      throw new TsdockError(
+        'CONFLICT',
+        `container ${record.name} ran with --rm and is removed once it exits: run a new one instead`,
+      );
+    }
     // The last run's monitor, still closing after its exit file, would unlink this run's socket.
     await untilGone(record.state.monitor);
     removeMonitorFiles(paths.dir);

@@ -379,6 +379,25 @@ describe('cgroup limits (library)', () => {
     }
   });
 
+  it('refuses to start again a --rm container whose volatile upper dir was mounted once', async () => {
+    const c = await runtime.start('busybox', {
+      command: ['true'],
+      autoRemove: true,
+      cgroupParent: parent,
+      stdio: quiet,
+    });
+    try {
+      expect((await c.wait()).exitCode).toBe(0);
+      await expect(runtime.startContainer(c.id)).rejects.toMatchObject({
+        code: 'CONFLICT',
+        message: expect.stringMatching(/ran with --rm and is removed once it exits: run a new one instead$/) as string,
+      });
+    } finally {
+      await runtime.remove(c.id, { force: true });
+    }
+    expect(containers()).toEqual([]);
+  });
+
   it('a 64 MB allocation under a 32 MB limit is OOM-killed: 137, recorded as OOM', async () => {
     const result = await runtime.run('busybox', {
       command: ['sh', '-c', 'x=$(head -c 67108864 /dev/zero | tr "\\0" a); echo ${#x}'],
