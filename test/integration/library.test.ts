@@ -13,6 +13,7 @@ import { ReplicaSet } from '../../examples/replicas.js';
 import { Runtime } from '../../src/index.js';
 import { isAlive } from '../../src/runtime/proc-stat.js';
 import { busyboxRoot, type BusyboxRoot } from '../helpers/busybox.js';
+import { removeAllContainers } from '../helpers/runtime-teardown.js';
 import { removeCgroupParent, repoRoot, uniqueCgroupParent } from '../helpers/host.js';
 
 const exec = promisify(execFile);
@@ -27,12 +28,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const pod of await runtime.listPods()) await runtime.removePod(pod.id, { force: true });
-  for (const c of await runtime.list({ all: true })) {
-    for (const who of [c.record.state.init, c.record.state.monitor]) {
-      if (who !== undefined && isAlive(who)) process.kill(who.pid, 'SIGKILL');
-    }
-    await runtime.remove(c.record.id, { force: true });
-  }
+  await removeAllContainers(runtime);
   await removeCgroupParent(cgroupParent);
   await box.remove();
 });

@@ -10,8 +10,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Runtime } from '../../src/index.js';
-import { isAlive } from '../../src/runtime/proc-stat.js';
 import { busyboxRoot, type BusyboxRoot } from '../helpers/busybox.js';
+import { removeAllContainers } from '../helpers/runtime-teardown.js';
 import { removeCgroupParent, uniqueCgroupParent } from '../helpers/host.js';
 
 let box: BusyboxRoot;
@@ -25,12 +25,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const c of await runtime.list({ all: true })) {
-    for (const who of [c.record.state.init, c.record.state.monitor]) {
-      if (who !== undefined && isAlive(who)) process.kill(who.pid, 'SIGKILL');
-    }
-    await runtime.remove(c.record.id, { force: true });
-  }
+  await removeAllContainers(runtime);
   await removeCgroupParent(cgroupParent);
   await box.remove();
 });
