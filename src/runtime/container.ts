@@ -45,6 +45,7 @@ import { idOfName, releaseName, reserveName } from './container-names.js';
 import { releaseContainerName, withContainersLock } from './container-store.js';
 import { hostNofileHardLimit, overlayVolatileSupported } from './host.js';
 import { readLayeredFile } from './layer-files.js';
+import { mountTargetsLayer } from './mount-targets.js';
 import { usesUserNamespace, type ContainerOptions } from './options.js';
 import type { NamespaceJoin } from './plan.js';
 import { buildSpawnPlan, resolveArgs, type ImageRuntimeConfig } from './plan-builder.js';
@@ -243,6 +244,9 @@ export async function createContainer(req: CreateRequest): Promise<ContainerReco
   const hostname = options.hostname ?? id.slice(0, 12);
   // The plan names the cgroup's paths; the directories are made by each start.
   const cgroup = await openContainerCgroup({ name: id, parent: options.cgroupParent, hierarchy: host.hierarchy });
+  // Its files belong to the host's root: not for a container in a user namespace.
+  const mountTargets =
+    ids === undefined ? await mountTargetsLayer(dirname(req.containersRoot), image.layerDirs) : undefined;
 
   return withContainersLock(req.containersRoot, () => {
     const name = wanted ?? defaultName((n) => idOfName(req.containersRoot, n) !== undefined);
@@ -266,6 +270,7 @@ export async function createContainer(req: CreateRequest): Promise<ContainerReco
         networkNamespace: networkNamespaceFor(req.containersRoot, id, options),
         sharedNamespaces: req.sharedNamespaces,
         volatileUpper: req.volatileUpper,
+        mountTargets,
       });
       writeFileSync(paths.plan, encodePlan(plan), { mode: 0o600 });
       writeFileSync(execBaseFileOf(paths.dir), JSON.stringify(execBaseOf(plan)), { mode: 0o600 });

@@ -3,13 +3,14 @@
  * directories, with overlayfs semantics: the topmost layer wins, a whiteout (a 0:0 character
  * device) hides a path, an opaque directory hides everything below it in lower layers.
  */
+import type { Stats } from 'node:fs';
 import { lstat, readFile } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { native } from '../native.js';
 
 const OPAQUE_XATTRS = ['trusted.overlay.opaque', 'user.overlay.opaque'];
 
-async function lstatOrUndefined(path: string): Promise<Awaited<ReturnType<typeof lstat>> | undefined> {
+async function lstatOrUndefined(path: string): Promise<Stats | undefined> {
   try {
     return await lstat(path);
   } catch (err) {
@@ -42,16 +43,28 @@ export async function readLayeredFile(layerDirs: readonly string[], path: string
 }
 
 async function readThroughLayers(layerDirs: readonly string[], path: string): Promise<Buffer | undefined> {
+  const found = await findLayered(layerDirs, path);
+  return found?.stats.isFile() === true ? readFile(found.path) : undefined;
+}
+
+/**
+ * The entry the merged rootfs shows at `path` (absolute, inside the image): where it is and its
+ * lstat, or `undefined` when there is none (a parent that is no directory hides it too).
+ */
+export async function findLayered(
+  layerDirs: readonly string[],
+  path: string,
+): Promise<{ path: string; stats: Stats } | undefined> {
   const parts = posix.normalize(path).split('/').filter(Boolean);
   for (const layer of [...layerDirs].reverse()) {
     let hiddenBelow = false;
     for (let depth = 1; depth <= parts.length; depth++) {
       const here = join(layer, ...parts.slice(0, depth));
-      const st = await lstatOrUndefined(here);
-      if (st === undefined) break;
-      if (st.isCharacterDevice() && st.rdev === 0) return undefined;
-      if (depth === parts.length) return st.isFile() ? readFile(here) : undefined;
-      if (!st.isDirectory()) return undefined;
+      const stats = await lstatOrUndefined(here);
+      if (stats === undefined) break;
+      if (stats.isCharacterDevice() && stats.rdev === 0) return undefined;
+      if (depth === parts.length) return { path: here, stats };
+      if (!stats.isDirectory()) return undefined;
       if (isOpaque(here)) hiddenBelow = true;
     }
     if (hiddenBelow) return undefined;

@@ -113,6 +113,8 @@ export interface PlanInput {
    * that upper dir would be refused (overlayfs.rst), so never for a container that may restart.
    */
   volatileUpper?: boolean;
+  /** A read-only layer above the image's with the bind-mount targets in /etc (mount-targets.ts). */
+  mountTargets?: string;
 }
 
 /** Docker's rule: `--entrypoint` replaces the image's and drops its Cmd; a command replaces Cmd. */
@@ -184,7 +186,10 @@ function overlayOps(input: PlanInput, userns: boolean): FsOp[] {
     throw new TsdockError('INVALID_IMAGE', 'layer directories of an image must share one parent directory');
   }
   // The kernel takes at most one page of mount data: relative names keep many layers within it.
-  const lower = [...layerDirs].reverse().map((d) => basename(d));
+  const lower = [
+    ...(input.mountTargets === undefined ? [] : [input.mountTargets]),
+    ...[...layerDirs].reverse().map((d) => basename(d)),
+  ];
   const data = [
     `lowerdir=${lower.join(':')}`,
     `upperdir=${paths.upper}`,

@@ -330,6 +330,32 @@ describe('exit status, Docker convention', () => {
     expect(kept.stdout).not.toMatch(volatile);
   });
 
+  it('binds /etc/hostname, hosts and resolv.conf over targets of a shared layer: a quiet run writes nothing', async () => {
+    const cli = (args: string[]): ReturnType<typeof tsdock> => tsdock(['--root', box.root, ...args]);
+    const made = await cli([
+      'create',
+      '--cgroup-parent',
+      parent,
+      '--network',
+      'none',
+      '-h',
+      'quiet',
+      'busybox',
+      'true',
+    ]);
+    const id = made.stdout.trim();
+    try {
+      expect((await cli(['start', '-a', id])).code).toBe(0);
+      expect(readdirSync(join(box.root, 'containers', id, 'upper'))).toEqual([]);
+    } finally {
+      await cli(['rm', id]);
+    }
+    // The binds still hold: the container's own files, writable.
+    expect(await sh('cat /etc/hostname; echo "10.0.0.9 x" >> /etc/hosts && tail -1 /etc/hosts', ['-h', 'named'])).toBe(
+      'named\n10.0.0.9 x\n',
+    );
+  });
+
   it('leaves nothing behind after a failed exec either', async () => {
     const mountsBefore = await hostMounts();
     expect((await run(['busybox', 'no-such-command'])).code).toBe(127);
