@@ -57,17 +57,17 @@ export interface NativeAddon {
   /** socketpair(2): a connected AF_UNIX stream pair, both ends close-on-exec. */
   socketpair(): [number, number];
   /**
-   * posix_spawn(3) of `path` without forking Node: in a session of its own, every signal at its
-   * default and none blocked, fd i a copy of `childFds[i]` (other fds as Node's: close-on-exec).
-   * The addon reaps it (a pidfd polled on Node's loop) and calls `onExit` with its exit code, or
-   * the number of the signal that killed it. Throws an errno-carrying error if it cannot start.
-   */
-  /**
    * `rm -rf path` on the libuv thread pool, at the lowest CPU and I/O priority (as root), never
    * following a symlink or crossing into another mount. Settles once: rejected with the first
    * errno-carrying failure, after the rest was removed anyway.
    */
   removeTree(path: string): Promise<void>;
+  /**
+   * posix_spawn(3) of `path` without forking Node: in a session of its own, every signal at its
+   * default and none blocked, fd i a copy of `childFds[i]` (other fds as Node's: close-on-exec).
+   * The addon reaps it (a pidfd polled on Node's loop) and calls `onExit` with its exit code, or
+   * the number of the signal that killed it. Throws an errno-carrying error if it cannot start.
+   */
   spawnProcess(
     path: string,
     argv: string[],
