@@ -33,6 +33,20 @@ export function containerRecords(root: string): ContainerRecord[] {
     .map((d) => JSON.parse(readFileSync(join(dir, d, 'config.json'), 'utf8')) as ContainerRecord);
 }
 
+/**
+ * Whatever a failed test left in the root `root`: SIGKILLs every container's monitor and init
+ * that still run, then `rm -f`s the containers through the CLI.
+ */
+export async function removeRecordedContainers(root: string): Promise<void> {
+  const records = containerRecords(root);
+  for (const r of records) {
+    for (const who of [r.state.init, r.state.monitor]) {
+      if (who !== undefined && isAlive(who)) process.kill(who.pid, 'SIGKILL');
+    }
+  }
+  if (records.length > 0) await tsdock(['--root', root, 'rm', '-f', ...records.map((r) => r.id)]);
+}
+
 /** Registers the root's set-up and clean-up hooks; call it at the top level of a test file. */
 export function containerBed(label: string): ContainerBed {
   let box: BusyboxRoot | undefined;
@@ -58,13 +72,7 @@ export function containerBed(label: string): ContainerBed {
 
   afterAll(async () => {
     if (box === undefined) return;
-    for (const r of bed.records()) {
-      for (const who of [r.state.init, r.state.monitor]) {
-        if (who !== undefined && isAlive(who)) process.kill(who.pid, 'SIGKILL');
-      }
-    }
-    const left = bed.records().map((r) => r.id);
-    if (left.length > 0) await bed.cli(['rm', '-f', ...left]);
+    await removeRecordedContainers(box.root);
     await removeCgroupParent(parent);
     await box.remove();
   });

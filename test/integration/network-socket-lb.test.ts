@@ -11,9 +11,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { networkHostOf, type NetworkHost } from '../../src/network/store.js';
-import { isAlive } from '../../src/runtime/proc-stat.js';
 import { busyboxRoot, type BusyboxRoot } from '../helpers/busybox.js';
-import { containerRecords } from '../helpers/container-bed.js';
+import { removeRecordedContainers } from '../helpers/container-bed.js';
 import { tsdock } from '../helpers/host.js';
 import { eventually } from '../helpers/eventually.js';
 import { freePort } from '../helpers/ports.js';
@@ -86,12 +85,7 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  const records = containerRecords(box.root);
-  for (const r of records) {
-    for (const who of [r.state.init, r.state.monitor])
-      if (who !== undefined && isAlive(who)) process.kill(who.pid, 'SIGKILL');
-  }
-  if (records.length > 0) await tsdock(['--root', box.root, 'rm', '-f', ...records.map((r) => r.id)]);
+  await removeRecordedContainers(box.root);
   await tsdock(['--root', box.root, 'network', 'prune', '-f']);
   // Should a failure have left them: removing the pins detaches the programs.
   rmSync(host.socketLbPins, { recursive: true, force: true });

@@ -12,9 +12,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ContainerRecord } from '../../src/runtime/container-record.js';
-import { isAlive } from '../../src/runtime/proc-stat.js';
 import { networkHostOf, type NetworkHost } from '../../src/network/store.js';
-import { containerRecords } from '../helpers/container-bed.js';
+import { containerRecords, removeRecordedContainers } from '../helpers/container-bed.js';
 import { busyboxRoot, type BusyboxRoot } from '../helpers/busybox.js';
 import { repoRoot, tsdock } from '../helpers/host.js';
 import { eventually } from '../helpers/eventually.js';
@@ -141,12 +140,7 @@ beforeAll(async () => {
 
 /** Whatever a failed test left: this file's processes, containers, networks, table and pins. */
 afterAll(async () => {
-  for (const r of records()) {
-    for (const who of [r.state.init, r.state.monitor])
-      if (who !== undefined && isAlive(who)) process.kill(who.pid, 'SIGKILL');
-  }
-  const ids = records().map((r) => r.id);
-  if (ids.length > 0) await cli(['rm', '-f', ...ids]);
+  await removeRecordedContainers(box.root);
   await cli(['network', 'prune', '-f']);
   // The iptables test's chains, should it have failed before its own prune.
   await tsdock(['--root', box.root, 'network', 'prune', '-f'], { env: { TSDOCK_FIREWALL: 'iptables' } });
