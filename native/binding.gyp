@@ -38,8 +38,9 @@
       ],
       "cflags": ["-std=gnu11", "-O2", "-Wall", "-Wextra", "-Werror"],
       "cflags!": ["-O3", "-fPIC", "-pthread", "-Wno-unused-parameter"],
-      # gyp links executables with g++: keep libc the monitor's one dependency.
-      "ldflags": ["-static-libgcc"],
+      # Static: every container start execs it, and a static binary has no dynamic loader or
+      # libc to map first (about 0.2 ms of each start here). It calls nothing that needs NSS.
+      "ldflags": ["-static"],
       "ldflags!": ["-pthread", "-rdynamic"]
     },
     {
