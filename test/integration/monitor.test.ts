@@ -224,17 +224,25 @@ function expectError(r: Result, step: string, errno: number, path: string): void
   expect(r.code).toBe(1);
 }
 
-/** A cgroup under the test process's own one in a hierarchy, e.g. "memory" or "" (cgroup2). */
-function makeCgroup(controller: string): string {
+/** A cgroup's place under the test process's own one in a hierarchy, e.g. "memory" or "" (cgroup2). */
+function cgroupPath(controller: string): string {
   const line = readFileSync('/proc/self/cgroup', 'utf8')
     .split('\n')
     .find((l) => l.split(':')[1] === controller);
   if (line === undefined) throw new Error(`no ${controller || 'cgroup2'} hierarchy`);
   const root = controller === '' ? '/sys/fs/cgroup/unified' : `/sys/fs/cgroup/${controller}`;
-  const dir = join(root, line.split(':')[2] ?? '/', `tsdock-test-${process.pid}-${++containers}`);
+  return join(root, line.split(':')[2] ?? '/', `tsdock-test-${process.pid}-${++containers}`);
+}
+
+/** Makes the cgroup at `dir` (cgroupPath); afterEach removes what the monitor left. */
+function makeCgroupAt(dir: string): string {
   mkdirSync(dir);
   cgroupsMade.push(dir);
   return dir;
+}
+
+function makeCgroup(controller: string): string {
+  return makeCgroupAt(cgroupPath(controller));
 }
 
 /** Mounts under the test's temp dir: the container's must all stay in its own namespace. */
@@ -588,27 +596,31 @@ describe('tsdock-monitor', () => {
     expect(rest).toEqual([' /mnt/shared ro,nosuid,nodev,noexec,relatime', 'shared-ro', 'root-ro', '']);
   });
 
-  it('with --await-cgroup runs nothing before the caller says go, and nothing at all if it hangs up', async () => {
-    /** A monitor on a plan that leaves /ran in its upper dir, once it waits for the caller. */
-    const waitingMonitor = async (): Promise<{
-      ran: string;
-      status: Duplex;
-      lines: () => StatusLine[];
-      code: Promise<number | null>;
-    }> => {
+  it('with --await-cgroup places and runs nothing before the caller says go, and nothing at all if it hangs up', async () => {
+    /**
+     * A monitor on a plan whose cgroup (in `controller`'s hierarchy) is not made yet, waiting for
+     * the caller; its command leaves its /proc/self/cgroup in /ran in its upper dir.
+     */
+    const waitingMonitor = async (controller: string) => {
       const c = newContainer();
+      const cgroup = cgroupPath(controller);
       const planFile = join(c.dir, 'plan.bin');
-      writeFileSync(planFile, encodePlan(plan(c, ['touch', '/ran'])));
+      const p = plan(c, ['sh', '-c', 'cat /proc/self/cgroup >/ran'], {
+        cgroupProcs: [join(cgroup, 'cgroup.procs')],
+        cgroupDirs: [cgroup],
+      });
+      writeFileSync(planFile, encodePlan(p));
       const monitor = spawn(monitorPath(), ['--await-cgroup', planFile], {
         stdio: ['ignore', 'ignore', 'inherit', 'pipe'],
       });
+      const pid = String(monitor.pid);
       const status = monitor.stdio[3] as Duplex;
       let text = '';
       status.setEncoding('utf8').on('data', (d: string) => (text += d));
       const code = new Promise<number | null>((resolve) => monitor.on('close', resolve));
       // Set up and waiting: blocked in read(2) (syscall 0) on its status fd.
       await eventually(async () => {
-        if (!readFileSync(`/proc/${String(monitor.pid)}/syscall`, 'utf8').startsWith('0 0x3 ')) {
+        if (!readFileSync(`/proc/${pid}/syscall`, 'utf8').startsWith('0 0x3 ')) {
           throw new Error('the monitor does not wait on its status fd');
         }
       });
@@ -617,24 +629,44 @@ describe('tsdock-monitor', () => {
           .split('\n')
           .filter((l) => l !== '')
           .map((l) => JSON.parse(l) as StatusLine);
-      return { ran: join(c.upper, 'ran'), status, lines, code };
+      const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
+        .split(' ')
+        .filter((c) => c !== '');
+      return { cgroup, ran: join(c.upper, 'ran'), status, lines, code, children };
     };
+    const ownPath = (cgroup: string, root: string): string => cgroup.slice(root.length);
 
-    const go = await waitingMonitor();
-    expect(go.lines()).toEqual([]);
-    expect(existsSync(go.ran)).toBe(false);
-    go.status.write('c');
-    expect(await go.code).toBe(0);
-    expect(go.lines().map((l) => l.type)).toEqual(['started', 'exited']);
-    expect(existsSync(go.ran)).toBe(true);
+    // v1: nothing else to wait for, so the child is cloned (and mounting) already; it is placed
+    // once the caller made the cgroup.
+    const v1 = await waitingMonitor('pids');
+    expect(v1.children).toHaveLength(1);
+    expect(v1.lines()).toEqual([]);
+    expect(existsSync(v1.ran)).toBe(false);
+    makeCgroupAt(v1.cgroup);
+    v1.status.write('c');
+    expect(await v1.code).toBe(0);
+    expect(v1.lines().map((l) => l.type)).toEqual(['started', 'exited']);
+    expect(readFileSync(v1.ran, 'utf8')).toContain(`:pids:${ownPath(v1.cgroup, '/sys/fs/cgroup/pids')}\n`);
 
-    const hungUp = await waitingMonitor();
-    hungUp.status.end();
-    expect(await hungUp.code).toBe(1);
-    expect(hungUp.lines()).toEqual([
-      { type: 'error', step: 'cgroup', errno: ECANCELED, path: '', message: expect.any(String) as string },
-    ]);
-    expect(existsSync(hungUp.ran)).toBe(false);
+    // cgroup2: the child is born in its cgroup, so the clone waits for it.
+    const v2 = await waitingMonitor('');
+    expect(v2.children).toEqual([]);
+    makeCgroupAt(v2.cgroup);
+    v2.status.write('c');
+    expect(await v2.code).toBe(0);
+    expect(readFileSync(v2.ran, 'utf8')).toContain(`0::${ownPath(v2.cgroup, '/sys/fs/cgroup/unified')}\n`);
+
+    // Hanging up ends either monitor with its command never run, and its child (if any) gone.
+    for (const controller of ['pids', '']) {
+      const hungUp = await waitingMonitor(controller);
+      hungUp.status.end();
+      expect(await hungUp.code).toBe(1);
+      expect(hungUp.lines()).toEqual([
+        { type: 'error', step: 'cgroup', errno: ECANCELED, path: '', message: expect.any(String) as string },
+      ]);
+      expect(existsSync(hungUp.ran)).toBe(false);
+      for (const child of hungUp.children) expect(existsSync(`/proc/${child}`)).toBe(false);
+    }
   });
 
   it('runs without a status fd, and rejects a plan it cannot decode', async () => {

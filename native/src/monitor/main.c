@@ -20,8 +20,10 @@
  * unless given) and SIGKILL 10 s later.
  *
  * With --await-cgroup the caller is still making the container's cgroup while the monitor starts:
- * before its first run the monitor waits for one byte on the status fd; the caller closing that
- * fd instead (it failed, or died) ends the monitor with an error line, having run nothing.
+ * before its first run places anything in that cgroup, the monitor waits for one byte on the
+ * status fd (a child that needs nothing else made by the caller is cloned and starts its mounts
+ * meanwhile; see spawn.c). The caller closing that fd instead (it failed, or died) ends the
+ * monitor with an error line, its command never run.
  *
  * With --leave (the OCI runtime's create and exec), the monitor exits as soon as the process has
  * exec'd, or, for a plan with a start socket, is set up and waiting for start: the process is
@@ -344,10 +346,10 @@ static int connect_unix(const char *path) {
 
 /* The child sends its pty master to the console socket at path (NULL: no terminal). */
 static pid_t spawn_to_console(const struct tsd_plan *plan, unsigned cap_last_cap, const char *path,
-                              struct tsd_child_error *e) {
+                              int (*await_cgroup)(void), struct tsd_child_error *e) {
   int console = -1;
   if (path != NULL && (console = connect_unix(path)) < 0) return set_error(e, "terminal", path);
-  pid_t pid = spawn_container(plan, cap_last_cap, console, e);
+  pid_t pid = spawn_container(plan, cap_last_cap, console, await_cgroup, e);
   if (console >= 0) close(console);
   return pid;
 }
@@ -360,7 +362,7 @@ static int leave(const struct tsd_plan *plan, const char *console_socket) {
     set_error(&e, "monitor", CAP_LAST_CAP_PATH);
     return fail_setup(plan, &e);
   }
-  pid_t pid = spawn_to_console(plan, cap_last_cap, console_socket, &e);
+  pid_t pid = spawn_to_console(plan, cap_last_cap, console_socket, NULL, &e);
   if (pid < 0) return fail_setup(plan, &e);
   status_started(pid);
   return 0;
@@ -371,10 +373,11 @@ static int leave(const struct tsd_plan *plan, const char *console_socket) {
  * cannot be, so the container is killed rather than left without a terminal.
  */
 static pid_t spawn_with_terminal(const struct tsd_plan *plan, unsigned cap_last_cap,
-                                 struct tsd_attach *attach, struct tsd_child_error *e) {
+                                 struct tsd_attach *attach, int (*await_cgroup)(void),
+                                 struct tsd_child_error *e) {
   int console[2];
   if (attach_console_pair(console) < 0) return set_error(e, "terminal", "socketpair");
-  pid_t pid = spawn_container(plan, cap_last_cap, console[1], e);
+  pid_t pid = spawn_container(plan, cap_last_cap, console[1], await_cgroup, e);
   close(console[1]);
   if (pid >= 0 && attach_receive_master(attach, console[0]) < 0) {
     set_error(e, "terminal", "console socket");
@@ -429,25 +432,20 @@ static int monitor(const struct tsd_plan *plan, const struct args *la) {
     }
     hp = &health;
   }
-  /* The caller made the cgroup while this process started: its byte says the cgroup is there. */
-  if (la->await_cgroup && status_await_cgroup() < 0) {
-    errno = ECANCELED;
-    set_error(&e, "cgroup", "");
-    if (ap != NULL) attach_close(ap, -1);
-    return fail_setup(plan, &e);
-  }
   const struct tsd_lifecycle *lc = &la->lc;
   uint64_t delay_ms = 0;
   for (unsigned restarts = 0;; restarts++) {
+    /* A cgroup the caller is still making has no OOM kills yet: its count reads as 0. */
     uint64_t ooms = oom_kill_count(plan);
+    int (*await_cgroup)(void) = restarts == 0 && la->await_cgroup ? status_await_cgroup : NULL;
     pid_t pid;
     if (ap != NULL && attach_give_stdin(ap) < 0)
       pid = set_error(&e, "monitor", "stdin");
     else
-      pid = terminal ? spawn_with_terminal(plan, cap_last_cap, ap, &e)
+      pid = terminal ? spawn_with_terminal(plan, cap_last_cap, ap, await_cgroup, &e)
             : la->console_socket != NULL
-                ? spawn_to_console(plan, cap_last_cap, la->console_socket, &e)
-                : spawn_container(plan, cap_last_cap, -1, &e);
+                ? spawn_to_console(plan, cap_last_cap, la->console_socket, await_cgroup, &e)
+                : spawn_container(plan, cap_last_cap, -1, await_cgroup, &e);
     if (ap != NULL) attach_drop_stdin(ap);
     if (lp != NULL) log_drop_stdio(lp);
     if (pid < 0 && restarts == 0) {

@@ -31,9 +31,11 @@ int write_exit_file(const char *path, int exit_code, int signal, bool oom_killed
  * spawn.c: joins namespaces, clones the child, places it and lets it run. Returns the child's
  * pid once it has exec'd; on failure fills *e, leaves no child behind and returns -1.
  * console_fd: where a plan with a terminal sends the pty master (-1 without one).
+ * await_cgroup: NULL, or how to wait for the caller to make the cgroup (status_await_cgroup);
+ * its failure is the step "cgroup" with ECANCELED.
  */
 pid_t spawn_container(const struct tsd_plan *plan, unsigned cap_last_cap, int console_fd,
-                      struct tsd_child_error *e);
+                      int (*await_cgroup)(void), struct tsd_child_error *e);
 
 /* Fills *e with (step, errno, path); returns -1 for the caller to return. */
 int set_error(struct tsd_child_error *e, const char *step, const char *path);

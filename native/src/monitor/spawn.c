@@ -15,6 +15,12 @@
  * The child makes its mounts while it is being placed: the first move into a v1 cgroup after a
  * quiet moment waits out an RCU grace period (cgroup_threadgroup_rwsem), several milliseconds.
  *
+ * When the caller is still making the cgroup (--await-cgroup), the wait for it comes before the
+ * clone if the child is to be born in a cgroup2 cgroup or joins namespaces (the caller may be
+ * making those too). Otherwise the child is cloned and let go first, and the wait comes right
+ * before its placement: the clone (new namespaces) and its first mounts overlap the caller's
+ * work instead of following it.
+ *
  * With runtime hooks (OCI prestart, createRuntime), the child pauses once more after its mounts
  * (an empty struct tsd_child_error naming TSD_RUNTIME_HOOKS_PAUSE) until the caller ran them and
  * the parent says go again, and then runs its createContainer hooks.
@@ -112,6 +118,26 @@ static int write_id_maps(const struct tsd_plan *p, pid_t pid, struct tsd_child_e
   return 0;
 }
 
+/*
+ * cgroup.procs files are opened before the namespaces are joined: in a container's mount
+ * namespace (exec) these host paths name nothing, or the container's read-only view. (A child
+ * cloned before its cgroup was made joins none: they are opened after the clone then.)
+ */
+static int open_procs_files(const struct tsd_plan *p, int *fds, struct tsd_child_error *e) {
+  for (size_t i = 0; i < p->cgroup_procs.n; i++) {
+    fds[i] = open(p->cgroup_procs.v[i], O_WRONLY | O_CLOEXEC);
+    if (fds[i] < 0) {
+      set_error(e, "cgroup", p->cgroup_procs.v[i]);
+      while (i-- > 0) {
+        close(fds[i]);
+        fds[i] = -1;
+      }
+      return -1;
+    }
+  }
+  return 0;
+}
+
 /* What only the parent can do for the child before it may use its cgroups or execve. */
 static int place_child(const struct tsd_plan *p, const int *procs_fds, pid_t pid,
                        struct tsd_child_error *e) {
@@ -175,8 +201,8 @@ static int placement_failed(pid_t pid, int err_fd, struct tsd_child_error *e) {
  * for its verdict, letting it go again after the caller ran the runtime's hooks when it pauses
  * for them.
  */
-static int release(pid_t pid, int sync_fd, int err_fd, const struct tsd_plan *p,
-                   const int *procs_fds, struct tsd_child_error *e) {
+static int release(pid_t pid, int sync_fd, int err_fd, const struct tsd_plan *p, int *procs_fds,
+                   int (*await_cgroup)(void), struct tsd_child_error *e) {
   int idmap_fds[p->n_idmap_mounts + 1];
   if (write_id_maps(p, pid, e) < 0) return -1;
   /* After the maps: an idmapping takes the namespace's mapping as it is at mount_setattr. */
@@ -184,6 +210,13 @@ static int release(pid_t pid, int sync_fd, int err_fd, const struct tsd_plan *p,
   int sent = send_go(sync_fd, idmap_fds, p->n_idmap_mounts);
   close_all(idmap_fds, p->n_idmap_mounts);
   if (sent < 0) return set_error(e, "sync", "");
+  if (await_cgroup != NULL && await_cgroup() < 0) {
+    errno = ECANCELED;
+    set_error(e, "cgroup", "");
+    return placement_failed(pid, err_fd, e);
+  }
+  if (await_cgroup != NULL && open_procs_files(p, procs_fds, e) < 0)
+    return placement_failed(pid, err_fd, e);
   if (place_child(p, procs_fds, pid, e) < 0) return placement_failed(pid, err_fd, e);
   if (send(sync_fd, "p", 1, MSG_NOSIGNAL) != 1) {
     set_error(e, "sync", "");
@@ -196,23 +229,6 @@ static int release(pid_t pid, int sync_fd, int err_fd, const struct tsd_plan *p,
     rc = read_verdict(err_fd, e);
   }
   return rc == 1 ? set_error(e, "sync", "") : rc;
-}
-
-/*
- * cgroup.procs files are opened before the namespaces are joined: in a container's mount
- * namespace (exec) these host paths name nothing, or the container's read-only view.
- */
-static int open_procs_files(const struct tsd_plan *p, int *fds, struct tsd_child_error *e) {
-  for (size_t i = 0; i < p->cgroup_procs.n; i++) {
-    fds[i] = open(p->cgroup_procs.v[i], O_WRONLY | O_CLOEXEC);
-    if (fds[i] < 0) {
-      set_error(e, "cgroup", p->cgroup_procs.v[i]);
-      while (i-- > 0)
-        close(fds[i]);
-      return -1;
-    }
-  }
-  return 0;
 }
 
 /*
@@ -290,15 +306,48 @@ static pid_t abandon(const struct tsd_plan *p, const int *procs_fds, int start_f
   return -1;
 }
 
+/* Whether the cgroup2 hierarchy holds path: judged by its nearest ancestor that exists yet. */
+static bool on_cgroup2(const char *path) {
+  char dir[PATH_MAX];
+  if (snprintf(dir, sizeof(dir), "%s", path) >= (int)sizeof(dir)) return false;
+  for (char *slash = strrchr(dir, '/'); slash != NULL && slash != dir; slash = strrchr(dir, '/')) {
+    *slash = '\0';
+    struct statfs sf;
+    if (statfs(dir, &sf) == 0) return sf.f_type == CGROUP2_SUPER_MAGIC;
+    if (errno != ENOENT) return false;
+  }
+  return false;
+}
+
+/* See the top: whether the child can be cloned while the caller still makes its cgroup. */
+static bool clones_before_cgroup(const struct tsd_plan *p) {
+  if (p->n_ns_joins > 0) return false;
+  for (size_t i = 0; i < p->cgroup_procs.n; i++)
+    if (on_cgroup2(p->cgroup_procs.v[i])) return false;
+  return true;
+}
+
 pid_t spawn_container(const struct tsd_plan *p, unsigned cap_last_cap, int console_fd,
-                      struct tsd_child_error *e) {
+                      int (*await_cgroup)(void), struct tsd_child_error *e) {
   int sync[2], err[2];
   int procs_fds[p->cgroup_procs.n + 1];
   int idmap_slots[p->n_idmap_mounts + 1];
   int start_fd = -1;
-  if (open_procs_files(p, procs_fds, e) < 0) return -1;
+  /* Non-NULL: the wait that is left for release(), right before the placement. */
+  int (*await_later)(void) = NULL;
+  for (size_t i = 0; i < p->cgroup_procs.n; i++)
+    procs_fds[i] = -1;
+  if (await_cgroup != NULL && clones_before_cgroup(p)) {
+    await_later = await_cgroup;
+  } else {
+    if (await_cgroup != NULL && await_cgroup() < 0) {
+      errno = ECANCELED;
+      return set_error(e, "cgroup", "");
+    }
+    if (open_procs_files(p, procs_fds, e) < 0) return -1;
+  }
   size_t v2_index = 0;
-  int v2_fd = open_v2_cgroup(p, procs_fds, &v2_index);
+  int v2_fd = await_later != NULL ? -1 : open_v2_cgroup(p, procs_fds, &v2_index);
   if (p->start_socket != NULL && (start_fd = listen_for_start(p->start_socket, e)) < 0) {
     if (v2_fd >= 0) close(v2_fd);
     return abandon(p, procs_fds, -1);
@@ -339,7 +388,7 @@ pid_t spawn_container(const struct tsd_plan *p, unsigned cap_last_cap, int conso
   }
   close(sync[0]);
   close(err[1]);
-  int rc = release(pid, sync[1], err[0], p, procs_fds, e);
+  int rc = release(pid, sync[1], err[0], p, procs_fds, await_later, e);
   close(sync[1]);
   close(err[0]);
   if (rc < 0) {
