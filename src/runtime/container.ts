@@ -462,7 +462,7 @@ function started(
       } finally {
         removeContainerDir(paths);
         await releaseContainerName(dirname(paths.dir), record.name, record.id);
-        await cgroup.destroy();
+        if (!monitor.cgroupRemoved) await cgroup.destroy();
         await releaseNetwork(dirname(paths.dir), record.id);
         await releaseUserNamespace(dirname(paths.dir), record.id);
         await removeAnonymousVolumes(dirname(paths.dir), record);

@@ -22,7 +22,7 @@ export type StatusLine =
   | { type: 'runtime-hooks'; pid: number }
   | { type: 'started'; pid: number }
   | { type: 'error'; step: string; errno: number; path: string; message: string }
-  | ({ type: 'exited' } & ExitStatus);
+  | ({ type: 'exited'; cgroupRemoved: boolean } & ExitStatus);
 
 /** Where the container's stdio goes: the caller's own fds, pipes, or nothing. */
 export interface StdioMode {
@@ -84,8 +84,10 @@ export interface MonitorHandle {
   readonly pid: number;
   /** The container's init pid (host view), once `execve` succeeded. Rejects with a StartError. */
   readonly started: Promise<number>;
-  /** The exit status, once the container's init exited and its cgroup was removed. */
+  /** The exit status, once the container's init exited and the monitor removed what it could. */
   readonly exited: Promise<ExitStatus>;
+  /** Once `exited` resolved: whether the monitor removed all of the container's cgroup dirs. */
+  readonly cgroupRemoved: boolean;
   /** Sends a signal to the monitor, which forwards it to the container's init. */
   signal(signal: NodeJS.Signals): void;
   /**
@@ -192,6 +194,7 @@ export function spawnMonitor(
   };
 
   let settled = false;
+  let cgroupRemoved = false;
   let detached = false;
   let statusClosed = false;
   // How the monitor ended ("SIGKILL", "exit 1"), once reaped.
@@ -230,6 +233,7 @@ export function spawnMonitor(
         fail(startError(line));
       } else if (line.type === 'exited') {
         settled = true;
+        cgroupRemoved = line.cgroupRemoved;
         exited.resolve({ exitCode: line.exitCode, signal: line.signal, oomKilled: line.oomKilled });
       }
     });
@@ -245,6 +249,9 @@ export function spawnMonitor(
     pid: child?.pid ?? -1,
     started: started.promise,
     exited: exited.promise,
+    get cgroupRemoved() {
+      return cgroupRemoved;
+    },
     signal: (signal) => {
       // Once reaped, the pid may be another process's.
       if (child === undefined || ended !== undefined) return;

@@ -50,7 +50,7 @@ const USERNS_HOST_ID = 100000;
 type StatusLine =
   | { type: 'started'; pid: number }
   | { type: 'error'; step: string; errno: number; path: string; message: string }
-  | { type: 'exited'; exitCode: number; signal: number; oomKilled: boolean };
+  | { type: 'exited'; exitCode: number; signal: number; oomKilled: boolean; cgroupRemoved: boolean };
 
 interface Result {
   code: number | null;
@@ -213,7 +213,7 @@ async function run(
 function expectExit(r: Result, exitCode: number, signal = 0): void {
   expect(r.lines).toEqual([
     { type: 'started', pid: expect.any(Number) as number },
-    { type: 'exited', exitCode, signal, oomKilled: false },
+    { type: 'exited', exitCode, signal, oomKilled: false, cgroupRemoved: true },
   ]);
   expect(r.code).toBe(0);
 }
@@ -494,6 +494,20 @@ describe('tsdock-monitor', () => {
         .sort(),
     ).toEqual([':/', 'memory:/']);
     expect(existsSync(memory) || existsSync(unified)).toBe(false);
+
+    // One it cannot remove (here no cgroup but a directory with a file in it) is left to the caller.
+    const stuck = join(base, `stuck-${String(++containers)}`);
+    mkdirSync(stuck);
+    writeFileSync(join(stuck, 'file'), '');
+    const kept = await run(plan(newContainer(), ['true'], { cgroupDirs: [stuck] }));
+    expect(kept.lines.at(-1)).toEqual({
+      type: 'exited',
+      exitCode: 0,
+      signal: 0,
+      oomKilled: false,
+      cgroupRemoved: false,
+    });
+    expect(kept.code).toBe(1);
   });
 
   it('records an OOM kill from the v1 memory controller', async () => {
@@ -510,7 +524,7 @@ describe('tsdock-monitor', () => {
         oom: { driver: 'v1', path: join(memory, 'memory.oom_control') },
       }),
     );
-    expect(r.lines.at(-1)).toEqual({ type: 'exited', exitCode: 137, signal: 9, oomKilled: true });
+    expect(r.lines.at(-1)).toEqual({ type: 'exited', exitCode: 137, signal: 9, oomKilled: true, cgroupRemoved: true });
     expect(JSON.parse(readFileSync(c.exitFile, 'utf8'))).toMatchObject({ exitCode: 137, oomKilled: true });
     expect(existsSync(memory)).toBe(false);
   });

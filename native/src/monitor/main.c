@@ -58,11 +58,12 @@
  *   {"type":"error","step":S,"errno":N,"path":F,"message":M}  set-up failed; nothing is left
  *                                                             running and the cgroup dirs are
  *                                                             removed; then exit 1
- *   {"type":"exited","exitCode":C,"signal":G,"oomKilled":B}   the container exited (G is 0
- *                                                             unless a signal killed it, then
- *                                                             C is 128+G); after the cgroup
- *                                                             dirs are removed and the exit
- *                                                             file is written; then exit
+ *   {"type":"exited","exitCode":C,"signal":G,"oomKilled":B,   the container exited (G is 0
+ *    "cgroupRemoved":R}                                       unless a signal killed it, then
+ *                                                             C is 128+G); after the exit file
+ *                                                             is written and the cgroup dirs
+ *                                                             are removed (R: all of them, so
+ *                                                             the caller need not); then exit
  *
  *   S (the step that failed): start_socket setns clone uid_map gid_map cgroup oom_score_adj idmap
  *   sync runtime_hooks createContainer startContainer
@@ -262,13 +263,14 @@ static int finish(const struct tsd_plan *p, const struct tsd_lifecycle *lc, stru
                   struct tsd_attach *attach, const struct tsd_exit *x, unsigned restarts,
                   bool die_emitted) {
   if (log != NULL) log_close(log);
-  int rc = remove_cgroup_dirs(p) < 0 ? 1 : 0;
+  bool cgroup_removed = remove_cgroup_dirs(p) == 0;
+  int rc = cgroup_removed ? 0 : 1;
   /* Before the exit file, which ends `stop`: its stop event comes after the die. */
   if (!die_emitted) emit_die(lc, x);
   if (p->exit_file != NULL && write_exit_file(p->exit_file, x->exit_code, x->signal, x->oom_killed,
                                               x->reason, restarts, !lc->auto_remove) < 0)
     rc = 1;
-  status_exited(x->exit_code, x->signal, x->oom_killed);
+  status_exited(x->exit_code, x->signal, x->oom_killed, cgroup_removed);
   /* Attached clients learn the exit once it is recorded. */
   if (attach != NULL) attach_close(attach, x->exit_code);
   run_exit_command(lc);

@@ -19,7 +19,7 @@ int status_runtime_hooks(pid_t pid);
 /* --await-cgroup: one byte on the status fd once the caller made the cgroup; -1 when it closed
  * the fd instead (it failed, or died). */
 int status_await_cgroup(void);
-void status_exited(int exit_code, int signal, bool oom_killed);
+void status_exited(int exit_code, int signal, bool oom_killed, bool cgroup_removed);
 /*
  * restarts: how often the restart policy restarted it; reason: see lifecycle.h. durable: fsync
  * it (not for a container removed once it is over: nothing of it outlives a machine crash).

@@ -71,11 +71,13 @@ void status_error(const struct tsd_child_error *e) {
   emit(&j);
 }
 
-void status_exited(int exit_code, int signal, bool oom_killed) {
+void status_exited(int exit_code, int signal, bool oom_killed, bool cgroup_removed) {
   char buf[STATUS_JSON_MAX];
   struct json j = {.buf = buf, .cap = sizeof(buf), .len = 0};
-  json_printf(&j, "{\"type\":\"exited\",\"exitCode\":%d,\"signal\":%d,\"oomKilled\":%s}", exit_code,
-              signal, oom_killed ? "true" : "false");
+  json_printf(&j,
+              "{\"type\":\"exited\",\"exitCode\":%d,\"signal\":%d,\"oomKilled\":%s,"
+              "\"cgroupRemoved\":%s}",
+              exit_code, signal, oom_killed ? "true" : "false", cgroup_removed ? "true" : "false");
   emit(&j);
 }
 
