@@ -2,7 +2,12 @@
   "targets": [
     {
       "target_name": "tsdock",
-      "sources": ["src/addon/addon.cc", "src/addon/spawn.cc", "src/addon/remove_tree.cc"],
+      "sources": [
+        "src/addon/addon.cc",
+        "src/addon/spawn.cc",
+        "src/addon/remove_tree.cc",
+        "src/addon/network_namespace.cc"
+      ],
       "dependencies": ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api"],
       "defines": ["NAPI_VERSION=8"],
       "cflags_cc": ["-Wall", "-Wextra", "-Werror"]

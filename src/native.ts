@@ -63,6 +63,11 @@ export interface NativeAddon {
    */
   removeTree(path: string): Promise<void>;
   /**
+   * unshare(2) of a network namespace on a thread of its own (off Node's loop, and no thread of
+   * Node's keeps it): resolves to an fd of it, close-on-exec.
+   */
+  newNetworkNamespace(): Promise<number>;
+  /**
    * posix_spawn(3) of `path` without forking Node: in a session of its own, every signal at its
    * default and none blocked, fd i a copy of `childFds[i]` (other fds as Node's: close-on-exec).
    * The addon reaps it (a pidfd polled on Node's loop) and calls `onExit` with its exit code, or

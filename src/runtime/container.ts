@@ -6,11 +6,11 @@
  * nothing behind; a failed start leaves the container as it was, with the error recorded.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, writeFileSync } from 'node:fs';
 import { mkdir, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { TsdockError } from '../errors.js';
-import { initPath } from '../native.js';
+import { initPath, native } from '../native.js';
 import { deviceRulesFor } from './cgroups/devices.js';
 import {
   createContainerCgroup,
@@ -28,6 +28,7 @@ import {
   checkNetworkExists,
   checkNetworkOptions,
   networkFiles,
+  networkModeOf,
   networkNamespaceFor,
   releaseNetwork,
   usesHostNetwork,
@@ -333,11 +334,12 @@ function spawnContainerMonitor(
   record: ContainerRecord,
   stdio: StartStdio | undefined,
   lifecycle: string[],
+  netnsFd: number | undefined,
 ): MonitorHandle {
   const { plan, dir } = paths;
   const tty = record.options.tty === true;
   if (!tty && stdio !== undefined && stdio !== 'attach') {
-    return spawnMonitor(plan, stdio, undefined, undefined, lifecycle);
+    return spawnMonitor(plan, stdio, undefined, undefined, lifecycle, netnsFd);
   }
   const log = { path: logFileOf(dir, record.id), ...record.log };
   const attach = {
@@ -346,7 +348,7 @@ function spawnContainerMonitor(
     openStdin: !tty && record.options.interactive === true,
     stdinOnce: record.options.stdinOnce === true,
   };
-  return spawnMonitor(plan, { stdin: 'ignore', output: 'ignore' }, log, attach, lifecycle);
+  return spawnMonitor(plan, { stdin: 'ignore', output: 'ignore' }, log, attach, lifecycle, netnsFd);
 }
 
 export interface StartOptions {
@@ -354,6 +356,8 @@ export interface StartOptions {
   justCreated?: boolean;
   /** The host's cgroups, when the caller read them already. */
   hostCgroups?: HostCgroups;
+  /** A network namespace made for a container of its own network (see startContainer). */
+  networkNamespace?: Promise<number | undefined>;
 }
 
 /**
@@ -386,13 +390,21 @@ export async function startCreated(
   let cgroup: ContainerCgroup | undefined;
   let monitor: MonitorHandle | undefined;
   let cgroupReady = false;
+  let netnsFd: number | undefined;
   try {
+    netnsFd = await options.networkNamespace;
     // The monitor starts up (exec, plan, log and attach set-up) while the cgroup and the network
     // are made here, on the other core; it runs nothing before it hears they are there.
-    monitor = spawnContainerMonitor(paths, record, stdio, [
-      ...monitorLifecycleArgs(containersRoot, record, stdio === undefined),
-      '--await-cgroup',
-    ]);
+    monitor = spawnContainerMonitor(
+      paths,
+      record,
+      stdio,
+      [...monitorLifecycleArgs(containersRoot, record, stdio === undefined), '--await-cgroup'],
+      netnsFd,
+    );
+    // The monitor has its own copy.
+    if (netnsFd !== undefined) closeSync(netnsFd);
+    netnsFd = undefined;
     cgroup = await createContainerCgroup({ ...spec, limits: cgroupLimitsOf(record.options) });
     await attachNetwork(containersRoot, record, paths);
     monitor.cgroupReady();
@@ -419,6 +431,8 @@ export async function startCreated(
     record.state = { ...record.state, error: error.message };
     writeRecord(paths.dir, record);
     throw error;
+  } finally {
+    if (netnsFd !== undefined) closeSync(netnsFd);
   }
 }
 
@@ -471,6 +485,19 @@ function started(
   };
 }
 
+/**
+ * Whether the container's network namespace is its own and nobody else's to make: `--network
+ * none`, joining none and in no user namespace (whose root could not join a namespace of the
+ * host's). It can then be made ahead, like Docker's sandbox.
+ */
+function makesOwnNetworkNamespace(req: StartRequest): boolean {
+  return (
+    networkModeOf(req.options) === 'none' &&
+    !usesUserNamespace(req.options) &&
+    !(req.sharedNamespaces ?? []).some((j) => j.type === 'network')
+  );
+}
+
 /** Creates a container and starts it attached to `stdio` (`run`); a failed start removes it. */
 export async function startContainer(req: StartRequest): Promise<StartedContainer> {
   // Read once for both halves: the host's cgroup mounts do not change between them.
@@ -479,9 +506,26 @@ export async function startContainer(req: StartRequest): Promise<StartedContaine
   // restarts it in place would mount its upper dir again.
   const volatileUpper =
     req.autoRemove === true && req.healthcheck?.onFailure !== 'restart' && overlayVolatileSupported();
-  const record = await createContainer({ ...req, hostCgroups, volatileUpper });
+  // Made on a thread while the container is created; without it the monitor makes its own.
+  const networkNamespace = makesOwnNetworkNamespace(req)
+    ? native()
+        .newNetworkNamespace()
+        .catch(() => undefined)
+    : undefined;
+  let record: ContainerRecord;
   try {
-    return await startCreated(req.containersRoot, record, req.stdio, { justCreated: true, hostCgroups });
+    record = await createContainer({ ...req, hostCgroups, volatileUpper });
+  } catch (err) {
+    const fd = await networkNamespace;
+    if (fd !== undefined) closeSync(fd);
+    throw err;
+  }
+  try {
+    return await startCreated(req.containersRoot, record, req.stdio, {
+      justCreated: true,
+      hostCgroups,
+      networkNamespace,
+    });
   } catch (err) {
     removeContainerDir(containerDirPaths(req.containersRoot, record.id));
     await releaseContainerName(req.containersRoot, record.name, record.id);

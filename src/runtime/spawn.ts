@@ -179,12 +179,15 @@ export function spawnMonitor(
   log?: MonitorLog,
   attach?: MonitorAttach,
   lifecycleArgs: string[] = [],
+  netnsFd?: number,
 ): MonitorHandle {
   const path = monitorPath();
-  const args = [...logArgs(log), ...attachArgs(attach), ...lifecycleArgs, planFile];
   // fd 3 the status lines; fd 4 a duplex connection to the monitor (both unix sockets).
   const modes: ChildFdMode[] = [stdio.stdin, stdio.output, stdio.output, 'pipe'];
   if (attach?.client === true) modes.push('pipe');
+  // Then a network namespace made for the container, after the fds above.
+  const netnsArgs = netnsFd === undefined ? [] : ['--netns-fd', String(modes.length)];
+  const args = [...logArgs(log), ...attachArgs(attach), ...netnsArgs, ...lifecycleArgs, planFile];
 
   const started = deferred<number>();
   const exited = deferred<ExitStatus>();
@@ -209,7 +212,8 @@ export function spawnMonitor(
   let child: SpawnedProcess | undefined;
   try {
     fds = openChildFds(modes);
-    child = native().spawnProcess(path, [path, ...args], fds.child, (code, signal) => {
+    const childFds = netnsFd === undefined ? fds.child : [...fds.child, netnsFd];
+    child = native().spawnProcess(path, [path, ...args], childFds, (code, signal) => {
       ended = signal === null ? `exit ${code ?? '?'}` : signalName(signal);
       checkEnded();
     });

@@ -11,6 +11,7 @@ import {
   openSync,
   readdirSync,
   readFileSync,
+  readlinkSync,
   rmSync,
   statSync,
   symlinkSync,
@@ -195,6 +196,25 @@ describe('native addon', () => {
       expect(readFileSync(join(mountPoint, 'inside'), 'utf8')).toBe('x');
     } finally {
       addon.umount2(mountPoint, MNT_DETACH);
+    }
+  });
+
+  it('newNetworkNamespace makes a network namespace that no thread of the process is in', async () => {
+    const ownNamespaces = (): Set<string> =>
+      new Set(readdirSync('/proc/self/task').map((tid) => readlinkSync(`/proc/self/task/${tid}/ns/net`)));
+    const before = ownNamespaces();
+    const fds = await Promise.all([addon.newNetworkNamespace(), addon.newNetworkNamespace()]);
+    try {
+      const made = fds.map((fd) => readlinkSync(`/proc/self/fd/${String(fd)}`));
+      expect(made[0]).toMatch(/^net:\[\d+\]$/);
+      expect(made[0]).not.toBe(made[1]);
+      expect(before).toEqual(new Set([readlinkSync('/proc/self/ns/net')]));
+      for (const ns of made) expect(before.has(ns)).toBe(false);
+      expect(ownNamespaces()).toEqual(before);
+      // Close-on-exec: it reaches a child only where it is given.
+      for (const fd of fds) expect(readFileSync(`/proc/self/fdinfo/${String(fd)}`, 'utf8')).toMatch(/^flags:\s+02/m);
+    } finally {
+      for (const fd of fds) closeSync(fd);
     }
   });
 

@@ -6,23 +6,26 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import {
   chmodSync,
+  closeSync,
   copyFileSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
+  readlinkSync,
   rmdirSync,
   rmSync,
   statSync,
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
+import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { Duplex, Readable } from 'node:stream';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { monitorPath } from '../../src/native.js';
+import { monitorPath, native } from '../../src/native.js';
 import { inputFrames, MonitorFrameReader, resizeFrame } from '../../src/runtime/attach-protocol.js';
 import { encodePlan } from '../../src/runtime/plan-codec.js';
 import { idmapLayerOp } from '../../src/runtime/plan-builder.js';
@@ -680,6 +683,25 @@ describe('tsdock-monitor', () => {
       ]);
       expect(existsSync(hungUp.ran)).toBe(false);
       for (const child of hungUp.children) expect(existsSync(`/proc/${child}`)).toBe(false);
+    }
+  });
+
+  it('with --netns-fd runs the container in that network namespace instead of a new one', async () => {
+    const netns = await native().newNetworkNamespace();
+    try {
+      const c = newContainer();
+      const planFile = join(c.dir, 'plan.bin');
+      writeFileSync(planFile, encodePlan(plan(c, ['readlink', '/proc/self/ns/net'])));
+      const monitor = spawn(monitorPath(), ['--netns-fd', '4', planFile], {
+        stdio: ['ignore', 'pipe', 'inherit', 'ignore', netns],
+      });
+      let stdout = '';
+      monitor.stdout?.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+      const [code] = (await once(monitor, 'close')) as [number | null];
+      expect(code).toBe(0);
+      expect(stdout).toBe(`${readlinkSync(`/proc/self/fd/${String(netns)}`)}\n`);
+    } finally {
+      closeSync(netns);
     }
   });
 

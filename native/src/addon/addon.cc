@@ -2,6 +2,7 @@
 // Built without C++ exceptions: failures are thrown into JavaScript and the function returns.
 // Errors and argument checks are shared with spawn.cc through addon.h.
 #include "addon.h"
+#include "network_namespace.h"
 #include "remove_tree.h"
 #include "spawn.h"
 
@@ -560,6 +561,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("spawnProcess", Napi::Function::New(env, SpawnProcess, "spawnProcess"));
   exports.Set("socketpair", Napi::Function::New(env, Socketpair, "socketpair"));
   exports.Set("removeTree", Napi::Function::New(env, RemoveTree, "removeTree"));
+  exports.Set("newNetworkNamespace",
+              Napi::Function::New(env, NewNetworkNamespace, "newNetworkNamespace"));
   return exports;
 }
 

@@ -158,6 +158,11 @@ _Noreturn void tsd_child_main(const struct tsd_child *c) {
   const struct tsd_plan *p = c->plan;
   /* The parent has written our id maps; it places us in our cgroups meanwhile. */
   wait_for_go(c, p->n_idmap_mounts);
+  /* Its network namespace was made ahead of the clone, which made none. */
+  if (c->netns_fd >= 0) {
+    if (setns(c->netns_fd, CLONE_NEWNET) < 0) tsd_child_fail(c, "setns", "network");
+    close(c->netns_fd);
+  }
   bool placed = false;
   if (p->namespaces & CLONE_NEWUSER) become_userns_root(c);
   if (setsid() < 0) tsd_child_fail(c, "setsid", "");

@@ -32,6 +32,7 @@ struct tsd_child {
   int start_fd;          /* listening socket to wait on before execve, or -1 */
   unsigned cap_last_cap; /* from /proc/sys/kernel/cap_last_cap, read before clone */
   int console_fd;        /* a connected unix socket for the pty master (plan->terminal), or -1 */
+  int netns_fd;          /* the plan's new network namespace, made ahead: joined, or -1 */
 };
 
 /* Runs the plan in the freshly cloned child; never returns. */

@@ -1,7 +1,8 @@
 /*
  * tsdock-monitor [--log FILE [--log-max-size BYTES] [--log-max-file N]] [--attach SOCKET]
  * [--attach-fd FD] [--open-stdin] [--stdin-once] [--leave] [--auto-remove] [--await-cgroup]
- * [--console-socket PATH] [--status-fd FD] [--events FILE --event-actor FIELDS] [--restart POLICY]
+ * [--console-socket PATH] [--status-fd FD] [--netns-fd FD] [--events FILE --event-actor FIELDS]
+ * [--restart POLICY]
  * [--exit-command ARG]... [--health-plan FILE --health-interval MS --health-timeout MS
  * --health-retries N --health-start-period MS --health-start-interval MS [--health-on-failure
  * ACTION] [--stop-signal N] [--stop-timeout S]] PLAN_FILE: starts one container from a spawn plan
@@ -24,6 +25,9 @@
  * status fd (a child that needs nothing else made by the caller is cloned and starts its mounts
  * meanwhile; see spawn.c). The caller closing that fd instead (it failed, or died) ends the
  * monitor with an error line, its command never run.
+ *
+ * --netns-fd is a network namespace the caller made for the container (its plan makes one, and
+ * no user namespace): its first run joins it rather than making one; restarts make their own.
  *
  * With --leave (the OCI runtime's create and exec), the monitor exits as soon as the process has
  * exec'd, or, for a plan with a start socket, is set up and waiting for start: the process is
@@ -323,6 +327,7 @@ struct args {
   bool await_cgroup;          /* --await-cgroup */
   const char *console_socket; /* --console-socket PATH, or NULL */
   int status_fd;
+  int netns_fd; /* --netns-fd FD, or -1 */
   struct tsd_lifecycle lc;
   const char *plan;
   struct tsd_plan *health_plan; /* decoded from lc.health.plan, or NULL */
@@ -348,11 +353,11 @@ static int connect_unix(const char *path) {
 
 /* The child sends its pty master to the console socket at path (NULL: no terminal). */
 static pid_t spawn_to_console(const struct tsd_plan *plan, unsigned cap_last_cap, const char *path,
-                              int (*await_cgroup)(void), struct tsd_child_error *e) {
-  int console = -1;
-  if (path != NULL && (console = connect_unix(path)) < 0) return set_error(e, "terminal", path);
-  pid_t pid = spawn_container(plan, cap_last_cap, console, await_cgroup, e);
-  if (console >= 0) close(console);
+                              struct tsd_spawn how, struct tsd_child_error *e) {
+  if (path != NULL && (how.console_fd = connect_unix(path)) < 0)
+    return set_error(e, "terminal", path);
+  pid_t pid = spawn_container(plan, cap_last_cap, &how, e);
+  if (how.console_fd >= 0) close(how.console_fd);
   return pid;
 }
 
@@ -364,7 +369,8 @@ static int leave(const struct tsd_plan *plan, const char *console_socket) {
     set_error(&e, "monitor", CAP_LAST_CAP_PATH);
     return fail_setup(plan, &e);
   }
-  pid_t pid = spawn_to_console(plan, cap_last_cap, console_socket, NULL, &e);
+  struct tsd_spawn how = {.console_fd = -1, .await_cgroup = NULL, .netns_fd = -1};
+  pid_t pid = spawn_to_console(plan, cap_last_cap, console_socket, how, &e);
   if (pid < 0) return fail_setup(plan, &e);
   status_started(pid);
   return 0;
@@ -375,11 +381,12 @@ static int leave(const struct tsd_plan *plan, const char *console_socket) {
  * cannot be, so the container is killed rather than left without a terminal.
  */
 static pid_t spawn_with_terminal(const struct tsd_plan *plan, unsigned cap_last_cap,
-                                 struct tsd_attach *attach, int (*await_cgroup)(void),
+                                 struct tsd_attach *attach, struct tsd_spawn how,
                                  struct tsd_child_error *e) {
   int console[2];
   if (attach_console_pair(console) < 0) return set_error(e, "terminal", "socketpair");
-  pid_t pid = spawn_container(plan, cap_last_cap, console[1], await_cgroup, e);
+  how.console_fd = console[1];
+  pid_t pid = spawn_container(plan, cap_last_cap, &how, e);
   close(console[1]);
   if (pid >= 0 && attach_receive_master(attach, console[0]) < 0) {
     set_error(e, "terminal", "console socket");
@@ -439,15 +446,21 @@ static int monitor(const struct tsd_plan *plan, const struct args *la) {
   for (unsigned restarts = 0;; restarts++) {
     /* A cgroup the caller is still making has no OOM kills yet: its count reads as 0. */
     uint64_t ooms = oom_kill_count(plan);
-    int (*await_cgroup)(void) = restarts == 0 && la->await_cgroup ? status_await_cgroup : NULL;
+    /* The first run's cgroup may still be in the making; its network namespace made ahead. */
+    struct tsd_spawn how = {.console_fd = -1,
+                            .await_cgroup =
+                                restarts == 0 && la->await_cgroup ? status_await_cgroup : NULL,
+                            .netns_fd = restarts == 0 ? la->netns_fd : -1};
     pid_t pid;
     if (ap != NULL && attach_give_stdin(ap) < 0)
       pid = set_error(&e, "monitor", "stdin");
     else
-      pid = terminal ? spawn_with_terminal(plan, cap_last_cap, ap, await_cgroup, &e)
+      pid = terminal ? spawn_with_terminal(plan, cap_last_cap, ap, how, &e)
             : la->console_socket != NULL
-                ? spawn_to_console(plan, cap_last_cap, la->console_socket, await_cgroup, &e)
-                : spawn_container(plan, cap_last_cap, -1, await_cgroup, &e);
+                ? spawn_to_console(plan, cap_last_cap, la->console_socket, how, &e)
+                : spawn_container(plan, cap_last_cap, &how, &e);
+    /* Restarts make their own. */
+    if (how.netns_fd >= 0) close(how.netns_fd);
     if (ap != NULL) attach_drop_stdin(ap);
     if (lp != NULL) log_drop_stdio(lp);
     if (pid < 0 && restarts == 0) {
@@ -535,6 +548,9 @@ static int parse_args(int argc, char **argv, struct args *a) {
     else if (strcmp(argv[i], "--attach-fd") == 0 && number && v >= 3 && v <= INT_MAX &&
              fcntl((int)v, F_SETFD, FD_CLOEXEC) == 0)
       a->attach_fd = (int)v;
+    else if (strcmp(argv[i], "--netns-fd") == 0 && number && v >= 3 && v <= INT_MAX &&
+             fcntl((int)v, F_SETFD, FD_CLOEXEC) == 0)
+      a->netns_fd = (int)v;
     else
       return -1;
     i++;
@@ -548,17 +564,23 @@ static int parse_args(int argc, char **argv, struct args *a) {
 
 int main(int argc, char **argv) {
   struct tsd_plan plan;
-  struct args a = {
-      .path = NULL, .max_size = 0, .max_files = 1, .attach_fd = -1, .leave = false, .status_fd = 3};
+  struct args a = {.path = NULL,
+                   .max_size = 0,
+                   .max_files = 1,
+                   .attach_fd = -1,
+                   .leave = false,
+                   .status_fd = 3,
+                   .netns_fd = -1};
   if (parse_args(argc, argv, &a) < 0) {
-    fprintf(stderr, "tsdock-monitor: usage: tsdock-monitor [--log FILE [--log-max-size BYTES] "
-                    "[--log-max-file N]] [--attach SOCKET] [--attach-fd FD] [--open-stdin] "
-                    "[--stdin-once] [--leave] [--auto-remove] [--await-cgroup] "
-                    "[--console-socket PATH] [--status-fd FD] [--events FILE --event-actor "
-                    "FIELDS] [--restart POLICY] [--exit-command ARG]... [--health-plan FILE "
-                    "--health-interval MS --health-timeout MS --health-retries N "
-                    "--health-start-period MS --health-start-interval MS [--health-on-failure "
-                    "ACTION] [--stop-signal N] [--stop-timeout S]] PLAN_FILE\n");
+    fprintf(stderr,
+            "tsdock-monitor: usage: tsdock-monitor [--log FILE [--log-max-size BYTES] "
+            "[--log-max-file N]] [--attach SOCKET] [--attach-fd FD] [--open-stdin] "
+            "[--stdin-once] [--leave] [--auto-remove] [--await-cgroup] "
+            "[--console-socket PATH] [--status-fd FD] [--netns-fd FD] [--events FILE --event-actor "
+            "FIELDS] [--restart POLICY] [--exit-command ARG]... [--health-plan FILE "
+            "--health-interval MS --health-timeout MS --health-retries N "
+            "--health-start-period MS --health-start-interval MS [--health-on-failure "
+            "ACTION] [--stop-signal N] [--stop-timeout S]] PLAN_FILE\n");
     return 2;
   }
   status_init(a.status_fd);

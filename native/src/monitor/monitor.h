@@ -27,15 +27,23 @@ void status_exited(int exit_code, int signal, bool oom_killed, bool cgroup_remov
 int write_exit_file(const char *path, int exit_code, int signal, bool oom_killed,
                     const char *reason, unsigned restarts, bool durable);
 
+/* What one start of the container has besides its plan. */
+struct tsd_spawn {
+  int console_fd; /* where a plan with a terminal sends the pty master, or -1 */
+  /* NULL, or how to wait for the caller to make the cgroup (status_await_cgroup); its failure is
+   * the step "cgroup" with ECANCELED. */
+  int (*await_cgroup)(void);
+  /* A network namespace the caller made for a plan that makes its own (and no user namespace),
+   * which the child joins instead; -1, or ignored for any other plan. */
+  int netns_fd;
+};
+
 /*
  * spawn.c: joins namespaces, clones the child, places it and lets it run. Returns the child's
  * pid once it has exec'd; on failure fills *e, leaves no child behind and returns -1.
- * console_fd: where a plan with a terminal sends the pty master (-1 without one).
- * await_cgroup: NULL, or how to wait for the caller to make the cgroup (status_await_cgroup);
- * its failure is the step "cgroup" with ECANCELED.
  */
-pid_t spawn_container(const struct tsd_plan *plan, unsigned cap_last_cap, int console_fd,
-                      int (*await_cgroup)(void), struct tsd_child_error *e);
+pid_t spawn_container(const struct tsd_plan *plan, unsigned cap_last_cap,
+                      const struct tsd_spawn *how, struct tsd_child_error *e);
 
 /* Fills *e with (step, errno, path); returns -1 for the caller to return. */
 int set_error(struct tsd_child_error *e, const char *step, const char *path);

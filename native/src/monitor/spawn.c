@@ -327,8 +327,16 @@ static bool clones_before_cgroup(const struct tsd_plan *p) {
   return true;
 }
 
-pid_t spawn_container(const struct tsd_plan *p, unsigned cap_last_cap, int console_fd,
-                      int (*await_cgroup)(void), struct tsd_child_error *e) {
+/* Whether the caller's network namespace stands in for the one the plan's clone would make. */
+static bool joins_made_netns(const struct tsd_plan *p, int netns_fd) {
+  return netns_fd >= 0 && (p->namespaces & CLONE_NEWNET) && !(p->namespaces & CLONE_NEWUSER) &&
+         p->n_ns_joins == 0;
+}
+
+pid_t spawn_container(const struct tsd_plan *p, unsigned cap_last_cap, const struct tsd_spawn *how,
+                      struct tsd_child_error *e) {
+  int (*await_cgroup)(void) = how->await_cgroup;
+  int netns_fd = joins_made_netns(p, how->netns_fd) ? how->netns_fd : -1;
   int sync[2], err[2];
   int procs_fds[p->cgroup_procs.n + 1];
   int idmap_slots[p->n_idmap_mounts + 1];
@@ -362,9 +370,10 @@ pid_t spawn_container(const struct tsd_plan *p, unsigned cap_last_cap, int conso
     if (v2_fd >= 0) close(v2_fd);
     return abandon(p, procs_fds, start_fd);
   }
-  /* The cgroup namespace is the child's to create. */
+  /* The cgroup namespace is the child's to create; a network namespace made ahead, to join. */
   bool born_in_cgroup;
-  pid_t pid = clone_child(p->namespaces & ~CLONE_NEWCGROUP, v2_fd, &born_in_cgroup);
+  unsigned long made_elsewhere = CLONE_NEWCGROUP | (netns_fd >= 0 ? CLONE_NEWNET : 0);
+  pid_t pid = clone_child(p->namespaces & ~made_elsewhere, v2_fd, &born_in_cgroup);
   if (v2_fd >= 0) close(v2_fd);
   if (pid < 0) {
     set_error(e, "clone", "");
@@ -383,7 +392,8 @@ pid_t spawn_container(const struct tsd_plan *p, unsigned cap_last_cap, int conso
                           .err_fd = err[1],
                           .start_fd = start_fd,
                           .cap_last_cap = cap_last_cap,
-                          .console_fd = console_fd};
+                          .console_fd = how->console_fd,
+                          .netns_fd = netns_fd};
     tsd_child_main(&c);
   }
   close(sync[0]);
