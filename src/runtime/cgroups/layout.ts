@@ -79,12 +79,26 @@ function mkdirError(dir: string, err: unknown): TsdockError {
   return new TsdockError('START_FAILED', `cannot create cgroup ${dir}: ${reason(err)}`, { cause: err });
 }
 
+/** mkdir(2) of `dir`: false when its parent is missing. */
+function mkdirUnderExistingParent(dir: string): boolean {
+  try {
+    mkdirSync(dir);
+    return true;
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') return false;
+    throw mkdirError(dir, err);
+  }
+}
+
 async function createOnce(placement: Placement, hooks: CreateHooks): Promise<void> {
+  // Usually the parents exist (the default one stays): without a hook to run before a child is
+  // made, the container's directory is made first, and the parents only when it cannot be.
+  const made = hooks.beforeChild === undefined && mkdirUnderExistingParent(placement.dir);
   let above = placement.base;
   for (const dir of placement.parents) {
     await hooks.beforeChild?.(above);
     try {
-      mkdirSync(dir);
+      if (!made) mkdirSync(dir);
     } catch (err) {
       if (errnoCode(err) !== 'EEXIST') throw mkdirError(dir, err);
     }
@@ -92,10 +106,12 @@ async function createOnce(placement: Placement, hooks: CreateHooks): Promise<voi
     above = dir;
   }
   await hooks.beforeChild?.(above);
-  try {
-    mkdirSync(placement.dir);
-  } catch (err) {
-    throw mkdirError(placement.dir, err);
+  if (!made) {
+    try {
+      mkdirSync(placement.dir);
+    } catch (err) {
+      throw mkdirError(placement.dir, err);
+    }
   }
   try {
     await hooks.created?.(placement.dir, above);
