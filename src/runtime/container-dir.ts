@@ -1,7 +1,8 @@
 /**
- * A container's directory in the store: the overlay's upper and work dirs, the empty mount point
- * of its rootfs, the files bind-mounted over /etc/{hostname,hosts,resolv.conf}, its encoded plan
- * and the exit record its monitor writes. Removed ones pass through `containers.trash/`.
+ * A container's directory in the store: the overlay's upper and work dirs, the files bind-mounted
+ * over /etc/{hostname,hosts,resolv.conf}, its encoded plan and the exit record its monitor
+ * writes. Removed ones pass through `containers.trash/`. Every rootfs is mounted on one empty
+ * directory beside them, `containers.rootfs/`, each in the container's own mount namespace.
  */
 import { chownSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
@@ -17,7 +18,7 @@ export function containerDirPaths(containersRoot: string, id: string): Container
   const dir = join(containersRoot, id);
   return {
     dir,
-    rootfs: join(dir, 'rootfs'),
+    rootfs: `${containersRoot}.rootfs`,
     upper: join(dir, 'upper'),
     work: join(dir, 'work'),
     hostname: join(dir, 'hostname'),
@@ -44,7 +45,7 @@ export interface EtcFiles {
 export function createContainerDir(paths: ContainerDir, etc: EtcFiles, rootOwner: { uid: number; gid: number }): void {
   // 0711: a container root mapped to an unprivileged host id must still reach its own files.
   mkdirSync(paths.dir, { recursive: true, mode: 0o711 });
-  mkdirSync(paths.rootfs, { mode: 0o755 });
+  mkdirSync(paths.rootfs, { recursive: true, mode: 0o755 });
   mkdirSync(paths.upper, { mode: 0o755 });
   mkdirSync(paths.work, { mode: 0o700 });
   writeFileSync(paths.hostname, `${etc.hostname}\n`, { mode: 0o644 });

@@ -473,8 +473,11 @@ static int monitor(const struct tsd_plan *plan, const struct args *la) {
                            .reason = "exited"};
       return finish(plan, lc, lp, ap, &x, restarts - 1, false);
     }
-    if (restarts == 0) status_started(pid);
-    write_run_file(plan, pid, restarts, NULL);
+    /* The caller records the first run's init itself; run.json names a restart's. */
+    if (restarts == 0)
+      status_started(pid);
+    else
+      write_run_file(plan, pid, restarts, NULL);
     event_emit(lc, "start", "");
     if (hp != NULL) health_begin(hp, pid);
     uint64_t began = now_ms();
