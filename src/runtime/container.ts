@@ -50,7 +50,7 @@ import { mountTargetsLayer } from './mount-targets.js';
 import { usesUserNamespace, type ContainerOptions } from './options.js';
 import type { NamespaceJoin } from './plan.js';
 import { buildSpawnPlan, resolveArgs, type ImageRuntimeConfig } from './plan-builder.js';
-import { buildExecPlan, execBaseOf } from './exec-plan.js';
+import { buildExecPlan, execBaseOf, type ExecBase } from './exec-plan.js';
 import { HEALTH_PLAN_FILE, healthcheckArgv, healthcheckJoins, type Healthcheck } from './healthcheck.js';
 import { encodePlan } from './plan-codec.js';
 import { actorOf, recordEvent } from './events.js';
@@ -210,6 +210,20 @@ function checkStopOptions(req: CreateRequest): void {
  *   options; nothing is left behind then.
  */
 export async function createContainer(req: CreateRequest): Promise<ContainerRecord> {
+  return (await create(req, { deferExecBase: false })).record;
+}
+
+interface Created {
+  record: ContainerRecord;
+  /** What `exec` takes over from the plan (exec.json). */
+  execBase: ExecBase;
+}
+
+/**
+ * createContainer; with `deferExecBase` exec.json is the caller's to write: one that starts the
+ * container at once writes it while the container starts (nothing can exec before it runs).
+ */
+async function create(req: CreateRequest, { deferExecBase }: { deferExecBase: boolean }): Promise<Created> {
   const { image } = req;
   const options = withExposedPorts(req.options, image.config);
   // Everything that can be checked without touching the host is checked first.
@@ -274,9 +288,10 @@ export async function createContainer(req: CreateRequest): Promise<ContainerReco
         mountTargets,
       });
       writeFileSync(paths.plan, encodePlan(plan), { mode: 0o600 });
-      writeFileSync(execBaseFileOf(paths.dir), JSON.stringify(execBaseOf(plan)), { mode: 0o600 });
+      const execBase = execBaseOf(plan);
+      if (!deferExecBase) writeExecBase(paths.dir, execBase);
       if (req.healthcheck !== undefined) {
-        const check = buildExecPlan(execBaseOf(plan), {
+        const check = buildExecPlan(execBase, {
           args: healthcheckArgv(req.healthcheck, image.config.Shell),
           joins: healthcheckJoins(plan),
           cgroupProcs: plan.cgroupProcs,
@@ -304,7 +319,7 @@ export async function createContainer(req: CreateRequest): Promise<ContainerReco
       };
       writeRecord(paths.dir, record);
       recordEvent(req.containersRoot, actorOf(record), { action: 'create' });
-      return record;
+      return { record, execBase };
     } catch (err) {
       removeContainerDir(paths);
       releaseName(req.containersRoot, name, id);
@@ -316,6 +331,10 @@ export async function createContainer(req: CreateRequest): Promise<ContainerReco
 /** What an exec takes over from the container's plan (see exec-plan.ts). */
 export function execBaseFileOf(dir: string): string {
   return join(dir, 'exec.json');
+}
+
+function writeExecBase(dir: string, base: ExecBase): void {
+  writeFileSync(execBaseFileOf(dir), JSON.stringify(base), { mode: 0o600 });
 }
 
 /** Where a container's stdio goes when nobody is attached: its json-file log (Docker's name). */
@@ -358,6 +377,8 @@ export interface StartOptions {
   hostCgroups?: HostCgroups;
   /** A network namespace made for a container of its own network (see startContainer). */
   networkNamespace?: Promise<number | undefined>;
+  /** exec.json to write while the container starts (create's `deferExecBase`). */
+  execBase?: ExecBase;
 }
 
 /**
@@ -409,6 +430,8 @@ export async function startCreated(
     await attachNetwork(containersRoot, record, paths);
     monitor.cgroupReady();
     cgroupReady = true;
+    // While the container sets itself up: nothing can exec in it before it runs.
+    if (options.execBase !== undefined) writeExecBase(paths.dir, options.execBase);
     const monitorIdentity = identify(monitor.pid);
     const pid = await monitor.started;
     record.state = {
@@ -512,19 +535,21 @@ export async function startContainer(req: StartRequest): Promise<StartedContaine
         .newNetworkNamespace()
         .catch(() => undefined)
     : undefined;
-  let record: ContainerRecord;
+  let created: Created;
   try {
-    record = await createContainer({ ...req, hostCgroups, volatileUpper });
+    created = await create({ ...req, hostCgroups, volatileUpper }, { deferExecBase: true });
   } catch (err) {
     const fd = await networkNamespace;
     if (fd !== undefined) closeSync(fd);
     throw err;
   }
+  const { record, execBase } = created;
   try {
     return await startCreated(req.containersRoot, record, req.stdio, {
       justCreated: true,
       hostCgroups,
       networkNamespace,
+      execBase,
     });
   } catch (err) {
     removeContainerDir(containerDirPaths(req.containersRoot, record.id));
