@@ -156,3 +156,12 @@ export async function attachNetwork(
 export async function releaseNetwork(containersRoot: string, id: string): Promise<void> {
   await networksOf(containersRoot).release(id);
 }
+
+/**
+ * releaseNetwork once the container exited. One of `--network none` or `host` has no endpoint,
+ * port or pinned namespace (`network connect` refuses it): there is nothing to look up.
+ */
+export async function releaseExitedNetwork(containersRoot: string, record: ContainerRecord): Promise<void> {
+  const mode = networkModeOf(record.options);
+  if (mode !== 'none' && mode !== 'host') await releaseNetwork(containersRoot, record.id);
+}

@@ -30,6 +30,7 @@ import {
   networkFiles,
   networkModeOf,
   networkNamespaceFor,
+  releaseExitedNetwork,
   releaseNetwork,
   usesHostNetwork,
   withExposedPorts,
@@ -469,7 +470,7 @@ function started(
   const wait = async (): Promise<ExitStatus> => {
     const exit = await monitor.exited;
     // Like Docker, an exited container keeps no address, ports or namespace.
-    await releaseNetwork(dirname(paths.dir), record.id);
+    await releaseExitedNetwork(dirname(paths.dir), record);
     // Re-read: `stop` may have noted a timeout meanwhile, or `rm -f` removed the container.
     const current = readRecord(paths.dir);
     if (current === undefined) return exit;
@@ -500,7 +501,7 @@ function started(
         removeContainerDir(paths);
         await releaseContainerName(dirname(paths.dir), record.name, record.id);
         if (!monitor.cgroupRemoved) await cgroup.destroy();
-        await releaseNetwork(dirname(paths.dir), record.id);
+        await releaseExitedNetwork(dirname(paths.dir), record);
         await releaseUserNamespace(dirname(paths.dir), record.id);
         await removeAnonymousVolumes(dirname(paths.dir), record);
       }
