@@ -222,7 +222,7 @@ interface Created {
 
 /**
  * createContainer; with `deferExecBase` exec.json is the caller's to write: one that starts the
- * container at once writes it while the container starts (nothing can exec before it runs).
+ * container at once writes it once the container runs (nothing can exec in it before).
  */
 async function create(req: CreateRequest, { deferExecBase }: { deferExecBase: boolean }): Promise<Created> {
   const { image } = req;
@@ -378,7 +378,7 @@ export interface StartOptions {
   hostCgroups?: HostCgroups;
   /** A network namespace made for a container of its own network (see startContainer). */
   networkNamespace?: Promise<number | undefined>;
-  /** exec.json to write while the container starts (create's `deferExecBase`). */
+  /** exec.json to write once the container runs (create's `deferExecBase`). */
   execBase?: ExecBase;
 }
 
@@ -431,10 +431,10 @@ export async function startCreated(
     await attachNetwork(containersRoot, record, paths);
     monitor.cgroupReady();
     cgroupReady = true;
-    // While the container sets itself up: nothing can exec in it before it runs.
-    if (options.execBase !== undefined) writeExecBase(paths.dir, options.execBase);
     const monitorIdentity = identify(monitor.pid);
     const pid = await monitor.started;
+    // Before the start resolves (then an exec may come), after the set-up it would only slow.
+    if (options.execBase !== undefined) writeExecBase(paths.dir, options.execBase);
     record.state = {
       status: 'running',
       monitor: monitorIdentity,
