@@ -431,14 +431,13 @@ export async function startCreated(
     await attachNetwork(containersRoot, record, paths);
     monitor.cgroupReady();
     cgroupReady = true;
-    const monitorIdentity = identify(monitor.pid);
     const pid = await monitor.started;
     // Before the start resolves (then an exec may come), after the set-up it would only slow.
     if (options.execBase !== undefined) writeExecBase(paths.dir, options.execBase);
     record.state = {
       status: 'running',
-      monitor: monitorIdentity,
-      init: identify(pid),
+      monitor: monitor.identities.monitor ?? identify(monitor.pid),
+      init: monitor.identities.init ?? identify(pid),
       startedAt: new Date().toISOString(),
     };
     writeRecord(paths.dir, record);

@@ -9,6 +9,7 @@ import type { Duplex, Readable } from 'node:stream';
 import { StartError, TsdockError, type ErrorCode } from '../errors.js';
 import { monitorPath, native, type SpawnedProcess } from '../native.js';
 import { openChildFds, type ChildFdMode, type ChildFds } from './child-fds.js';
+import type { ProcessIdentity } from './proc-stat.js';
 
 /** How a container's main process ended. `exitCode` follows Docker: 128+N for signal N. */
 export interface ExitStatus {
@@ -20,7 +21,7 @@ export interface ExitStatus {
 /** One line the monitor writes on its status fd. */
 export type StatusLine =
   | { type: 'runtime-hooks'; pid: number }
-  | { type: 'started'; pid: number }
+  | { type: 'started'; pid: number; startTime?: string; monitorStartTime?: string }
   | { type: 'error'; step: string; errno: number; path: string; message: string }
   | ({ type: 'exited'; cgroupRemoved: boolean } & ExitStatus);
 
@@ -84,6 +85,11 @@ export interface MonitorHandle {
   readonly pid: number;
   /** The container's init pid (host view), once `execve` succeeded. Rejects with a StartError. */
   readonly started: Promise<number>;
+  /**
+   * Once `started` resolved: the init and the monitor by pid and start time, as the monitor read
+   * them (undefined where it could not).
+   */
+  readonly identities: { init?: ProcessIdentity; monitor?: ProcessIdentity };
   /** The exit status, once the container's init exited and the monitor removed what it could. */
   readonly exited: Promise<ExitStatus>;
   /** Once `exited` resolved: whether the monitor removed all of the container's cgroup dirs. */
@@ -111,6 +117,11 @@ export interface MonitorHandle {
 
 const ENOENT = 2;
 const EACCES = 13;
+
+/** A start time the monitor read ("0": it could not) for `pid`. */
+function identity(pid: number | undefined, startTime: string | undefined): ProcessIdentity | undefined {
+  return pid === undefined || startTime === undefined || startTime === '0' ? undefined : { pid, startTime };
+}
 
 /** Docker's convention: a command that is missing is 127, one that cannot be executed is 126. */
 function codeOfFailure(step: string, errno: number): ErrorCode {
@@ -198,6 +209,7 @@ export function spawnMonitor(
 
   let settled = false;
   let cgroupRemoved = false;
+  const identities: { init?: ProcessIdentity; monitor?: ProcessIdentity } = {};
   let detached = false;
   let statusClosed = false;
   // How the monitor ended ("SIGKILL", "exit 1"), once reaped.
@@ -231,8 +243,11 @@ export function spawnMonitor(
     status.on('error', () => undefined);
     createInterface({ input: status }).on('line', (text) => {
       const line = JSON.parse(text) as StatusLine;
-      if (line.type === 'started') started.resolve(line.pid);
-      else if (line.type === 'error') {
+      if (line.type === 'started') {
+        identities.init = identity(line.pid, line.startTime);
+        identities.monitor = identity(child?.pid, line.monitorStartTime);
+        started.resolve(line.pid);
+      } else if (line.type === 'error') {
         settled = true;
         fail(startError(line));
       } else if (line.type === 'exited') {
@@ -252,6 +267,7 @@ export function spawnMonitor(
   return {
     pid: child?.pid ?? -1,
     started: started.promise,
+    identities,
     exited: exited.promise,
     get cgroupRemoved() {
       return cgroupRemoved;

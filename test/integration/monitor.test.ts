@@ -49,9 +49,11 @@ const ECANCELED = 125;
 /** Docker's default capability set. */
 const DEFAULT_CAPS = [0, 1, 3, 4, 5, 6, 7, 8, 10, 13, 18, 27, 29, 31];
 const USERNS_HOST_ID = 100000;
+/** A /proc stat start time, as the monitor reports it. */
+const DIGITS = expect.stringMatching(/^[1-9][0-9]*$/) as string;
 
 type StatusLine =
-  | { type: 'started'; pid: number }
+  | { type: 'started'; pid: number; startTime: string; monitorStartTime: string }
   | { type: 'error'; step: string; errno: number; path: string; message: string }
   | { type: 'exited'; exitCode: number; signal: number; oomKilled: boolean; cgroupRemoved: boolean };
 
@@ -215,7 +217,7 @@ async function run(
 /** The monitor started the container, which exited with code (and signal). */
 function expectExit(r: Result, exitCode: number, signal = 0): void {
   expect(r.lines).toEqual([
-    { type: 'started', pid: expect.any(Number) as number },
+    { type: 'started', pid: expect.any(Number) as number, startTime: DIGITS, monitorStartTime: DIGITS },
     { type: 'exited', exitCode, signal, oomKilled: false, cgroupRemoved: true },
   ]);
   expect(r.code).toBe(0);
@@ -315,12 +317,27 @@ describe('tsdock-monitor', () => {
     expect(JSON.parse(readFileSync(c.exitFile, 'utf8'))).toMatchObject({ exitCode: 137, signal: 9 });
   });
 
-  it('forwards SIGTERM to the container', async () => {
+  it('forwards SIGTERM to the container, and reports both processes by pid and start time', async () => {
     const c = newContainer();
-    const r = await run(plan(c, ['sleep', '30'], { namespaces: ['mount', 'uts', 'ipc'] }), (monitor) =>
-      monitor.kill('SIGTERM'),
-    );
+    /** Field 22 of /proc/<pid>/stat. */
+    const startTime = (pid: number | string): string =>
+      readFileSync(`/proc/${String(pid)}/stat`, 'utf8')
+        .split(') ')[1]
+        ?.split(' ')[19] ?? '';
+    let seen: { init: number; startTime: string; monitorStartTime: string } | undefined;
+    const r = await run(plan(c, ['sleep', '30'], { namespaces: ['mount', 'uts', 'ipc'] }), (monitor) => {
+      const pid = monitor.pid ?? 0;
+      const init = Number(readFileSync(`/proc/${String(pid)}/task/${String(pid)}/children`, 'utf8').trim());
+      seen = { init, startTime: startTime(init), monitorStartTime: startTime(pid) };
+      monitor.kill('SIGTERM');
+    });
     expectExit(r, 143, 15);
+    expect(r.lines[0]).toEqual({
+      type: 'started',
+      pid: seen?.init,
+      startTime: seen?.startTime,
+      monitorStartTime: seen?.monitorStartTime,
+    });
   });
 
   it('sets the hostname and makes the command pid 1 of its namespace', async () => {

@@ -57,8 +57,11 @@
  *                                                             child's namespaces exist; the
  *                                                             monitor waits for one byte back
  *                                                             on the status fd (EOF: give up)
- *   {"type":"started","pid":P}                                the container exec'd; P is its
- *                                                             pid in the monitor's namespace
+ *   {"type":"started","pid":P,"startTime":T,                  the container exec'd; P is its
+ *    "monitorStartTime":M}                                    pid in the monitor's namespace,
+ *                                                             T and M its and the monitor's
+ *                                                             /proc stat start times ("0":
+ *                                                             unreadable)
  *   {"type":"error","step":S,"errno":N,"path":F,"message":M}  set-up failed; nothing is left
  *                                                             running and the cgroup dirs are
  *                                                             removed; then exit 1

@@ -9,6 +9,10 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+/* restart.c: field 22 of /proc/PID/stat (the start time in clock ticks), as proc-stat.ts
+ * compares it; "0" when it cannot be read. */
+void start_time_of(pid_t pid, char *out, size_t len);
+
 /* status.c: JSON status lines on the status fd (if it was open at start) and the exit file. */
 void status_init(int fd);
 void status_started(pid_t pid);

@@ -89,8 +89,7 @@ uint64_t restart_delay_ms(uint64_t previous_ms, uint64_t ran_ms) {
   return previous_ms * 2 > RESTART_MAX_DELAY_MS ? RESTART_MAX_DELAY_MS : previous_ms * 2;
 }
 
-/* Field 22 of /proc/PID/stat (the start time in clock ticks), as proc-stat.ts compares it. */
-static void start_time_of(pid_t pid, char *out, size_t len) {
+void start_time_of(pid_t pid, char *out, size_t len) {
   char path[64], buf[1024];
   snprintf(out, len, "0");
   snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);

@@ -29,9 +29,15 @@ static void emit(struct json *j) {
 }
 
 void status_started(pid_t pid) {
-  char buf[STATUS_JSON_MAX];
+  char buf[STATUS_JSON_MAX], started[32], own[32];
   struct json j = {.buf = buf, .cap = sizeof(buf), .len = 0};
-  json_printf(&j, "{\"type\":\"started\",\"pid\":%d}", (int)pid);
+  /* The caller records both processes by pid and start time; the child is ours still (at worst
+   * a zombie not yet reaped), so its start time is there to read. */
+  start_time_of(pid, started, sizeof(started));
+  start_time_of(getpid(), own, sizeof(own));
+  json_printf(&j,
+              "{\"type\":\"started\",\"pid\":%d,\"startTime\":\"%s\",\"monitorStartTime\":\"%s\"}",
+              (int)pid, started, own);
   emit(&j);
 }
 
