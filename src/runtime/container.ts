@@ -220,11 +220,22 @@ interface Created {
   execBase: ExecBase;
 }
 
-/**
- * createContainer; with `deferExecBase` exec.json is the caller's to write: one that starts the
- * container at once writes it once the container runs (nothing can exec in it before).
- */
-async function create(req: CreateRequest, { deferExecBase }: { deferExecBase: boolean }): Promise<Created> {
+interface CreateSteps {
+  /**
+   * exec.json is the caller's to write: one that starts the container at once writes it once
+   * the container runs (nothing can exec in it before).
+   */
+  deferExecBase: boolean;
+  /**
+   * Runs once all the container's process needs is written (its directory, /etc files and plan),
+   * before the record and the event: a start spawns the monitor here, so that it starts up
+   * meanwhile.
+   */
+  planned?: (record: ContainerRecord) => Promise<void>;
+}
+
+/** createContainer, in the steps a start needs (see CreateSteps). */
+async function create(req: CreateRequest, { deferExecBase, planned }: CreateSteps): Promise<Created> {
   const { image } = req;
   const options = withExposedPorts(req.options, image.config);
   // Everything that can be checked without touching the host is checked first.
@@ -264,7 +275,7 @@ async function create(req: CreateRequest, { deferExecBase }: { deferExecBase: bo
   const mountTargets =
     ids === undefined ? await mountTargetsLayer(dirname(req.containersRoot), image.layerDirs) : undefined;
 
-  return withContainersLock(req.containersRoot, () => {
+  return withContainersLock(req.containersRoot, async () => {
     const name = wanted ?? defaultName((n) => idOfName(req.containersRoot, n) !== undefined);
     reserveName(req.containersRoot, name, id);
     try {
@@ -318,6 +329,7 @@ async function create(req: CreateRequest, { deferExecBase }: { deferExecBase: bo
         ...(req.healthcheck === undefined ? {} : { healthcheck: req.healthcheck }),
         state: { status: 'created' },
       };
+      await planned?.(record);
       writeRecord(paths.dir, record);
       recordEvent(req.containersRoot, actorOf(record), { action: 'create' });
       return { record, execBase };
@@ -376,10 +388,37 @@ export interface StartOptions {
   justCreated?: boolean;
   /** The host's cgroups, when the caller read them already. */
   hostCgroups?: HostCgroups;
-  /** A network namespace made for a container of its own network (see startContainer). */
-  networkNamespace?: Promise<number | undefined>;
+  /** The container's monitor, spawned already (spawnAwaitingMonitor) while it was created. */
+  monitor?: MonitorHandle;
   /** exec.json to write once the container runs (create's `deferExecBase`). */
   execBase?: ExecBase;
+}
+
+/**
+ * Spawns the monitor of a start: it starts up (exec, plan, log and attach set-up, and the clone
+ * where it can) while the caller makes the cgroup and the network, and runs nothing before
+ * `cgroupReady` says they are there. `networkNamespace`: one made for the container, which it
+ * joins (see startContainer).
+ */
+async function spawnAwaitingMonitor(
+  containersRoot: string,
+  record: ContainerRecord,
+  stdio: StartStdio | undefined,
+  networkNamespace?: Promise<number | undefined>,
+): Promise<MonitorHandle> {
+  const netnsFd = await networkNamespace;
+  try {
+    return spawnContainerMonitor(
+      containerDirPaths(containersRoot, record.id),
+      record,
+      stdio,
+      [...monitorLifecycleArgs(containersRoot, record, stdio === undefined), '--await-cgroup'],
+      netnsFd,
+    );
+  } finally {
+    // The monitor has its own copy.
+    if (netnsFd !== undefined) closeSync(netnsFd);
+  }
 }
 
 /**
@@ -410,23 +449,10 @@ export async function startCreated(
     await (await openContainerCgroup(spec)).destroy();
   }
   let cgroup: ContainerCgroup | undefined;
-  let monitor: MonitorHandle | undefined;
+  let monitor = options.monitor;
   let cgroupReady = false;
-  let netnsFd: number | undefined;
   try {
-    netnsFd = await options.networkNamespace;
-    // The monitor starts up (exec, plan, log and attach set-up) while the cgroup and the network
-    // are made here, on the other core; it runs nothing before it hears they are there.
-    monitor = spawnContainerMonitor(
-      paths,
-      record,
-      stdio,
-      [...monitorLifecycleArgs(containersRoot, record, stdio === undefined), '--await-cgroup'],
-      netnsFd,
-    );
-    // The monitor has its own copy.
-    if (netnsFd !== undefined) closeSync(netnsFd);
-    netnsFd = undefined;
+    monitor ??= await spawnAwaitingMonitor(containersRoot, record, stdio);
     cgroup = await createContainerCgroup({ ...spec, limits: cgroupLimitsOf(record.options) });
     await attachNetwork(containersRoot, record, paths);
     monitor.cgroupReady();
@@ -454,8 +480,6 @@ export async function startCreated(
     record.state = { ...record.state, error: error.message };
     writeRecord(paths.dir, record);
     throw error;
-  } finally {
-    if (netnsFd !== undefined) closeSync(netnsFd);
   }
 }
 
@@ -535,12 +559,23 @@ export async function startContainer(req: StartRequest): Promise<StartedContaine
         .newNetworkNamespace()
         .catch(() => undefined)
     : undefined;
+  // Spawned as soon as the plan is written: it starts up while the rest of the container is.
+  let monitor: MonitorHandle | undefined;
+  const planned = async (record: ContainerRecord): Promise<void> => {
+    monitor = await spawnAwaitingMonitor(req.containersRoot, record, req.stdio, networkNamespace);
+  };
   let created: Created;
   try {
-    created = await create({ ...req, hostCgroups, volatileUpper }, { deferExecBase: true });
+    created = await create({ ...req, hostCgroups, volatileUpper }, { deferExecBase: true, planned });
   } catch (err) {
-    const fd = await networkNamespace;
-    if (fd !== undefined) closeSync(fd);
+    if (monitor === undefined) {
+      const fd = await networkNamespace;
+      if (fd !== undefined) closeSync(fd);
+    } else {
+      // It ran nothing yet: it waits for the cgroup.
+      monitor.signal('SIGKILL');
+      await monitor.exited.catch(() => undefined);
+    }
     throw err;
   }
   const { record, execBase } = created;
@@ -548,7 +583,7 @@ export async function startContainer(req: StartRequest): Promise<StartedContaine
     return await startCreated(req.containersRoot, record, req.stdio, {
       justCreated: true,
       hostCgroups,
-      networkNamespace,
+      monitor,
       execBase,
     });
   } catch (err) {
