@@ -27,11 +27,15 @@ afterAll(async () => {
   await removeCgroupParent(parent);
 });
 
+function cli(args: string[], input?: string): ReturnType<typeof tsdock> {
+  return tsdock(['--root', box.root, ...args], { input });
+}
+
 /** Without a network unless a test asks for one: network.test.ts covers the default bridge. */
+const ISOLATED = ['--cgroup-parent', parent, '--network', 'none'];
+
 function run(args: string[], input?: string): ReturnType<typeof tsdock> {
-  return tsdock(['--root', box.root, 'run', '--rm', '--cgroup-parent', parent, '--network', 'none', ...args], {
-    input,
-  });
+  return cli(['run', '--rm', ...ISOLATED, ...args], input);
 }
 
 async function sh(script: string, flags: string[] = []): Promise<string> {
@@ -310,20 +314,7 @@ describe('exit status, Docker convention', () => {
     const volatile = /(^|,)(fsync=)?volatile(,|$)/m;
     expect(await sh(rootOptions)).toMatch(volatile);
     const name = `kept-${String(process.pid)}`;
-    const cli = (args: string[]): ReturnType<typeof tsdock> => tsdock(['--root', box.root, ...args]);
-    const kept = await cli([
-      'run',
-      '--name',
-      name,
-      '--cgroup-parent',
-      parent,
-      '--network',
-      'none',
-      'busybox',
-      'sh',
-      '-c',
-      rootOptions,
-    ]);
+    const kept = await cli(['run', '--name', name, ...ISOLATED, 'busybox', 'sh', '-c', rootOptions]);
     expect((await cli(['rm', name])).code).toBe(0);
     expect(kept.code).toBe(0);
     expect(kept.stdout).toContain(`upperdir=${join(box.root, 'containers')}/`);
@@ -331,18 +322,7 @@ describe('exit status, Docker convention', () => {
   });
 
   it('binds /etc/hostname, hosts and resolv.conf over targets of a shared layer: a quiet run writes nothing', async () => {
-    const cli = (args: string[]): ReturnType<typeof tsdock> => tsdock(['--root', box.root, ...args]);
-    const made = await cli([
-      'create',
-      '--cgroup-parent',
-      parent,
-      '--network',
-      'none',
-      '-h',
-      'quiet',
-      'busybox',
-      'true',
-    ]);
+    const made = await cli(['create', ...ISOLATED, '-h', 'quiet', 'busybox', 'true']);
     const id = made.stdout.trim();
     try {
       expect((await cli(['start', '-a', id])).code).toBe(0);
