@@ -152,16 +152,11 @@ export async function attachNetwork(
   );
 }
 
-/** After the container exits or is removed: its endpoints, ports and pinned namespace go. */
-export async function releaseNetwork(containersRoot: string, id: string): Promise<void> {
-  await networksOf(containersRoot).release(id);
-}
-
 /**
- * releaseNetwork once the container exited. One of `--network none` or `host` has no endpoint,
- * port or pinned namespace (`network connect` refuses it): there is nothing to look up.
+ * After the container exits or is removed: its endpoints, ports and pinned namespace go. One of
+ * `--network none` or `host` has none of them (`network connect` refuses it): nothing to look up.
  */
-export async function releaseExitedNetwork(containersRoot: string, record: ContainerRecord): Promise<void> {
+export async function releaseNetwork(containersRoot: string, record: ContainerRecord): Promise<void> {
   const mode = networkModeOf(record.options);
-  if (mode !== 'none' && mode !== 'host') await releaseNetwork(containersRoot, record.id);
+  if (mode !== 'none' && mode !== 'host') await networksOf(containersRoot).release(record.id);
 }

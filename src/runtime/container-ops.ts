@@ -239,7 +239,7 @@ export async function removeContainer(
   }
   await untilGone(record.state.monitor);
   await (await openContainerCgroup({ name: record.id, parent: record.options.cgroupParent })).destroy();
-  await releaseNetwork(containersRoot, record.id);
+  await releaseNetwork(containersRoot, record);
   removeContainerDir(containerDirPaths(containersRoot, record.id));
   await releaseContainerName(containersRoot, record.name, record.id);
   await releaseUserNamespace(containersRoot, record.id);

@@ -30,7 +30,6 @@ import {
   networkFiles,
   networkModeOf,
   networkNamespaceFor,
-  releaseExitedNetwork,
   releaseNetwork,
   usesHostNetwork,
   withExposedPorts,
@@ -475,7 +474,7 @@ export async function startCreated(
     if (!cgroupReady) monitor?.signal('SIGKILL');
     await monitor?.exited.catch(() => undefined);
     await cgroup?.destroy();
-    await releaseNetwork(containersRoot, record.id);
+    await releaseNetwork(containersRoot, record);
     const error = idmapRefusal(err, record.options.binds ?? []) ?? asTsdockError(err, 'cannot start container');
     record.state = { ...record.state, error: error.message };
     writeRecord(paths.dir, record);
@@ -493,7 +492,7 @@ function started(
   const wait = async (): Promise<ExitStatus> => {
     const exit = await monitor.exited;
     // Like Docker, an exited container keeps no address, ports or namespace.
-    await releaseExitedNetwork(dirname(paths.dir), record);
+    await releaseNetwork(dirname(paths.dir), record);
     // Re-read: `stop` may have noted a timeout meanwhile, or `rm -f` removed the container.
     const current = readRecord(paths.dir);
     if (current === undefined) return exit;
@@ -524,7 +523,7 @@ function started(
         removeContainerDir(paths);
         await releaseContainerName(dirname(paths.dir), record.name, record.id);
         if (!monitor.cgroupRemoved) await cgroup.destroy();
-        await releaseExitedNetwork(dirname(paths.dir), record);
+        await releaseNetwork(dirname(paths.dir), record);
         await releaseUserNamespace(dirname(paths.dir), record.id);
         await removeAnonymousVolumes(dirname(paths.dir), record);
       }
