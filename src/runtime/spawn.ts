@@ -21,7 +21,7 @@ export interface ExitStatus {
 /** One line the monitor writes on its status fd. */
 export type StatusLine =
   | { type: 'runtime-hooks'; pid: number }
-  | { type: 'started'; pid: number; startTime?: string; monitorStartTime?: string }
+  | { type: 'started'; pid: number; startTime: string; monitorStartTime: string }
   | { type: 'error'; step: string; errno: number; path: string; message: string }
   | ({ type: 'exited'; cgroupRemoved: boolean } & ExitStatus);
 
@@ -119,8 +119,8 @@ const ENOENT = 2;
 const EACCES = 13;
 
 /** A start time the monitor read ("0": it could not) for `pid`. */
-function identity(pid: number | undefined, startTime: string | undefined): ProcessIdentity | undefined {
-  return pid === undefined || startTime === undefined || startTime === '0' ? undefined : { pid, startTime };
+function identity(pid: number | undefined, startTime: string): ProcessIdentity | undefined {
+  return pid === undefined || startTime === '0' ? undefined : { pid, startTime };
 }
 
 /** Docker's convention: a command that is missing is 127, one that cannot be executed is 126. */

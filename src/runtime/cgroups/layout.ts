@@ -79,7 +79,7 @@ function mkdirError(dir: string, err: unknown): TsdockError {
   return new TsdockError('START_FAILED', `cannot create cgroup ${dir}: ${reason(err)}`, { cause: err });
 }
 
-/** mkdir(2) of `dir`: false when its parent is missing. */
+/** mkdir(2) of the container's directory: false when its parent is missing. */
 function mkdirUnderExistingParent(dir: string): boolean {
   try {
     mkdirSync(dir);
@@ -90,6 +90,15 @@ function mkdirUnderExistingParent(dir: string): boolean {
   }
 }
 
+/** mkdir(2) of a parent: one that exists is fine. */
+function mkdirParent(dir: string): void {
+  try {
+    mkdirSync(dir);
+  } catch (err) {
+    if (errnoCode(err) !== 'EEXIST') throw mkdirError(dir, err);
+  }
+}
+
 async function createOnce(placement: Placement, hooks: CreateHooks): Promise<void> {
   // Usually the parents exist (the default one stays): without a hook to run before a child is
   // made, the container's directory is made first, and the parents only when it cannot be.
@@ -97,11 +106,7 @@ async function createOnce(placement: Placement, hooks: CreateHooks): Promise<voi
   let above = placement.base;
   for (const dir of placement.parents) {
     await hooks.beforeChild?.(above);
-    try {
-      if (!made) mkdirSync(dir);
-    } catch (err) {
-      if (errnoCode(err) !== 'EEXIST') throw mkdirError(dir, err);
-    }
+    if (!made) mkdirParent(dir);
     await hooks.created?.(dir, above);
     above = dir;
   }
