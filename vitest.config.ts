@@ -8,9 +8,13 @@ export default defineConfig({
     include: ['test/**/*.test.ts'],
     // Integration tests start real containers: give them time, and isolate them in processes.
     pool: 'forks',
-    // Default bridges that test roots left behind, and the default parent cgroup if this run made
-    // it, removed once every test is done.
-    globalSetup: ['test/helpers/network-teardown.ts', 'test/helpers/cgroup-teardown.ts'],
+    // Default bridges that test roots left behind, and the default parent cgroup and the tmpfs of
+    // --rm containers' files if this run made them, removed once every test is done.
+    globalSetup: [
+      'test/helpers/network-teardown.ts',
+      'test/helpers/cgroup-teardown.ts',
+      'test/helpers/volatile-teardown.ts',
+    ],
     testTimeout: 60_000,
     hookTimeout: 60_000,
   },

@@ -21,7 +21,7 @@
 import { dirname, join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { TsdockError } from './errors.js';
-import { findContainer, type StoredContainer } from './runtime/container-store.js';
+import { findContainer, withContainersLock, type StoredContainer } from './runtime/container-store.js';
 import type { IdMapping } from './image/id-mapping.js';
 import type { LayerLimits } from './image/layer-limits.js';
 import type { ImageInspect, ImageStore, ImageSummary, PruneResult, ResolvedImage } from './image/store.js';
@@ -724,14 +724,16 @@ export class Runtime {
     ref: string,
     options: { follow?: boolean; tail?: number; since?: number; signal?: AbortSignal } = {},
   ): AsyncGenerator<LogEntry> {
-    const [ops, { readLogs }, { logFileOf }] = await Promise.all([
+    const [ops, { readLogs }, { logFileOf }, { containerDirPaths }] = await Promise.all([
       this.ops(),
       import('./runtime/container-logs.js'),
       import('./runtime/container.js'),
+      import('./runtime/container-dir.js'),
     ]);
     const stored = this.find(ref);
     const running = (): boolean => ops.isActive(ops.observe(stored).observed);
-    yield* readLogs(logFileOf(stored.dir, stored.record.id), stored.record.log.maxFile ?? 1, { ...options, running });
+    const log = logFileOf(containerDirPaths(this.containersRoot(), stored.record.id), stored.record.id);
+    yield* readLogs(log, stored.record.log.maxFile ?? 1, { ...options, running });
   }
 
   /**
@@ -794,12 +796,14 @@ export class Runtime {
       removed.push(c.record.id);
     }
     await this.dropUnusedMappings();
-    const [{ removeUnusedDefaultParent }, { sweepContainerTrash }] = await Promise.all([
+    const [{ removeUnusedDefaultParent }, { sweepContainerLeftovers }] = await Promise.all([
       import('./runtime/cgroups/index.js'),
       import('./runtime/container-dir.js'),
     ]);
     removeUnusedDefaultParent();
-    sweepContainerTrash(this.containersRoot());
+    await withContainersLock(this.containersRoot(), () => {
+      sweepContainerLeftovers(this.containersRoot());
+    });
     return removed;
   }
 

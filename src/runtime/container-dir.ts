@@ -1,26 +1,39 @@
 /**
- * A container's directory in the store: the overlay's upper and work dirs, the files bind-mounted
- * over /etc/{hostname,hosts,resolv.conf}, its encoded plan and the exit record its monitor
- * writes. Removed ones pass through `containers.trash/`. Every rootfs is mounted on one empty
- * directory beside them, `containers.rootfs/`, each in the container's own mount namespace.
+ * A container's directories in the store:
+ * - `containers/<id>/`: its record, its encoded plan, the files bind-mounted over
+ *   /etc/{hostname,hosts,resolv.conf}, the exit record its monitor writes. For a `--rm`
+ *   container it is a symlink into a tmpfs (volatile-dir.ts): all of that dies with it.
+ * - `containers.data/<id>/`: what belongs on disk: the overlay's upper and work dirs, the log.
+ * Removed ones pass through `containers.trash/`. Every rootfs is mounted on one empty directory
+ * beside them, `containers.rootfs/`, each in the container's own mount namespace.
  */
-import { chownSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, lstatSync, mkdirSync, readdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { native } from '../native.js';
 import type { ContainerPaths } from './plan-builder.js';
+import { volatileContainersDir } from './volatile-dir.js';
+
+const errnoOf = (err: unknown): string | undefined => (err as NodeJS.ErrnoException).code;
 
 export interface ContainerDir extends ContainerPaths {
   dir: string;
+  /** Where `dir` points for a `--rm` container. */
+  volatile: string;
+  /** The upper and work dirs' parent, and the log's. */
+  data: string;
   plan: string;
 }
 
 export function containerDirPaths(containersRoot: string, id: string): ContainerDir {
   const dir = join(containersRoot, id);
+  const data = join(`${containersRoot}.data`, id);
   return {
     dir,
+    volatile: join(volatileContainersDir(dirname(containersRoot)), id),
+    data,
     rootfs: `${containersRoot}.rootfs`,
-    upper: join(dir, 'upper'),
-    work: join(dir, 'work'),
+    upper: join(data, 'upper'),
+    work: join(data, 'work'),
     hostname: join(dir, 'hostname'),
     hosts: join(dir, 'hosts'),
     resolvConf: join(dir, 'resolv.conf'),
@@ -37,14 +50,27 @@ export interface EtcFiles {
 }
 
 /**
- * Creates the directory and its files. `rootOwner` is the host uid/gid of the container's root
+ * Creates the directories and the files. `rootOwner` is the host uid/gid of the container's root
  * (a user namespace maps it away from 0): the overlay's upper and work dirs must belong to it.
+ * `volatile`: the files go to a tmpfs (prepareVolatileRoot) that `dir` links to.
  * Synchronous on purpose: a handful of small metadata operations on the start path, where a
  * thread-pool round trip each would cost more than the operations themselves.
  */
-export function createContainerDir(paths: ContainerDir, etc: EtcFiles, rootOwner: { uid: number; gid: number }): void {
+export function createContainerDir(
+  paths: ContainerDir,
+  etc: EtcFiles,
+  rootOwner: { uid: number; gid: number },
+  volatile: boolean,
+): void {
   // 0711: a container root mapped to an unprivileged host id must still reach its own files.
-  mkdirSync(paths.dir, { recursive: true, mode: 0o711 });
+  if (volatile) {
+    mkdirSync(dirname(paths.volatile), { recursive: true, mode: 0o711 });
+    mkdirSync(paths.volatile, { mode: 0o711 });
+    symlinkSync(paths.volatile, paths.dir);
+  } else {
+    mkdirSync(paths.dir, { recursive: true, mode: 0o711 });
+  }
+  mkdirSync(paths.data, { recursive: true, mode: 0o711 });
   mkdirSync(paths.rootfs, { recursive: true, mode: 0o755 });
   mkdirSync(paths.upper, { mode: 0o755 });
   mkdirSync(paths.work, { mode: 0o700 });
@@ -56,39 +82,98 @@ export function createContainerDir(paths: ContainerDir, etc: EtcFiles, rootOwner
   }
 }
 
-/** Where removed container directories wait, beside the containers directory, to be deleted. */
-function trashOf(containersRoot: string): string {
-  return `${containersRoot}.trash`;
+/** Where removed directories of `parent` wait, beside it, to be deleted. */
+function trashOf(parent: string): string {
+  return `${parent}.trash`;
 }
 
 /**
- * Takes the directory out of the store at once, with one rename: nothing lists or finds the
- * container any more. Its contents are deleted in the background, at the lowest priority
- * (`removeTree`): freeing an overlay upper dir and a dozen files is file-system journal work
- * that nobody needs to wait for, and that should not slow the next container's start. Node
- * keeps the process alive until that is done; what a killed process leaves behind,
- * {@link sweepContainerTrash} deletes.
+ * Takes the container out of the store at once: nothing lists or finds it any more once its
+ * `dir` is renamed away (or, for a `--rm` one, its link removed). The contents are deleted in
+ * the background, at the lowest priority (`removeTree`): freeing an overlay upper dir and a dozen
+ * files is file-system journal work that nobody needs to wait for, and that should not slow the
+ * next container's start. Node keeps the process alive until that is done; what a killed process
+ * leaves behind, {@link sweepContainerLeftovers} deletes.
  */
 export function removeContainerDir(paths: ContainerDir): void {
-  const trash = trashOf(dirname(paths.dir));
-  const trashed = join(trash, basename(paths.dir));
+  if (isLink(paths.dir)) {
+    rmSync(paths.dir, { force: true });
+    removeInBackground(paths.volatile);
+  } else {
+    moveToTrash(paths.dir);
+  }
+  moveToTrash(paths.data);
+}
+
+function isLink(path: string): boolean {
+  try {
+    return lstatSync(path).isSymbolicLink();
+  } catch (err) {
+    if (errnoOf(err) === 'ENOENT') return false;
+    throw err;
+  }
+}
+
+function moveToTrash(dir: string): void {
+  const trash = trashOf(dirname(dir));
+  const trashed = join(trash, basename(dir));
   try {
     mkdirSync(trash, { recursive: true, mode: 0o700 });
-    renameSync(paths.dir, trashed);
+    renameSync(dir, trashed);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
+    const code = errnoOf(err);
     if (code === 'ENOENT') return; // removed already
-    // The containers directory is a file system of its own: no rename out of it.
+    // The directory is a file system of its own: no rename out of it.
     if (code !== 'EXDEV') throw err;
-    rmSync(paths.dir, { recursive: true, force: true });
+    rmSync(dir, { recursive: true, force: true });
     return;
   }
+  removeInBackground(trashed);
+}
+
+function removeInBackground(dir: string): void {
   native()
-    .removeTree(trashed)
+    .removeTree(dir)
     .catch(() => undefined);
 }
 
-/** Deletes what background removals of this root left behind (`container prune`). */
-export function sweepContainerTrash(containersRoot: string): void {
-  rmSync(trashOf(containersRoot), { recursive: true, force: true });
+/**
+ * Deletes what background removals, killed processes and reboots left behind (`container
+ * prune`): the trash, the links of `--rm` containers whose files died with the boot, and the data
+ * and volatile directories of no container. Call it holding the containers lock: a create makes
+ * those directories before its link.
+ */
+export function sweepContainerLeftovers(containersRoot: string): void {
+  for (const trash of [trashOf(containersRoot), trashOf(`${containersRoot}.data`)]) {
+    rmSync(trash, { recursive: true, force: true });
+  }
+  for (const id of entries(containersRoot)) {
+    const paths = containerDirPaths(containersRoot, id);
+    if (isLink(paths.dir) && !exists(paths.volatile)) rmSync(paths.dir, { force: true });
+  }
+  const ids = new Set(entries(containersRoot));
+  for (const parent of [`${containersRoot}.data`, volatileContainersDir(dirname(containersRoot))]) {
+    for (const id of entries(parent)) {
+      if (!ids.has(id)) rmSync(join(parent, id), { recursive: true, force: true });
+    }
+  }
+}
+
+function entries(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch (err) {
+    if (errnoOf(err) === 'ENOENT') return [];
+    throw err;
+  }
+}
+
+function exists(path: string): boolean {
+  try {
+    lstatSync(path);
+    return true;
+  } catch (err) {
+    if (errnoOf(err) === 'ENOENT') return false;
+    throw err;
+  }
 }

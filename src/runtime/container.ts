@@ -21,6 +21,7 @@ import {
   type HostCgroups,
 } from './cgroups/index.js';
 import { containerDirPaths, createContainerDir, removeContainerDir, type ContainerDir } from './container-dir.js';
+import { prepareVolatileRoot } from './volatile-dir.js';
 import { checkName, defaultName } from './container-name.js';
 import { parseSignal } from './container-ops.js';
 import {
@@ -273,13 +274,15 @@ async function create(req: CreateRequest, { deferExecBase, planned }: CreateStep
   // Its files belong to the host's root: not for a container in a user namespace.
   const mountTargets =
     ids === undefined ? await mountTargetsLayer(dirname(req.containersRoot), image.layerDirs) : undefined;
+  const volatile = req.autoRemove === true;
+  if (volatile) await prepareVolatileRoot();
 
   return withContainersLock(req.containersRoot, async () => {
     const name = wanted ?? defaultName((n) => idOfName(req.containersRoot, n) !== undefined);
     reserveName(req.containersRoot, name, id);
     try {
       const hostNetwork = usesHostNetwork(req.containersRoot, id, options);
-      createContainerDir(paths, { hostname, ...networkFiles(options, hostNetwork) }, rootOwner);
+      createContainerDir(paths, { hostname, ...networkFiles(options, hostNetwork) }, rootOwner, volatile);
       const plan = buildSpawnPlan({
         id,
         config: image.config,
@@ -350,8 +353,8 @@ function writeExecBase(dir: string, base: ExecBase): void {
 }
 
 /** Where a container's stdio goes when nobody is attached: its json-file log (Docker's name). */
-export function logFileOf(dir: string, id: string): string {
-  return join(dir, `${id}-json.log`);
+export function logFileOf(paths: ContainerDir, id: string): string {
+  return join(paths.data, `${id}-json.log`);
 }
 
 /**
@@ -372,7 +375,7 @@ function spawnContainerMonitor(
   if (!tty && stdio !== undefined && stdio !== 'attach') {
     return spawnMonitor(plan, stdio, undefined, undefined, lifecycle, netnsFd);
   }
-  const log = { path: logFileOf(dir, record.id), ...record.log };
+  const log = { path: logFileOf(paths, record.id), ...record.log };
   const attach = {
     socket: attachSocketOf(dir),
     client: stdio !== undefined,

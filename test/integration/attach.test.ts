@@ -7,13 +7,13 @@
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Runtime } from '../../src/index.js';
 import { inputFrames } from '../../src/runtime/attach-protocol.js';
 import { containerBed } from '../helpers/container-bed.js';
 import { repoRoot } from '../helpers/host.js';
 import { endTerminals, Terminal } from '../helpers/terminal.js';
+import { until } from '../helpers/until.js';
 
 const bed = containerBed('attach');
 const { cli, unique, parent } = bed;
@@ -72,14 +72,6 @@ async function inspect(name: string): Promise<Inspected | undefined> {
 
 async function stateOf(name: string): Promise<string> {
   return (await inspect(name))?.State.Status ?? '';
-}
-
-async function until(what: string, check: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
 }
 
 /** Reads lines and echoes each to stdout and stderr until its stdin ends; then exits 7. */

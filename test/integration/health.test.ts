@@ -10,6 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Runtime, type HealthState, type TsdockEvent } from '../../src/index.js';
 import { containerBed } from '../helpers/container-bed.js';
+import { until } from '../helpers/until.js';
 
 const bed = containerBed('hc');
 const { cli, unique, records, parent } = bed;
@@ -53,14 +54,6 @@ async function inspect(name: string): Promise<Inspected> {
   const r = await cli(['inspect', name]);
   expect(r.code).toBe(0);
   return (JSON.parse(r.stdout) as Inspected[])[0] as Inspected;
-}
-
-async function until(what: string, check: () => boolean | Promise<boolean>, ms = 30_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
 }
 
 const healthOf = async (name: string): Promise<HealthState | undefined> => (await inspect(name)).State.Health;

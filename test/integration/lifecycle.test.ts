@@ -4,15 +4,17 @@
  * reasons, stop/start/restart/pause, and a run/rm loop after which the host is as it was.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { Runtime } from '../../src/index.js';
 import type { ContainerRecord } from '../../src/runtime/container-record.js';
 import { isAlive, type ProcessIdentity } from '../../src/runtime/proc-stat.js';
+import { volatileContainersDir } from '../../src/runtime/volatile-dir.js';
 import { containerBed } from '../helpers/container-bed.js';
 import { cgroupsUnder, hostMounts, repoRoot } from '../helpers/host.js';
+import { until } from '../helpers/until.js';
 
 const bed = containerBed('life');
 const { cli, unique, records, parent } = bed;
@@ -55,14 +57,6 @@ async function state(name: string): Promise<Record<string, unknown>> {
   expect(r.code).toBe(0);
   const [info] = JSON.parse(r.stdout) as { State: Record<string, unknown> }[];
   return info?.State ?? {};
-}
-
-async function until(what: string, check: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
 }
 
 function gone(who: ProcessIdentity | undefined): boolean {
@@ -198,12 +192,22 @@ describe('exit codes and reasons', () => {
     expect((await cli(['container', 'prune', '-f'])).stdout).toBe('Total reclaimed containers: 0\n');
   });
 
-  it('prune deletes what an interrupted removal left in the trash; an empty record is no container', async () => {
-    // A removal renames the directory into containers.trash/ and deletes it in the background:
-    // a process killed meanwhile leaves it there.
-    const left = join(bed.root, 'containers.trash', 'f'.repeat(64));
-    mkdirSync(join(left, 'upper', 'etc'), { recursive: true });
-    writeFileSync(join(left, 'upper', 'etc', 'hosts'), 'x');
+  it('prune deletes what interrupted removals and a reboot left; an empty record is no container', async () => {
+    // A removal renames the directories into the trash and deletes them in the background: a
+    // process killed meanwhile leaves them there.
+    const trashes = ['containers.trash', 'containers.data.trash'].map((t) => join(bed.root, t));
+    for (const trash of trashes) {
+      mkdirSync(join(trash, 'f'.repeat(64), 'upper', 'etc'), { recursive: true });
+      writeFileSync(join(trash, 'f'.repeat(64), 'upper', 'etc', 'hosts'), 'x');
+    }
+    // A --rm container running at a reboot: its link outlives the tmpfs it pointed into.
+    const dangling = join(bed.root, 'containers', 'd'.repeat(64));
+    const lostData = join(bed.root, 'containers.data', 'd'.repeat(64));
+    symlinkSync(join(volatileContainersDir(bed.root), 'd'.repeat(64)), dangling);
+    mkdirSync(join(lostData, 'upper'), { recursive: true });
+    // A create killed before its link: files of no container.
+    const orphan = join(volatileContainersDir(bed.root), 'c'.repeat(64));
+    mkdirSync(orphan, { recursive: true });
     // A --rm container's record is not fsynced: a machine crash can leave it empty.
     const emptied = join(bed.root, 'containers', 'e'.repeat(64));
     mkdirSync(emptied, { recursive: true });
@@ -211,11 +215,16 @@ describe('exit codes and reasons', () => {
     try {
       const ps = await cli(['ps', '-a', '-q']);
       expect(ps.code).toBe(0);
-      expect(ps.stdout).not.toContain('e'.repeat(12));
+      expect(ps.stdout).not.toMatch(/eeeeeeeeeeee|dddddddddddd/);
       expect((await cli(['container', 'prune', '-f'])).code).toBe(0);
-      expect(existsSync(join(bed.root, 'containers.trash'))).toBe(false);
+      for (const trash of trashes) expect(existsSync(trash)).toBe(false);
+      for (const left of [dangling, lostData, orphan]) expect(existsSync(left)).toBe(false);
+      expect(existsSync(emptied)).toBe(true);
     } finally {
       rmSync(emptied, { recursive: true, force: true });
+      rmSync(dangling, { force: true });
+      rmSync(lostData, { recursive: true, force: true });
+      rmSync(orphan, { recursive: true, force: true });
     }
   });
 
@@ -423,7 +432,7 @@ describe('logs', () => {
       'echo out1; echo err1 >&2; echo out2; printf "no newline \\"q\\""',
     ]);
     expect((await cli(['wait', name])).stdout).toBe('0\n');
-    const file = join(bed.root, 'containers', id, `${id}-json.log`);
+    const file = join(bed.root, 'containers.data', id, `${id}-json.log`);
     const lines = readFileSync(file, 'utf8')
       .trim()
       .split('\n')
@@ -461,7 +470,7 @@ describe('logs', () => {
     // Early lines may be rotated out before the reader starts; from its first line on, none is missing.
     const first = seen[0] ?? 0;
     expect(seen).toEqual(Array.from({ length: 200 - first }, (_, i) => first + i));
-    const dir = join(bed.root, 'containers', id);
+    const dir = join(bed.root, 'containers.data', id);
     const files = readdirSync(dir).filter((f) => f.startsWith(`${id}-json.log`));
     expect(files.sort()).toEqual([`${id}-json.log`, `${id}-json.log.1`, `${id}-json.log.2`]);
     for (const f of files) expect(readFileSync(join(dir, f)).length).toBeLessThanOrEqual(1024);
@@ -517,14 +526,16 @@ describe('no leftovers', () => {
   }
 
   function containerDirs(): string[] {
-    const dir = join(bed.root, 'containers');
-    return existsSync(dir) ? readdirSync(dir).sort() : [];
+    return ['containers', 'containers.data'].flatMap((d) => {
+      const dir = join(bed.root, d);
+      return existsSync(dir) ? readdirSync(dir).map((id) => `${d}/${id}`) : [];
+    });
   }
 
   /** Removed containers' directories whose files are still being deleted in the background. */
   function trashed(): string[] {
-    const dir = join(bed.root, 'containers.trash');
-    return existsSync(dir) ? readdirSync(dir) : [];
+    const dirs = ['containers.trash', 'containers.data.trash'].map((d) => join(bed.root, d));
+    return [...dirs, volatileContainersDir(bed.root)].flatMap((dir) => (existsSync(dir) ? readdirSync(dir) : []));
   }
 
   it('is back at baseline after 200 run --rm cycles (library) and run -d / rm -f, run -d --rm (CLI)', async () => {

@@ -12,6 +12,7 @@ import { Runtime, type TsdockEvent } from '../../src/index.js';
 import { isAlive } from '../../src/runtime/proc-stat.js';
 import { containerBed } from '../helpers/container-bed.js';
 import { cgroupsUnder, repoRoot } from '../helpers/host.js';
+import { until } from '../helpers/until.js';
 
 const bed = containerBed('rs');
 const { cli, unique, records, parent } = bed;
@@ -38,14 +39,6 @@ async function inspect(name: string): Promise<Inspected> {
   const r = await cli(['inspect', name]);
   expect(r.code).toBe(0);
   return (JSON.parse(r.stdout) as Inspected[])[0] as Inspected;
-}
-
-async function until(what: string, check: () => boolean | Promise<boolean>, ms = 20_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(25);
-  }
 }
 
 /** The events recorded so far about one container, oldest first. */

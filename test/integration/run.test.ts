@@ -3,7 +3,7 @@
  * inside a busybox container, every exit status through the CLI a user runs.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, readFileSync, realpathSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Runtime } from '../../src/index.js';
 import { busyboxRoot, type BusyboxRoot } from '../helpers/busybox.js';
 import { cgroupsUnder, hostMounts, removeCgroupParent, tsdock, uniqueCgroupParent } from '../helpers/host.js';
+import { until } from '../helpers/until.js';
+import { isTmpfs, volatileContainersDir } from '../../src/runtime/volatile-dir.js';
 
 let box: BusyboxRoot;
 const parent = uniqueCgroupParent('run');
@@ -317,7 +319,7 @@ describe('exit status, Docker convention', () => {
     const kept = await cli(['run', '--name', name, ...ISOLATED, 'busybox', 'sh', '-c', rootOptions]);
     expect((await cli(['rm', name])).code).toBe(0);
     expect(kept.code).toBe(0);
-    expect(kept.stdout).toContain(`upperdir=${join(box.root, 'containers')}/`);
+    expect(kept.stdout).toContain(`upperdir=${join(box.root, 'containers.data')}/`);
     expect(kept.stdout).not.toMatch(volatile);
   });
 
@@ -326,7 +328,7 @@ describe('exit status, Docker convention', () => {
     const id = made.stdout.trim();
     try {
       expect((await cli(['start', '-a', id])).code).toBe(0);
-      expect(readdirSync(join(box.root, 'containers', id, 'upper'))).toEqual([]);
+      expect(readdirSync(join(box.root, 'containers.data', id, 'upper'))).toEqual([]);
     } finally {
       await cli(['rm', id]);
     }
@@ -371,18 +373,48 @@ describe('cgroup limits (library)', () => {
     expect(monitors).toEqual([]);
   });
 
-  it('removes a container whose directory cannot be renamed into the trash (containers/ is a mount)', async () => {
-    const dir = join(box.root, 'containers');
-    await mkdir(dir, { recursive: true });
-    execFileSync('mount', ['-t', 'tmpfs', 'tsdock-test', dir]);
-    try {
-      const result = await runtime.run('busybox', { command: ['true'], cgroupParent: parent, stdio: quiet });
-      expect(result.exitCode).toBe(0);
-      expect(containers()).toEqual([]);
-      expect(existsSync(join(box.root, 'containers.trash', result.id))).toBe(false);
-    } finally {
-      execFileSync('umount', [dir]);
+  it('removes a container whose directories cannot be renamed into the trash (each is a mount)', async () => {
+    const dirs = ['containers', 'containers.data'].map((d) => join(box.root, d));
+    for (const dir of dirs) {
+      await mkdir(dir, { recursive: true });
+      execFileSync('mount', ['-t', 'tmpfs', 'tsdock-test', dir]);
     }
+    try {
+      // Not --rm: its record's directory is a real one under containers/, as its data's.
+      const c = await runtime.start('busybox', { command: ['true'], cgroupParent: parent, stdio: quiet });
+      expect((await c.waitAndRemove()).exitCode).toBe(0);
+      for (const dir of dirs) {
+        expect(readdirSync(dir)).toEqual([]);
+        expect(existsSync(join(`${dir}.trash`, c.id))).toBe(false);
+      }
+    } finally {
+      for (const dir of dirs) execFileSync('umount', [dir]);
+    }
+  });
+
+  it("keeps a --rm container's record and small files on a tmpfs, its upper dir on disk, and removes both", async () => {
+    const c = await runtime.start('busybox', {
+      command: ['sleep', '30'],
+      autoRemove: true,
+      cgroupParent: parent,
+      stdio: quiet,
+    });
+    const link = join(box.root, 'containers', c.id);
+    const data = join(box.root, 'containers.data', c.id);
+    const files = join(volatileContainersDir(box.root), c.id);
+    try {
+      expect(lstatSync(link).isSymbolicLink()).toBe(true);
+      expect(realpathSync(link)).toBe(files);
+      expect(isTmpfs(files)).toBe(true);
+      expect(readdirSync(files)).toEqual(expect.arrayContaining(['config.json', 'hosts', 'hostname', 'plan']));
+      expect(isTmpfs(join(data, 'upper'))).toBe(isTmpfs(box.root));
+      expect((await runtime.inspect(c.id)).State.Running).toBe(true);
+    } finally {
+      await runtime.remove(c.id, { force: true });
+    }
+    expect(existsSync(link)).toBe(false);
+    await until("the container's files to be deleted", () => !existsSync(files) && !existsSync(data));
+    expect(containers()).toEqual([]);
   });
 
   it('refuses to start again a --rm container whose volatile upper dir was mounted once', async () => {
