@@ -6,7 +6,8 @@
         "src/addon/addon.cc",
         "src/addon/spawn.cc",
         "src/addon/remove_tree.cc",
-        "src/addon/network_namespace.cc"
+        "src/addon/network_namespace.cc",
+        "src/addon/overlay_mount.cc"
       ],
       "dependencies": ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api"],
       "defines": ["NAPI_VERSION=8"],

@@ -68,6 +68,13 @@ export interface NativeAddon {
    */
   newNetworkNamespace(): Promise<number>;
   /**
+   * An overlay mount made with fsopen(2), fsconfig(2) and fsmount(2) on a thread-pool thread:
+   * resolves to an fd of the detached mount, close-on-exec, for a container's child to attach.
+   * `lower`: absolute paths, top first, each given on its own (`lowerdir+`, Linux 6.8);
+   * `options`: `key=value` or a flag's name.
+   */
+  mountOverlay(lower: string[], upper: string, work: string, options: string[]): Promise<number>;
+  /**
    * posix_spawn(3) of `path` without forking Node: in a session of its own, every signal at its
    * default and none blocked, fd i a copy of `childFds[i]` (other fds as Node's: close-on-exec).
    * The addon reaps it (a pidfd polled on Node's loop) and calls `onExit` with its exit code, or

@@ -50,7 +50,13 @@ import { readLayeredFile } from './layer-files.js';
 import { mountTargetsLayer } from './mount-targets.js';
 import { usesUserNamespace, type ContainerOptions } from './options.js';
 import type { NamespaceJoin } from './plan.js';
-import { buildSpawnPlan, resolveArgs, type ImageRuntimeConfig } from './plan-builder.js';
+import {
+  buildSpawnPlan,
+  overlayMountOf,
+  resolveArgs,
+  type ImageRuntimeConfig,
+  type OverlayMount,
+} from './plan-builder.js';
 import { buildExecPlan, execBaseOf, type ExecBase } from './exec-plan.js';
 import { HEALTH_PLAN_FILE, healthcheckArgv, healthcheckJoins, type Healthcheck } from './healthcheck.js';
 import { encodePlan } from './plan-codec.js';
@@ -59,7 +65,7 @@ import { monitorLifecycleArgs } from './monitor-args.js';
 import { NO_RESTART, type RestartPolicy } from './restart-policy.js';
 import { identify, untilGone } from './proc-stat.js';
 import { attachSocketOf } from './attach-socket.js';
-import { spawnMonitor, type ExitStatus, type MonitorHandle, type StdioMode } from './spawn.js';
+import { spawnMonitor, type ExitStatus, type MadeAhead, type MonitorHandle, type StdioMode } from './spawn.js';
 import { resolveUser } from './user.js';
 import { releaseUserNamespace, type UserNamespaceIds } from './userns.js';
 import { checkVolumeOptions, chownVolumes, idmapRefusal } from './volume-owners.js';
@@ -227,6 +233,11 @@ interface CreateSteps {
    */
   deferExecBase: boolean;
   /**
+   * Runs once the container's directories are made, for a container in no user namespace (whose
+   * root could not attach a mount of the host's): a start mounts its rootfs here, ahead.
+   */
+  dirMade?: (overlay: OverlayMount) => void;
+  /**
    * Runs once all the container's process needs is written (its directory, /etc files and plan),
    * before the record and the event: a start spawns the monitor here, so that it starts up
    * meanwhile.
@@ -235,7 +246,7 @@ interface CreateSteps {
 }
 
 /** createContainer, in the steps a start needs (see CreateSteps). */
-async function create(req: CreateRequest, { deferExecBase, planned }: CreateSteps): Promise<Created> {
+async function create(req: CreateRequest, { deferExecBase, dirMade, planned }: CreateSteps): Promise<Created> {
   const { image } = req;
   const options = withExposedPorts(req.options, image.config);
   // Everything that can be checked without touching the host is checked first.
@@ -283,6 +294,8 @@ async function create(req: CreateRequest, { deferExecBase, planned }: CreateStep
     try {
       const hostNetwork = usesHostNetwork(req.containersRoot, id, options);
       createContainerDir(paths, { hostname, ...networkFiles(options, hostNetwork) }, rootOwner, volatile);
+      const overlayInput = { layerDirs: image.layerDirs, paths, mountTargets, volatileUpper: req.volatileUpper };
+      if (ids === undefined) dirMade?.(overlayMountOf(overlayInput, false));
       const plan = buildSpawnPlan({
         id,
         config: image.config,
@@ -368,12 +381,12 @@ function spawnContainerMonitor(
   record: ContainerRecord,
   stdio: StartStdio | undefined,
   lifecycle: string[],
-  netnsFd: number | undefined,
+  madeAhead: MadeAhead,
 ): MonitorHandle {
   const { plan, dir } = paths;
   const tty = record.options.tty === true;
   if (!tty && stdio !== undefined && stdio !== 'attach') {
-    return spawnMonitor(plan, stdio, undefined, undefined, lifecycle, netnsFd);
+    return spawnMonitor(plan, stdio, undefined, undefined, lifecycle, madeAhead);
   }
   const log = { path: logFileOf(paths, record.id), ...record.log };
   const attach = {
@@ -382,7 +395,7 @@ function spawnContainerMonitor(
     openStdin: !tty && record.options.interactive === true,
     stdinOnce: record.options.stdinOnce === true,
   };
-  return spawnMonitor(plan, { stdin: 'ignore', output: 'ignore' }, log, attach, lifecycle, netnsFd);
+  return spawnMonitor(plan, { stdin: 'ignore', output: 'ignore' }, log, attach, lifecycle, madeAhead);
 }
 
 export interface StartOptions {
@@ -396,30 +409,47 @@ export interface StartOptions {
   execBase?: ExecBase;
 }
 
+/** What startContainer makes for the container while it is created (see MadeAhead). */
+interface MakingAhead {
+  netns?: Promise<number | undefined>;
+  rootfs?: Promise<number | undefined>;
+}
+
+/** Waits for what is being made ahead and takes it: its fds are the caller's to close. */
+async function takeMadeAhead(making: MakingAhead): Promise<MadeAhead> {
+  const [netns, rootfs] = await Promise.all([making.netns, making.rootfs]);
+  making.netns = making.rootfs = undefined;
+  return { netns, rootfs };
+}
+
+function closeMadeAhead(made: MadeAhead): void {
+  for (const fd of [made.netns, made.rootfs]) if (fd !== undefined) closeSync(fd);
+}
+
 /**
  * Spawns the monitor of a start: it starts up (exec, plan, log and attach set-up, and the clone
  * where it can) while the caller makes the cgroup and the network, and runs nothing before
- * `cgroupReady` says they are there. `networkNamespace`: one made for the container, which it
- * joins (see startContainer).
+ * `cgroupReady` says they are there. `making`: a network namespace and the rootfs's mount made
+ * for the container, which its first run joins and attaches (see startContainer).
  */
 async function spawnAwaitingMonitor(
   containersRoot: string,
   record: ContainerRecord,
   stdio: StartStdio | undefined,
-  networkNamespace?: Promise<number | undefined>,
+  making: MakingAhead = {},
 ): Promise<MonitorHandle> {
-  const netnsFd = await networkNamespace;
+  const made = await takeMadeAhead(making);
   try {
     return spawnContainerMonitor(
       containerDirPaths(containersRoot, record.id),
       record,
       stdio,
       [...monitorLifecycleArgs(containersRoot, record, stdio === undefined), '--await-cgroup'],
-      netnsFd,
+      made,
     );
   } finally {
-    // The monitor has its own copy.
-    if (netnsFd !== undefined) closeSync(netnsFd);
+    // The monitor has its own copies.
+    closeMadeAhead(made);
   }
 }
 
@@ -555,24 +585,30 @@ export async function startContainer(req: StartRequest): Promise<StartedContaine
   // restarts it in place would mount its upper dir again.
   const volatileUpper =
     req.autoRemove === true && req.healthcheck?.onFailure !== 'restart' && overlayVolatileSupported();
-  // Made on a thread while the container is created; without it the monitor makes its own.
-  const networkNamespace = makesOwnNetworkNamespace(req)
-    ? native()
-        .newNetworkNamespace()
-        .catch(() => undefined)
-    : undefined;
+  // Made on threads while the container is created; without them its child makes its own.
+  const making: MakingAhead = {};
+  if (makesOwnNetworkNamespace(req)) {
+    making.netns = native()
+      .newNetworkNamespace()
+      .catch(() => undefined);
+  }
+  const dirMade = (overlay: OverlayMount): void => {
+    // A kernel without `lowerdir+` (before 6.8) refuses it: the child mounts the plan's overlay.
+    making.rootfs = native()
+      .mountOverlay(overlay.lower, overlay.upper, overlay.work, overlay.options)
+      .catch(() => undefined);
+  };
   // Spawned as soon as the plan is written: it starts up while the rest of the container is.
   let monitor: MonitorHandle | undefined;
   const planned = async (record: ContainerRecord): Promise<void> => {
-    monitor = await spawnAwaitingMonitor(req.containersRoot, record, req.stdio, networkNamespace);
+    monitor = await spawnAwaitingMonitor(req.containersRoot, record, req.stdio, making);
   };
   let created: Created;
   try {
-    created = await create({ ...req, hostCgroups, volatileUpper }, { deferExecBase: true, planned });
+    created = await create({ ...req, hostCgroups, volatileUpper }, { deferExecBase: true, dirMade, planned });
   } catch (err) {
     if (monitor === undefined) {
-      const fd = await networkNamespace;
-      if (fd !== undefined) closeSync(fd);
+      closeMadeAhead(await takeMadeAhead(making));
     } else {
       // It ran nothing yet: it waits for the cgroup.
       monitor.signal('SIGKILL');

@@ -178,6 +178,38 @@ export function idmapLayerOp(dir: string): FsOp {
   return { kind: 'mount', source: dir, target: dir, fstype: '', flags: MS.BIND, data: '', idmap: true };
 }
 
+/** A container's overlay rootfs: its lower dirs (absolute, top first), upper and work dirs, options. */
+export interface OverlayMount {
+  lower: string[];
+  upper: string;
+  work: string;
+  /** `key=value` or a flag's name, as mount(8) takes them. */
+  options: string[];
+}
+
+/** The overlay of a container's rootfs; `userns`: the container has a user namespace of its own. */
+export function overlayMountOf(
+  input: Pick<PlanInput, 'layerDirs' | 'paths' | 'mountTargets' | 'volatileUpper'>,
+  userns: boolean,
+): OverlayMount {
+  return {
+    lower: [...(input.mountTargets === undefined ? [] : [input.mountTargets]), ...[...input.layerDirs].reverse()],
+    upper: input.paths.upper,
+    work: input.paths.work,
+    options: [
+      // The upper dir must hold every change whole (a build's RUN layer, a diff): no rename
+      // recorded as a redirect to a lower dir, no copy-up of metadata alone (overlayfs.rst).
+      // `nofollow`, not `off`: `off` means `follow` where redirect_always_follow is set, which
+      // the kernel refuses beside userxattr; our layers never hold redirects to follow.
+      'redirect_dir=nofollow',
+      'metacopy=off',
+      // Inside a user namespace the trusted.* xattrs are out of reach; overlay uses user.* then.
+      ...(userns ? ['userxattr'] : []),
+      ...(input.volatileUpper === true ? ['volatile'] : []),
+    ],
+  };
+}
+
 /** The overlay mount of the rootfs; lower dirs are named relative to their parent (see `chdir`). */
 function overlayOps(input: PlanInput, userns: boolean): FsOp[] {
   const { layerDirs, paths } = input;
@@ -185,29 +217,19 @@ function overlayOps(input: PlanInput, userns: boolean): FsOp[] {
   if (layerDirs.some((d) => dirname(d) !== parent)) {
     throw new TsdockError('INVALID_IMAGE', 'layer directories of an image must share one parent directory');
   }
+  const overlay = overlayMountOf(input, userns);
   // The kernel takes at most one page of mount data: relative names keep many layers within it.
-  const lower = [
-    ...(input.mountTargets === undefined ? [] : [input.mountTargets]),
-    ...[...layerDirs].reverse().map((d) => basename(d)),
-  ];
+  const lower = overlay.lower.map((d) => (dirname(d) === parent ? basename(d) : d));
   const data = [
     `lowerdir=${lower.join(':')}`,
-    `upperdir=${paths.upper}`,
-    `workdir=${paths.work}`,
-    // The upper dir must hold every change whole (a build's RUN layer, a diff): no rename
-    // recorded as a redirect to a lower dir, no copy-up of metadata alone (overlayfs.rst).
-    // `nofollow`, not `off`: `off` means `follow` where redirect_always_follow is set, which
-    // the kernel refuses beside userxattr; our layers never hold redirects to follow.
-    'redirect_dir=nofollow',
-    'metacopy=off',
-    // Inside a user namespace the trusted.* xattrs are out of reach; overlay uses user.* then.
-    ...(userns ? ['userxattr'] : []),
-    ...(input.volatileUpper === true ? ['volatile'] : []),
-  ].join(',');
+    `upperdir=${overlay.upper}`,
+    `workdir=${overlay.work}`,
+    ...overlay.options,
+  ];
   return [
     ...(userns && input.idmappedLayers === true ? idmapLayerOps(layerDirs) : []),
     { kind: 'chdir', target: parent },
-    { kind: 'mount', source: 'overlay', target: paths.rootfs, fstype: 'overlay', flags: 0n, data },
+    { kind: 'mount', source: 'overlay', target: paths.rootfs, fstype: 'overlay', flags: 0n, data: data.join(',') },
   ];
 }
 

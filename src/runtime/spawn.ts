@@ -179,6 +179,14 @@ function socketOf(fd: number | undefined, direction: 'readable' | 'writable' | '
   return new Socket({ fd, readable: direction !== 'writable', writable: direction !== 'readable' });
 }
 
+/** What the caller made for the container's first run, each an fd the monitor gets a copy of. */
+export interface MadeAhead {
+  /** A network namespace to join instead of making one (`--netns-fd`). */
+  netns?: number;
+  /** A detached mount to attach onto the rootfs instead of mounting it (`--rootfs-fd`). */
+  rootfs?: number;
+}
+
 /**
  * Spawns the monitor in a session of its own, so that a terminal's Ctrl-C reaches the container
  * once, through the caller's `signal()`, and not a second time through the process group.
@@ -190,15 +198,21 @@ export function spawnMonitor(
   log?: MonitorLog,
   attach?: MonitorAttach,
   lifecycleArgs: string[] = [],
-  netnsFd?: number,
+  madeAhead: MadeAhead = {},
 ): MonitorHandle {
   const path = monitorPath();
   // fd 3 the status lines; fd 4 a duplex connection to the monitor (both unix sockets).
   const modes: ChildFdMode[] = [stdio.stdin, stdio.output, stdio.output, 'pipe'];
   if (attach?.client === true) modes.push('pipe');
-  // Then a network namespace made for the container, after the fds above.
-  const netnsArgs = netnsFd === undefined ? [] : ['--netns-fd', String(modes.length)];
-  const args = [...logArgs(log), ...attachArgs(attach), ...netnsArgs, ...lifecycleArgs, planFile];
+  // Then what was made ahead for the container, after the fds above.
+  const aheadFds: number[] = [];
+  const aheadArgs = (['netns', 'rootfs'] as const).flatMap((kind) => {
+    const fd = madeAhead[kind];
+    if (fd === undefined) return [];
+    aheadFds.push(fd);
+    return [`--${kind}-fd`, String(modes.length + aheadFds.length - 1)];
+  });
+  const args = [...logArgs(log), ...attachArgs(attach), ...aheadArgs, ...lifecycleArgs, planFile];
 
   const started = deferred<number>();
   const exited = deferred<ExitStatus>();
@@ -224,7 +238,7 @@ export function spawnMonitor(
   let child: SpawnedProcess | undefined;
   try {
     fds = openChildFds(modes);
-    const childFds = netnsFd === undefined ? fds.child : [...fds.child, netnsFd];
+    const childFds = [...fds.child, ...aheadFds];
     child = native().spawnProcess(path, [path, ...args], childFds, (code, signal) => {
       ended = signal === null ? `exit ${code ?? '?'}` : signalName(signal);
       checkEnded();

@@ -27,6 +27,7 @@ import { native, type NativeAddon } from '../../src/native.js';
 const S_IFCHR = 0o020000;
 const MS_NOSUID = 0x2n;
 const MNT_DETACH = 2;
+const O_CLOEXEC = 0o2000000;
 
 let dir = '';
 let addon: NativeAddon;
@@ -216,6 +217,38 @@ describe('native addon', () => {
     } finally {
       for (const fd of fds) closeSync(fd);
     }
+  });
+
+  it('mountOverlay makes a detached overlay mount, layers given one by one, as an fd to attach', async () => {
+    const at = mkdtempSync(join(dir, 'ovl-'));
+    const [top, bottom, upper, work] = ['top', 'bottom', 'upper', 'work'].map((d) => join(at, d)) as [
+      string,
+      string,
+      string,
+      string,
+    ];
+    for (const d of [top, bottom, upper, work]) mkdirSync(d);
+    writeFileSync(join(bottom, 'shadowed'), 'bottom');
+    writeFileSync(join(top, 'shadowed'), 'top');
+    writeFileSync(join(bottom, 'only-below'), '');
+    const fd = await addon.mountOverlay([top, bottom], upper, work, ['redirect_dir=nofollow', 'volatile']);
+    try {
+      const root = `/proc/self/fd/${String(fd)}`;
+      expect(readdirSync(root).sort()).toEqual(['only-below', 'shadowed']);
+      expect(readFileSync(join(root, 'shadowed'), 'utf8')).toBe('top');
+      writeFileSync(join(root, 'written'), 'x');
+      expect(readFileSync(join(upper, 'written'), 'utf8')).toBe('x');
+      // Detached: attached nowhere in this mount namespace.
+      expect(readFileSync('/proc/self/mountinfo', 'utf8')).not.toContain(upper);
+      const flags = /^flags:\s+(\d+)$/m.exec(readFileSync(`/proc/self/fdinfo/${String(fd)}`, 'utf8'))?.[1];
+      expect(Number.parseInt(flags ?? '0', 8) & O_CLOEXEC).toBe(O_CLOEXEC);
+    } finally {
+      closeSync(fd);
+    }
+    await expect(addon.mountOverlay([top], join(at, 'missing'), work, [])).rejects.toMatchObject({
+      code: 'ENOENT',
+      syscall: 'mount',
+    });
   });
 
   it('mounts and unmounts in the host namespace', () => {

@@ -722,6 +722,33 @@ describe('tsdock-monitor', () => {
     }
   });
 
+  it("with --rootfs-fd attaches that mount as the rootfs instead of mounting the plan's", async () => {
+    const c = newContainer();
+    // The plan mounts the usual layers; the mount made ahead has one more on top.
+    const extra = join(c.dir, 'extra');
+    mkdirSync(extra);
+    writeFileSync(join(extra, 'made-ahead'), 'yes\n');
+    const rootfs = await native().mountOverlay([extra, lower], c.upper, c.work, []);
+    try {
+      const planFile = join(c.dir, 'plan.bin');
+      writeFileSync(planFile, encodePlan(plan(c, ['cat', '/made-ahead'])));
+      const monitor = spawn(monitorPath(), ['--rootfs-fd', '4', planFile], {
+        stdio: ['ignore', 'pipe', 'inherit', 'ignore', rootfs],
+      });
+      let stdout = '';
+      monitor.stdout?.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+      const [code] = (await once(monitor, 'close')) as [number | null];
+      expect(stdout).toBe('yes\n');
+      expect(code).toBe(0);
+    } finally {
+      closeSync(rootfs);
+    }
+    // Without it, the plan's own overlay: no such file.
+    const own = await run(plan(c, ['cat', '/made-ahead']));
+    expect(own.stderr).toContain("can't open '/made-ahead'");
+    expect(JSON.parse(readFileSync(c.exitFile, 'utf8'))).toMatchObject({ exitCode: 1 });
+  });
+
   it('runs without a status fd, and rejects a plan it cannot decode', async () => {
     const c = newContainer();
     const silent = await run(plan(c, ['sh', '-c', 'exit 4']), undefined, { stdio: ['pipe', 'pipe', 'pipe'] });

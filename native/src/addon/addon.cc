@@ -3,6 +3,7 @@
 // Errors and argument checks are shared with spawn.cc through addon.h.
 #include "addon.h"
 #include "network_namespace.h"
+#include "overlay_mount.h"
 #include "remove_tree.h"
 #include "spawn.h"
 
@@ -58,6 +59,20 @@ bool ArgString(const Napi::CallbackInfo &info, size_t i, const char *name, std::
   *out = info[i].As<Napi::String>().Utf8Value();
   if (out->find('\0') != std::string::npos)
     return TypeFail(info.Env(), name, "string without null bytes");
+  return true;
+}
+
+bool ArgStrings(const Napi::CallbackInfo &info, size_t i, const char *name,
+                std::vector<std::string> *out) {
+  if (!info[i].IsArray()) return TypeFail(info.Env(), name, "string[]");
+  Napi::Array strings = info[i].As<Napi::Array>();
+  for (uint32_t at = 0; at < strings.Length(); at++) {
+    Napi::Value s = strings.Get(at);
+    if (!s.IsString()) return TypeFail(info.Env(), name, "string[]");
+    out->push_back(s.As<Napi::String>().Utf8Value());
+    if (out->back().find('\0') != std::string::npos)
+      return TypeFail(info.Env(), name, "string[] without null bytes");
+  }
   return true;
 }
 
@@ -561,6 +576,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("spawnProcess", Napi::Function::New(env, SpawnProcess, "spawnProcess"));
   exports.Set("socketpair", Napi::Function::New(env, Socketpair, "socketpair"));
   exports.Set("removeTree", Napi::Function::New(env, RemoveTree, "removeTree"));
+  exports.Set("mountOverlay", Napi::Function::New(env, MountOverlay, "mountOverlay"));
   exports.Set("newNetworkNamespace",
               Napi::Function::New(env, NewNetworkNamespace, "newNetworkNamespace"));
   return exports;

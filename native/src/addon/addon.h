@@ -8,6 +8,7 @@
 #include <uv.h>
 
 #include <string>
+#include <vector>
 
 namespace tsdock {
 
@@ -17,6 +18,8 @@ Napi::Value ThrowErrno(Napi::Env env, const char *syscall, const std::string &pa
 // Argument checks: each returns false after throwing a TypeError.
 bool TypeFail(Napi::Env env, const char *name, const char *type);
 bool ArgString(const Napi::CallbackInfo &info, size_t i, const char *name, std::string *out);
+bool ArgStrings(const Napi::CallbackInfo &info, size_t i, const char *name,
+                std::vector<std::string> *out);
 bool ArgUint32(const Napi::CallbackInfo &info, size_t i, const char *name, uint32_t *out);
 
 } // namespace tsdock

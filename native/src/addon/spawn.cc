@@ -139,19 +139,6 @@ bool ArgFds(const Napi::CallbackInfo &info, size_t i, std::vector<int> *out) {
   return true;
 }
 
-bool ArgStrings(const Napi::CallbackInfo &info, size_t i, std::vector<std::string> *out) {
-  if (!info[i].IsArray()) return TypeFail(info.Env(), "argv", "string[]");
-  Napi::Array strings = info[i].As<Napi::Array>();
-  for (uint32_t at = 0; at < strings.Length(); at++) {
-    Napi::Value s = strings.Get(at);
-    if (!s.IsString()) return TypeFail(info.Env(), "argv", "string[]");
-    out->push_back(s.As<Napi::String>().Utf8Value());
-    if (out->back().find('\0') != std::string::npos)
-      return TypeFail(info.Env(), "argv", "string[] without null bytes");
-  }
-  return true;
-}
-
 // posix_spawn(3) of `path` in a session of its own, with every signal at its default and none
 // blocked (Node ignores SIGPIPE and blocks some), and fd i of the child a copy of childFds[i].
 // Returns the pid, or -1 after throwing.
@@ -191,7 +178,7 @@ Napi::Value SpawnProcess(const Napi::CallbackInfo &info) {
   std::string path;
   std::vector<std::string> argv;
   std::vector<int> childFds;
-  if (!ArgString(info, 0, "path", &path) || !ArgStrings(info, 1, &argv) ||
+  if (!ArgString(info, 0, "path", &path) || !ArgStrings(info, 1, "argv", &argv) ||
       !ArgFds(info, 2, &childFds))
     return env.Undefined();
   if (!info[3].IsFunction()) return TypeFail(env, "onExit", "function"), env.Undefined();

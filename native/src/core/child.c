@@ -112,17 +112,26 @@ static bool mounts_cgroupfs(const struct tsd_fs_op *op) {
   return op->kind == TSD_OP_MOUNT && strncmp(op->fstype, "cgroup", 6) == 0;
 }
 
+/* A mount onto the rootfs: the first is the one the caller may have made ahead (c->rootfs_fd). */
+static bool mounts_rootfs(const struct tsd_child *c, const struct tsd_fs_op *op) {
+  return op->kind == TSD_OP_MOUNT && c->plan->rootfs != NULL &&
+         strcmp(op->target, c->plan->rootfs) == 0;
+}
+
 /* root: resolve targets below this path inside it (the host's before pivot_root, then "/"). */
 static void run_ops(const struct tsd_child *c, const struct tsd_fs_ops *ops, const char *root,
                     bool *placed) {
   struct tsd_root r = {.path = root, .fd = -1};
   size_t idmapped = 0;
+  bool attached = false;
   for (size_t i = 0; i < ops->n; i++) {
     if (mounts_cgroupfs(&ops->v[i])) enter_cgroups(c, placed);
     bool idmap = (ops->v[i].flags & TSD_OPF_IDMAP) != 0;
-    int mount_fd = idmap ? c->idmap_fds[idmapped++] : -1;
+    bool made = !idmap && !attached && c->rootfs_fd >= 0 && mounts_rootfs(c, &ops->v[i]);
+    attached = attached || made;
+    int mount_fd = idmap ? c->idmap_fds[idmapped++] : made ? c->rootfs_fd : -1;
     tsd_fs_op_run(c, &ops->v[i], &r, mount_fd);
-    if (idmap) close(mount_fd);
+    if (idmap || made) close(mount_fd);
   }
   tsd_root_forget(&r);
 }

@@ -33,6 +33,7 @@ struct tsd_child {
   unsigned cap_last_cap; /* from /proc/sys/kernel/cap_last_cap, read before clone */
   int console_fd;        /* a connected unix socket for the pty master (plan->terminal), or -1 */
   int netns_fd;          /* the plan's new network namespace, made ahead: joined, or -1 */
+  int rootfs_fd;         /* the mount onto plan->rootfs, made ahead (detached): attached, or -1 */
 };
 
 /* Runs the plan in the freshly cloned child; never returns. */

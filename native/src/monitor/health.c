@@ -208,8 +208,9 @@ static _Noreturn void probe_main(struct tsd_health *h, int out, int failure) {
   }
   plan.ns_joins = joins;
   struct tsd_child_error e;
-  pid_t pid = spawn_container(&plan, h->cap_last_cap,
-                              &(struct tsd_spawn){.console_fd = -1, .netns_fd = -1}, &e);
+  pid_t pid =
+      spawn_container(&plan, h->cap_last_cap,
+                      &(struct tsd_spawn){.console_fd = -1, .netns_fd = -1, .rootfs_fd = -1}, &e);
   if (pid < 0) {
     report_start_failure(PROBE_FAILURE_FD, &e);
     _exit(125);

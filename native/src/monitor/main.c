@@ -1,8 +1,8 @@
 /*
  * tsdock-monitor [--log FILE [--log-max-size BYTES] [--log-max-file N]] [--attach SOCKET]
  * [--attach-fd FD] [--open-stdin] [--stdin-once] [--leave] [--auto-remove] [--await-cgroup]
- * [--console-socket PATH] [--status-fd FD] [--netns-fd FD] [--events FILE --event-actor FIELDS]
- * [--restart POLICY]
+ * [--console-socket PATH] [--status-fd FD] [--netns-fd FD] [--rootfs-fd FD]
+ * [--events FILE --event-actor FIELDS] [--restart POLICY]
  * [--exit-command ARG]... [--health-plan FILE --health-interval MS --health-timeout MS
  * --health-retries N --health-start-period MS --health-start-interval MS [--health-on-failure
  * ACTION] [--stop-signal N] [--stop-timeout S]] PLAN_FILE: starts one container from a spawn plan
@@ -28,6 +28,8 @@
  *
  * --netns-fd is a network namespace the caller made for the container (its plan makes one, and
  * no user namespace): its first run joins it rather than making one; restarts make their own.
+ * --rootfs-fd is the mount onto the plan's rootfs, made by the caller as a detached mount (no
+ * user namespace): the first run attaches it rather than mounting; restarts mount their own.
  *
  * With --leave (the OCI runtime's create and exec), the monitor exits as soon as the process has
  * exec'd, or, for a plan with a start socket, is set up and waiting for start: the process is
@@ -330,7 +332,8 @@ struct args {
   bool await_cgroup;          /* --await-cgroup */
   const char *console_socket; /* --console-socket PATH, or NULL */
   int status_fd;
-  int netns_fd; /* --netns-fd FD, or -1 */
+  int netns_fd;  /* --netns-fd FD, or -1 */
+  int rootfs_fd; /* --rootfs-fd FD, or -1 */
   struct tsd_lifecycle lc;
   const char *plan;
   struct tsd_plan *health_plan; /* decoded from lc.health.plan, or NULL */
@@ -372,7 +375,7 @@ static int leave(const struct tsd_plan *plan, const char *console_socket) {
     set_error(&e, "monitor", CAP_LAST_CAP_PATH);
     return fail_setup(plan, &e);
   }
-  struct tsd_spawn how = {.console_fd = -1, .await_cgroup = NULL, .netns_fd = -1};
+  struct tsd_spawn how = {.console_fd = -1, .await_cgroup = NULL, .netns_fd = -1, .rootfs_fd = -1};
   pid_t pid = spawn_to_console(plan, cap_last_cap, console_socket, how, &e);
   if (pid < 0) return fail_setup(plan, &e);
   status_started(pid);
@@ -449,11 +452,13 @@ static int monitor(const struct tsd_plan *plan, const struct args *la) {
   for (unsigned restarts = 0;; restarts++) {
     /* A cgroup the caller is still making has no OOM kills yet: its count reads as 0. */
     uint64_t ooms = oom_kill_count(plan);
-    /* The first run's cgroup may still be in the making; its network namespace made ahead. */
+    /* The first run's cgroup may still be in the making; its network namespace and rootfs made
+     * ahead. */
     struct tsd_spawn how = {.console_fd = -1,
                             .await_cgroup =
                                 restarts == 0 && la->await_cgroup ? status_await_cgroup : NULL,
-                            .netns_fd = restarts == 0 ? la->netns_fd : -1};
+                            .netns_fd = restarts == 0 ? la->netns_fd : -1,
+                            .rootfs_fd = restarts == 0 ? la->rootfs_fd : -1};
     pid_t pid;
     if (ap != NULL && attach_give_stdin(ap) < 0)
       pid = set_error(&e, "monitor", "stdin");
@@ -464,6 +469,7 @@ static int monitor(const struct tsd_plan *plan, const struct args *la) {
                 : spawn_container(plan, cap_last_cap, &how, &e);
     /* Restarts make their own. */
     if (how.netns_fd >= 0) close(how.netns_fd);
+    if (how.rootfs_fd >= 0) close(how.rootfs_fd);
     if (ap != NULL) attach_drop_stdin(ap);
     if (lp != NULL) log_drop_stdio(lp);
     if (pid < 0 && restarts == 0) {
@@ -557,6 +563,9 @@ static int parse_args(int argc, char **argv, struct args *a) {
     else if (strcmp(argv[i], "--netns-fd") == 0 && number && v >= 3 && v <= INT_MAX &&
              fcntl((int)v, F_SETFD, FD_CLOEXEC) == 0)
       a->netns_fd = (int)v;
+    else if (strcmp(argv[i], "--rootfs-fd") == 0 && number && v >= 3 && v <= INT_MAX &&
+             fcntl((int)v, F_SETFD, FD_CLOEXEC) == 0)
+      a->rootfs_fd = (int)v;
     else
       return -1;
     i++;
@@ -576,17 +585,18 @@ int main(int argc, char **argv) {
                    .attach_fd = -1,
                    .leave = false,
                    .status_fd = 3,
-                   .netns_fd = -1};
+                   .netns_fd = -1,
+                   .rootfs_fd = -1};
   if (parse_args(argc, argv, &a) < 0) {
-    fprintf(stderr,
-            "tsdock-monitor: usage: tsdock-monitor [--log FILE [--log-max-size BYTES] "
-            "[--log-max-file N]] [--attach SOCKET] [--attach-fd FD] [--open-stdin] "
-            "[--stdin-once] [--leave] [--auto-remove] [--await-cgroup] "
-            "[--console-socket PATH] [--status-fd FD] [--netns-fd FD] [--events FILE --event-actor "
-            "FIELDS] [--restart POLICY] [--exit-command ARG]... [--health-plan FILE "
-            "--health-interval MS --health-timeout MS --health-retries N "
-            "--health-start-period MS --health-start-interval MS [--health-on-failure "
-            "ACTION] [--stop-signal N] [--stop-timeout S]] PLAN_FILE\n");
+    fprintf(stderr, "tsdock-monitor: usage: tsdock-monitor [--log FILE [--log-max-size BYTES] "
+                    "[--log-max-file N]] [--attach SOCKET] [--attach-fd FD] [--open-stdin] "
+                    "[--stdin-once] [--leave] [--auto-remove] [--await-cgroup] "
+                    "[--console-socket PATH] [--status-fd FD] [--netns-fd FD] [--rootfs-fd FD] "
+                    "[--events FILE --event-actor FIELDS] [--restart POLICY] [--exit-command "
+                    "ARG]... [--health-plan FILE "
+                    "--health-interval MS --health-timeout MS --health-retries N "
+                    "--health-start-period MS --health-start-interval MS [--health-on-failure "
+                    "ACTION] [--stop-signal N] [--stop-timeout S]] PLAN_FILE\n");
     return 2;
   }
   status_init(a.status_fd);

@@ -40,6 +40,9 @@ struct tsd_spawn {
   /* A network namespace the caller made for a plan that makes its own (and no user namespace),
    * which the child joins instead; -1, or ignored for any other plan. */
   int netns_fd;
+  /* The rootfs's own mount (the one onto plan.rootfs), made by the caller as a detached mount,
+   * which the child attaches instead of mounting; -1, or ignored in a user namespace. */
+  int rootfs_fd;
 };
 
 /*

@@ -333,10 +333,16 @@ static bool joins_made_netns(const struct tsd_plan *p, int netns_fd) {
          p->n_ns_joins == 0;
 }
 
+/* Whether the caller's detached mount stands in for the plan's own mount onto its rootfs. */
+static bool attaches_made_rootfs(const struct tsd_plan *p, int rootfs_fd) {
+  return rootfs_fd >= 0 && p->rootfs != NULL && !(p->namespaces & CLONE_NEWUSER);
+}
+
 pid_t spawn_container(const struct tsd_plan *p, unsigned cap_last_cap, const struct tsd_spawn *how,
                       struct tsd_child_error *e) {
   int (*await_cgroup)(void) = how->await_cgroup;
   int netns_fd = joins_made_netns(p, how->netns_fd) ? how->netns_fd : -1;
+  int rootfs_fd = attaches_made_rootfs(p, how->rootfs_fd) ? how->rootfs_fd : -1;
   int sync[2], err[2];
   int procs_fds[p->cgroup_procs.n + 1];
   int idmap_slots[p->n_idmap_mounts + 1];
@@ -393,7 +399,8 @@ pid_t spawn_container(const struct tsd_plan *p, unsigned cap_last_cap, const str
                           .start_fd = start_fd,
                           .cap_last_cap = cap_last_cap,
                           .console_fd = how->console_fd,
-                          .netns_fd = netns_fd};
+                          .netns_fd = netns_fd,
+                          .rootfs_fd = rootfs_fd};
     tsd_child_main(&c);
   }
   close(sync[0]);
