@@ -75,17 +75,19 @@ export interface NativeAddon {
    */
   mountOverlay(lower: string[], upper: string, work: string, options: string[]): Promise<number>;
   /**
-   * posix_spawn(3) of `path` without forking Node: in a session of its own, every signal at its
-   * default and none blocked, fd i a copy of `childFds[i]` (other fds as Node's: close-on-exec).
-   * The addon reaps it (a pidfd polled on Node's loop) and calls `onExit` with its exit code, or
-   * the number of the signal that killed it. Throws an errno-carrying error if it cannot start.
+   * posix_spawn(3) of `path` without forking Node, on a thread-pool thread (its vfork holds the
+   * calling thread until the exec): in a session of its own, every signal at its default and
+   * none blocked, fd i a copy of `childFds[i]`, which stay open until it settles (other fds as
+   * Node's: close-on-exec). The addon reaps it (a pidfd polled on Node's loop) and calls
+   * `onExit` with its exit code, or the number of the signal that killed it. Rejects with an
+   * errno-carrying error if it cannot start.
    */
   spawnProcess(
     path: string,
     argv: string[],
     childFds: number[],
     onExit: (exitCode: number | null, signal: number | null) => void,
-  ): SpawnedProcess;
+  ): Promise<SpawnedProcess>;
 }
 
 /** The package root: two levels up from `dist/src/native.js`, one from `src/native.ts` (tests). */

@@ -49,20 +49,32 @@ export interface EtcFiles {
   resolvConf: string;
 }
 
-/**
- * Creates the directories and the files. `rootOwner` is the host uid/gid of the container's root
- * (a user namespace maps it away from 0): the overlay's upper and work dirs must belong to it.
- * `volatile`: the files go to a tmpfs (prepareVolatileRoot) that `dir` links to.
- * Synchronous on purpose: a handful of small metadata operations on the start path, where a
- * thread-pool round trip each would cost more than the operations themselves.
+/*
+ * Synchronous on purpose, both: a handful of small metadata operations on the start path, where
+ * a thread-pool round trip each would cost more than the operations themselves.
  */
-export function createContainerDir(
-  paths: ContainerDir,
-  etc: EtcFiles,
-  rootOwner: { uid: number; gid: number },
-  volatile: boolean,
-): void {
+
+/**
+ * Creates what belongs on disk: the overlay's upper and work dirs, and the rootfs's mount point.
+ * `rootOwner` is the host uid/gid of the container's root (a user namespace maps it away from
+ * 0): the upper and work dirs must belong to it.
+ */
+export function createContainerData(paths: ContainerDir, rootOwner: { uid: number; gid: number }): void {
   // 0711: a container root mapped to an unprivileged host id must still reach its own files.
+  mkdirSync(paths.data, { recursive: true, mode: 0o711 });
+  mkdirSync(paths.rootfs, { recursive: true, mode: 0o755 });
+  mkdirSync(paths.upper, { mode: 0o755 });
+  mkdirSync(paths.work, { mode: 0o700 });
+  if (rootOwner.uid !== 0 || rootOwner.gid !== 0) {
+    for (const dir of [paths.upper, paths.work]) chownSync(dir, rootOwner.uid, rootOwner.gid);
+  }
+}
+
+/**
+ * Creates the container's directory and its files; `volatile`: on a tmpfs
+ * (prepareVolatileRoot), `dir` a link to it.
+ */
+export function createContainerDir(paths: ContainerDir, etc: EtcFiles, volatile: boolean): void {
   if (volatile) {
     mkdirSync(dirname(paths.volatile), { recursive: true, mode: 0o711 });
     mkdirSync(paths.volatile, { mode: 0o711 });
@@ -70,30 +82,23 @@ export function createContainerDir(
   } else {
     mkdirSync(paths.dir, { recursive: true, mode: 0o711 });
   }
-  mkdirSync(paths.data, { recursive: true, mode: 0o711 });
-  mkdirSync(paths.rootfs, { recursive: true, mode: 0o755 });
-  mkdirSync(paths.upper, { mode: 0o755 });
-  mkdirSync(paths.work, { mode: 0o700 });
   writeFileSync(paths.hostname, `${etc.hostname}\n`, { mode: 0o644 });
   writeFileSync(paths.hosts, etc.hosts, { mode: 0o644 });
   writeFileSync(paths.resolvConf, etc.resolvConf, { mode: 0o644 });
-  if (rootOwner.uid !== 0 || rootOwner.gid !== 0) {
-    for (const dir of [paths.upper, paths.work]) chownSync(dir, rootOwner.uid, rootOwner.gid);
-  }
 }
 
-/** Where removed directories of `parent` wait, beside it, to be deleted. */
-function trashOf(parent: string): string {
-  return `${parent}.trash`;
+/** Where removed container directories wait, beside the containers directory, to be deleted. */
+function trashOf(containersRoot: string): string {
+  return `${containersRoot}.trash`;
 }
 
 /**
  * Takes the container out of the store at once: nothing lists or finds it any more once its
- * `dir` is renamed away (or, for a `--rm` one, its link removed). The contents are deleted in
- * the background, at the lowest priority (`removeTree`): freeing an overlay upper dir and a dozen
- * files is file-system journal work that nobody needs to wait for, and that should not slow the
- * next container's start. Node keeps the process alive until that is done; what a killed process
- * leaves behind, {@link sweepContainerLeftovers} deletes.
+ * `dir` is renamed away (or, for a `--rm` one, its link removed); nothing finds a container by
+ * its data. The contents are deleted in the background, at the lowest priority (`removeTree`):
+ * freeing an overlay upper dir and a dozen files is file-system work that nobody needs to wait
+ * for, and that should not slow the next container's start. Node keeps the process alive until
+ * that is done; what a killed process leaves behind, {@link sweepContainerLeftovers} deletes.
  */
 export function removeContainerDir(paths: ContainerDir): void {
   if (isLink(paths.dir)) {
@@ -102,7 +107,7 @@ export function removeContainerDir(paths: ContainerDir): void {
   } else {
     moveToTrash(paths.dir);
   }
-  moveToTrash(paths.data);
+  removeInBackground(paths.data);
 }
 
 function isLink(path: string): boolean {
@@ -123,7 +128,7 @@ function moveToTrash(dir: string): void {
   } catch (err) {
     const code = errnoOf(err);
     if (code === 'ENOENT') return; // removed already
-    // The directory is a file system of its own: no rename out of it.
+    // The containers directory is a file system of its own: no rename out of it.
     if (code !== 'EXDEV') throw err;
     rmSync(dir, { recursive: true, force: true });
     return;
@@ -144,9 +149,7 @@ function removeInBackground(dir: string): void {
  * those directories before its link.
  */
 export function sweepContainerLeftovers(containersRoot: string): void {
-  for (const trash of [trashOf(containersRoot), trashOf(`${containersRoot}.data`)]) {
-    rmSync(trash, { recursive: true, force: true });
-  }
+  rmSync(trashOf(containersRoot), { recursive: true, force: true });
   for (const id of entries(containersRoot)) {
     const paths = containerDirPaths(containersRoot, id);
     if (isLink(paths.dir) && !exists(paths.volatile)) rmSync(paths.dir, { force: true });

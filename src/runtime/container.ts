@@ -20,7 +20,13 @@ import {
   type ContainerCgroup,
   type HostCgroups,
 } from './cgroups/index.js';
-import { containerDirPaths, createContainerDir, removeContainerDir, type ContainerDir } from './container-dir.js';
+import {
+  containerDirPaths,
+  createContainerData,
+  createContainerDir,
+  removeContainerDir,
+  type ContainerDir,
+} from './container-dir.js';
 import { prepareVolatileRoot } from './volatile-dir.js';
 import { checkName, defaultName } from './container-name.js';
 import { parseSignal } from './container-ops.js';
@@ -233,8 +239,9 @@ interface CreateSteps {
    */
   deferExecBase: boolean;
   /**
-   * Runs once the container's directories are made, for a container in no user namespace (whose
-   * root could not attach a mount of the host's): a start mounts its rootfs here, ahead.
+   * Runs once the overlay's upper and work dirs are made (first), for a container in no user
+   * namespace (whose root could not attach a mount of the host's): a start mounts its rootfs
+   * here, ahead, while the rest of the container is made.
    */
   dirMade?: (overlay: OverlayMount) => void;
   /**
@@ -285,75 +292,80 @@ async function create(req: CreateRequest, { deferExecBase, dirMade, planned }: C
   // Its files belong to the host's root: not for a container in a user namespace.
   const mountTargets =
     ids === undefined ? await mountTargetsLayer(dirname(req.containersRoot), image.layerDirs) : undefined;
-  const volatile = req.autoRemove === true;
-  if (volatile) await prepareVolatileRoot();
-
-  return withContainersLock(req.containersRoot, async () => {
-    const name = wanted ?? defaultName((n) => idOfName(req.containersRoot, n) !== undefined);
-    reserveName(req.containersRoot, name, id);
-    try {
-      const hostNetwork = usesHostNetwork(req.containersRoot, id, options);
-      createContainerDir(paths, { hostname, ...networkFiles(options, hostNetwork) }, rootOwner, volatile);
-      const overlayInput = { layerDirs: image.layerDirs, paths, mountTargets, volatileUpper: req.volatileUpper };
-      if (ids === undefined) dirMade?.(overlayMountOf(overlayInput, false));
-      const plan = buildSpawnPlan({
-        id,
-        config: image.config,
-        layerDirs: image.layerDirs,
-        options: hostNetwork ? { ...planOptions, network: 'host' } : planOptions,
-        user,
-        paths,
-        bindKinds: kinds,
-        cgroup: { procsFiles: cgroup.procsFiles, dirs: cgroup.dirs, oom: cgroup.oom },
-        nofileHardLimit,
-        cgroupMounts: host.mounts,
-        idMappings,
-        idmappedLayers: ids !== undefined && req.idmappedLayers === true,
-        networkNamespace: networkNamespaceFor(req.containersRoot, id, options),
-        sharedNamespaces: req.sharedNamespaces,
-        volatileUpper: req.volatileUpper,
-        mountTargets,
-      });
-      writeFileSync(paths.plan, encodePlan(plan), { mode: 0o600 });
-      const execBase = execBaseOf(plan);
-      if (!deferExecBase) writeExecBase(paths.dir, execBase);
-      if (req.healthcheck !== undefined) {
-        const check = buildExecPlan(execBase, {
-          args: healthcheckArgv(req.healthcheck, image.config.Shell),
-          joins: healthcheckJoins(plan),
-          cgroupProcs: plan.cgroupProcs,
+  try {
+    // First what belongs on disk: the rootfs can be mounted meanwhile (dirMade).
+    createContainerData(paths, rootOwner);
+    const overlayInput = { layerDirs: image.layerDirs, paths, mountTargets, volatileUpper: req.volatileUpper };
+    if (ids === undefined) dirMade?.(overlayMountOf(overlayInput, false));
+    const volatile = req.autoRemove === true;
+    if (volatile) await prepareVolatileRoot();
+    return await withContainersLock(req.containersRoot, async () => {
+      const name = wanted ?? defaultName((n) => idOfName(req.containersRoot, n) !== undefined);
+      reserveName(req.containersRoot, name, id);
+      try {
+        const hostNetwork = usesHostNetwork(req.containersRoot, id, options);
+        createContainerDir(paths, { hostname, ...networkFiles(options, hostNetwork) }, volatile);
+        const plan = buildSpawnPlan({
+          id,
+          config: image.config,
+          layerDirs: image.layerDirs,
+          options: hostNetwork ? { ...planOptions, network: 'host' } : planOptions,
+          user,
+          paths,
+          bindKinds: kinds,
+          cgroup: { procsFiles: cgroup.procsFiles, dirs: cgroup.dirs, oom: cgroup.oom },
+          nofileHardLimit,
+          cgroupMounts: host.mounts,
+          idMappings,
+          idmappedLayers: ids !== undefined && req.idmappedLayers === true,
+          networkNamespace: networkNamespaceFor(req.containersRoot, id, options),
+          sharedNamespaces: req.sharedNamespaces,
+          volatileUpper: req.volatileUpper,
+          mountTargets,
         });
-        writeFileSync(join(paths.dir, HEALTH_PLAN_FILE), encodePlan(check), { mode: 0o600 });
+        writeFileSync(paths.plan, encodePlan(plan), { mode: 0o600 });
+        const execBase = execBaseOf(plan);
+        if (!deferExecBase) writeExecBase(paths.dir, execBase);
+        if (req.healthcheck !== undefined) {
+          const check = buildExecPlan(execBase, {
+            args: healthcheckArgv(req.healthcheck, image.config.Shell),
+            joins: healthcheckJoins(plan),
+            cgroupProcs: plan.cgroupProcs,
+          });
+          writeFileSync(join(paths.dir, HEALTH_PLAN_FILE), encodePlan(check), { mode: 0o600 });
+        }
+        const record: ContainerRecord = {
+          id,
+          name,
+          image: image.name ?? '',
+          imageId: image.id ?? '',
+          created: new Date().toISOString(),
+          args,
+          options,
+          autoRemove: req.autoRemove ?? false,
+          log: req.log ?? {},
+          init: req.init ?? false,
+          stopSignal: req.stopSignal ?? image.config.StopSignal,
+          ...(req.stopTimeout === undefined ? {} : { stopTimeout: req.stopTimeout }),
+          ...(req.infra === true ? { infra: true } : {}),
+          ...(ids === undefined ? {} : { idMappings: ids }),
+          restartPolicy,
+          ...(req.healthcheck === undefined ? {} : { healthcheck: req.healthcheck }),
+          state: { status: 'created' },
+        };
+        await planned?.(record);
+        writeRecord(paths.dir, record);
+        recordEvent(req.containersRoot, actorOf(record), { action: 'create' });
+        return { record, execBase };
+      } catch (err) {
+        releaseName(req.containersRoot, name, id);
+        throw err;
       }
-      const record: ContainerRecord = {
-        id,
-        name,
-        image: image.name ?? '',
-        imageId: image.id ?? '',
-        created: new Date().toISOString(),
-        args,
-        options,
-        autoRemove: req.autoRemove ?? false,
-        log: req.log ?? {},
-        init: req.init ?? false,
-        stopSignal: req.stopSignal ?? image.config.StopSignal,
-        ...(req.stopTimeout === undefined ? {} : { stopTimeout: req.stopTimeout }),
-        ...(req.infra === true ? { infra: true } : {}),
-        ...(ids === undefined ? {} : { idMappings: ids }),
-        restartPolicy,
-        ...(req.healthcheck === undefined ? {} : { healthcheck: req.healthcheck }),
-        state: { status: 'created' },
-      };
-      await planned?.(record);
-      writeRecord(paths.dir, record);
-      recordEvent(req.containersRoot, actorOf(record), { action: 'create' });
-      return { record, execBase };
-    } catch (err) {
-      removeContainerDir(paths);
-      releaseName(req.containersRoot, name, id);
-      throw asTsdockError(err, 'cannot create container');
-    }
-  });
+    });
+  } catch (err) {
+    removeContainerDir(paths);
+    throw asTsdockError(err, 'cannot create container');
+  }
 }
 
 /** What an exec takes over from the container's plan (see exec-plan.ts). */
@@ -381,7 +393,7 @@ function spawnContainerMonitor(
   record: ContainerRecord,
   stdio: StartStdio | undefined,
   lifecycle: string[],
-  madeAhead: MadeAhead,
+  madeAhead: MadeAhead | Promise<MadeAhead>,
 ): MonitorHandle {
   const { plan, dir } = paths;
   const tty = record.options.tty === true;
@@ -415,11 +427,12 @@ interface MakingAhead {
   rootfs?: Promise<number | undefined>;
 }
 
-/** Waits for what is being made ahead and takes it: its fds are the caller's to close. */
+/** Takes what is being made ahead, once made: its fds are the taker's to close (or to pass on). */
 async function takeMadeAhead(making: MakingAhead): Promise<MadeAhead> {
-  const [netns, rootfs] = await Promise.all([making.netns, making.rootfs]);
+  const taken = { ...making };
   making.netns = making.rootfs = undefined;
-  return { netns, rootfs };
+  // Both are being made already: one awaited after the other takes no longer.
+  return { netns: await taken.netns, rootfs: await taken.rootfs };
 }
 
 function closeMadeAhead(made: MadeAhead): void {
@@ -432,25 +445,20 @@ function closeMadeAhead(made: MadeAhead): void {
  * `cgroupReady` says they are there. `making`: a network namespace and the rootfs's mount made
  * for the container, which its first run joins and attaches (see startContainer).
  */
-async function spawnAwaitingMonitor(
+function spawnAwaitingMonitor(
   containersRoot: string,
   record: ContainerRecord,
   stdio: StartStdio | undefined,
-  making: MakingAhead = {},
-): Promise<MonitorHandle> {
-  const made = await takeMadeAhead(making);
-  try {
-    return spawnContainerMonitor(
-      containerDirPaths(containersRoot, record.id),
-      record,
-      stdio,
-      [...monitorLifecycleArgs(containersRoot, record, stdio === undefined), '--await-cgroup'],
-      made,
-    );
-  } finally {
-    // The monitor has its own copies.
-    closeMadeAhead(made);
-  }
+  made: MadeAhead = {},
+): MonitorHandle {
+  return spawnContainerMonitor(
+    containerDirPaths(containersRoot, record.id),
+    record,
+    stdio,
+    [...monitorLifecycleArgs(containersRoot, record, stdio === undefined), '--await-cgroup'],
+    // Its spawn closes them.
+    made,
+  );
 }
 
 /**
@@ -484,7 +492,7 @@ export async function startCreated(
   let monitor = options.monitor;
   let cgroupReady = false;
   try {
-    monitor ??= await spawnAwaitingMonitor(containersRoot, record, stdio);
+    monitor ??= spawnAwaitingMonitor(containersRoot, record, stdio);
     cgroup = await createContainerCgroup({ ...spec, limits: cgroupLimitsOf(record.options) });
     await attachNetwork(containersRoot, record, paths);
     monitor.cgroupReady();
@@ -601,7 +609,9 @@ export async function startContainer(req: StartRequest): Promise<StartedContaine
   // Spawned as soon as the plan is written: it starts up while the rest of the container is.
   let monitor: MonitorHandle | undefined;
   const planned = async (record: ContainerRecord): Promise<void> => {
-    monitor = await spawnAwaitingMonitor(req.containersRoot, record, req.stdio, making);
+    // Waited for here, where Node has nothing else to do: the spawn follows the mount at once.
+    const made = await takeMadeAhead(making);
+    monitor = spawnAwaitingMonitor(req.containersRoot, record, req.stdio, made);
   };
   let created: Created;
   try {

@@ -2,6 +2,7 @@
  * Starts `tsdock-monitor` on an encoded plan and turns its status lines (fd 3, one JSON object
  * per line; protocol in native/src/monitor/main.c) into promises and typed errors.
  */
+import { closeSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { constants } from 'node:os';
 import { createInterface } from 'node:readline';
@@ -179,7 +180,11 @@ function socketOf(fd: number | undefined, direction: 'readable' | 'writable' | '
   return new Socket({ fd, readable: direction !== 'writable', writable: direction !== 'readable' });
 }
 
-/** What the caller made for the container's first run, each an fd the monitor gets a copy of. */
+/**
+ * What the caller made for the container's first run, each an fd the monitor gets a copy of:
+ * spawnMonitor closes them once it has. Given as a promise, it is awaited by the spawn alone:
+ * the handle and its fds are made meanwhile.
+ */
 export interface MadeAhead {
   /** A network namespace to join instead of making one (`--netns-fd`). */
   netns?: number;
@@ -190,7 +195,9 @@ export interface MadeAhead {
 /**
  * Spawns the monitor in a session of its own, so that a terminal's Ctrl-C reaches the container
  * once, through the caller's `signal()`, and not a second time through the process group.
- * The addon spawns it (posix_spawn: no fork of the whole Node process) and reaps it.
+ * The addon spawns it (posix_spawn: no fork of the whole Node process), off Node's thread, and
+ * reaps it: the handle is there at once, and what it is told before the spawn has completed
+ * (signals, the cgroup's byte) reaches the monitor once it runs.
  */
 export function spawnMonitor(
   planFile: string,
@@ -198,21 +205,23 @@ export function spawnMonitor(
   log?: MonitorLog,
   attach?: MonitorAttach,
   lifecycleArgs: string[] = [],
-  madeAhead: MadeAhead = {},
+  madeAhead: MadeAhead | Promise<MadeAhead> = {},
 ): MonitorHandle {
   const path = monitorPath();
   // fd 3 the status lines; fd 4 a duplex connection to the monitor (both unix sockets).
   const modes: ChildFdMode[] = [stdio.stdin, stdio.output, stdio.output, 'pipe'];
   if (attach?.client === true) modes.push('pipe');
   // Then what was made ahead for the container, after the fds above.
-  const aheadFds: number[] = [];
-  const aheadArgs = (['netns', 'rootfs'] as const).flatMap((kind) => {
-    const fd = madeAhead[kind];
-    if (fd === undefined) return [];
-    aheadFds.push(fd);
-    return [`--${kind}-fd`, String(modes.length + aheadFds.length - 1)];
-  });
-  const args = [...logArgs(log), ...attachArgs(attach), ...aheadArgs, ...lifecycleArgs, planFile];
+  const argvWith = (made: MadeAhead): { argv: string[]; aheadFds: number[] } => {
+    const aheadFds: number[] = [];
+    const aheadArgs = (['netns', 'rootfs'] as const).flatMap((kind) => {
+      const fd = made[kind];
+      if (fd === undefined) return [];
+      aheadFds.push(fd);
+      return [`--${kind}-fd`, String(modes.length + aheadFds.length - 1)];
+    });
+    return { argv: [path, ...logArgs(log), ...attachArgs(attach), ...aheadArgs, ...lifecycleArgs, planFile], aheadFds };
+  };
 
   const started = deferred<number>();
   const exited = deferred<ExitStatus>();
@@ -234,20 +243,52 @@ export function spawnMonitor(
       fail(new TsdockError('START_FAILED', `tsdock-monitor ended unexpectedly (${ended})`));
     }
   };
-  let fds: ChildFds | undefined;
+  const cannotStart = (err: unknown): void => {
+    fail(new TsdockError('START_FAILED', `cannot start tsdock-monitor: ${(err as Error).message}`, { cause: err }));
+  };
   let child: SpawnedProcess | undefined;
+  // Sent before the spawn completed: sent once it has.
+  const pendingSignals: NodeJS.Signals[] = [];
+  const signalChild = (signal: NodeJS.Signals): void => {
+    // Once reaped, the pid may be another process's.
+    if (child === undefined || ended !== undefined) return;
+    try {
+      process.kill(child.pid, signal);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+    }
+  };
+  let fds: ChildFds | undefined;
   try {
     fds = openChildFds(modes);
-    const childFds = [...fds.child, ...aheadFds];
-    child = native().spawnProcess(path, [path, ...args], childFds, (code, signal) => {
-      ended = signal === null ? `exit ${code ?? '?'}` : signalName(signal);
-      checkEnded();
-    });
   } catch (err) {
-    fail(new TsdockError('START_FAILED', `cannot start tsdock-monitor: ${(err as Error).message}`, { cause: err }));
-  } finally {
-    fds?.closeChildEnds();
+    cannotStart(err);
   }
+  const spawnWith = async (opened: ChildFds | undefined, made: MadeAhead): Promise<void> => {
+    const { argv, aheadFds } = argvWith(made);
+    try {
+      if (opened === undefined) return;
+      child = await native().spawnProcess(path, argv, [...opened.child, ...aheadFds], (code, signal) => {
+        ended = signal === null ? `exit ${code ?? '?'}` : signalName(signal);
+        checkEnded();
+      });
+      if (detached) child.unref();
+      for (const signal of pendingSignals.splice(0)) signalChild(signal);
+    } catch (err) {
+      cannotStart(err);
+    } finally {
+      opened?.closeChildEnds();
+      for (const fd of aheadFds) closeSync(fd);
+    }
+  };
+  // Settles (never rejects) once the spawn is over and the fds given are closed.
+  const spawned = Promise.resolve(madeAhead).then(
+    (made) => spawnWith(fds, made),
+    (err: unknown) => {
+      cannotStart(err);
+      fds?.closeChildEnds();
+    },
+  );
 
   const parentEnds = fds?.parent ?? [];
   // Duplex: the status lines come in, a byte for --await-cgroup goes out.
@@ -255,8 +296,13 @@ export function spawnMonitor(
   if (status !== null) {
     // A monitor that ended early refuses the byte (EPIPE); `started` and `exited` report its end.
     status.on('error', () => undefined);
+    // Each line once the spawn has completed (the monitor's pid known), in order.
     createInterface({ input: status }).on('line', (text) => {
-      const line = JSON.parse(text) as StatusLine;
+      void spawned.then(() => {
+        onStatusLine(JSON.parse(text) as StatusLine);
+      });
+    });
+    const onStatusLine = (line: StatusLine): void => {
       if (line.type === 'started') {
         identities.init = identity(line.pid, line.startTime);
         identities.monitor = identity(child?.pid, line.monitorStartTime);
@@ -269,7 +315,7 @@ export function spawnMonitor(
         cgroupRemoved = line.cgroupRemoved;
         exited.resolve({ exitCode: line.exitCode, signal: line.signal, oomKilled: line.oomKilled });
       }
-    });
+    };
     status.on('close', () => {
       statusClosed = true;
       checkEnded();
@@ -279,7 +325,9 @@ export function spawnMonitor(
   const attachConnection = socketOf(parentEnds[ATTACH_FD], 'duplex');
 
   return {
-    pid: child?.pid ?? -1,
+    get pid() {
+      return child?.pid ?? -1;
+    },
     started: started.promise,
     identities,
     exited: exited.promise,
@@ -287,13 +335,8 @@ export function spawnMonitor(
       return cgroupRemoved;
     },
     signal: (signal) => {
-      // Once reaped, the pid may be another process's.
-      if (child === undefined || ended !== undefined) return;
-      try {
-        process.kill(child.pid, signal);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
-      }
+      if (child === undefined) pendingSignals.push(signal);
+      else signalChild(signal);
     },
     detach: () => {
       detached = true;

@@ -312,9 +312,11 @@ describe('native addon', () => {
     const script = 'grep -E "^Sig(Blk|Ign)" /proc/self/status; ls /proc/$$/fd; ps -o sid= -p $$; exit 3';
     let resolveEnded!: (how: [number | null, number | null]) => void;
     const ended = new Promise<[number | null, number | null]>((resolve) => (resolveEnded = resolve));
-    const child = addon.spawnProcess('/bin/sh', ['sh', '-c', script], [devNull, theirs, theirs], (code, signal) => {
+    const spawning = addon.spawnProcess('/bin/sh', ['sh', '-c', script], [devNull, theirs, theirs], (code, signal) => {
       resolveEnded([code, signal]);
     });
+    // Spawned off Node's thread: the fds stay open until then.
+    const child = await spawning;
     closeSync(theirs);
     closeSync(devNull);
     const output = new Socket({ fd: ours, readable: true, writable: false });
@@ -331,18 +333,19 @@ describe('native addon', () => {
     expect(rest.slice(0, -1).map(Number).sort(byNumber)).toEqual([0, 1, 2, ...inheritable].sort(byNumber));
     expect(Number(rest.at(-1))).toBe(child.pid); // its own session
 
-    const killed = new Promise((resolve) => {
-      const sleeper = addon.spawnProcess('/bin/sleep', ['sleep', '600'], [0, 1, 2], (...how) => {
-        resolve(how);
-      });
-      process.kill(sleeper.pid, 'SIGKILL');
+    let resolveKilled!: (how: [number | null, number | null]) => void;
+    const killed = new Promise<[number | null, number | null]>((resolve) => (resolveKilled = resolve));
+    const sleeper = await addon.spawnProcess('/bin/sleep', ['sleep', '600'], [0, 1, 2], (...how) => {
+      resolveKilled(how);
     });
+    process.kill(sleeper.pid, 'SIGKILL');
     expect(await killed).toEqual([null, 9]);
   });
 
-  it('spawnProcess reports what kept it from starting like Node', () => {
+  it('spawnProcess reports what kept it from starting like Node', async () => {
     const missing = join(dir, 'missing');
-    expect(thrown(() => addon.spawnProcess(missing, ['x'], [0, 1, 2], () => undefined))).toEqual({
+    const rejection = await addon.spawnProcess(missing, ['x'], [0, 1, 2], () => undefined).catch((e: unknown) => e);
+    expect({ ...(rejection as object), message: (rejection as Error).message }).toEqual({
       message: `ENOENT: no such file or directory, posix_spawn '${missing}'`,
       code: 'ENOENT',
       errno: -2,
@@ -351,7 +354,7 @@ describe('native addon', () => {
     });
     const unused = openSync('/dev/null', 'r');
     closeSync(unused);
-    expect(thrown(() => addon.spawnProcess('/bin/true', ['true'], [unused], () => undefined))).toMatchObject({
+    await expect(addon.spawnProcess('/bin/true', ['true'], [unused], () => undefined)).rejects.toMatchObject({
       code: 'EBADF',
       syscall: 'fcntl',
     });

@@ -193,13 +193,14 @@ describe('exit codes and reasons', () => {
   });
 
   it('prune deletes what interrupted removals and a reboot left; an empty record is no container', async () => {
-    // A removal renames the directories into the trash and deletes them in the background: a
-    // process killed meanwhile leaves them there.
-    const trashes = ['containers.trash', 'containers.data.trash'].map((t) => join(bed.root, t));
-    for (const trash of trashes) {
-      mkdirSync(join(trash, 'f'.repeat(64), 'upper', 'etc'), { recursive: true });
-      writeFileSync(join(trash, 'f'.repeat(64), 'upper', 'etc', 'hosts'), 'x');
-    }
+    // A removal renames the directory into the trash and deletes it in the background, and the
+    // data where it is: a process killed meanwhile leaves them there.
+    const trash = join(bed.root, 'containers.trash');
+    mkdirSync(join(trash, 'f'.repeat(64)), { recursive: true });
+    writeFileSync(join(trash, 'f'.repeat(64), 'config.json'), 'x');
+    const leftData = join(bed.root, 'containers.data', 'f'.repeat(64));
+    mkdirSync(join(leftData, 'upper', 'etc'), { recursive: true });
+    writeFileSync(join(leftData, 'upper', 'etc', 'hosts'), 'x');
     // A --rm container running at a reboot: its link outlives the tmpfs it pointed into.
     const dangling = join(bed.root, 'containers', 'd'.repeat(64));
     const lostData = join(bed.root, 'containers.data', 'd'.repeat(64));
@@ -217,8 +218,8 @@ describe('exit codes and reasons', () => {
       expect(ps.code).toBe(0);
       expect(ps.stdout).not.toMatch(/eeeeeeeeeeee|dddddddddddd/);
       expect((await cli(['container', 'prune', '-f'])).code).toBe(0);
-      for (const trash of trashes) expect(existsSync(trash)).toBe(false);
-      for (const left of [dangling, lostData, orphan]) expect(existsSync(left)).toBe(false);
+      expect(existsSync(trash)).toBe(false);
+      for (const left of [leftData, dangling, lostData, orphan]) expect(existsSync(left)).toBe(false);
       expect(existsSync(emptied)).toBe(true);
     } finally {
       rmSync(emptied, { recursive: true, force: true });
@@ -534,8 +535,12 @@ describe('no leftovers', () => {
 
   /** Removed containers' directories whose files are still being deleted in the background. */
   function trashed(): string[] {
-    const dirs = ['containers.trash', 'containers.data.trash'].map((d) => join(bed.root, d));
-    return [...dirs, volatileContainersDir(bed.root)].flatMap((dir) => (existsSync(dir) ? readdirSync(dir) : []));
+    const list = (dir: string): string[] => (existsSync(dir) ? readdirSync(dir) : []);
+    const ids = new Set(list(join(bed.root, 'containers')));
+    const ofNone = [join(bed.root, 'containers.data'), volatileContainersDir(bed.root)].flatMap((dir) =>
+      list(dir).filter((id) => !ids.has(id)),
+    );
+    return [...list(join(bed.root, 'containers.trash')), ...ofNone];
   }
 
   it('is back at baseline after 200 run --rm cycles (library) and run -d / rm -f, run -d --rm (CLI)', async () => {

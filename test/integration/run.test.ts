@@ -376,22 +376,19 @@ describe('cgroup limits (library)', () => {
     expect(monitors).toEqual([]);
   });
 
-  it('removes a container whose directories cannot be renamed into the trash (each is a mount)', async () => {
-    const dirs = ['containers', 'containers.data'].map((d) => join(box.root, d));
-    for (const dir of dirs) {
-      await mkdir(dir, { recursive: true });
-      execFileSync('mount', ['-t', 'tmpfs', 'tsdock-test', dir]);
-    }
+  it('removes a container whose directory cannot be renamed into the trash (containers/ is a mount)', async () => {
+    const dir = join(box.root, 'containers');
+    await mkdir(dir, { recursive: true });
+    execFileSync('mount', ['-t', 'tmpfs', 'tsdock-test', dir]);
     try {
-      // Not --rm: its record's directory is a real one under containers/, as its data's.
+      // Not --rm: its record's directory is a real one under containers/.
       const c = await runtime.start('busybox', { command: ['true'], cgroupParent: parent, stdio: quiet });
       expect((await c.waitAndRemove()).exitCode).toBe(0);
-      for (const dir of dirs) {
-        expect(readdirSync(dir)).toEqual([]);
-        expect(existsSync(join(`${dir}.trash`, c.id))).toBe(false);
-      }
+      expect(readdirSync(dir)).toEqual([]);
+      expect(existsSync(join(box.root, 'containers.trash', c.id))).toBe(false);
+      await until("the container's data to be deleted", () => !existsSync(join(box.root, 'containers.data', c.id)));
     } finally {
-      for (const dir of dirs) execFileSync('umount', [dir]);
+      execFileSync('umount', [dir]);
     }
   });
 

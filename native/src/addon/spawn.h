@@ -5,7 +5,8 @@
 
 namespace tsdock {
 
-// spawnProcess(path, argv, childFds, onExit): posix_spawn(3), then a pidfd on Node's loop.
+// spawnProcess(path, argv, childFds, onExit): a promise of the process, spawned with
+// posix_spawn(3) on a thread-pool thread, then watched through a pidfd on Node's loop.
 Napi::Value SpawnProcess(const Napi::CallbackInfo &info);
 // socketpair(): a connected AF_UNIX stream pair, both ends close-on-exec.
 Napi::Value Socketpair(const Napi::CallbackInfo &info);
