@@ -102,7 +102,7 @@ function trashOf(containersRoot: string): string {
  */
 export function removeContainerDir(paths: ContainerDir): void {
   if (isLink(paths.dir)) {
-    rmSync(paths.dir, { force: true });
+    rmSync(paths.dir, { force: true }); // (another removal may be at it)
     removeInBackground(paths.volatile);
   } else {
     moveToTrash(paths.dir);

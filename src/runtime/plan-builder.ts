@@ -348,8 +348,8 @@ function sysOp(root: string, options: ContainerOptions, userns: boolean, ownNetn
   };
 }
 
-function bindOps(root: string, input: PlanInput): FsOp[] {
-  const { paths, options } = input;
+/** The container's own /etc/hostname, hosts and resolv.conf, bound over the image's. */
+function etcFileOps(root: string, paths: ContainerPaths): FsOp[] {
   const etc = (name: string, source: string): FsOp => ({
     kind: 'mount',
     source,
@@ -359,7 +359,12 @@ function bindOps(root: string, input: PlanInput): FsOp[] {
     data: '',
     createTarget: 'file',
   });
-  const files = [etc('hostname', paths.hostname), etc('hosts', paths.hosts), etc('resolv.conf', paths.resolvConf)];
+  return [etc('hostname', paths.hostname), etc('hosts', paths.hosts), etc('resolv.conf', paths.resolvConf)];
+}
+
+/** The user's binds and tmpfs mounts (`-v`, `--tmpfs`). */
+function bindOps(root: string, input: PlanInput): FsOp[] {
+  const { options } = input;
   const binds: FsOp[] = (options.binds ?? []).map((b, i) => ({
     kind: 'mount',
     source: b.source,
@@ -393,8 +398,7 @@ function bindOps(root: string, input: PlanInput): FsOp[] {
     );
   }
   // Parents before children, so a mount below another is not hidden by it.
-  const user = [...binds, ...tmpfs].sort((a, b) => depth(a) - depth(b));
-  return [...files, ...user];
+  return [...binds, ...tmpfs].sort((a, b) => depth(a) - depth(b));
 }
 
 function depth(op: FsOp): number {
@@ -476,7 +480,10 @@ export function buildSpawnPlan(input: PlanInput): SpawnPlan {
       ...devOps(root, userns),
       ...deviceOps(root, options.devices ?? [], userns),
       sysOp(root, options, userns, options.network !== 'host' && input.networkNamespace === undefined),
+      // Before the cgroupfs mounts, which wait for the container's placement in its cgroup.
+      ...etcFileOps(root, input.paths),
       ...cgroupFsOps(input.cgroupMounts, root),
+      // After: a bind may go below /sys/fs/cgroup, or over it.
       ...bindOps(root, input),
     ],
     containerOps: [...containerOps(cwd, privileged), ...cgroupFsContainerOps(input.cgroupMounts)],

@@ -17,10 +17,18 @@ const TMPFS_MAGIC = 0x01021994;
 // Small files only: a record, a plan, /etc/hosts… The upper dir and the log stay on disk.
 const TMPFS_OPTIONS = 'mode=0755,size=64m';
 
+const dirsOfRoots = new Map<string, string>();
+
 /** The directory of a root's `--rm` containers, one per root (tagged like its other host objects). */
 export function volatileContainersDir(root: string): string {
-  const tag = rootTag(root);
-  return join(VOLATILE_ROOT, tag === '' ? 'containers' : `containers-${tag}`);
+  let dir = dirsOfRoots.get(root);
+  if (dir === undefined) {
+    // Remembered: a start asks several times, and the tag is a hash of the root's path.
+    const tag = rootTag(root);
+    dir = join(VOLATILE_ROOT, tag === '' ? 'containers' : `containers-${tag}`);
+    dirsOfRoots.set(root, dir);
+  }
+  return dir;
 }
 
 export function isTmpfs(dir: string): boolean {

@@ -214,6 +214,27 @@ describe('buildSpawnPlan', () => {
     expect(user[1]).toMatchObject({ fstype: 'tmpfs', flags: MS.NOSUID, data: 'size=1m' });
   });
 
+  it('binds the /etc files before the cgroupfs mounts (which wait for the placement), volumes after', () => {
+    const plan = buildSpawnPlan(
+      input({
+        options: { binds: [{ source: '/h/cg', target: '/sys/fs/cgroup/x', readonly: true }] },
+        bindKinds: ['dir'],
+        cgroupMounts: [
+          { mountPoint: '/sys/fs/cgroup/memory', fstype: 'cgroup', root: '/', superOptions: ['rw', 'memory'] },
+        ],
+      }),
+    );
+    const mounts = targets(plan.rootfsOps).filter((t) => /etc|cgroup/.test(t));
+    expect(mounts).toEqual([
+      'mount /s/c/rootfs/etc/hostname',
+      'mount /s/c/rootfs/etc/hosts',
+      'mount /s/c/rootfs/etc/resolv.conf',
+      'mount /s/c/rootfs/sys/fs/cgroup',
+      'mount /s/c/rootfs/sys/fs/cgroup/memory',
+      'mount /s/c/rootfs/sys/fs/cgroup/x',
+    ]);
+  });
+
   it('clamps NOFILE to the host hard limit', () => {
     expect(buildSpawnPlan(input({ nofileHardLimit: 512n })).rlimits).toEqual([{ resource: 7, soft: 512n, hard: 512n }]);
   });
