@@ -102,6 +102,22 @@ function newContainer(owner?: number): Container {
   return { ...c, exitFile: join(dir, 'exit.json') };
 }
 
+/** Runs the monitor on `p` with `fd` as its fd 4, named by `flag`: its exit code and stdout. */
+async function runGiven(
+  c: Container,
+  p: SpawnPlan,
+  flag: string,
+  fd: number,
+): Promise<{ code: number | null; stdout: string }> {
+  const planFile = join(c.dir, 'plan.bin');
+  writeFileSync(planFile, encodePlan(p));
+  const monitor = spawn(monitorPath(), [flag, '4', planFile], { stdio: ['ignore', 'pipe', 'inherit', 'ignore', fd] });
+  let stdout = '';
+  monitor.stdout?.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+  const [code] = (await once(monitor, 'close')) as [number | null];
+  return { code, stdout };
+}
+
 function caps(list: number[], ambient: number[] = []): SpawnPlan['capabilities'] {
   return { bounding: list, effective: list, permitted: list, inheritable: ambient, ambient };
 }
@@ -707,14 +723,7 @@ describe('tsdock-monitor', () => {
     const netns = await native().newNetworkNamespace();
     try {
       const c = newContainer();
-      const planFile = join(c.dir, 'plan.bin');
-      writeFileSync(planFile, encodePlan(plan(c, ['readlink', '/proc/self/ns/net'])));
-      const monitor = spawn(monitorPath(), ['--netns-fd', '4', planFile], {
-        stdio: ['ignore', 'pipe', 'inherit', 'ignore', netns],
-      });
-      let stdout = '';
-      monitor.stdout?.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-      const [code] = (await once(monitor, 'close')) as [number | null];
+      const { code, stdout } = await runGiven(c, plan(c, ['readlink', '/proc/self/ns/net']), '--netns-fd', netns);
       expect(code).toBe(0);
       expect(stdout).toBe(`${readlinkSync(`/proc/self/fd/${String(netns)}`)}\n`);
     } finally {
@@ -730,14 +739,7 @@ describe('tsdock-monitor', () => {
     writeFileSync(join(extra, 'made-ahead'), 'yes\n');
     const rootfs = await native().mountOverlay([extra, lower], c.upper, c.work, []);
     try {
-      const planFile = join(c.dir, 'plan.bin');
-      writeFileSync(planFile, encodePlan(plan(c, ['cat', '/made-ahead'])));
-      const monitor = spawn(monitorPath(), ['--rootfs-fd', '4', planFile], {
-        stdio: ['ignore', 'pipe', 'inherit', 'ignore', rootfs],
-      });
-      let stdout = '';
-      monitor.stdout?.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-      const [code] = (await once(monitor, 'close')) as [number | null];
+      const { code, stdout } = await runGiven(c, plan(c, ['cat', '/made-ahead']), '--rootfs-fd', rootfs);
       expect(stdout).toBe('yes\n');
       expect(code).toBe(0);
     } finally {
