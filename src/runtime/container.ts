@@ -393,7 +393,7 @@ function spawnContainerMonitor(
   record: ContainerRecord,
   stdio: StartStdio | undefined,
   lifecycle: string[],
-  madeAhead: MadeAhead | Promise<MadeAhead>,
+  madeAhead: MadeAhead,
 ): MonitorHandle {
   const { plan, dir } = paths;
   const tty = record.options.tty === true;
@@ -427,12 +427,9 @@ interface MakingAhead {
   rootfs?: Promise<number | undefined>;
 }
 
-/** Takes what is being made ahead, once made: its fds are the taker's to close (or to pass on). */
-async function takeMadeAhead(making: MakingAhead): Promise<MadeAhead> {
-  const taken = { ...making };
-  making.netns = making.rootfs = undefined;
-  // Both are being made already: one awaited after the other takes no longer.
-  return { netns: await taken.netns, rootfs: await taken.rootfs };
+/** What is being made ahead, once made (both are being made already: awaited one by one). */
+async function madeAhead(making: MakingAhead): Promise<MadeAhead> {
+  return { netns: await making.netns, rootfs: await making.rootfs };
 }
 
 function closeMadeAhead(made: MadeAhead): void {
@@ -442,8 +439,9 @@ function closeMadeAhead(made: MadeAhead): void {
 /**
  * Spawns the monitor of a start: it starts up (exec, plan, log and attach set-up, and the clone
  * where it can) while the caller makes the cgroup and the network, and runs nothing before
- * `cgroupReady` says they are there. `making`: a network namespace and the rootfs's mount made
- * for the container, which its first run joins and attaches (see startContainer).
+ * `cgroupReady` says they are there. `made`: a network namespace and the rootfs's mount made for
+ * the container, which its first run joins and attaches (see startContainer); the spawn closes
+ * them.
  */
 function spawnAwaitingMonitor(
   containersRoot: string,
@@ -456,7 +454,6 @@ function spawnAwaitingMonitor(
     record,
     stdio,
     [...monitorLifecycleArgs(containersRoot, record, stdio === undefined), '--await-cgroup'],
-    // Its spawn closes them.
     made,
   );
 }
@@ -610,15 +607,14 @@ export async function startContainer(req: StartRequest): Promise<StartedContaine
   let monitor: MonitorHandle | undefined;
   const planned = async (record: ContainerRecord): Promise<void> => {
     // Waited for here, where Node has nothing else to do: the spawn follows the mount at once.
-    const made = await takeMadeAhead(making);
-    monitor = spawnAwaitingMonitor(req.containersRoot, record, req.stdio, made);
+    monitor = spawnAwaitingMonitor(req.containersRoot, record, req.stdio, await madeAhead(making));
   };
   let created: Created;
   try {
     created = await create({ ...req, hostCgroups, volatileUpper }, { deferExecBase: true, dirMade, planned });
   } catch (err) {
     if (monitor === undefined) {
-      closeMadeAhead(await takeMadeAhead(making));
+      closeMadeAhead(await madeAhead(making));
     } else {
       // It ran nothing yet: it waits for the cgroup.
       monitor.signal('SIGKILL');

@@ -182,8 +182,7 @@ function socketOf(fd: number | undefined, direction: 'readable' | 'writable' | '
 
 /**
  * What the caller made for the container's first run, each an fd the monitor gets a copy of:
- * spawnMonitor closes them once it has. Given as a promise, it is awaited by the spawn alone:
- * the handle and its fds are made meanwhile.
+ * spawnMonitor closes them once it has.
  */
 export interface MadeAhead {
   /** A network namespace to join instead of making one (`--netns-fd`). */
@@ -205,23 +204,21 @@ export function spawnMonitor(
   log?: MonitorLog,
   attach?: MonitorAttach,
   lifecycleArgs: string[] = [],
-  madeAhead: MadeAhead | Promise<MadeAhead> = {},
+  madeAhead: MadeAhead = {},
 ): MonitorHandle {
   const path = monitorPath();
   // fd 3 the status lines; fd 4 a duplex connection to the monitor (both unix sockets).
   const modes: ChildFdMode[] = [stdio.stdin, stdio.output, stdio.output, 'pipe'];
   if (attach?.client === true) modes.push('pipe');
   // Then what was made ahead for the container, after the fds above.
-  const argvWith = (made: MadeAhead): { argv: string[]; aheadFds: number[] } => {
-    const aheadFds: number[] = [];
-    const aheadArgs = (['netns', 'rootfs'] as const).flatMap((kind) => {
-      const fd = made[kind];
-      if (fd === undefined) return [];
-      aheadFds.push(fd);
-      return [`--${kind}-fd`, String(modes.length + aheadFds.length - 1)];
-    });
-    return { argv: [path, ...logArgs(log), ...attachArgs(attach), ...aheadArgs, ...lifecycleArgs, planFile], aheadFds };
-  };
+  const aheadFds: number[] = [];
+  const aheadArgs = (['netns', 'rootfs'] as const).flatMap((kind) => {
+    const fd = madeAhead[kind];
+    if (fd === undefined) return [];
+    aheadFds.push(fd);
+    return [`--${kind}-fd`, String(modes.length + aheadFds.length - 1)];
+  });
+  const argv = [path, ...logArgs(log), ...attachArgs(attach), ...aheadArgs, ...lifecycleArgs, planFile];
 
   const started = deferred<number>();
   const exited = deferred<ExitStatus>();
@@ -264,8 +261,8 @@ export function spawnMonitor(
   } catch (err) {
     cannotStart(err);
   }
-  const spawnWith = async (opened: ChildFds | undefined, made: MadeAhead): Promise<void> => {
-    const { argv, aheadFds } = argvWith(made);
+  // Settles (never rejects) once the spawn is over and the fds given are closed.
+  const spawnWith = async (opened: ChildFds | undefined): Promise<void> => {
     try {
       if (opened === undefined) return;
       child = await native().spawnProcess(path, argv, [...opened.child, ...aheadFds], (code, signal) => {
@@ -281,14 +278,7 @@ export function spawnMonitor(
       for (const fd of aheadFds) closeSync(fd);
     }
   };
-  // Settles (never rejects) once the spawn is over and the fds given are closed.
-  const spawned = Promise.resolve(madeAhead).then(
-    (made) => spawnWith(fds, made),
-    (err: unknown) => {
-      cannotStart(err);
-      fds?.closeChildEnds();
-    },
-  );
+  const spawned = spawnWith(fds);
 
   const parentEnds = fds?.parent ?? [];
   // Duplex: the status lines come in, a byte for --await-cgroup goes out.
