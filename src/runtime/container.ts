@@ -292,14 +292,15 @@ async function create(req: CreateRequest, { deferExecBase, dirMade, planned }: C
   // Its files belong to the host's root: not for a container in a user namespace.
   const mountTargets =
     ids === undefined ? await mountTargetsLayer(dirname(req.containersRoot), image.layerDirs) : undefined;
+  const overlayInput = { layerDirs: image.layerDirs, paths, mountTargets, volatileUpper: req.volatileUpper };
   try {
-    // First what belongs on disk: the rootfs can be mounted meanwhile (dirMade).
-    createContainerData(paths, rootOwner);
-    const overlayInput = { layerDirs: image.layerDirs, paths, mountTargets, volatileUpper: req.volatileUpper };
-    if (ids === undefined) dirMade?.(overlayMountOf(overlayInput, false));
     const volatile = req.autoRemove === true;
     if (volatile) await prepareVolatileRoot();
+    // Under the lock: `container prune` takes it to sweep directories of no container.
     return await withContainersLock(req.containersRoot, async () => {
+      // First what belongs on disk: the rootfs can be mounted meanwhile (dirMade).
+      createContainerData(paths, rootOwner);
+      if (ids === undefined) dirMade?.(overlayMountOf(overlayInput, false));
       const name = wanted ?? defaultName((n) => idOfName(req.containersRoot, n) !== undefined);
       reserveName(req.containersRoot, name, id);
       try {
