@@ -67,6 +67,11 @@ export class StartError extends TsdockError {
   }
 }
 
+/** The `code` of a failed system call's error ('ENOENT'…), if it is one. */
+export function errnoCode(err: unknown): string | undefined {
+  return (err as NodeJS.ErrnoException | undefined)?.code;
+}
+
 /** Docker's exit status for a failure of tsdock itself, by error code. */
 export function exitStatusOf(err: unknown): number {
   if (err instanceof TsdockError) {

@@ -7,13 +7,22 @@
  * Removed ones pass through `containers.trash/`. Every rootfs is mounted on one empty directory
  * beside them, `containers.rootfs/`, each in the container's own mount namespace.
  */
-import { chownSync, lstatSync, mkdirSync, readdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chownSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { errnoCode } from '../errors.js';
 import { native } from '../native.js';
 import type { ContainerPaths } from './plan-builder.js';
 import { volatileContainersDir } from './volatile-dir.js';
-
-const errnoOf = (err: unknown): string | undefined => (err as NodeJS.ErrnoException).code;
 
 export interface ContainerDir extends ContainerPaths {
   dir: string;
@@ -114,7 +123,7 @@ function isLink(path: string): boolean {
   try {
     return lstatSync(path).isSymbolicLink();
   } catch (err) {
-    if (errnoOf(err) === 'ENOENT') return false;
+    if (errnoCode(err) === 'ENOENT') return false;
     throw err;
   }
 }
@@ -126,7 +135,7 @@ function moveToTrash(dir: string): void {
     mkdirSync(trash, { recursive: true, mode: 0o700 });
     renameSync(dir, trashed);
   } catch (err) {
-    const code = errnoOf(err);
+    const code = errnoCode(err);
     if (code === 'ENOENT') return; // removed already
     // The containers directory is a file system of its own: no rename out of it.
     if (code !== 'EXDEV') throw err;
@@ -152,7 +161,7 @@ export function sweepContainerLeftovers(containersRoot: string): void {
   rmSync(trashOf(containersRoot), { recursive: true, force: true });
   for (const id of entries(containersRoot)) {
     const paths = containerDirPaths(containersRoot, id);
-    if (isLink(paths.dir) && !exists(paths.volatile)) rmSync(paths.dir, { force: true });
+    if (isLink(paths.dir) && !existsSync(paths.volatile)) rmSync(paths.dir, { force: true });
   }
   const ids = new Set(entries(containersRoot));
   for (const parent of [`${containersRoot}.data`, volatileContainersDir(dirname(containersRoot))]) {
@@ -166,17 +175,7 @@ function entries(dir: string): string[] {
   try {
     return readdirSync(dir);
   } catch (err) {
-    if (errnoOf(err) === 'ENOENT') return [];
-    throw err;
-  }
-}
-
-function exists(path: string): boolean {
-  try {
-    lstatSync(path);
-    return true;
-  } catch (err) {
-    if (errnoOf(err) === 'ENOENT') return false;
+    if (errnoCode(err) === 'ENOENT') return [];
     throw err;
   }
 }

@@ -20,14 +20,12 @@ import {
   unlinkSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import { TsdockError } from '../errors.js';
+import { errnoCode, TsdockError } from '../errors.js';
 import { readRecord } from './container-record.js';
 
 function namesDirOf(containersRoot: string): string {
   return `${containersRoot}.names`;
 }
-
-const errnoOf = (err: unknown): string | undefined => (err as NodeJS.ErrnoException).code;
 
 /**
  * Builds the index from the records when the root has none yet (a store from before it): in a
@@ -45,7 +43,7 @@ function ensureIndex(containersRoot: string): string {
     renameSync(building, dir);
   } catch (err) {
     // Another process put its index in place first: it is as good as ours.
-    if (errnoOf(err) !== 'ENOTEMPTY' && errnoOf(err) !== 'EEXIST') throw err;
+    if (errnoCode(err) !== 'ENOTEMPTY' && errnoCode(err) !== 'EEXIST') throw err;
   } finally {
     rmSync(building, { recursive: true, force: true });
   }
@@ -57,7 +55,7 @@ export function containerIds(containersRoot: string): string[] {
   try {
     return readdirSync(containersRoot).filter((entry) => /^[0-9a-f]{64}$/.test(entry));
   } catch (err) {
-    if (errnoOf(err) === 'ENOENT') return [];
+    if (errnoCode(err) === 'ENOENT') return [];
     throw err;
   }
 }
@@ -67,7 +65,7 @@ function entryOf(dir: string, name: string): string | undefined {
   try {
     return readlinkSync(join(dir, name));
   } catch (err) {
-    if (errnoOf(err) === 'ENOENT') return undefined;
+    if (errnoCode(err) === 'ENOENT') return undefined;
     throw err;
   }
 }
@@ -97,7 +95,7 @@ export function reserveName(containersRoot: string, name: string, id: string): v
       symlinkSync(id, entry);
       return;
     } catch (err) {
-      if (errnoOf(err) !== 'EEXIST') throw err;
+      if (errnoCode(err) !== 'EEXIST') throw err;
     }
     const holder = idOfName(containersRoot, name);
     if (holder !== undefined) {

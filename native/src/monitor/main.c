@@ -592,8 +592,8 @@ int main(int argc, char **argv) {
                     "[--log-max-file N]] [--attach SOCKET] [--attach-fd FD] [--open-stdin] "
                     "[--stdin-once] [--leave] [--auto-remove] [--await-cgroup] "
                     "[--console-socket PATH] [--status-fd FD] [--netns-fd FD] [--rootfs-fd FD] "
-                    "[--events FILE --event-actor FIELDS] [--restart POLICY] [--exit-command "
-                    "ARG]... [--health-plan FILE "
+                    "[--events FILE --event-actor FIELDS] [--restart POLICY] "
+                    "[--exit-command ARG]... [--health-plan FILE "
                     "--health-interval MS --health-timeout MS --health-retries N "
                     "--health-start-period MS --health-start-interval MS [--health-on-failure "
                     "ACTION] [--stop-signal N] [--stop-timeout S]] PLAN_FILE\n");

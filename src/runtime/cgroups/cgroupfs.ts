@@ -8,17 +8,13 @@
  */
 import { closeSync, constants, openSync, readFileSync, rmdirSync, statSync, writeSync } from 'node:fs';
 import { getSystemErrorMap } from 'node:util';
-import { TsdockError, type ErrorCode } from '../../errors.js';
+import { errnoCode, TsdockError, type ErrorCode } from '../../errors.js';
 
 /**
  * The code of a cgroupfs operation the kernel refused. Most happen while a container is being
  * set up, which `START_FAILED` describes.
  */
 const FAILED: ErrorCode = 'START_FAILED';
-
-export function errnoCode(err: unknown): string | undefined {
-  return (err as NodeJS.ErrnoException | undefined)?.code;
-}
 
 /** Whether a failure (raw, or wrapped in a TsdockError) is ENOENT: the file or cgroup is gone. */
 export function isEnoent(err: unknown): boolean {

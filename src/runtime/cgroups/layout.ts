@@ -12,7 +12,8 @@
 import { mkdirSync } from 'node:fs';
 import { posix } from 'node:path';
 import { TsdockError } from '../../errors.js';
-import { errnoCode, isEnoent, reason, removeCgroupDir } from './cgroupfs.js';
+import { errnoCode } from '../../errors.js';
+import { isEnoent, reason, removeCgroupDir } from './cgroupfs.js';
 
 export const DEFAULT_PARENT = '/tsdock';
 
